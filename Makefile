@@ -58,11 +58,13 @@ lint: ## gofmt, go vet and golangci-lint (pinned in hack/tools).
 	$(TOOLS) golangci-lint run ./...
 
 generate: ## Regenerate deepcopy code and CRDs from api/.
-	$(TOOLS) controller-gen object paths=./api/... crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(TOOLS) controller-gen object paths=./api/... \
+	  crd:crdVersions=v1,generateEmbeddedObjectMeta=true,maxDescLen=0 paths=./api/... \
+	  output:crd:artifacts:config=config/crd/bases
 
 verify-generated: generate ## Fail when generated files are stale.
-	@if [[ -n "$$(git status --porcelain -- api config/crd)" ]]; then \
-	  echo "generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config/crd; git --no-pager diff --stat -- api config/crd; exit 1; fi
+	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \
+	  echo "generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config/crd/bases; git --no-pager diff --stat -- api config/crd/bases; exit 1; fi
 
 clean: ## Remove build output (keeps the control-plane binary cache).
 	rm -rf bin

@@ -1,0 +1,138 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// StrategyName returns Canary or BlueGreen, or "" when the spec sets neither.
+func (r *Rollout) StrategyName() StrategyName {
+	switch {
+	case r.Spec.Strategy.Canary != nil:
+		return StrategyCanary
+	case r.Spec.Strategy.BlueGreen != nil:
+		return StrategyBlueGreen
+	}
+	return ""
+}
+
+// ALBVerification returns the verification settings of whichever strategy the
+// rollout uses (canary trafficRouting.alb or blueGreen.alb), or nil when none
+// are written. The methods of *ALBVerification accept nil.
+func (r *Rollout) ALBVerification() *ALBVerification {
+	if c := r.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.ALB != nil {
+		return &c.TrafficRouting.ALB.ALBVerification
+	}
+	if bg := r.Spec.Strategy.BlueGreen; bg != nil {
+		return bg.ALB
+	}
+	return nil
+}
+
+// Enabled says whether traffic shifts must be verified: the rollout's
+// verifyTargetGroup when set, else controllerDefault (the controller flag).
+func (v *ALBVerification) Enabled(controllerDefault bool) bool {
+	if v == nil || v.VerifyTargetGroup == nil {
+		return controllerDefault
+	}
+	return *v.VerifyTargetGroup
+}
+
+// Timeout is the rollout's timeoutSeconds when set, else controllerDefault.
+func (v *ALBVerification) Timeout(controllerDefault time.Duration) time.Duration {
+	if v == nil || v.TimeoutSeconds == nil || *v.TimeoutSeconds <= 0 {
+		return controllerDefault
+	}
+	return time.Duration(*v.TimeoutSeconds) * time.Second
+}
+
+// IngressNames returns the Ingress names of the ALB traffic routing: ingress, or
+// ingresses. Nil-safe.
+func (a *ALBTrafficRouting) IngressNames() []string {
+	if a == nil {
+		return nil
+	}
+	if a.Ingress != "" {
+		return []string{a.Ingress}
+	}
+	return a.Ingresses
+}
+
+// ActionService returns the Service whose actions annotation carries the weights:
+// rootService when set, else stableService.
+func (c *CanaryStrategy) ActionService() string {
+	if c.TrafficRouting != nil && c.TrafficRouting.ALB != nil && c.TrafficRouting.ALB.RootService != "" {
+		return c.TrafficRouting.ALB.RootService
+	}
+	return c.StableService
+}
+
+// UnsupportedFields lists, as JSON paths such as
+// "spec.strategy.canary.trafficRouting.istio" or "spec.strategy.canary.steps[2].analysis",
+// the Argo Rollouts fields this spec sets that albrollouts does not implement.
+// The controller reports them in the UnsupportedFields condition; they are kept
+// in the object untouched.
+func (r *Rollout) UnsupportedFields() []string {
+	var u unsupported
+	s := &r.Spec
+	u.raw("spec.workloadRef", s.WorkloadRef)
+	u.raw("spec.rollbackWindow", s.RollbackWindow)
+	u.raw("spec.analysis", s.Analysis)
+	u.set("spec.restartAt", s.RestartAt != nil)
+
+	if bg := s.Strategy.BlueGreen; bg != nil {
+		const p = "spec.strategy.blueGreen."
+		u.set(p+"scaleDownDelayRevisionLimit", bg.ScaleDownDelayRevisionLimit != nil)
+		u.raw(p+"prePromotionAnalysis", bg.PrePromotionAnalysis)
+		u.raw(p+"postPromotionAnalysis", bg.PostPromotionAnalysis)
+		u.raw(p+"antiAffinity", bg.AntiAffinity)
+		u.raw(p+"previewMetadata", bg.PreviewMetadata)
+		u.raw(p+"activeMetadata", bg.ActiveMetadata)
+	}
+
+	if c := s.Strategy.Canary; c != nil {
+		const p = "spec.strategy.canary."
+		u.set(p+"scaleDownDelayRevisionLimit", c.ScaleDownDelayRevisionLimit != nil)
+		u.set(p+"minPodsPerReplicaSet", c.MinPodsPerReplicaSet != nil)
+		u.raw(p+"analysis", c.Analysis)
+		u.raw(p+"antiAffinity", c.AntiAffinity)
+		u.raw(p+"canaryMetadata", c.CanaryMetadata)
+		u.raw(p+"stableMetadata", c.StableMetadata)
+		for i, st := range c.Steps {
+			sp := fmt.Sprintf("%ssteps[%d].", p, i)
+			u.raw(sp+"experiment", st.Experiment)
+			u.raw(sp+"analysis", st.Analysis)
+			u.raw(sp+"setMirrorRoute", st.SetMirrorRoute)
+			u.raw(sp+"plugin", st.Plugin)
+		}
+		if tr := c.TrafficRouting; tr != nil {
+			const tp = p + "trafficRouting."
+			u.set(tp+"maxTrafficWeight", tr.MaxTrafficWeight != nil && *tr.MaxTrafficWeight != 100)
+			u.raw(tp+"istio", tr.Istio)
+			u.raw(tp+"nginx", tr.Nginx)
+			u.raw(tp+"smi", tr.SMI)
+			u.raw(tp+"ambassador", tr.Ambassador)
+			u.raw(tp+"appMesh", tr.AppMesh)
+			u.raw(tp+"traefik", tr.Traefik)
+			u.raw(tp+"apisix", tr.Apisix)
+			u.raw(tp+"plugins", tr.Plugins)
+		}
+	}
+	return u.paths
+}
+
+// unsupported collects the paths of unsupported fields in spec order.
+type unsupported struct{ paths []string }
+
+func (u *unsupported) set(path string, isSet bool) {
+	if isSet {
+		u.paths = append(u.paths, path)
+	}
+}
+
+// raw records a preserved field unless it is absent or JSON null.
+func (u *unsupported) raw(path string, v *runtime.RawExtension) {
+	u.set(path, v != nil && (v.Object != nil || (len(v.Raw) > 0 && string(v.Raw) != "null")))
+}
