@@ -1,0 +1,202 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/albrollouts/albrollouts/internal/demoapp"
+)
+
+// Waiting reasons the agent reports for containers it cannot run.
+const (
+	// ReasonImageNotSupported: the image is not albrollouts/demo:<version>.
+	ReasonImageNotSupported = "ErrImageNotSupported"
+	// ReasonConfigError: an environment knob of the demo app has an invalid value.
+	ReasonConfigError = "CreateContainerConfigError"
+	// ReasonListenFailed: the demo app could not bind its port (another pod has it?).
+	ReasonListenFailed = "RunContainerError"
+)
+
+// podRuntime is what the agent runs for one pod: a loopback IP and, per container,
+// a demo app server and its readiness prober. It lives from the first reconcile of a
+// bound pod until the pod's termination finished.
+type podRuntime struct {
+	key       types.NamespacedName
+	uid       types.UID
+	ip        netip.Addr // invalid if the pod could not start (no IP is given then)
+	startedAt metav1.Time
+	cancel    context.CancelFunc // stops the probers
+	// containers in spec order
+	containers []*containerRuntime
+
+	termMu      sync.Mutex
+	terminating bool
+	terminated  chan struct{} // closed when serving stopped for good
+}
+
+type containerRuntime struct {
+	spec    corev1.Container
+	version string
+	server  *demoapp.Server               // nil if the container could not be started
+	waiting *corev1.ContainerStateWaiting // why it could not be started
+	prober  *prober                       // nil if the container has no readiness probe
+}
+
+// startPod creates the runtime of a pod: it validates every container, allocates an
+// IP and starts serving. If any container cannot run, nothing is served and the pod
+// stays Pending with the reason in its container statuses.
+func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	rt := &podRuntime{key: key, uid: pod.UID, startedAt: metav1.Now().Rfc3339Copy(), terminated: make(chan struct{})}
+	ok := true
+	for i := range pod.Spec.Containers {
+		c := &containerRuntime{spec: pod.Spec.Containers[i]}
+		version, supported := demoapp.ParseImage(c.spec.Image)
+		if !supported {
+			c.waiting = &corev1.ContainerStateWaiting{
+				Reason: ReasonImageNotSupported,
+				Message: fmt.Sprintf("image %q cannot run on the local node agent: it only runs the built-in demo app, image %s:<version> (e.g. %s:v1)",
+					c.spec.Image, demoapp.ImageRepository, demoapp.ImageRepository),
+			}
+			ok = false
+		}
+		c.version = version
+		rt.containers = append(rt.containers, c)
+	}
+	if !ok {
+		return rt
+	}
+	ip, err := a.ips.Allocate(string(pod.UID))
+	if err != nil {
+		for _, c := range rt.containers {
+			c.waiting = &corev1.ContainerStateWaiting{Reason: "CreatePodSandboxError", Message: err.Error()}
+		}
+		return rt
+	}
+	rt.ip = ip
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.cancel = cancel
+	for _, c := range rt.containers {
+		a.startContainer(ctx, pod, rt, c)
+	}
+	return rt
+}
+
+func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRuntime, c *containerRuntime) {
+	env := map[string]string{}
+	for _, e := range c.spec.Env {
+		if e.ValueFrom == nil {
+			env[e.Name] = e.Value
+		}
+	}
+	cfg, err := demoapp.ConfigFromEnv(demoapp.Config{Version: c.version, PodName: pod.Name, PodIP: rt.ip.String()}, env)
+	if err != nil {
+		c.waiting = &corev1.ContainerStateWaiting{Reason: ReasonConfigError, Message: err.Error()}
+		return
+	}
+	var addrs []string
+	for _, p := range c.spec.Ports {
+		if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+			addrs = append(addrs, net.JoinHostPort(rt.ip.String(), strconv.Itoa(int(p.ContainerPort))))
+		}
+	}
+	c.server = demoapp.Serve(demoapp.New(cfg), addrs)
+	if c.spec.ReadinessProbe != nil {
+		c.prober = &prober{
+			probe:     c.spec.ReadinessProbe,
+			container: &c.spec,
+			podIP:     rt.ip.String(),
+			client:    a.probeClient,
+			scale:     a.opts.TimeScale,
+			onChange:  func() { a.notify(rt.key) },
+		}
+		go c.prober.run(ctx)
+	}
+}
+
+// ready reports the readiness of a container: without a probe it is ready as soon as
+// it runs (the kubelet's rule), with one when the probe says so.
+func (c *containerRuntime) ready() bool {
+	if c.server == nil || c.server.Err() != nil {
+		return false
+	}
+	if c.prober == nil {
+		return true
+	}
+	return c.prober.ready.Load()
+}
+
+// startTermination runs the pod's shutdown once: the preStop sleep (if any), then the
+// demo app stops listening and gets what is left of the grace period for requests in
+// flight. done is called when all of that is over.
+func (a *Agent) startTermination(rt *podRuntime, pod *corev1.Pod, done func()) {
+	rt.termMu.Lock()
+	defer rt.termMu.Unlock()
+	if rt.terminating {
+		return
+	}
+	rt.terminating = true
+	grace := 30 * time.Second
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	grace = scaled(grace, a.opts.TimeScale, 0)
+	var preStop time.Duration
+	for _, c := range pod.Spec.Containers {
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+			preStop = max(preStop, time.Duration(c.Lifecycle.PreStop.Sleep.Seconds)*time.Second)
+		}
+	}
+	preStop = min(scaled(preStop, a.opts.TimeScale, 0), grace)
+	if !rt.ip.IsValid() {
+		preStop = 0 // nothing ever ran
+	}
+	go func() {
+		deadline := time.Now().Add(grace)
+		// The pod keeps serving during the preStop sleep, as the hook makes it do. An
+		// agent shutdown cuts the sleep short.
+		_ = sleepCtx(a.runCtx, preStop)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		rt.stop(ctx)
+		cancel()
+		a.ips.Release(string(rt.uid))
+		close(rt.terminated)
+		done()
+	}()
+}
+
+// stop shuts every container down within ctx and stops the probers.
+func (rt *podRuntime) stop(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, c := range rt.containers {
+		if c.server != nil {
+			wg.Add(1)
+			go func(s *demoapp.Server) {
+				defer wg.Done()
+				_ = s.Shutdown(ctx)
+			}(c.server)
+		}
+	}
+	wg.Wait()
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+}
+
+// isTerminating reports whether startTermination ran.
+func (rt *podRuntime) isTerminating() bool {
+	rt.termMu.Lock()
+	defer rt.termMu.Unlock()
+	return rt.terminating
+}
