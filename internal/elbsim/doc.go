@@ -7,8 +7,8 @@
 //   - query: the AWS Query protocol codec (form bodies in, XML out);
 //   - model: the service model (objects, ARNs, validation, error codes, pagination);
 //   - faults: throttling, AccessDenied, latency and failing-target injection;
-//   - health: the target health prober (B2);
-//   - dataplane: one loopback HTTP listener per ALB listener (B2);
+//   - health: the target health prober;
+//   - dataplane: one loopback HTTP listener per ALB listener;
 //   - this package: the HTTP server gluing them, eventual consistency, the admin
 //     API, metrics and the state file.
 //
