@@ -1,0 +1,55 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/verify/bench"
+)
+
+func init() {
+	register(func() *cobra.Command {
+		root := &cobra.Command{Use: "bench", Short: "Benchmarks against an in-process elbsim"}
+		var cfg bench.Config
+		var quiet bool
+		verifyCmd := &cobra.Command{
+			Use:   "verify",
+			Short: "Cost and latency of verifying weight changes of many rollouts, ours vs the naive per-rollout call chain",
+			Long: `verify starts elbsim in-process with AWS's Describe* limits (bucket 40, 10/s), builds
+--rollouts rollouts on --albs ALBs, applies one weight change per rollout and measures,
+for albrollouts' shared provider and for the naive per-rollout chain (DescribeLoadBalancers
+scan, DescribeTargetGroups, DescribeTags, DescribeListeners, DescribeRules per check, new
+client per check, every 10 s), the ELBv2 calls per verification, the throttled calls and
+the time from the ALB applying the change to Verified.`,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if !quiet {
+					cfg.Log = cmd.ErrOrStderr()
+				}
+				rep, err := bench.Run(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				return rep.WriteTable(cmd.OutOrStdout())
+			},
+		}
+		f := verifyCmd.Flags()
+		f.IntVar(&cfg.Rollouts, "rollouts", 1000, "number of rollouts (CI smoke: 50)")
+		f.IntVar(&cfg.ALBs, "albs", 10, "number of ALBs the rollouts are spread over")
+		f.IntVar(&cfg.Listeners, "listeners", 2, "listeners per ALB")
+		f.Float64Var(&cfg.TimeScale, "time-scale", 0.01, "elbsim health-check time scale")
+		f.DurationVar(&cfg.Spread, "spread", 10*time.Second, "window over which the weight changes start")
+		f.DurationVar(&cfg.MaxDuration, "max-duration", 10*time.Minute, "cap per phase")
+		f.DurationVar(&cfg.NaiveInterval, "naive-interval", 10*time.Second, "re-check interval of the naive chain")
+		f.BoolVar(&cfg.SkipNaive, "skip-naive", false, "run only albrollouts' phase")
+		f.BoolVar(&cfg.SkipOurs, "skip-ours", false, "run only the naive phase")
+		f.Float64Var(&cfg.Provider.RateLimit, "rate-limit", elbv2.DefaultRateLimit, "client-side ELBv2 calls per second")
+		f.IntVar(&cfg.Provider.Burst, "burst", elbv2.DefaultBurst, "client-side ELBv2 burst")
+		f.DurationVar(&cfg.Provider.CacheTTL, "cache-ttl", elbv2.DefaultCacheTTL, "provider cache TTL for rules and target health")
+		f.BoolVar(&quiet, "quiet", false, "no progress output on stderr")
+		root.AddCommand(verifyCmd)
+		return root
+	})
+}

@@ -1,0 +1,556 @@
+// Package elbv2 is the one place that talks to the AWS ELBv2 API.
+//
+// A process builds one Provider (New) and shares it between all
+// verifications. The Provider owns the SDK client and everything that keeps
+// the API bill and the throttling low when a thousand rollouts verify at once:
+//
+//   - a client-side token bucket (default 8 calls/s, burst 30) in front of
+//     every request attempt, under AWS's Describe* limit of 10/s per account;
+//   - the SDK's standard retry for throttles (exponential backoff with jitter);
+//   - singleflight coalescing plus a short TTL cache (default 2 s, shorter than
+//     any poll interval) per listener's rules, per load balancer's listeners and
+//     target groups, and per target group's health, so that N rollouts behind
+//     one ALB cost O(listeners + target groups) calls per round, not O(N);
+//   - a cache of load balancers by DNS name, filled by one paginated
+//     DescribeLoadBalancers scan on a miss and invalidated on LoadBalancerNotFound;
+//   - target-group tags cached per ARN and fetched in batches of at most 20.
+//
+// Every call is counted in albrollouts_elbv2_api_calls_total{operation,outcome}
+// and timed in albrollouts_elbv2_api_call_duration_seconds{operation}.
+// Failures are returned as *Error with a Kind that says what happened and what
+// to do (AccessDenied names the IAM action to add).
+package elbv2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awselbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+)
+
+// Defaults of Options.
+const (
+	DefaultRateLimit    = 8.0
+	DefaultBurst        = 30
+	DefaultCacheTTL     = 2 * time.Second
+	DefaultStructureTTL = 10 * time.Second
+	DefaultTagsTTL      = 5 * time.Minute
+	DefaultCallTimeout  = 2 * time.Minute
+	DefaultMaxAttempts  = 3
+	// pageSize is the largest page ELBv2 allows; fewer pages, fewer calls.
+	pageSize = 400
+	// maxTagARNs is the most resource ARNs DescribeTags accepts in one call.
+	maxTagARNs = 20
+)
+
+// Options configure a Provider. The zero value is usable: every field has a default.
+type Options struct {
+	// Region of the ELBv2 client. New falls back to the SDK's default chain
+	// (AWS_REGION, shared config); empty there is an error.
+	Region string
+	// EndpointURL overrides the ELBv2 endpoint, e.g. an elbsim URL. New only.
+	EndpointURL string
+	// Credentials overrides the SDK's default credential chain. New only.
+	Credentials aws.CredentialsProvider
+	// HTTPClient overrides the SDK's HTTP client. New only.
+	HTTPClient *http.Client
+	// MaxAttempts per call for the SDK's standard retryer (default 3). New only.
+	MaxAttempts int
+
+	// RateLimit (calls per second) and Burst of the client-side token bucket.
+	RateLimit float64
+	Burst     int
+	// CacheTTL: how long rules, listeners, target groups and target health are
+	// reused. Keep it shorter than the verification poll interval.
+	CacheTTL time.Duration
+	// StructureTTL: how long a load balancer's listeners and target-group
+	// list are reused. They change when an ingress is added, not on a
+	// weight step, and a rule naming a target group missing from the list
+	// triggers a refresh (RefreshTargetGroups), so this can exceed CacheTTL.
+	StructureTTL time.Duration
+	// TagsTTL: how long target-group tags are reused. Tags of a target group
+	// do not change in practice (a new group gets a new ARN), so this is long.
+	TagsTTL time.Duration
+	// CallTimeout bounds one coalesced call including rate-limit waits.
+	CallTimeout time.Duration
+
+	// Registerer receives the metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Now is the clock of the caches; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.RateLimit <= 0 {
+		o.RateLimit = DefaultRateLimit
+	}
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = DefaultCacheTTL
+	}
+	if o.StructureTTL <= 0 {
+		o.StructureTTL = max(DefaultStructureTTL, o.CacheTTL)
+	}
+	if o.TagsTTL <= 0 {
+		o.TagsTTL = DefaultTagsTTL
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Provider reads ELBv2 state for the verifier. It is safe for concurrent use;
+// create one per process.
+type Provider struct {
+	api     API
+	region  string
+	opts    Options
+	limiter *rate.Limiter
+	// perAttempt is true when api is the real SDK client: the token bucket
+	// and the throttle counter then run as SDK middleware on every attempt,
+	// retries included. Other API implementations are limited per call.
+	perAttempt bool
+	optFns     []func(*awselbv2.Options)
+	metrics    *metrics
+
+	lbMu       sync.Mutex
+	lbByDNS    map[string]LoadBalancer
+	lastScan   time.Time
+	scanned    int
+	scanFlight singleflight.Group
+
+	listeners    *ttlCache[[]Listener]
+	rules        *ttlCache[[]Rule]
+	targetGroups *ttlCache[[]TargetGroup]
+	health       *ttlCache[[]TargetHealth]
+
+	tagsMu sync.Mutex
+	tags   map[string]cacheEntry[map[string]string]
+}
+
+// New builds the process's ELBv2 client from the SDK default configuration
+// (credentials chain, shared config) with o's region, endpoint and retry
+// settings, and wraps it in a Provider.
+func New(ctx context.Context, o Options) (*Provider, error) {
+	o.setDefaults()
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = o.MaxAttempts
+				// Our token bucket already keeps the request rate under
+				// AWS's limit; the SDK's retry quota would instead turn a
+				// throttling burst into hard failures.
+				so.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if o.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(o.Region))
+	}
+	if o.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(o.Credentials))
+	}
+	if o.HTTPClient != nil {
+		loadOpts = append(loadOpts, config.WithHTTPClient(o.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no AWS region: set --region or AWS_REGION to the region of the load balancers")
+	}
+	client := awselbv2.NewFromConfig(cfg, func(co *awselbv2.Options) {
+		if o.EndpointURL != "" {
+			co.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+	})
+	o.Region = cfg.Region
+	return NewWithAPI(client, o), nil
+}
+
+// NewWithAPI wraps an existing API implementation: an SDK client built
+// elsewhere (elbsimtest) or an in-memory fake. o.Region should be the
+// client's region; it is used to detect load balancers of another region.
+func NewWithAPI(api API, o Options) *Provider {
+	o.setDefaults()
+	p := &Provider{
+		api:          api,
+		region:       o.Region,
+		opts:         o,
+		limiter:      rate.NewLimiter(rate.Limit(o.RateLimit), o.Burst),
+		metrics:      newMetrics(o.Registerer),
+		lbByDNS:      map[string]LoadBalancer{},
+		listeners:    newTTLCache[[]Listener](o.StructureTTL, o.CallTimeout, o.Now),
+		rules:        newTTLCache[[]Rule](o.CacheTTL, o.CallTimeout, o.Now),
+		targetGroups: newTTLCache[[]TargetGroup](o.StructureTTL, o.CallTimeout, o.Now),
+		health:       newTTLCache[[]TargetHealth](o.CacheTTL, o.CallTimeout, o.Now),
+		tags:         map[string]cacheEntry[map[string]string]{},
+	}
+	if _, ok := api.(*awselbv2.Client); ok {
+		p.perAttempt = true
+		p.optFns = []func(*awselbv2.Options){func(co *awselbv2.Options) {
+			co.APIOptions = append(co.APIOptions, p.addAttemptMiddleware)
+		}}
+	}
+	return p
+}
+
+// Region returns the region of the client.
+func (p *Provider) Region() string { return p.region }
+
+// errClientRateLimited is returned when the client-side token bucket cannot
+// grant a token before the call's deadline.
+var errClientRateLimited = errors.New("client-side ELBv2 rate limit: more calls queued than can be made before the deadline")
+
+// addAttemptMiddleware installs the token bucket and the throttle counter
+// after the SDK's retry middleware, so that they see every attempt.
+func (p *Provider) addAttemptMiddleware(stack *middleware.Stack) error {
+	mw := middleware.FinalizeMiddlewareFunc("albrolloutsRateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if err := p.limiter.Wait(ctx); err != nil {
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("%w: %v", errClientRateLimited, err)
+		}
+		out, md, err := next.HandleFinalize(ctx, in)
+		if err != nil && isThrottle(err) {
+			p.metrics.throttles.WithLabelValues(awsmiddleware.GetOperationName(ctx)).Inc()
+		}
+		return out, md, err
+	})
+	// Wait before signing: a long wait must not age the signature.
+	if err := stack.Finalize.Insert(mw, "Signing", middleware.Before); err != nil {
+		return stack.Finalize.Add(mw, middleware.After)
+	}
+	return nil
+}
+
+// call runs one API request with rate limiting (when not done per attempt),
+// metrics and error classification.
+func call[T any](ctx context.Context, p *Provider, op, resource string, f func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	var (
+		v   T
+		err error
+	)
+	if !p.perAttempt {
+		if werr := p.limiter.Wait(ctx); werr != nil {
+			err = fmt.Errorf("%w: %v", errClientRateLimited, werr)
+		}
+	}
+	if err == nil {
+		v, err = f(ctx)
+		if err != nil && !p.perAttempt && isThrottle(err) {
+			p.metrics.throttles.WithLabelValues(op).Inc()
+		}
+	}
+	var cerr *Error
+	if err != nil {
+		cerr = classify(op, resource, err)
+		if errors.Is(err, errClientRateLimited) {
+			cerr.Kind = KindThrottled
+		}
+	}
+	p.metrics.calls.WithLabelValues(op, outcomeOf(cerr)).Inc()
+	p.metrics.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if cerr != nil {
+		return v, cerr
+	}
+	return v, nil
+}
+
+// normalizeDNS lower-cases a DNS name and drops a trailing dot.
+func normalizeDNS(dns string) string { return strings.TrimSuffix(strings.ToLower(dns), ".") }
+
+// LoadBalancerByDNS finds the load balancer an Ingress status hostname points
+// at. A DNS name of another region than the client's is a RegionMismatch
+// error; a name absent from a fresh scan is LoadBalancerNotFound.
+func (p *Provider) LoadBalancerByDNS(ctx context.Context, dnsName string) (LoadBalancer, error) {
+	dns := normalizeDNS(dnsName)
+	if region, ok := RegionFromDNSName(dns); ok && p.region != "" && region != p.region {
+		return LoadBalancer{}, &Error{Kind: KindRegionMismatch, Resource: dnsName, Detail: fmt.Sprintf(
+			"load balancer %s is in region %s but the ELBv2 client uses region %s: run the controller with --region %s (or AWS_REGION=%s), one controller per region",
+			dnsName, region, p.region, region, region)}
+	}
+	if lb, ok := p.cachedLB(dns); ok {
+		return lb, nil
+	}
+	ch := p.scanFlight.DoChan("scan", func() (any, error) {
+		return nil, p.scanLoadBalancers(ctx)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return LoadBalancer{}, r.Err
+		}
+	case <-ctx.Done():
+		return LoadBalancer{}, ctx.Err()
+	}
+	if lb, ok := p.cachedLB(dns); ok {
+		return lb, nil
+	}
+	p.lbMu.Lock()
+	n := p.scanned
+	p.lbMu.Unlock()
+	return LoadBalancer{}, &Error{Kind: KindLoadBalancerNotFound, Operation: OpDescribeLoadBalancers, Resource: dnsName, Detail: fmt.Sprintf(
+		"no load balancer has DNS name %s in region %s (%d load balancers listed): it was deleted, the Ingress status is stale, or the credentials belong to another account",
+		dnsName, p.region, n)}
+}
+
+func (p *Provider) cachedLB(dns string) (LoadBalancer, bool) {
+	p.lbMu.Lock()
+	defer p.lbMu.Unlock()
+	lb, ok := p.lbByDNS[dns]
+	return lb, ok
+}
+
+// scanLoadBalancers lists every load balancer of the account and region and
+// replaces the DNS cache. A scan younger than the cache TTL is reused, so a
+// hostname that does not exist costs at most one scan per TTL.
+func (p *Provider) scanLoadBalancers(ctx context.Context) error {
+	p.lbMu.Lock()
+	fresh := !p.lastScan.IsZero() && p.opts.Now().Sub(p.lastScan) < p.opts.CacheTTL
+	p.lbMu.Unlock()
+	if fresh {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CallTimeout)
+	defer cancel()
+	found := map[string]LoadBalancer{}
+	var marker *string
+	for {
+		out, err := call(ctx, p, OpDescribeLoadBalancers, "", func(ctx context.Context) (*awselbv2.DescribeLoadBalancersOutput, error) {
+			return p.api.DescribeLoadBalancers(ctx, &awselbv2.DescribeLoadBalancersInput{Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
+		})
+		if err != nil {
+			return err
+		}
+		for _, lb := range out.LoadBalancers {
+			l := fromLoadBalancer(lb)
+			found[normalizeDNS(l.DNSName)] = l
+		}
+		if out.NextMarker == nil || *out.NextMarker == "" {
+			break
+		}
+		marker = out.NextMarker
+	}
+	p.lbMu.Lock()
+	p.lbByDNS, p.lastScan, p.scanned = found, p.opts.Now(), len(found)
+	p.lbMu.Unlock()
+	return nil
+}
+
+// invalidateLoadBalancer forgets a load balancer reported deleted, and
+// everything cached under it, and rewrites err to name the load balancer by
+// its DNS name (what the operator sees in the Ingress status).
+func (p *Provider) invalidateLoadBalancer(lbARN string, err error) {
+	p.lbMu.Lock()
+	var gone LoadBalancer
+	for dns, lb := range p.lbByDNS {
+		if lb.ARN == lbARN {
+			gone = lb
+			delete(p.lbByDNS, dns)
+		}
+	}
+	p.lbMu.Unlock()
+	p.listeners.forget(lbARN)
+	p.targetGroups.forget(lbARN)
+	var e *Error
+	if errors.As(err, &e) && gone.DNSName != "" {
+		e.Detail = fmt.Sprintf("load balancer %s (%s) no longer exists (%s said LoadBalancerNotFound): it was deleted; the Ingress status will point at its replacement once the load balancer controller creates one",
+			gone.Name, gone.DNSName, e.Operation)
+	}
+}
+
+// Listeners returns the listeners of a load balancer.
+func (p *Provider) Listeners(ctx context.Context, lbARN string) ([]Listener, error) {
+	ls, err := p.listeners.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]Listener, error) {
+		var ls []Listener
+		var marker *string
+		for {
+			out, err := call(ctx, p, OpDescribeListeners, lbARN, func(ctx context.Context) (*awselbv2.DescribeListenersOutput, error) {
+				return p.api.DescribeListeners(ctx, &awselbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN), Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range out.Listeners {
+				ls = append(ls, fromListener(l))
+			}
+			if out.NextMarker == nil || *out.NextMarker == "" {
+				return ls, nil
+			}
+			marker = out.NextMarker
+		}
+	})
+	if KindOf(err) == KindLoadBalancerNotFound {
+		p.invalidateLoadBalancer(lbARN, err)
+	}
+	return ls, err
+}
+
+// Rules returns the rules of a listener, the default rule included.
+func (p *Provider) Rules(ctx context.Context, listenerARN string) ([]Rule, error) {
+	rs, err := p.rules.get(ctx, listenerARN, func(ctx context.Context) ([]Rule, error) {
+		var rs []Rule
+		var marker *string
+		for {
+			out, err := call(ctx, p, OpDescribeRules, listenerARN, func(ctx context.Context) (*awselbv2.DescribeRulesOutput, error) {
+				return p.api.DescribeRules(ctx, &awselbv2.DescribeRulesInput{ListenerArn: aws.String(listenerARN), Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range out.Rules {
+				rs = append(rs, fromRule(r))
+			}
+			if out.NextMarker == nil || *out.NextMarker == "" {
+				return rs, nil
+			}
+			marker = out.NextMarker
+		}
+	})
+	if KindOf(err) == KindListenerNotFound {
+		// The listener list of its load balancer is stale.
+		p.listeners.forget(loadBalancerARNOfListener(listenerARN))
+	}
+	return rs, err
+}
+
+// withoutNotBefore drops the freshness bound: a load balancer's structure
+// (listeners, target groups) does not change with a weight step.
+func withoutNotBefore(ctx context.Context) context.Context {
+	if notBeforeOf(ctx).IsZero() {
+		return ctx
+	}
+	return context.WithValue(ctx, notBeforeKey{}, time.Time{})
+}
+
+// loadBalancerARNOfListener maps
+// arn:…:listener/app/NAME/LBID/LISTENERID to arn:…:loadbalancer/app/NAME/LBID.
+func loadBalancerARNOfListener(listenerARN string) string {
+	arn := strings.Replace(listenerARN, ":listener/", ":loadbalancer/", 1)
+	if i := strings.LastIndex(arn, "/"); i > 0 {
+		return arn[:i]
+	}
+	return arn
+}
+
+// TargetGroups returns the target groups attached to a load balancer, each
+// with its tags.
+func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGroup, error) {
+	tgs, err := p.targetGroups.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]TargetGroup, error) {
+		var tgs []TargetGroup
+		var marker *string
+		for {
+			out, err := call(ctx, p, OpDescribeTargetGroups, lbARN, func(ctx context.Context) (*awselbv2.DescribeTargetGroupsOutput, error) {
+				return p.api.DescribeTargetGroups(ctx, &awselbv2.DescribeTargetGroupsInput{LoadBalancerArn: aws.String(lbARN), Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, tg := range out.TargetGroups {
+				tgs = append(tgs, fromTargetGroup(tg))
+			}
+			if out.NextMarker == nil || *out.NextMarker == "" {
+				break
+			}
+			marker = out.NextMarker
+		}
+		if err := p.attachTags(ctx, tgs); err != nil {
+			return nil, err
+		}
+		return tgs, nil
+	})
+	if KindOf(err) == KindLoadBalancerNotFound {
+		p.invalidateLoadBalancer(lbARN, err)
+	}
+	return tgs, err
+}
+
+// RefreshTargetGroups drops the cached target-group list of a load balancer
+// when it is older than CacheTTL, so that the next TargetGroups call sees
+// groups created since. It reports whether the list will be re-read.
+func (p *Provider) RefreshTargetGroups(lbARN string) bool {
+	return p.targetGroups.forgetIfOlder(lbARN, p.opts.CacheTTL)
+}
+
+// attachTags fills tgs[i].Tags from the tag cache, fetching the missing ARNs
+// in batches of at most 20 (DescribeTags' limit).
+func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
+	now := p.opts.Now()
+	var missing []string
+	p.tagsMu.Lock()
+	for _, tg := range tgs {
+		if e, ok := p.tags[tg.ARN]; !ok || !now.Before(e.expires) {
+			missing = append(missing, tg.ARN)
+		}
+	}
+	p.tagsMu.Unlock()
+	for start := 0; start < len(missing); start += maxTagARNs {
+		batch := missing[start:min(start+maxTagARNs, len(missing))]
+		out, err := call(ctx, p, OpDescribeTags, strings.Join(batch, ","), func(ctx context.Context) (*awselbv2.DescribeTagsOutput, error) {
+			return p.api.DescribeTags(ctx, &awselbv2.DescribeTagsInput{ResourceArns: batch}, p.optFns...)
+		})
+		if err != nil {
+			return err
+		}
+		p.tagsMu.Lock()
+		for _, arn := range batch {
+			// A group AWS returned no description for has no tags.
+			p.tags[arn] = cacheEntry[map[string]string]{value: map[string]string{}, expires: now.Add(p.opts.TagsTTL)}
+		}
+		for _, d := range out.TagDescriptions {
+			m := make(map[string]string, len(d.Tags))
+			for _, t := range d.Tags {
+				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			p.tags[aws.ToString(d.ResourceArn)] = cacheEntry[map[string]string]{value: m, expires: now.Add(p.opts.TagsTTL)}
+		}
+		p.tagsMu.Unlock()
+	}
+	p.tagsMu.Lock()
+	defer p.tagsMu.Unlock()
+	for i := range tgs {
+		tgs[i].Tags = p.tags[tgs[i].ARN].value
+	}
+	return nil
+}
+
+// TargetHealth returns the health of every target registered in (or
+// draining from) a target group.
+func (p *Provider) TargetHealth(ctx context.Context, tgARN string) ([]TargetHealth, error) {
+	return p.health.get(ctx, tgARN, func(ctx context.Context) ([]TargetHealth, error) {
+		out, err := call(ctx, p, OpDescribeTargetHealth, tgARN, func(ctx context.Context) (*awselbv2.DescribeTargetHealthOutput, error) {
+			return p.api.DescribeTargetHealth(ctx, &awselbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)}, p.optFns...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		hs := make([]TargetHealth, 0, len(out.TargetHealthDescriptions))
+		for _, d := range out.TargetHealthDescriptions {
+			hs = append(hs, fromTargetHealth(d))
+		}
+		return hs, nil
+	})
+}
