@@ -43,7 +43,7 @@ func TestIngressBecomesALBServingPods(t *testing.T) {
 		t.Errorf("listener protocol %s", l.Protocol)
 	}
 	tg := targetGroupFor(t, ns+"/web-web:80")
-	if !regexp.MustCompile(`^k8s-basic-web-[0-9a-f]{10}$`).MatchString(aws.ToString(tg.TargetGroupName)) {
+	if !regexp.MustCompile(`^k8s-` + regexp.QuoteMeta(nameSegment(ns)) + `-web-[0-9a-f]{10}$`).MatchString(aws.ToString(tg.TargetGroupName)) {
 		t.Errorf("target group name %q", aws.ToString(tg.TargetGroupName))
 	}
 	if tg.TargetType != elbv2types.TargetTypeEnumIp || aws.ToInt32(tg.Port) != 8080 || aws.ToString(tg.HealthCheckPath) != "/healthz" ||
@@ -250,4 +250,14 @@ func TestBadActionJSONKeepsLastGoodState(t *testing.T) {
 		status, version, _, err := hit(url)
 		return status == http.StatusOK && version == "v1", fmt.Sprintf("status %d version %q err %v", status, version, err)
 	})
+}
+
+// nameSegment is how the load balancer controller writes a namespace in a
+// target group's name: alphanumerics only, at most 8 of them.
+func nameSegment(s string) string {
+	s = regexp.MustCompile(`[^a-zA-Z0-9]`).ReplaceAllString(s, "")
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
 }

@@ -22,9 +22,10 @@ func TestIngressGroupSharesOneALB(t *testing.T) {
 	needEnv(t)
 	t.Parallel()
 	ns := namespace(t, "group")
-	shop := ingress(ns, "shop", "shop", "", map[string]string{localalb.AnnotationGroupName: "e2e-group", localalb.AnnotationGroupOrder: "10"})
+	group := "e2e-" + ns // ingress groups are cluster-wide: one per run
+	shop := ingress(ns, "shop", "shop", "", map[string]string{localalb.AnnotationGroupName: group, localalb.AnnotationGroupOrder: "10"})
 	shop.Spec.Rules[0].HTTP.Paths[0].Path = "/shop"
-	api := ingress(ns, "api", "api", "", map[string]string{localalb.AnnotationGroupName: "e2e-group", localalb.AnnotationGroupOrder: "-10"})
+	api := ingress(ns, "api", "api", "", map[string]string{localalb.AnnotationGroupName: group, localalb.AnnotationGroupOrder: "-10"})
 	api.Spec.Rules[0].HTTP.Paths[0].Path = "/api"
 	create(t,
 		deployment(ns, deploymentSpec{name: "shop", version: "shop-v1", replicas: 1}),
@@ -35,7 +36,7 @@ func TestIngressGroupSharesOneALB(t *testing.T) {
 	if aws.ToString(lbShop.LoadBalancerArn) != aws.ToString(lbAPI.LoadBalancerArn) {
 		t.Fatalf("the group's ingresses got different ALBs: %s and %s", aws.ToString(lbShop.DNSName), aws.ToString(lbAPI.DNSName))
 	}
-	if got := tagsOf(t, aws.ToString(lbShop.LoadBalancerArn))[localalb.TagStack]; got != "e2e-group" {
+	if got := tagsOf(t, aws.ToString(lbShop.LoadBalancerArn))[localalb.TagStack]; got != group {
 		t.Errorf("stack tag %q, want the group name", got)
 	}
 	l := listenerOn(t, aws.ToString(lbShop.LoadBalancerArn), 80)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,8 +58,13 @@ func ctxT(t *testing.T) context.Context {
 }
 
 // namespace creates a namespace for one test and deletes it afterwards.
-func namespace(t *testing.T, name string) string {
+// namespaceRuns numbers the namespaces so that a test can run again
+// (go test -count=N) in the same environment.
+var namespaceRuns atomic.Int64
+
+func namespace(t *testing.T, prefix string) string {
 	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, namespaceRuns.Add(1))
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := env.Client().Create(ctxT(t), ns); err != nil {
 		t.Fatalf("create namespace %s: %v", name, err)
