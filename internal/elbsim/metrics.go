@@ -1,7 +1,9 @@
 package elbsim
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,21 +35,21 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.s.Stats()
-	for _, action := range sortedKeys(st.Actions) {
+	for _, action := range slices.Sorted(maps.Keys(st.Actions)) {
 		a := st.Actions[action]
 		ch <- prometheus.MustNewConstMetric(descCalls, prometheus.CounterValue, float64(a.Calls), action)
 		ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(a.Throttled), action)
-		for _, code := range sortedKeys(a.Errors) {
+		for _, code := range slices.Sorted(maps.Keys(a.Errors)) {
 			ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(a.Errors[code]), action, code)
 		}
 	}
-	for _, tg := range sortedKeys(st.TargetGroups) {
+	for _, tg := range slices.Sorted(maps.Keys(st.TargetGroups)) {
 		g := st.TargetGroups[tg]
 		ch <- prometheus.MustNewConstMetric(descTGRequests, prometheus.CounterValue, float64(g.Requests), tg)
-		for _, code := range sortedKeys(g.ByStatus) {
+		for _, code := range slices.Sorted(maps.Keys(g.ByStatus)) {
 			ch <- prometheus.MustNewConstMetric(descTGResponses, prometheus.CounterValue, float64(g.ByStatus[code]), tg, code)
 		}
-		for _, t := range sortedKeys(g.ByTarget) {
+		for _, t := range slices.Sorted(maps.Keys(g.ByTarget)) {
 			ch <- prometheus.MustNewConstMetric(descTargetRequests, prometheus.CounterValue, float64(g.ByTarget[t]), tg, t)
 		}
 	}

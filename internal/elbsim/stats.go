@@ -1,7 +1,6 @@
 package elbsim
 
 import (
-	"sort"
 	"strconv"
 	"sync"
 )
@@ -108,13 +107,4 @@ func (s *Server) Stats() Stats {
 		out.TargetGroups[arn] = ts
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

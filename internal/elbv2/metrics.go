@@ -1,9 +1,9 @@
 package elbv2
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	sharedmetrics "github.com/albrollouts/albrollouts/internal/metrics"
 )
 
 // Call outcomes, the values of the "outcome" label.
@@ -39,25 +39,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"operation"}),
 	}
 	if reg != nil {
-		m.calls = register(reg, m.calls)
-		m.duration = register(reg, m.duration)
-		m.throttles = register(reg, m.throttles)
+		m.calls = sharedmetrics.Register(reg, m.calls)
+		m.duration = sharedmetrics.Register(reg, m.duration)
+		m.throttles = sharedmetrics.Register(reg, m.throttles)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under the
-// same name so that several providers in one process (tests, bench) share it.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 func outcomeOf(err *Error) string {

@@ -3,7 +3,8 @@ package localalb
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -92,7 +93,7 @@ func (d *deployer) deploy(ctx context.Context, m *stackModel) (*deployed, error)
 	}
 	out := &deployed{LoadBalancerARN: aws.ToString(lb.LoadBalancerArn), DNSName: aws.ToString(lb.DNSName), TargetGroups: map[string]string{}}
 	keep := map[string]bool{}
-	for _, res := range sortedKeys(m.TargetGroups) {
+	for _, res := range slices.Sorted(maps.Keys(m.TargetGroups)) {
 		arn, err := d.ensureTargetGroup(ctx, m, m.TargetGroups[res], o)
 		if err != nil {
 			return nil, err
@@ -219,7 +220,7 @@ func (d *deployer) syncAttributes(ctx context.Context, arn string, tg *tgModel) 
 		have[aws.ToString(a.Key)] = aws.ToString(a.Value)
 	}
 	var change []elbv2types.TargetGroupAttribute
-	for _, k := range sortedKeys(tg.Attributes) {
+	for _, k := range slices.Sorted(maps.Keys(tg.Attributes)) {
 		if have[k] != tg.Attributes[k] {
 			change = append(change, elbv2types.TargetGroupAttribute{Key: aws.String(k), Value: aws.String(tg.Attributes[k])})
 		}
@@ -403,13 +404,4 @@ func (d *deployer) destroy(ctx context.Context, stack StackID) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

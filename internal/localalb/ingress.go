@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -442,7 +443,7 @@ func (r *ingressReconciler) syncBindings(ctx context.Context, m *stackModel, arn
 		return fmt.Errorf("list TargetGroupBindings of stack %s: %w", m.ID, err)
 	}
 	want := map[types.NamespacedName]*tgModel{}
-	for _, res := range sortedKeys(m.TargetGroups) {
+	for _, res := range slices.Sorted(maps.Keys(m.TargetGroups)) {
 		tg := m.TargetGroups[res]
 		want[types.NamespacedName{Namespace: tg.Namespace, Name: tg.Name}] = tg
 	}

@@ -3,6 +3,8 @@ package localalb
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,7 +89,7 @@ func TestBuildGroupOrdersIngressesAndRules(t *testing.T) {
 	}
 	tgs := m.TargetGroups
 	if len(tgs) != 3 {
-		t.Fatalf("target groups %v", sortedKeys(tgs))
+		t.Fatalf("target groups %v", slices.Sorted(maps.Keys(tgs)))
 	}
 	if tg := tgs["a/api-api:80"]; tg == nil || tg.Port != 8080 || tg.Service != "api" || !strings.HasPrefix(tg.Name, "k8s-a-api-") {
 		t.Errorf("api target group %+v", tg)

@@ -1,11 +1,12 @@
 package verify
 
 import (
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	sharedmetrics "github.com/albrollouts/albrollouts/internal/metrics"
 )
 
 // metrics are the verifier's Prometheus collectors.
@@ -38,25 +39,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		m.checks = register(reg, m.checks)
-		m.duration = register(reg, m.duration)
-		m.latency = register(reg, m.latency)
-		m.inFlight = register(reg, m.inFlight)
+		m.checks = sharedmetrics.Register(reg, m.checks)
+		m.duration = sharedmetrics.Register(reg, m.duration)
+		m.latency = sharedmetrics.Register(reg, m.latency)
+		m.inFlight = sharedmetrics.Register(reg, m.inFlight)
 	}
 	return m
-}
-
-// register registers c or returns the collector already registered under its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // resultLabel is the snake_case label of an outcome.
