@@ -338,6 +338,23 @@ func attributesOf(tg *TargetGroup) []query.TargetGroupAttribute {
 
 // targetsOf validates the targets of Register/DeregisterTargets (and
 // DescribeTargetHealth) against tg and fills in the default port.
+// targetsOfInput resolves the target group of a Register/DeregisterTargets
+// request and validates its targets.
+func (tx *State) targetsOfInput(in *query.TargetsInput, register bool) (*TargetGroup, []Target, *query.Error) {
+	tg, err := tx.tg(in.TargetGroupArn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(in.Targets) == 0 {
+		return nil, nil, query.Validation("At least one target must be specified")
+	}
+	ts, err := targetsOf(tg, in.Targets, register)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tg, ts, nil
+}
+
 func targetsOf(tg *TargetGroup, in []query.TargetDescription, register bool) ([]Target, *query.Error) {
 	out := make([]Target, 0, len(in))
 	for _, t := range in {
@@ -380,14 +397,7 @@ func checkTargetID(tg *TargetGroup, id string) *query.Error {
 // RegisterTargets registers targets; registering a registered target again does nothing.
 func (m *Model) RegisterTargets(in *query.TargetsInput) (*query.EmptyResult, *query.Error) {
 	return mutate(m, func(tx *State) (*query.EmptyResult, *query.Error) {
-		old, err := tx.tg(in.TargetGroupArn)
-		if err != nil {
-			return nil, err
-		}
-		if len(in.Targets) == 0 {
-			return nil, query.Validation("At least one target must be specified")
-		}
-		ts, err := targetsOf(old, in.Targets, true)
+		old, ts, err := tx.targetsOfInput(in, true)
 		if err != nil {
 			return nil, err
 		}
@@ -409,14 +419,7 @@ func (m *Model) RegisterTargets(in *query.TargetsInput) (*query.EmptyResult, *qu
 // DeregisterTargets deregisters targets; targets that are not registered are ignored.
 func (m *Model) DeregisterTargets(in *query.TargetsInput) (*query.EmptyResult, *query.Error) {
 	return mutate(m, func(tx *State) (*query.EmptyResult, *query.Error) {
-		old, err := tx.tg(in.TargetGroupArn)
-		if err != nil {
-			return nil, err
-		}
-		if len(in.Targets) == 0 {
-			return nil, query.Validation("At least one target must be specified")
-		}
-		ts, err := targetsOf(old, in.Targets, false)
+		old, ts, err := tx.targetsOfInput(in, false)
 		if err != nil {
 			return nil, err
 		}
