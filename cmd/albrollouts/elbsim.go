@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/spf13/cobra"
 
 	"github.com/albrollouts/albrollouts/internal/elbsim"
@@ -15,6 +17,7 @@ import (
 func init() {
 	register(func() *cobra.Command {
 		o := elbsim.Options{}
+		var targetRanges []string
 		cmd := &cobra.Command{
 			Use:   "elbsim",
 			Short: "Run elbsim, an AWS ELBv2 (ALB) emulator with a real data plane and health checks",
@@ -25,6 +28,11 @@ is under <endpoint>/_elbsim/ (stats, metrics, listeners, faults).`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				o.Log = cmd.ErrOrStderr()
+				ranges, err := reach.Parse(targetRanges)
+				if err != nil {
+					return err
+				}
+				o.TargetRanges = ranges
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				return runElbsim(ctx, cmd, o)
@@ -41,6 +49,7 @@ is under <endpoint>/_elbsim/ (stats, metrics, listeners, faults).`,
 		f.DurationVar(&o.DescribeDelay, "describe-delay", 0, "delay before Describe* calls show a change")
 		f.BoolVar(&o.Batching, "batching", false, "apply AWS's 10-second change batching to the data plane")
 		f.BoolVar(&o.Throttling, "throttling", false, "throttle like AWS (Describe*: burst 40, 10/s) with 400 Throttling")
+		f.StringSliceVar(&targetRanges, "target-range", nil, "CIDR block, besides loopback, that targets may use; only ranges local to this machine (e.g. routed to lo in a private network namespace)")
 		return cmd
 	})
 }

@@ -63,7 +63,7 @@ func newLocalUpCmd() *cobra.Command {
 	f.Float64Var(&o.TimeScale, "time-scale", 1, "speed of health checks, probes, draining and grace periods (0.1 = ten times faster)")
 	f.DurationVar(&o.LBLag, "lb-lag", 0, "delay before the local ALB controller applies an Ingress change (the real one takes seconds)")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "value of the elbv2.k8s.aws/cluster tag (default albrollouts-local)")
-	f.StringVar(&o.PodCIDR, "pod-cidr", "", "loopback range for pod IPs (default 127.1.0.0/16)")
+	f.StringVar(&o.PodCIDR, "pod-cidr", "", "range of pod IPs: loopback (default 127.1.0.0/16), or a range local to this machine, e.g. routed to lo in a private network namespace (then EndpointSlices are published)")
 	f.BoolVar(&withController, "with-controller", false, "also run the rollout controller")
 	return cmd
 }

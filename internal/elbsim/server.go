@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/albrollouts/albrollouts/internal/elbsim/dataplane"
 	"github.com/albrollouts/albrollouts/internal/elbsim/faults"
 	"github.com/albrollouts/albrollouts/internal/elbsim/health"
@@ -40,6 +42,10 @@ type Options struct {
 	// Throttling turns on the per-operation-class token buckets (Describe*: burst 40, 10/s).
 	Throttling bool
 	Log        io.Writer // default discard
+	// TargetRanges are address ranges, besides loopback, that targets may use
+	// and elbsim may contact: only ranges local to this machine, such as a pod
+	// range that a private network namespace routes to its loopback interface.
+	TargetRanges reach.Ranges
 
 	clock clock // tests inject a fake clock; default real time
 }
@@ -107,8 +113,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		s.auth = v
 	}
-	s.prober = health.NewProber(health.Options{TimeScale: o.TimeScale})
-	s.plane = dataplane.New(dataplane.Options{Backend: s.prober})
+	s.prober = health.NewProber(health.Options{TimeScale: o.TimeScale, TargetRanges: o.TargetRanges})
+	s.plane = dataplane.New(dataplane.Options{Backend: s.prober, TargetRanges: o.TargetRanges})
 	s.faults = faults.New(faults.Options{Account: o.Account, Throttling: o.Throttling, OnTargetFailing: s.prober.SetTargetFailing})
 	s.applier = newApplier(s.prober, s.plane, s.logger.Printf)
 	window := time.Duration(0)
@@ -116,7 +122,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		window = time.Duration(float64(10*time.Second) * o.TimeScale)
 	}
 	s.batch = &batcher{clk: o.clock, window: window, release: s.propagate}
-	s.model = model.New(model.Options{Region: o.Region, Account: o.Account, OnCommit: s.committed})
+	s.model = model.New(model.Options{Region: o.Region, Account: o.Account, OnCommit: s.committed, TargetRanges: o.TargetRanges})
 	s.visible.Store(s.model.State())
 	go s.applier.run(s.stop)
 

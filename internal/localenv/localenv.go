@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -77,7 +79,10 @@ type Options struct {
 	HealthPollInterval time.Duration
 	// ClusterName is the elbv2.k8s.aws/cluster tag; default localalb.DefaultClusterName.
 	ClusterName string
-	// PodCIDR is the loopback range of pod IPs; default nodeagent.DefaultPodCIDR.
+	// PodCIDR is the range of pod IPs; default nodeagent.DefaultPodCIDR (loopback).
+	// A range outside 127.0.0.0/8 must be local to the machine (routed to lo in a
+	// private network namespace); elbsim is then allowed to reach it too. Such
+	// pods get real EndpointSlices, which kube-apiserver refuses for loopback IPs.
 	PodCIDR string
 	// BinDir holds the control-plane binaries; default localcluster.DefaultBinDir().
 	BinDir string
@@ -151,7 +156,11 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if err := copyFile(e.cluster.KubeconfigPath(), e.kubeconfig); err != nil {
 		return nil, err
 	}
-	e.sim, err = elbsim.Start(ctx, elbsim.Options{Listen: o.ElbsimListen, Region: DefaultRegion, TimeScale: o.TimeScale})
+	targetRanges, err := podTargetRanges(o.PodCIDR)
+	if err != nil {
+		return nil, err
+	}
+	e.sim, err = elbsim.Start(ctx, elbsim.Options{Listen: o.ElbsimListen, Region: DefaultRegion, TimeScale: o.TimeScale, TargetRanges: targetRanges})
 	if err != nil {
 		return nil, fmt.Errorf("start elbsim on %s: %w", o.ElbsimListen, err)
 	}
@@ -453,4 +462,20 @@ func copyFile(from, to string) error {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
+}
+
+// podTargetRanges is what elbsim may reach besides loopback: the pod range, when
+// it lies outside 127.0.0.0/8.
+func podTargetRanges(podCIDR string) (reach.Ranges, error) {
+	if podCIDR == "" {
+		return nil, nil
+	}
+	r, err := reach.Parse([]string{podCIDR})
+	if err != nil {
+		return nil, fmt.Errorf("pod range: %w", err)
+	}
+	if r[0].Addr().IsLoopback() {
+		return nil, nil
+	}
+	return r, nil
 }

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 )
@@ -11,7 +12,7 @@ import (
 // without configuring anything.
 const DefaultPodCIDR = "127.1.0.0/16"
 
-// IPAllocator hands out unique IPv4 addresses from a range inside 127.0.0.0/8.
+// IPAllocator hands out unique IPv4 addresses from a local range (see NewIPAllocator).
 //
 // It allocates round-robin rather than lowest-free: an address freed by a deleted pod
 // may still be draining in the load balancer, and handing it straight to a new pod
@@ -26,8 +27,10 @@ type IPAllocator struct {
 	owned  map[string]netip.Addr // owner -> address
 }
 
-// NewIPAllocator returns an allocator for cidr, which must be an IPv4 range inside
-// 127.0.0.0/8 holding at least two addresses.
+// NewIPAllocator returns an allocator for cidr, an IPv4 range of at least two
+// addresses inside 127.0.0.0/8 or, for a range outside it, one the kernel
+// already treats as local (e.g. `ip route add local 198.18.0.0/16 dev lo` in a
+// private network namespace), so that pod traffic never leaves the machine.
 func NewIPAllocator(cidr string) (*IPAllocator, error) {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
@@ -35,8 +38,15 @@ func NewIPAllocator(cidr string) (*IPAllocator, error) {
 	}
 	p = p.Masked()
 	loopback := netip.MustParsePrefix("127.0.0.0/8")
-	if !p.Addr().Is4() || p.Bits() < 8 || !loopback.Contains(p.Addr()) {
-		return nil, fmt.Errorf("pod IP range %q: must be an IPv4 range inside 127.0.0.0/8, e.g. %s", cidr, DefaultPodCIDR)
+	if !p.Addr().Is4() || p.Bits() < 8 || (p.Bits() < 16 && !loopback.Contains(p.Addr())) {
+		return nil, fmt.Errorf("pod IP range %q: must be an IPv4 range inside 127.0.0.0/8 (e.g. %s), or a /16 or smaller range local to this machine", cidr, DefaultPodCIDR)
+	}
+	if !loopback.Contains(p.Addr()) {
+		if err := checkLocal(p.Addr().Next()); err != nil {
+			return nil, fmt.Errorf("pod IP range %q is not local to this machine (%v): pods must never be reached over a network; "+
+				"use a range inside 127.0.0.0/8, or route it to the loopback interface of a private network namespace "+
+				"(ip route add local %s dev lo)", cidr, err, p)
+		}
 	}
 	hostBits := 32 - p.Bits()
 	if hostBits < 1 {
@@ -125,4 +135,14 @@ func (a *IPAllocator) usable(ip netip.Addr) bool {
 	}
 	first, last := a.addrAt(0), a.addrAt(a.size-1)
 	return ip.Compare(first) >= 0 && ip.Compare(last) <= 0
+}
+
+// checkLocal reports whether a can be bound, that is, whether the kernel
+// routes it to this machine.
+func checkLocal(a netip.Addr) error {
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,8 +69,8 @@ func TestIngressBecomesALBServingPods(t *testing.T) {
 
 	pods := waitReadyPods(t, ns, "web", 2)
 	for ip := range pods {
-		if !strings.HasPrefix(ip, "127.1.") {
-			t.Errorf("pod IP %s is not in the loopback pod range 127.1.0.0/16", ip)
+		if !podRange().Contains(netip.MustParseAddr(ip)) {
+			t.Errorf("pod IP %s is not in the pod range %s", ip, podRange())
 		}
 	}
 	waitHealthy(t, aws.ToString(tg.TargetGroupArn), pods)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -391,4 +392,13 @@ func mustContain(t *testing.T, s, sub, what string) {
 	if !strings.Contains(s, sub) {
 		t.Errorf("%s %q does not contain %q", what, s, sub)
 	}
+}
+
+func mustAddr(t *testing.T, ip string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		t.Fatalf("%q is not an IP address: %v", ip, err)
+	}
+	return a
 }

@@ -6,10 +6,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -18,6 +21,29 @@ import (
 
 // env is shared by every test of the package (see TestMain); nil with -short.
 var env *localenv.Env
+
+// The suite runs twice. The first pass uses the default loopback pod range,
+// as `albrollouts local up` does. The second pass re-runs the test binary in a
+// private network namespace whose loopback interface also owns netnsPodCIDR, so
+// pods get addresses that kube-apiserver accepts in EndpointSlices (it refuses
+// loopback ones) and the endpointslice controller really publishes them.
+const (
+	podCIDREnv   = "ALBROLLOUTS_E2E_POD_CIDR"
+	netnsPodCIDR = "198.18.0.0/16" // RFC 2544 benchmarking range, local to the namespace only
+	netnsHostIP  = "198.19.0.1"    // the namespace's own address, outside the pod range
+	loopbackPods = "127.1.0.0/16"  // nodeagent.DefaultPodCIDR
+)
+
+// podCIDR is this pass's pod range; empty means the loopback default.
+var podCIDR string
+
+// podRange is the pod range of this pass.
+func podRange() netip.Prefix {
+	if podCIDR == "" {
+		return netip.MustParsePrefix(loopbackPods)
+	}
+	return netip.MustParsePrefix(podCIDR)
+}
 
 // Timing of the shared environment: health checks and probes run 20x faster than
 // real time, and the ALB controller applies Ingress changes after lbLag.
@@ -33,7 +59,58 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
-	os.Exit(run(m))
+	podCIDR = os.Getenv(podCIDREnv)
+	code := run(m)
+	if podCIDR == "" && code == 0 {
+		code = runInNetworkNamespace()
+	}
+	os.Exit(code)
+}
+
+// runInNetworkNamespace runs this test binary again, with the same flags,
+// inside a new network namespace where netnsPodCIDR is routed to lo. Nothing in
+// that namespace can reach any other network. It needs root and unshare(1);
+// without them the pass is reported as not run, which fails the suite in CI.
+func runInNetworkNamespace() int {
+	if why := netnsUnavailable(); why != "" {
+		fmt.Fprintf(os.Stderr, "e2e: second pass (pods on %s in a private network namespace) not run: %s\n", netnsPodCIDR, why)
+		if os.Getenv("CI") != "" {
+			return 1
+		}
+		return 0
+	}
+	// lo owns the pod range, and a host address (outside the pod range) that a
+	// default route points at: kube-apiserver picks its advertise address from
+	// the default route. The namespace has no other interface, so no packet can
+	// leave it.
+	script := `set -e; ip link set lo up; ip route add local ` + netnsPodCIDR + ` dev lo; ` +
+		`ip addr add ` + netnsHostIP + `/32 dev lo; ip route add default dev lo src ` + netnsHostIP + `; exec "$0" "$@"`
+	cmd := exec.Command("unshare", append([]string{"--net", "--", "sh", "-c", script, os.Args[0]}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), podCIDREnv+"="+netnsPodCIDR)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	fmt.Fprintf(os.Stderr, "e2e: second pass: pods on %s in a private network namespace\n", netnsPodCIDR)
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() > 0 {
+			return exit.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "e2e: second pass:", err)
+		return 1
+	}
+	return 0
+}
+
+// netnsUnavailable says why the second pass cannot run here, or "".
+func netnsUnavailable() string {
+	if os.Geteuid() != 0 {
+		return "creating a network namespace needs root"
+	}
+	for _, tool := range []string{"unshare", "ip", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " is not installed (Debian packages util-linux, iproute2; `make test-deps`)"
+		}
+	}
+	return ""
 }
 
 func run(m *testing.M) int {
@@ -54,13 +131,14 @@ func run(m *testing.M) int {
 		TimeScale:          timeScale,
 		LBLag:              lbLag,
 		HealthPollInterval: 200 * time.Millisecond,
+		PodCIDR:            podCIDR,
 		Out:                out,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: start local environment: %v (logs in %s)\n", err, dir)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "e2e: local environment up in %s (logs in %s)\n", time.Since(start).Round(time.Millisecond), dir)
+	fmt.Fprintf(os.Stderr, "e2e: local environment up in %s, pods on %s (logs in %s)\n", time.Since(start).Round(time.Millisecond), podRange(), dir)
 	code := m.Run()
 	stopStart := time.Now()
 	if err := env.Stop(); err != nil {

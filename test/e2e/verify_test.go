@@ -21,54 +21,15 @@ func TestVerifierChecksTheLocalALB(t *testing.T) {
 	needEnv(t)
 	t.Parallel()
 	ns := namespace(t, "verify")
-	create(t,
-		deployment(ns, deploymentSpec{name: "stable", version: "v1", replicas: 2}),
-		deployment(ns, deploymentSpec{name: "canary", version: "v2", replicas: 1}),
-		service(ns, "stable", "stable"),
-		service(ns, "canary", "canary"),
-		ingress(ns, "web", "web", localalb.UseAnnotationPortName, map[string]string{localalb.AnnotationActionsPrefix + "web": actionJSON(80, 20)}),
-	)
+	createWeightedApp(t, ns, 2, 1, 80, 20)
 	lb := albOf(t, ns, "web")
-	stableIPs, canaryIPs := waitReadyPods(t, ns, "stable", 2), waitReadyPods(t, ns, "canary", 1)
-
-	p, err := elbv2.New(ctxT(t), elbv2.Options{
-		Region:      "us-east-1",
-		EndpointURL: env.ELBV2Endpoint(),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIALOCALE2E", "local-e2e-secret", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := verify.New(p, verify.Options{})
+	stable, canary := podTargets(waitReadyPods(t, ns, "stable", 2)), podTargets(waitReadyPods(t, ns, "canary", 1))
+	v := newVerifier(t)
 	input := func(stableWeight, canaryWeight int32, desiredAt time.Time, timeout time.Duration) verify.Input {
-		return verify.Input{
-			Namespace:   ns,
-			Ingresses:   []verify.Ingress{{Name: "web", Hostname: aws.ToString(lb.DNSName)}},
-			ActionName:  "web",
-			ServicePort: "80",
-			Destinations: []verify.Destination{
-				{Role: verify.RoleStable, Service: "stable", Weight: stableWeight, Targets: podTargets(stableIPs)},
-				{Role: verify.RoleCanary, Service: "canary", Weight: canaryWeight, Targets: podTargets(canaryIPs)},
-			},
-			DesiredAt: desiredAt,
-			Timeout:   timeout,
-		}
-	}
-	// verifyUntil runs checks the way a controller does, each after the
-	// previous result's NextCheck, until done accepts a result.
-	verifyUntil := func(what string, in verify.Input, done func(verify.Result) bool) verify.Result {
-		t.Helper()
-		var res verify.Result
-		eventually(t, pollTimeout, what, func() (bool, string) {
-			res = v.Verify(ctxT(t), in)
-			return done(res), fmt.Sprintf("%s %s: %s", res.Outcome, res.Reason, res.Message)
-		})
-		return res
+		return actionInput(ns, aws.ToString(lb.DNSName), stableWeight, canaryWeight, stable, canary, desiredAt, timeout)
 	}
 
-	res := verifyUntil("80/20 verified", input(80, 20, time.Now(), time.Minute), func(r verify.Result) bool {
-		return r.Outcome == verify.Verified
-	})
+	res := verifyUntil(t, v, "80/20 verified", input(80, 20, time.Now(), time.Minute), isVerified)
 	if res.Reason != verify.ReasonWeightsVerified {
 		t.Errorf("reason %s, want %s", res.Reason, verify.ReasonWeightsVerified)
 	}
@@ -89,13 +50,11 @@ func TestVerifierChecksTheLocalALB(t *testing.T) {
 	} else {
 		t.Logf("the first check took longer than the controller lag (%s); not asserting on it", lbLag)
 	}
-	verifyUntil("50/50 verified", input(50, 50, changed, time.Minute), func(r verify.Result) bool {
-		return r.Outcome == verify.Verified
-	})
+	verifyUntil(t, v, "50/50 verified", input(50, 50, changed, time.Minute), isVerified)
 
 	// A desired state the ALB never reaches (nobody writes 0/100) times out,
 	// and the result says what was still wrong.
-	res = verifyUntil("0/100 to time out", input(0, 100, time.Now(), 3*time.Second), func(r verify.Result) bool {
+	res = verifyUntil(t, v, "0/100 to time out", input(0, 100, time.Now(), 3*time.Second), func(r verify.Result) bool {
 		return r.Outcome == verify.TimedOut
 	})
 	if res.Reason != verify.ReasonVerificationTimedOut || res.Cause != verify.ReasonWeightMismatch {
@@ -103,6 +62,65 @@ func TestVerifierChecksTheLocalALB(t *testing.T) {
 			res.Reason, res.Cause, verify.ReasonVerificationTimedOut, verify.ReasonWeightMismatch, res.Message)
 	}
 }
+
+// createWeightedApp creates the stable (v1) and canary (v2) Deployments, their
+// Services and the Ingress "web" whose actions.web annotation splits traffic.
+func createWeightedApp(t *testing.T, ns string, stableReplicas, canaryReplicas int32, stableWeight, canaryWeight int) {
+	t.Helper()
+	create(t,
+		deployment(ns, deploymentSpec{name: "stable", version: "v1", replicas: stableReplicas}),
+		deployment(ns, deploymentSpec{name: "canary", version: "v2", replicas: canaryReplicas}),
+		service(ns, "stable", "stable"),
+		service(ns, "canary", "canary"),
+		ingress(ns, "web", "web", localalb.UseAnnotationPortName, map[string]string{
+			localalb.AnnotationActionsPrefix + "web": actionJSON(stableWeight, canaryWeight)}),
+	)
+}
+
+// newVerifier is the engine as the controller builds it, against elbsim.
+func newVerifier(t *testing.T) *verify.Verifier {
+	t.Helper()
+	p, err := elbv2.New(ctxT(t), elbv2.Options{
+		Region:      "us-east-1",
+		EndpointURL: env.ELBV2Endpoint(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIALOCALE2E", "local-e2e-secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verify.New(p, verify.Options{})
+}
+
+// actionInput is what a rollout expects of the Ingress "web" made by createWeightedApp.
+func actionInput(ns, hostname string, stableWeight, canaryWeight int32, stable, canary []verify.Target,
+	desiredAt time.Time, timeout time.Duration) verify.Input {
+	return verify.Input{
+		Namespace:   ns,
+		Ingresses:   []verify.Ingress{{Name: "web", Hostname: hostname}},
+		ActionName:  "web",
+		ServicePort: "80",
+		Destinations: []verify.Destination{
+			{Role: verify.RoleStable, Service: "stable", Weight: stableWeight, Targets: stable},
+			{Role: verify.RoleCanary, Service: "canary", Weight: canaryWeight, Targets: canary},
+		},
+		DesiredAt: desiredAt,
+		Timeout:   timeout,
+	}
+}
+
+// verifyUntil runs checks until done accepts a result, as a controller would
+// (it requeues after each result's NextCheck; here the poll interval does).
+func verifyUntil(t *testing.T, v *verify.Verifier, what string, in verify.Input, done func(verify.Result) bool) verify.Result {
+	t.Helper()
+	var res verify.Result
+	eventually(t, pollTimeout, what, func() (bool, string) {
+		res = v.Verify(ctxT(t), in)
+		return done(res), fmt.Sprintf("%s %s: %s", res.Outcome, res.Reason, res.Message)
+	})
+	return res
+}
+
+func isVerified(r verify.Result) bool { return r.Outcome == verify.Verified }
 
 // podTargets turns ready pod IPs into the targets the demo app serves on.
 func podTargets(ips map[string]string) []verify.Target {

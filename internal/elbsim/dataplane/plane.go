@@ -41,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/albrollouts/albrollouts/internal/elbsim/health"
 )
 
@@ -57,10 +59,14 @@ type Options struct {
 	// Rand draws weighted target groups; default the goroutine-safe global source.
 	// A given source is used under a lock, for reproducible tests.
 	Rand rand.Source
+	// TargetRanges are the addresses proxied to besides loopback (see package
+	// reach); a target outside them is answered 502 without being contacted.
+	TargetRanges reach.Ranges
 }
 
 // Plane runs the listeners. It is safe for concurrent use.
 type Plane struct {
+	reach    reach.Ranges
 	backend  Backend
 	bindHost string
 	proxy    *httputil.ReverseProxy
@@ -90,6 +96,7 @@ type listener struct {
 // New returns a Plane with no listeners.
 func New(o Options) *Plane {
 	p := &Plane{
+		reach:     o.TargetRanges,
 		backend:   o.Backend,
 		bindHost:  o.BindHost,
 		stats:     newStats(),

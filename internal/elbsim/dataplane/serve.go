@@ -82,7 +82,7 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledActio
 	}
 	target := targets[p.nextIndex(tgARN)%uint64(len(targets))]
 	p.stats.sent(tgARN, target)
-	if !isLoopback(target) { // elbsim never leaves the machine
+	if !p.reach.AllowsHostPort(target) { // elbsim never leaves the machine
 		p.stats.status(tgARN, http.StatusBadGateway)
 		writePage(w, http.StatusBadGateway, "502 Bad Gateway")
 		return
@@ -196,11 +196,6 @@ func rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Header.Set("X-Amzn-Trace-Id", fmt.Sprintf("Root=1-%08x-%012x%012x", time.Now().Unix(),
 			rand.Uint64()&0xffffffffffff, rand.Uint64()&0xffffffffffff))
 	}
-}
-
-func isLoopback(hostport string) bool {
-	ap, err := netip.ParseAddrPort(hostport)
-	return err == nil && ap.Addr().IsLoopback()
 }
 
 // recordResponse counts the status code of a proxied response.

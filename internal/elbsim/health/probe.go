@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -38,17 +37,17 @@ func (p *Prober) probe(ctx context.Context, s probeSpec) result {
 	if s.failing {
 		return codeMismatch(http.StatusInternalServerError)
 	}
-	ip, err := netip.ParseAddr(s.target.ID)
-	if err != nil || !ip.IsLoopback() {
-		// elbsim never leaves the machine: only loopback targets are contacted.
+	if !p.reach.AllowsIP(s.target.ID) {
+		// elbsim never leaves the machine: only loopback targets (and ranges
+		// named in Options.TargetRanges) are contacted.
 		return result{reason: ReasonFailedHealthChecks,
-			desc: descFailedHealthChecks + ": elbsim only probes loopback IP targets (127.0.0.0/8, ::1), not " + s.target.ID}
+			desc: descFailedHealthChecks + ": elbsim only probes IP targets in " + p.reach.String() + ", not " + s.target.ID}
 	}
 	scheme := "http"
 	if strings.EqualFold(s.check.Protocol, "HTTPS") {
 		scheme = "https"
 	}
-	url := scheme + "://" + net.JoinHostPort(ip.String(), s.port) + s.check.Path
+	url := scheme + "://" + net.JoinHostPort(s.target.ID, s.port) + s.check.Path
 
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

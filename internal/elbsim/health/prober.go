@@ -38,6 +38,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
 )
 
 // Target is a registered target: an IP address and the port traffic goes to.
@@ -101,10 +103,13 @@ type Options struct {
 	// Client sends the probes. Default: a client that never follows redirects,
 	// uses no proxy and does not verify target TLS certificates (as ALB).
 	Client *http.Client
+	// TargetRanges are the addresses probed besides loopback (see package reach).
+	TargetRanges reach.Ranges
 }
 
 // Prober probes the targets of many target groups. It is safe for concurrent use.
 type Prober struct {
+	reach     reach.Ranges
 	scale     float64
 	client    *http.Client
 	ownClient bool
@@ -145,6 +150,7 @@ type target struct {
 // NewProber returns a Prober with no target groups. Call Close to stop probing.
 func NewProber(o Options) *Prober {
 	p := &Prober{
+		reach:   o.TargetRanges,
 		scale:   o.TimeScale,
 		client:  o.Client,
 		now:     time.Now,

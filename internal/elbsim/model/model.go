@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/albrollouts/albrollouts/internal/elbsim/query"
 )
 
@@ -48,6 +50,8 @@ type Options struct {
 	// OnCommit is called, under the model's lock and in commit order, with each
 	// new State. It must not block and must not call back into the Model.
 	OnCommit func(*State)
+	// TargetRanges are the addresses RegisterTargets accepts besides loopback.
+	TargetRanges reach.Ranges
 }
 
 // Model is the authoritative (committed) ELBv2 state and its mutations.

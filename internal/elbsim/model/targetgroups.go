@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+
 	"github.com/albrollouts/albrollouts/internal/elbsim/query"
 )
 
@@ -340,7 +342,7 @@ func attributesOf(tg *TargetGroup) []query.TargetGroupAttribute {
 // DescribeTargetHealth) against tg and fills in the default port.
 // targetsOfInput resolves the target group of a Register/DeregisterTargets
 // request and validates its targets.
-func (tx *State) targetsOfInput(in *query.TargetsInput, register bool) (*TargetGroup, []Target, *query.Error) {
+func (tx *State) targetsOfInput(in *query.TargetsInput, register bool, allowed reach.Ranges) (*TargetGroup, []Target, *query.Error) {
 	tg, err := tx.tg(in.TargetGroupArn)
 	if err != nil {
 		return nil, nil, err
@@ -348,14 +350,14 @@ func (tx *State) targetsOfInput(in *query.TargetsInput, register bool) (*TargetG
 	if len(in.Targets) == 0 {
 		return nil, nil, query.Validation("At least one target must be specified")
 	}
-	ts, err := targetsOf(tg, in.Targets, register)
+	ts, err := targetsOf(tg, in.Targets, register, allowed)
 	if err != nil {
 		return nil, nil, err
 	}
 	return tg, ts, nil
 }
 
-func targetsOf(tg *TargetGroup, in []query.TargetDescription, register bool) ([]Target, *query.Error) {
+func targetsOf(tg *TargetGroup, in []query.TargetDescription, register bool, allowed reach.Ranges) ([]Target, *query.Error) {
 	out := make([]Target, 0, len(in))
 	for _, t := range in {
 		if t.ID == "" {
@@ -369,7 +371,7 @@ func targetsOf(tg *TargetGroup, in []query.TargetDescription, register bool) ([]
 			port = *t.Port
 		}
 		if register {
-			if err := checkTargetID(tg, t.ID); err != nil {
+			if err := checkTargetID(tg, t.ID, allowed); err != nil {
 				return nil, err
 			}
 		}
@@ -378,9 +380,10 @@ func targetsOf(tg *TargetGroup, in []query.TargetDescription, register bool) ([]
 	return out, nil
 }
 
-// checkTargetID accepts only IPv4 loopback targets: elbsim probes and proxies to
-// them for real, and must never reach beyond this machine.
-func checkTargetID(tg *TargetGroup, id string) *query.Error {
+// checkTargetID accepts only IPv4 targets elbsim may reach (loopback, or the
+// ranges the model was given): elbsim probes and proxies to them for real, and
+// must never reach beyond this machine.
+func checkTargetID(tg *TargetGroup, id string, allowed reach.Ranges) *query.Error {
 	if tg.TargetType == "instance" {
 		return query.Client(query.CodeInvalidTarget, "The target '%s' is an instance id; elbsim cannot reach instances: create the target group with TargetType ip and register 127.x.y.z addresses", id)
 	}
@@ -388,8 +391,8 @@ func checkTargetID(tg *TargetGroup, id string) *query.Error {
 	if ip == nil || ip.To4() == nil {
 		return query.Client(query.CodeInvalidTarget, "The IP address '%s' is not a valid IPv4 address", id)
 	}
-	if !ip.IsLoopback() {
-		return query.Client(query.CodeInvalidTarget, "The IP address '%s' is not within the VPC of target group %s (elbsim targets must be loopback addresses in 127.0.0.0/8)", id, tg.ARN)
+	if !allowed.AllowsIP(id) {
+		return query.Client(query.CodeInvalidTarget, "The IP address '%s' is not within the VPC of target group %s (elbsim targets must be in %s)", id, tg.ARN, allowed)
 	}
 	return nil
 }
@@ -397,7 +400,7 @@ func checkTargetID(tg *TargetGroup, id string) *query.Error {
 // RegisterTargets registers targets; registering a registered target again does nothing.
 func (m *Model) RegisterTargets(in *query.TargetsInput) (*query.EmptyResult, *query.Error) {
 	return mutate(m, func(tx *State) (*query.EmptyResult, *query.Error) {
-		old, ts, err := tx.targetsOfInput(in, true)
+		old, ts, err := tx.targetsOfInput(in, true, m.o.TargetRanges)
 		if err != nil {
 			return nil, err
 		}
@@ -419,7 +422,7 @@ func (m *Model) RegisterTargets(in *query.TargetsInput) (*query.EmptyResult, *qu
 // DeregisterTargets deregisters targets; targets that are not registered are ignored.
 func (m *Model) DeregisterTargets(in *query.TargetsInput) (*query.EmptyResult, *query.Error) {
 	return mutate(m, func(tx *State) (*query.EmptyResult, *query.Error) {
-		old, ts, err := tx.targetsOfInput(in, false)
+		old, ts, err := tx.targetsOfInput(in, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -547,5 +550,5 @@ func (st *State) DescribeTargetGroupAttributes(in *query.DescribeTargetGroupAttr
 // HealthTargets validates the Targets of a DescribeTargetHealth request against
 // the group (default port filled in). An empty list means "all registered".
 func (st *State) HealthTargets(tg *TargetGroup, in []query.TargetDescription) ([]Target, *query.Error) {
-	return targetsOf(tg, in, false)
+	return targetsOf(tg, in, false, nil)
 }
