@@ -50,6 +50,11 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, fetch func(ctx contex
 		started, inFlight := c.started[key]
 		c.mu.Unlock()
 		ch := c.flight.DoChan(key, func() (any, error) {
+			// A flight that finished between our peek and this call has
+			// already stored a fresh answer: use it instead of calling AWS.
+			if v, ok := c.peek(key, notBefore); ok {
+				return v, nil
+			}
 			start := c.now()
 			c.mu.Lock()
 			c.started[key] = start
