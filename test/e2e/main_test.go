@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/nodeagent"
+
 	"github.com/albrollouts/albrollouts/internal/localenv"
 )
 
@@ -31,7 +33,6 @@ const (
 	podCIDREnv   = "ALBROLLOUTS_E2E_POD_CIDR"
 	netnsPodCIDR = "198.18.0.0/16" // RFC 2544 benchmarking range, local to the namespace only
 	netnsHostIP  = "198.19.0.1"    // the namespace's own address, outside the pod range
-	loopbackPods = "127.1.0.0/16"  // nodeagent.DefaultPodCIDR
 )
 
 // podCIDR is this pass's pod range; empty means the loopback default.
@@ -40,7 +41,7 @@ var podCIDR string
 // podRange is the pod range of this pass.
 func podRange() netip.Prefix {
 	if podCIDR == "" {
-		return netip.MustParsePrefix(loopbackPods)
+		return netip.MustParsePrefix(nodeagent.DefaultPodCIDR)
 	}
 	return netip.MustParsePrefix(podCIDR)
 }

@@ -343,16 +343,15 @@ func (p *Prober) Status(tgARN string) []Status {
 func (p *Prober) StatusOf(tgARN string, tt Target) Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	g := p.groups[tgARN]
-	if g == nil {
-		return Status{Target: tt, HealthCheckPort: DefaultCheck().probePort(tt), State: StateUnused,
-			Reason: ReasonNotRegistered, Description: descNotRegistered}
+	check := DefaultCheck()
+	if g := p.groups[tgARN]; g != nil {
+		p.purgeLocked(g)
+		if t := g.targets[tt]; t != nil {
+			return g.statusOf(t)
+		}
+		check = g.check
 	}
-	p.purgeLocked(g)
-	if t := g.targets[tt]; t != nil {
-		return g.statusOf(t)
-	}
-	return Status{Target: tt, HealthCheckPort: g.check.probePort(tt), State: StateUnused,
+	return Status{Target: tt, HealthCheckPort: check.probePort(tt), State: StateUnused,
 		Reason: ReasonNotRegistered, Description: descNotRegistered}
 }
 
