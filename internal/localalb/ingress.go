@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -468,15 +469,11 @@ func (r *ingressReconciler) syncBindings(ctx context.Context, m *stackModel, arn
 }
 
 func (r *ingressReconciler) ensureBinding(ctx context.Context, stack StackID, k types.NamespacedName, tg *tgModel, arn string, cur *unstructured.Unstructured) error {
-	port := any(tg.ServicePort.String())
-	if tg.ServicePort.Type == intstr.Int {
-		port = int64(tg.ServicePort.IntVal)
-	}
 	spec := map[string]any{
 		"targetGroupARN": arn,
 		"targetType":     "ip",
 		"ipAddressType":  "ipv4",
-		"serviceRef":     map[string]any{"name": tg.Service, "port": port},
+		"serviceRef":     map[string]any{"name": tg.Service, "port": bindingServicePort(tg.ServicePort)},
 	}
 	lbls := map[string]string{LabelStackName: stack.Name}
 	if !stack.Explicit() {
@@ -503,6 +500,22 @@ func (r *ingressReconciler) ensureBinding(ctx context.Context, stack StackID, k 
 		return fmt.Errorf("update TargetGroupBinding %s: %w", k, err)
 	}
 	return nil
+}
+
+// bindingServicePort is the spec.serviceRef.port of a binding, as the AWS Load
+// Balancer Controller writes it: an integer for a numbered port, also when the
+// action wrote the number as a JSON string ("servicePort":"80", as Argo Rollouts
+// does), and a string only for a port name. A client that matches bindings by port
+// number would otherwise find none. Service port names always hold a letter
+// (IANA_SVC_NAME), so a string of digits can only mean a number.
+func bindingServicePort(p intstr.IntOrString) any {
+	if p.Type == intstr.Int {
+		return int64(p.IntVal)
+	}
+	if n, err := strconv.ParseInt(p.StrVal, 10, 32); err == nil && n > 0 && n <= 65535 {
+		return n
+	}
+	return p.StrVal
 }
 
 // specEqual compares two JSON-like maps by their JSON encoding (numbers from the
