@@ -25,8 +25,8 @@ func (r *Rollout) ALBVerification() *ALBVerification {
 	if c := r.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.ALB != nil {
 		return &c.TrafficRouting.ALB.ALBVerification
 	}
-	if bg := r.Spec.Strategy.BlueGreen; bg != nil {
-		return bg.ALB
+	if bg := r.Spec.Strategy.BlueGreen; bg != nil && bg.ALB != nil {
+		return &bg.ALB.ALBVerification
 	}
 	return nil
 }
@@ -60,6 +60,14 @@ func (a *ALBTrafficRouting) IngressNames() []string {
 	return a.Ingresses
 }
 
+// MaxWeight is trafficRouting.maxTrafficWeight, default 100.
+func (c *CanaryStrategy) MaxWeight() int32 {
+	if c.TrafficRouting != nil && c.TrafficRouting.MaxTrafficWeight != nil && *c.TrafficRouting.MaxTrafficWeight > 0 {
+		return *c.TrafficRouting.MaxTrafficWeight
+	}
+	return 100
+}
+
 // ActionService returns the Service whose actions annotation carries the weights:
 // rootService when set, else stableService.
 func (c *CanaryStrategy) ActionService() string {
@@ -80,7 +88,6 @@ func (r *Rollout) UnsupportedFields() []string {
 	u.raw("spec.workloadRef", s.WorkloadRef)
 	u.raw("spec.rollbackWindow", s.RollbackWindow)
 	u.raw("spec.analysis", s.Analysis)
-	u.set("spec.restartAt", s.RestartAt != nil)
 
 	if bg := s.Strategy.BlueGreen; bg != nil {
 		const p = "spec.strategy.blueGreen."
@@ -109,7 +116,6 @@ func (r *Rollout) UnsupportedFields() []string {
 		}
 		if tr := c.TrafficRouting; tr != nil {
 			const tp = p + "trafficRouting."
-			u.set(tp+"maxTrafficWeight", tr.MaxTrafficWeight != nil && *tr.MaxTrafficWeight != 100)
 			u.raw(tp+"istio", tr.Istio)
 			u.raw(tp+"nginx", tr.Nginx)
 			u.raw(tp+"smi", tr.SMI)

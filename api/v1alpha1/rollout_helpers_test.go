@@ -26,7 +26,7 @@ spec:
       minPodsPerReplicaSet: 2
       stableMetadata: {labels: {role: stable}}
       trafficRouting:
-        maxTrafficWeight: 1000
+        maxTrafficWeight: 500
         nginx: {stableIngress: x}
         plugins: {"argoproj-labs/gatewayAPI": {httpRoute: x}}
         alb: {ingress: x, servicePort: 80}
@@ -42,12 +42,10 @@ spec:
 	}
 	want := []string{
 		"spec.workloadRef",
-		"spec.restartAt",
 		"spec.strategy.canary.minPodsPerReplicaSet",
 		"spec.strategy.canary.stableMetadata",
 		"spec.strategy.canary.steps[1].setMirrorRoute",
 		"spec.strategy.canary.steps[2].plugin",
-		"spec.strategy.canary.trafficRouting.maxTrafficWeight",
 		"spec.strategy.canary.trafficRouting.nginx",
 		"spec.strategy.canary.trafficRouting.plugins",
 	}

@@ -75,7 +75,9 @@ type RolloutSpec struct {
 	// Strategy says how pods of a new version replace the old ones.
 	Strategy RolloutStrategy `json:"strategy"`
 
-	// RestartAt asks for all pods to be restarted after this time (Argo field; not implemented).
+	// RestartAt asks for every pod created before this time to be restarted; pods
+	// are evicted one batch at a time within maxUnavailable (so PodDisruptionBudgets
+	// apply), then status.restartedAt is set to this value.
 	// +optional
 	RestartAt *metav1.Time `json:"restartAt,omitempty"`
 	// WorkloadRef takes the pod template from another workload (Argo field; not implemented).
@@ -164,10 +166,11 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	AbortScaleDownDelaySeconds *int32 `json:"abortScaleDownDelaySeconds,omitempty"`
-	// ALB configures verification of the switch on the ALB in front of the active
-	// service (albrollouts extension).
+	// ALB configures verification of the switch on the ALB in front of the
+	// active service, and optionally a switch made in the ALB itself
+	// (albrollouts extension).
 	// +optional
-	ALB *ALBVerification `json:"alb,omitempty"`
+	ALB *BlueGreenALB `json:"alb,omitempty"`
 
 	// ScaleDownDelayRevisionLimit limits how many old ReplicaSets wait for their
 	// scale-down delay (Argo field; not implemented).
@@ -199,6 +202,62 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	ActiveMetadata *runtime.RawExtension `json:"activeMetadata,omitempty"`
+}
+
+// BlueGreenALB is albrollouts' extension of the blue-green strategy for an AWS
+// Application Load Balancer. With only the verification fields set, the switch
+// is Argo's (the active Service's selector moves to the new pods) and
+// albrollouts verifies it: the new pods are healthy in the preview target group
+// before the switch and in the active target group before anything of the old
+// version scales down.
+//
+// With an Ingress named (ingress or ingresses), the switch happens in the ALB:
+// the Ingress path's backend is rootService with port name use-annotation, and
+// the controller writes the forward action
+// alb.ingress.kubernetes.io/actions.<rootService> with the active and preview
+// target groups. It verifies the new pods healthy in the preview group, flips
+// the weights from active to preview in one write, verifies the flip on every
+// listener, re-points the active Service at the new pods, verifies them
+// healthy in the active group and moves the weight back to it before the old
+// version scales down.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.ingress) && size(self.ingress) > 0 && has(self.ingresses) && size(self.ingresses) > 0)",message="set at most one of ingress or ingresses"
+type BlueGreenALB struct {
+	// Ingress is the Ingress (same namespace) whose forward action switches the
+	// traffic. Unset: the switch is made by the active Service's selector.
+	// +optional
+	Ingress string `json:"ingress,omitempty"`
+	// Ingresses are several Ingresses (same namespace) switched together.
+	// +optional
+	Ingresses []string `json:"ingresses,omitempty"`
+	// RootService is the Service named in the Ingress backend (port name
+	// use-annotation) whose actions annotation the rollout writes; default
+	// activeService.
+	// +optional
+	RootService string `json:"rootService,omitempty"`
+	// ServicePort is the port of the active and preview Services the action
+	// forwards to (required with ingress or ingresses).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	ServicePort int32 `json:"servicePort,omitempty"`
+	// AnnotationPrefix is the AWS Load Balancer Controller's annotation prefix
+	// (default alb.ingress.kubernetes.io).
+	// +optional
+	AnnotationPrefix string `json:"annotationPrefix,omitempty"`
+
+	ALBVerification `json:",inline"`
+}
+
+// IngressNames returns ingress, or ingresses; nil-safe.
+func (a *BlueGreenALB) IngressNames() []string {
+	if a == nil {
+		return nil
+	}
+	if a.Ingress != "" {
+		return []string{a.Ingress}
+	}
+	return a.Ingresses
 }
 
 // CanaryStrategy shifts traffic to the new version in steps.
@@ -285,9 +344,9 @@ type PingPongSpec struct {
 
 // CanaryStep is one step of a canary update; set exactly one action.
 type CanaryStep struct {
-	// SetWeight sends this percentage of traffic to the canary.
+	// SetWeight sends this share of traffic to the canary, out of
+	// trafficRouting.maxTrafficWeight (default 100, so a percentage).
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=100
 	// +optional
 	SetWeight *int32 `json:"setWeight,omitempty"`
 	// Pause stops the rollout for a duration, or until it is resumed.
@@ -390,8 +449,11 @@ type RolloutTrafficRouting struct {
 	// ManagedRoutes lists the header routes the rollout may create, in order of precedence.
 	// +optional
 	ManagedRoutes []ManagedRoute `json:"managedRoutes,omitempty"`
-	// MaxTrafficWeight changes the weight scale (Argo field; not implemented, 100 is used).
+	// MaxTrafficWeight is the total of the weight scale (default 100): setWeight
+	// steps and status weights are out of it, and the stable service gets
+	// maxTrafficWeight minus the canary's weight. ALB weights go up to 999.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=999
 	// +optional
 	MaxTrafficWeight *int32 `json:"maxTrafficWeight,omitempty"`
 

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -121,11 +122,28 @@ type RolloutStatus struct {
 	// Verification describes the verification of the last ALB traffic shift.
 	// +optional
 	Verification *VerificationStatus `json:"verification,omitempty"`
-	// Conditions are the rollout's conditions (see the Condition* constants).
-	// +listType=map
-	// +listMapKey=type
+	// Conditions are the rollout's conditions (see the Condition* constants),
+	// in Argo Rollouts' shape.
 	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []RolloutCondition `json:"conditions,omitempty"`
+}
+
+// RolloutCondition is one condition of a rollout, in Argo Rollouts' shape:
+// lastUpdateTime changes whenever the condition is set again with news (a
+// new message), lastTransitionTime only when its status changes.
+type RolloutCondition struct {
+	// Type of the condition (Progressing, Available, TrafficVerified, ...).
+	Type string `json:"type"`
+	// Status is True, False or Unknown.
+	Status corev1.ConditionStatus `json:"status"`
+	// LastUpdateTime is when the condition was last set.
+	LastUpdateTime metav1.Time `json:"lastUpdateTime"`
+	// LastTransitionTime is when the status last changed.
+	LastTransitionTime metav1.Time `json:"lastTransitionTime"`
+	// Reason is a CamelCase reason for the last transition.
+	Reason string `json:"reason"`
+	// Message explains the condition for people.
+	Message string `json:"message"`
 }
 
 // PauseReason says why the controller paused a rollout.
@@ -172,9 +190,8 @@ type TrafficWeights struct {
 
 // WeightDestination is the share of traffic one destination receives.
 type WeightDestination struct {
-	// Weight is a percentage (0 to 100).
+	// Weight is the share out of maxTrafficWeight (default 100, a percentage).
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=100
 	Weight int32 `json:"weight"`
 	// ServiceName is the Service traffic is sent to.
 	// +optional
@@ -264,6 +281,16 @@ const (
 	VerificationBlueGreenSwitch VerificationKind = "BlueGreenSwitch"
 	// VerificationAbort: all traffic back on the stable version after an abort or rollback.
 	VerificationAbort VerificationKind = "Abort"
+	// VerificationTargetHealth: before a target group's weight is raised, the
+	// pods that will serve it are registered and healthy in it (the ALB health
+	// checks a group at weight 0 too), with the weights unchanged.
+	VerificationTargetHealth VerificationKind = "TargetHealth"
+	// VerificationPromotion: the stable service selects the new pods and all
+	// traffic is on the stable target group, whose new targets are healthy.
+	VerificationPromotion VerificationKind = "Promotion"
+	// VerificationHeaderRoute: a setHeaderRoute step's rule forwards matching
+	// requests to the canary group (or the route is gone).
+	VerificationHeaderRoute VerificationKind = "HeaderRoute"
 )
 
 // VerificationStatus describes one verification of an ALB traffic shift through
@@ -292,6 +319,12 @@ type VerificationStatus struct {
 	// StepIndex is the canary step whose weight is verified.
 	// +optional
 	StepIndex *int32 `json:"stepIndex,omitempty"`
+	// Fingerprint identifies exactly what is verified: the ingresses, each
+	// service with the pod-template hash it selects and its desired weight, the
+	// header routes. A decision trusts a Verified phase only while the
+	// fingerprint still matches what the controller observes.
+	// +optional
+	Fingerprint string `json:"fingerprint,omitempty"`
 	// DesiredWeights are the weights the ALB should apply.
 	// +optional
 	DesiredWeights *VerificationWeights `json:"desiredWeights,omitempty"`

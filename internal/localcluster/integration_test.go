@@ -281,9 +281,9 @@ func writeStatus(t *testing.T, c client.Client, r *v1alpha1.Rollout) {
 				Unhealthy: []v1alpha1.TargetObservation{{Target: "127.0.0.5:8080", State: "unhealthy", Reason: "Target.ResponseCodeMismatch"}},
 			}},
 		},
-		Conditions: []metav1.Condition{{
-			Type: v1alpha1.ConditionTrafficVerified, Status: metav1.ConditionFalse, Reason: "TargetsUnhealthy",
-			Message: "waiting", LastTransitionTime: now, ObservedGeneration: r.Generation,
+		Conditions: []v1alpha1.RolloutCondition{{
+			Type: v1alpha1.ConditionTrafficVerified, Status: corev1.ConditionFalse, Reason: "TargetsUnhealthy",
+			Message: "waiting", LastTransitionTime: now, LastUpdateTime: now,
 		}},
 	}
 	want := r.Status.DeepCopy()

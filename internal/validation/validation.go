@@ -37,6 +37,7 @@ const (
 // Limits of the albrollouts and ALB fields.
 const (
 	MaxWeight              = 100
+	MaxALBWeight           = 999 // the largest weight ELBv2 accepts in a forward action
 	MinTimeoutSeconds      = 1
 	MaxTimeoutSeconds      = 3600
 	MinStickinessSeconds   = 1
@@ -144,7 +145,65 @@ func blueGreen(spec *v1alpha1.RolloutSpec, bg *v1alpha1.BlueGreenStrategy, p *fi
 		errs = append(errs, field.Invalid(p.Child("maxUnavailable"), bg.MaxUnavailable.String(), err.Error()))
 	}
 	errs = append(errs, scaleDownLimit(spec, p, bg.ScaleDownDelayRevisionLimit)...)
-	errs = append(errs, verification(p.Child("alb"), bg.ALB)...)
+	if bg.ALB != nil {
+		errs = append(errs, blueGreenALB(bg, p)...)
+	}
+	return errs
+}
+
+// blueGreenALB checks albrollouts' blue-green ALB extension: with an Ingress,
+// the switch is made in the ALB between the active and preview target groups.
+func blueGreenALB(bg *v1alpha1.BlueGreenStrategy, bgPath *field.Path) field.ErrorList {
+	a, p := bg.ALB, bgPath.Child("alb")
+	errs := verification(p, &a.ALBVerification)
+	names := a.IngressNames()
+	if a.Ingress != "" && len(a.Ingresses) > 0 {
+		errs = append(errs, field.Forbidden(p.Child("ingresses"), "set only one of ingress and ingresses"))
+	}
+	seen := map[string]bool{}
+	for i, name := range names {
+		ip := p.Child("ingresses").Index(i)
+		if a.Ingress != "" {
+			ip = p.Child("ingress")
+		}
+		if seen[name] {
+			errs = append(errs, field.Duplicate(ip, name))
+		}
+		seen[name] = true
+		errs = append(errs, ingressName(ip, name)...)
+	}
+	if len(names) == 0 {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"rootService", a.RootService != ""}, {"servicePort", a.ServicePort != 0}, {"annotationPrefix", a.AnnotationPrefix != ""}} {
+			if f.set {
+				errs = append(errs, field.Forbidden(p.Child(f.name), "only applies with ingress or ingresses (a switch made in the ALB); remove it, or name the Ingress"))
+			}
+		}
+		return errs
+	}
+	if bg.PreviewService == "" {
+		errs = append(errs, field.Required(bgPath.Child("previewService"),
+			"a switch made in the ALB needs previewService: the action forwards to the active and the preview target groups"))
+	}
+	if a.ServicePort < 1 || a.ServicePort > 65535 {
+		errs = append(errs, field.Invalid(p.Child("servicePort"), a.ServicePort,
+			"must be the port (1-65535) of the active and preview Services the Ingress action forwards to"))
+	}
+	if a.RootService != "" {
+		errs = append(errs, serviceName(p.Child("rootService"), a.RootService)...)
+		if a.RootService == bg.PreviewService {
+			errs = append(errs, field.Invalid(p.Child("rootService"), a.RootService,
+				"must not be the previewService: the root service's action splits traffic between active and preview"))
+		}
+	}
+	if a.AnnotationPrefix != "" {
+		if msgs := utilvalidation.IsDNS1123Subdomain(a.AnnotationPrefix); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(p.Child("annotationPrefix"), a.AnnotationPrefix,
+				fmt.Sprintf("must be an annotation prefix such as %s: %s", defaultALBAnnotationNS, strings.Join(msgs, "; "))))
+		}
+	}
 	return errs
 }
 
@@ -250,8 +309,9 @@ func canaryServices(c *v1alpha1.CanaryStrategy, p *field.Path) field.ErrorList {
 
 func trafficRouting(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRouting, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if tr.MaxTrafficWeight != nil && *tr.MaxTrafficWeight < 1 {
-		errs = append(errs, field.Invalid(p.Child("maxTrafficWeight"), *tr.MaxTrafficWeight, "must be 1 or more"))
+	if tr.MaxTrafficWeight != nil && (*tr.MaxTrafficWeight < 1 || *tr.MaxTrafficWeight > MaxALBWeight) {
+		errs = append(errs, field.Invalid(p.Child("maxTrafficWeight"), *tr.MaxTrafficWeight,
+			fmt.Sprintf("must be between 1 and %d (the largest ALB target-group weight)", MaxALBWeight)))
 	}
 	seen := map[string]bool{}
 	for i, r := range tr.ManagedRoutes {
@@ -347,8 +407,9 @@ func step(c *v1alpha1.CanaryStrategy, s *v1alpha1.CanaryStep, p *field.Path) fie
 		errs = append(errs, field.Invalid(p, strings.Join(actions, ", "),
 			"a step takes exactly one action; split it into one step per action"))
 	}
-	if s.SetWeight != nil && (*s.SetWeight < 0 || *s.SetWeight > MaxWeight) {
-		errs = append(errs, field.Invalid(p.Child("setWeight"), *s.SetWeight, "must be a percentage between 0 and 100"))
+	if max := c.MaxWeight(); s.SetWeight != nil && (*s.SetWeight < 0 || *s.SetWeight > max) {
+		errs = append(errs, field.Invalid(p.Child("setWeight"), *s.SetWeight,
+			fmt.Sprintf("must be between 0 and %d (trafficRouting.maxTrafficWeight, default 100)", max)))
 	}
 	if s.Pause != nil && s.Pause.Duration != nil {
 		if _, err := PauseDuration(s.Pause.Duration); err != nil {

@@ -67,7 +67,7 @@ func blueGreenRollout() *v1alpha1.Rollout {
 		ActiveService:        "demo-active",
 		PreviewService:       "demo-preview",
 		AutoPromotionEnabled: ptr(false),
-		ALB:                  &v1alpha1.ALBVerification{TimeoutSeconds: ptr(int32(60))},
+		ALB:                  &v1alpha1.BlueGreenALB{ALBVerification: v1alpha1.ALBVerification{TimeoutSeconds: ptr(int32(60))}},
 	}
 	return r
 }
@@ -208,7 +208,7 @@ func TestRolloutInvalid(t *testing.T) {
 			r.Spec.Strategy.Canary.TrafficRouting.ALB.StickinessConfig.DurationSeconds = 604801
 		}, "spec.strategy.canary.trafficRouting.alb.stickinessConfig.durationSeconds", "must be between 1 and 604800 seconds"},
 		{"weight above 100", canaryALB, func(r *v1alpha1.Rollout) { r.Spec.Strategy.Canary.Steps[2].SetWeight = ptr(int32(150)) },
-			"spec.strategy.canary.steps[2].setWeight", "must be a percentage between 0 and 100"},
+			"spec.strategy.canary.steps[2].setWeight", "must be between 0 and 100"},
 		{"empty step", canaryALB, func(r *v1alpha1.Rollout) { r.Spec.Strategy.Canary.Steps[2] = v1alpha1.CanaryStep{} },
 			"spec.strategy.canary.steps[2]", "a step needs one action"},
 		{"two actions in a step", canaryALB, func(r *v1alpha1.Rollout) {
@@ -279,6 +279,26 @@ func TestRolloutInvalid(t *testing.T) {
 		{"blue-green negative preview replicas", blueGreenRollout, func(r *v1alpha1.Rollout) {
 			r.Spec.Strategy.BlueGreen.PreviewReplicaCount = ptr(int32(-1))
 		}, "spec.strategy.blueGreen.previewReplicaCount", "must be 0 or more"},
+		{"blue-green ALB switch without preview", blueGreenRollout, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.BlueGreen.PreviewService = ""
+			r.Spec.Strategy.BlueGreen.ALB.Ingress, r.Spec.Strategy.BlueGreen.ALB.ServicePort = "web", 80
+		}, "spec.strategy.blueGreen.previewService", "needs previewService"},
+		{"blue-green ALB switch without port", blueGreenRollout, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.BlueGreen.ALB.Ingresses = []string{"a", "b"}
+		}, "spec.strategy.blueGreen.alb.servicePort", "must be the port"},
+		{"blue-green rootService without ingress", blueGreenRollout, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.BlueGreen.ALB.RootService = "root"
+		}, "spec.strategy.blueGreen.alb.rootService", "only applies with ingress or ingresses"},
+		{"blue-green ALB root is preview", blueGreenRollout, func(r *v1alpha1.Rollout) {
+			a := r.Spec.Strategy.BlueGreen.ALB
+			a.Ingress, a.ServicePort, a.RootService = "web", 80, r.Spec.Strategy.BlueGreen.PreviewService
+		}, "spec.strategy.blueGreen.alb.rootService", "must not be the previewService"},
+		{"maxTrafficWeight above the ALB's", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.Canary.TrafficRouting.MaxTrafficWeight = ptr(int32(1000))
+		}, "spec.strategy.canary.trafficRouting.maxTrafficWeight", "between 1 and 999"},
+		{"setWeight above maxTrafficWeight", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.Canary.TrafficRouting.MaxTrafficWeight = ptr(int32(10))
+		}, "spec.strategy.canary.steps[2].setWeight", "must be between 0 and 10"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
