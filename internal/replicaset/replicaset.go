@@ -1,0 +1,254 @@
+package replicaset
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+)
+
+// Labels and annotations, as Argo Rollouts writes them.
+const (
+	// HashLabel carries a ReplicaSet's pod-template hash on the ReplicaSet, its
+	// selector, its pods, and on the selectors of the Services the rollout points
+	// at it.
+	HashLabel = "rollouts-pod-template-hash"
+	// RevisionAnnotation is the revision (1, 2, ...) of a ReplicaSet, and of the
+	// Rollout (its newest).
+	RevisionAnnotation = "rollout.argoproj.io/revision"
+	// RevisionHistoryAnnotation lists the earlier revisions a reused ReplicaSet had.
+	RevisionHistoryAnnotation = "rollout.argoproj.io/revision-history"
+	// DesiredReplicasAnnotation is the rollout's spec.replicas when the ReplicaSet was last scaled.
+	DesiredReplicasAnnotation = "rollout.argoproj.io/desired-replicas"
+	// ScaleDownDeadlineAnnotation is when a ReplicaSet that no longer serves may
+	// be scaled to zero (RFC 3339, UTC). Argo Rollouts writes it without a prefix.
+	ScaleDownDeadlineAnnotation = "scale-down-deadline"
+	// InstanceIDLabel shards rollouts between controllers (--instance-id).
+	InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+)
+
+// RolloutGVK is the owner kind of the ReplicaSets.
+var RolloutGVK = v1alpha1.GroupVersion.WithKind("Rollout")
+
+// HashOf returns a ReplicaSet's pod-template hash label.
+func HashOf(rs *appsv1.ReplicaSet) string {
+	if rs == nil {
+		return ""
+	}
+	return rs.Labels[HashLabel]
+}
+
+// Revision returns a ReplicaSet's (or a Rollout's) revision annotation, 0 when
+// unset or not a number.
+func Revision(obj metav1.Object) int64 {
+	v, err := strconv.ParseInt(obj.GetAnnotations()[RevisionAnnotation], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// MaxRevision is the highest revision among the ReplicaSets.
+func MaxRevision(rss []*appsv1.ReplicaSet) int64 {
+	var m int64
+	for _, rs := range rss {
+		m = max(m, Revision(rs))
+	}
+	return m
+}
+
+// Replicas returns spec.replicas of a ReplicaSet (nil means 1, as the API defaults it).
+func Replicas(rs *appsv1.ReplicaSet) int32 {
+	if rs == nil {
+		return 0
+	}
+	if rs.Spec.Replicas == nil {
+		return 1
+	}
+	return *rs.Spec.Replicas
+}
+
+// Available returns how many of a ReplicaSet's pods are available (ready for
+// minReadySeconds), as its status says; 0 for nil.
+func Available(rs *appsv1.ReplicaSet) int32 {
+	if rs == nil {
+		return 0
+	}
+	return rs.Status.AvailableReplicas
+}
+
+// Settled reports whether the ReplicaSet controller has observed the
+// ReplicaSet's latest spec, so that its status counts can be trusted.
+func Settled(rs *appsv1.ReplicaSet) bool {
+	return rs != nil && rs.Status.ObservedGeneration >= rs.Generation
+}
+
+// TemplateWithoutHash returns a copy of a ReplicaSet's pod template without the
+// hash label, to compare it with a rollout's template.
+func TemplateWithoutHash(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
+	t := rs.Spec.Template.DeepCopy()
+	delete(t.Labels, HashLabel)
+	if len(t.Labels) == 0 {
+		t.Labels = nil
+	}
+	return t
+}
+
+// TemplateEqual reports whether a ReplicaSet was made from this pod template.
+func TemplateEqual(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
+	t := template.DeepCopy()
+	if len(t.Labels) == 0 {
+		t.Labels = nil
+	}
+	return equality.Semantic.DeepEqual(TemplateWithoutHash(rs), t)
+}
+
+// FindByHash returns the ReplicaSet with the hash label, or nil.
+func FindByHash(rss []*appsv1.ReplicaSet, hash string) *appsv1.ReplicaSet {
+	if hash == "" {
+		return nil
+	}
+	for _, rs := range rss {
+		if HashOf(rs) == hash {
+			return rs
+		}
+	}
+	return nil
+}
+
+// FindByTemplate returns the newest ReplicaSet made from the template: found
+// by hash first, else by template equality (a ReplicaSet hashed with another
+// collision count, or by an older controller).
+func FindByTemplate(rss []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, hash string) *appsv1.ReplicaSet {
+	if rs := FindByHash(rss, hash); rs != nil && TemplateEqual(rs, template) {
+		return rs
+	}
+	var found *appsv1.ReplicaSet
+	for _, rs := range rss {
+		if TemplateEqual(rs, template) && (found == nil || Revision(rs) > Revision(found)) {
+			found = rs
+		}
+	}
+	return found
+}
+
+// SortByRevision sorts oldest first (by revision, then creation time, then name).
+func SortByRevision(rss []*appsv1.ReplicaSet) {
+	sort.SliceStable(rss, func(i, j int) bool {
+		ri, rj := Revision(rss[i]), Revision(rss[j])
+		if ri != rj {
+			return ri < rj
+		}
+		if !rss[i].CreationTimestamp.Equal(&rss[j].CreationTimestamp) {
+			return rss[i].CreationTimestamp.Before(&rss[j].CreationTimestamp)
+		}
+		return rss[i].Name < rss[j].Name
+	})
+}
+
+// Name is the ReplicaSet name of a rollout's template hash.
+func Name(ro *v1alpha1.Rollout, hash string) string {
+	return ro.Name + "-" + hash
+}
+
+// New builds the ReplicaSet of ro's current template with hash, at revision
+// and replicas. It carries the hash label on itself, its selector and its
+// pods, an owner reference to the rollout, and the instance-id label when the
+// rollout has one.
+func New(ro *v1alpha1.Rollout, hash string, revision int64, replicas int32) *appsv1.ReplicaSet {
+	tmpl := ro.Spec.Template.DeepCopy()
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels[HashLabel] = hash
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{}}
+	if ro.Spec.Selector != nil {
+		sel = ro.Spec.Selector.DeepCopy()
+		if sel.MatchLabels == nil {
+			sel.MatchLabels = map[string]string{}
+		}
+	}
+	sel.MatchLabels[HashLabel] = hash
+	labels := maps.Clone(tmpl.Labels)
+	if id, ok := ro.Labels[InstanceIDLabel]; ok {
+		labels[InstanceIDLabel] = id
+	}
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      Name(ro, hash),
+			Namespace: ro.Namespace,
+			Labels:    labels,
+			Annotations: map[string]string{
+				RevisionAnnotation:        strconv.FormatInt(revision, 10),
+				DesiredReplicasAnnotation: strconv.Itoa(int(ptr.Deref(ro.Spec.Replicas, 1))),
+			},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, RolloutGVK)},
+		},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas:        ptr.To(replicas),
+			MinReadySeconds: ro.Spec.MinReadySeconds,
+			Selector:        sel,
+			Template:        *tmpl,
+		},
+	}
+}
+
+// WithRevision returns the annotations of a reused ReplicaSet moved to a new
+// revision: the old revision joins the revision history.
+func WithRevision(annotations map[string]string, revision int64) map[string]string {
+	out := maps.Clone(annotations)
+	if out == nil {
+		out = map[string]string{}
+	}
+	old := out[RevisionAnnotation]
+	next := strconv.FormatInt(revision, 10)
+	if old == next {
+		return out
+	}
+	if old != "" {
+		var hist []string
+		if h := out[RevisionHistoryAnnotation]; h != "" {
+			hist = strings.Split(h, ",")
+		}
+		out[RevisionHistoryAnnotation] = strings.Join(append(hist, old), ",")
+	}
+	out[RevisionAnnotation] = next
+	return out
+}
+
+// ScaleDownDeadline returns the scale-down deadline of a ReplicaSet, if set and valid.
+func ScaleDownDeadline(rs *appsv1.ReplicaSet) (time.Time, bool) {
+	v, ok := rs.Annotations[ScaleDownDeadlineAnnotation]
+	if !ok || v == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// FormatDeadline formats a scale-down deadline as Argo Rollouts does.
+func FormatDeadline(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Owned reports whether the ReplicaSet's controller is the rollout.
+func Owned(rs *appsv1.ReplicaSet, ro *v1alpha1.Rollout) bool {
+	ref := metav1.GetControllerOf(rs)
+	return ref != nil && ref.UID == ro.UID && ref.Kind == RolloutGVK.Kind
+}
+
+// Describe names a ReplicaSet with its revision, for events and messages.
+func Describe(rs *appsv1.ReplicaSet) string {
+	return fmt.Sprintf("%s (revision %d)", rs.Name, Revision(rs))
+}
