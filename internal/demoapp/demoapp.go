@@ -1,5 +1,6 @@
 // Package demoapp is the built-in demo application that the local node agent runs
-// for pods whose image is albrollouts/demo:<version>.
+// for pods whose image is albrollouts/demo:<version>, and, with the image's tag as its
+// version, as the HTTP stand-in for any other image (see Config.ProbePaths).
 //
 // The app answers every path with 200, its version in the X-App-Version header and a
 // JSON body naming the version, the pod and the pod IP, so that a test or a person can
@@ -8,7 +9,8 @@
 //
 //	ERROR_RATE     fraction 0..1 of main-path requests answered with 500
 //	LATENCY        a Go duration added to every main-path request (e.g. 50ms)
-//	HEALTH_FAIL    "true": /healthz answers 500 (readiness and ALB health checks fail)
+//	HEALTH_FAIL    "true": /healthz (and the ProbePaths) answer 500, so readiness
+//	               probes and ALB health checks fail
 //	STARTUP_DELAY  a Go duration during which the app does not listen yet (slow start)
 //
 // Two admin endpoints change the behaviour of a running pod, so a demo can break one:
@@ -53,30 +55,6 @@ const (
 	EnvStartupDelay = "STARTUP_DELAY"
 )
 
-// ParseImage reports the version an image reference asks for, and whether the image is
-// the demo app at all. "albrollouts/demo:v2" gives ("v2", true); a registry prefix
-// such as docker.io/ is accepted, a missing tag means "latest", a digest is kept as the
-// version.
-func ParseImage(image string) (version string, ok bool) {
-	ref := strings.TrimSpace(image)
-	for _, prefix := range []string{"docker.io/library/", "docker.io/", "index.docker.io/"} {
-		ref = strings.TrimPrefix(ref, prefix)
-	}
-	if !strings.HasPrefix(ref, ImageRepository) {
-		return "", false
-	}
-	rest := ref[len(ImageRepository):]
-	switch {
-	case rest == "":
-		return "latest", true
-	case strings.HasPrefix(rest, ":") && len(rest) > 1:
-		return rest[1:], true
-	case strings.HasPrefix(rest, "@") && len(rest) > 1:
-		return rest[1:], true
-	}
-	return "", false
-}
-
 // Config is the behaviour of one app instance.
 type Config struct {
 	Version      string        // reported in the X-App-Version header and the body
@@ -86,6 +64,13 @@ type Config struct {
 	Latency      time.Duration // added to every main-path request
 	HealthFail   bool          // /healthz answers 500
 	StartupDelay time.Duration // no listening until this long after Serve
+	// ProbePaths are the paths the container's HTTP probes use, when it stands in
+	// for an image other than the demo app: a generic manifest probes whatever path
+	// its real app serves. They answer like every other path (200, the version, with
+	// LATENCY and ERROR_RATE), except that while health fails (HEALTH_FAIL or the
+	// admin toggle) they answer 500, as HealthPath does. Only the path is compared;
+	// a query is ignored.
+	ProbePaths []string
 }
 
 // ConfigFromEnv returns base with the knobs found in env applied. An invalid value is an
@@ -128,13 +113,17 @@ func ConfigFromEnv(base Config, env map[string]string) (Config, error) {
 // time are atomics, so the handler needs no lock.
 type App struct {
 	cfg        Config
+	probePaths map[string]bool
 	healthFail atomic.Bool
 	errorRate  atomic.Uint64 // math.Float64bits of the current error rate
 }
 
 // New returns an app with the given behaviour.
 func New(cfg Config) *App {
-	a := &App{cfg: cfg}
+	a := &App{cfg: cfg, probePaths: map[string]bool{}}
+	for _, p := range cfg.ProbePaths {
+		a.probePaths[probePath(p)] = true
+	}
 	a.healthFail.Store(cfg.HealthFail)
 	a.errorRate.Store(math.Float64bits(cfg.ErrorRate))
 	return a
@@ -143,10 +132,21 @@ func New(cfg Config) *App {
 // Config returns the configuration the app was created with.
 func (a *App) Config() Config { return a.cfg }
 
-// SetHealthFail makes /healthz fail (true) or succeed (false).
+// probePath is the path part of a probe's path, with the leading slash the kubelet adds.
+func probePath(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
+}
+
+// SetHealthFail makes /healthz and the probe paths fail (true) or succeed (false).
 func (a *App) SetHealthFail(fail bool) { a.healthFail.Store(fail) }
 
-// HealthFailing reports whether /healthz currently fails.
+// HealthFailing reports whether /healthz and the probe paths currently fail.
 func (a *App) HealthFailing() bool { return a.healthFail.Load() }
 
 // SetErrorRate changes the fraction of main-path requests answered with 500; values
@@ -167,7 +167,8 @@ type Response struct {
 	Status  int    `json:"status"`
 }
 
-// ServeHTTP answers the health endpoint, the admin endpoints and the main path.
+// ServeHTTP answers the health endpoint, the admin endpoints and, on every other
+// path, the main answer (the probe paths fail instead while health fails).
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(VersionHeader, a.cfg.Version)
 	w.Header().Set(PodHeader, a.cfg.PodName)
@@ -176,6 +177,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.serveHealth(w)
 	case strings.HasPrefix(r.URL.Path, "/admin/"):
 		a.serveAdmin(w, r)
+	case a.probePaths[r.URL.Path] && a.healthFail.Load():
+		http.Error(w, "unhealthy (HEALTH_FAIL)", http.StatusInternalServerError)
 	default:
 		a.serveMain(w, r)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ func TestParseImage(t *testing.T) {
 		{"albrollouts/demo@sha256:abc", "sha256:abc", true},
 		{"albrollouts/demo:", "", false},
 		{"albrollouts/demonstration:v1", "", false},
+		{"albrollouts/demo/v1", "", false},
+		{"ghcr.io/albrollouts/demo:v1", "", false}, // another registry's image of that name
 		{"nginx:1.27", "", false},
 		{"", "", false},
 	}
@@ -30,6 +33,39 @@ func TestParseImage(t *testing.T) {
 		v, ok := ParseImage(c.image)
 		if v != c.version || ok != c.ok {
 			t.Errorf("ParseImage(%q) = %q, %t; want %q, %t", c.image, v, ok, c.version, c.ok)
+		}
+	}
+}
+
+func TestParseImageRefAndVersion(t *testing.T) {
+	cases := []struct {
+		ref, repo, version string
+	}{
+		{"nginx:1.19-alpine", "nginx", "1.19-alpine"},
+		{"argoproj/rollouts-demo:blue", "argoproj/rollouts-demo", "blue"},
+		{"nginx", "nginx", "latest"},
+		{"docker.io/library/nginx", "docker.io/library/nginx", "latest"},
+		{"registry.local:5000/team/app", "registry.local:5000/team/app", "latest"}, // the port is no tag
+		{"registry.local:5000/team/app:v2", "registry.local:5000/team/app", "v2"},
+		{"nginx@sha256:0123abcd", "nginx", "sha256:0123abcd"},
+		{"nginx:1.27@sha256:0123abcd", "nginx", "sha256:0123abcd"}, // the digest is what runs
+	}
+	for _, c := range cases {
+		img, err := ParseImageRef(c.ref)
+		if err != nil {
+			t.Errorf("ParseImageRef(%q): %v", c.ref, err)
+			continue
+		}
+		if img.Repository != c.repo || img.Version() != c.version {
+			t.Errorf("ParseImageRef(%q) = repository %q version %q; want %q, %q", c.ref, img.Repository, img.Version(), c.repo, c.version)
+		}
+		if img.IsDemo() {
+			t.Errorf("%q taken for the demo app", c.ref)
+		}
+	}
+	for _, bad := range []string{"", "nginx:", "nginx@", "nginx:1.27@", ":v1", "@sha256:x", "registry:5000/", "ngi nx:1", "nginx:1\n"} {
+		if img, err := ParseImageRef(bad); err == nil {
+			t.Errorf("ParseImageRef(%q) = %+v; want an error", bad, img)
 		}
 	}
 }
@@ -43,7 +79,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Version: "v1", ErrorRate: 0.25, Latency: 20 * time.Millisecond, HealthFail: true, StartupDelay: 2 * time.Second}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
 	for _, bad := range []map[string]string{
@@ -250,4 +286,50 @@ func TestServeReportsBindError(t *testing.T) {
 		t.Fatal("Listening() true after a bind failure")
 	}
 	_ = s.Shutdown(context.Background())
+}
+
+// The stand-in for a generic image: every path answers 200 with the version, and the
+// paths its probes use fail while health fails, like /healthz does.
+func TestProbePathsFailWithHealth(t *testing.T) {
+	app := New(Config{Version: "blue", ProbePaths: []string{"/ready", "live?verbose=1", "/"}})
+	for _, p := range []string{"/", "/ready", "/live", "/color", "/some/deep/path"} {
+		rec := get(t, app, http.MethodGet, p)
+		if rec.Code != http.StatusOK || rec.Header().Get(VersionHeader) != "blue" {
+			t.Errorf("GET %s: status %d version %q, want 200 blue", p, rec.Code, rec.Header().Get(VersionHeader))
+		}
+		var body Response
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Version != "blue" || body.Path != p {
+			t.Errorf("GET %s: body %q (%v)", p, rec.Body.String(), err)
+		}
+	}
+	if rec := get(t, app, http.MethodPost, "/admin/health-fail?on=true"); rec.Code != http.StatusOK {
+		t.Fatalf("toggle: status %d", rec.Code)
+	}
+	for _, p := range []string{"/", "/ready", "/live", "/live?x=1", HealthPath} {
+		if rec := get(t, app, http.MethodGet, p); rec.Code != http.StatusInternalServerError {
+			t.Errorf("health failing: GET %s answered %d, want 500", p, rec.Code)
+		}
+	}
+	for _, p := range []string{"/color", "/ready/more", "/readyz"} {
+		if rec := get(t, app, http.MethodGet, p); rec.Code != http.StatusOK {
+			t.Errorf("health failing: GET %s (not probed) answered %d, want 200", p, rec.Code)
+		}
+	}
+	app.SetHealthFail(false)
+	if rec := get(t, app, http.MethodGet, "/ready"); rec.Code != http.StatusOK {
+		t.Errorf("after the toggle: GET /ready answered %d", rec.Code)
+	}
+
+	// HEALTH_FAIL from the environment does the same from the start.
+	cfg, err := ConfigFromEnv(Config{Version: "1.19-alpine", ProbePaths: []string{"/"}}, map[string]string{EnvHealthFail: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := get(t, New(cfg), http.MethodGet, "/"); rec.Code != http.StatusInternalServerError {
+		t.Errorf("HEALTH_FAIL=true: GET / (probed) answered %d, want 500", rec.Code)
+	}
+	// The demo app (no probe paths) keeps serving its main path while unhealthy.
+	if rec := get(t, New(Config{Version: "v1", HealthFail: true}), http.MethodGet, "/"); rec.Code != http.StatusOK {
+		t.Errorf("demo app with HEALTH_FAIL: GET / answered %d, want 200", rec.Code)
+	}
 }

@@ -6,8 +6,15 @@
 // pod's readiness gates. Deleting a pod stops it within its termination grace period
 // (after a preStop sleep hook, if any), then removes the pod object.
 //
-// Only images albrollouts/demo:<version> can run; other images leave the pod Pending
-// with the waiting reason ErrImageNotSupported and a Warning event.
+// Pods of any image run. albrollouts/demo:<version> runs the demo app; any other
+// image runs a generic HTTP stand-in on every declared TCP container port: the demo
+// app's handler, answering 200 on every path, with the image's tag (or digest, or
+// "latest") as its version and the same knobs (ERROR_RATE, LATENCY, HEALTH_FAIL,
+// STARTUP_DELAY, the admin toggles). HEALTH_FAIL makes /healthz and every path the
+// container's HTTP probes use answer 500. A container without declared ports serves
+// nothing and is reported Running. Only readiness probes are run; liveness and
+// startup probes are not (nothing restarts). An image reference that does not parse
+// leaves the pod Pending with the waiting reason InvalidImageName.
 //
 // A TimeScale below 1 speeds up probe timings (initial delay, period), preStop sleeps
 // and grace periods, so tests and demos need not wait real kubelet intervals.
@@ -217,7 +224,7 @@ func (a *Agent) runtimeFor(pod *corev1.Pod) *podRuntime {
 				"container %s: %s", c.spec.Name, c.waiting.Message)
 		} else {
 			a.events.Eventf(pod, nil, corev1.EventTypeNormal, "Started", "Starting",
-				"Started container %s (demo app %s) on %s", c.spec.Name, c.version, rt.ip)
+				"Started container %s (%s) on %s", c.spec.Name, c.describe(), rt.ip)
 		}
 	}
 	return rt

@@ -18,8 +18,8 @@ import (
 
 // Waiting reasons the agent reports for containers it cannot run.
 const (
-	// ReasonImageNotSupported: the image is not albrollouts/demo:<version>.
-	ReasonImageNotSupported = "ErrImageNotSupported"
+	// ReasonInvalidImageName: the image reference does not parse (as the kubelet says).
+	ReasonInvalidImageName = "InvalidImageName"
 	// ReasonConfigError: an environment knob of the demo app has an invalid value.
 	ReasonConfigError = "CreateContainerConfigError"
 	// ReasonListenFailed: the demo app could not bind its port (another pod has it?).
@@ -27,7 +27,8 @@ const (
 )
 
 // podRuntime is what the agent runs for one pod: a loopback IP and, per container,
-// a demo app server and its readiness prober. It lives from the first reconcile of a
+// a demo app server (the demo app itself, or the HTTP stand-in for another image)
+// and its readiness prober. It lives from the first reconcile of a
 // bound pod until the pod's termination finished.
 type podRuntime struct {
 	key       types.NamespacedName
@@ -46,6 +47,7 @@ type podRuntime struct {
 type containerRuntime struct {
 	spec    corev1.Container
 	version string
+	standIn bool                          // the image is not the demo app: serve the generic HTTP stand-in
 	server  *demoapp.Server               // nil if the container could not be started
 	waiting *corev1.ContainerStateWaiting // why it could not be started
 	prober  *prober                       // nil if the container has no readiness probe
@@ -60,16 +62,16 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	ok := true
 	for i := range pod.Spec.Containers {
 		c := &containerRuntime{spec: pod.Spec.Containers[i]}
-		version, supported := demoapp.ParseImage(c.spec.Image)
-		if !supported {
+		img, err := demoapp.ParseImageRef(c.spec.Image)
+		if err != nil {
 			c.waiting = &corev1.ContainerStateWaiting{
-				Reason: ReasonImageNotSupported,
-				Message: fmt.Sprintf("image %q cannot run on the local node agent: it only runs the built-in demo app, image %s:<version> (e.g. %s:v1)",
-					c.spec.Image, demoapp.ImageRepository, demoapp.ImageRepository),
+				Reason:  ReasonInvalidImageName,
+				Message: fmt.Sprintf("Failed to apply default image tag %q: %v", c.spec.Image, err),
 			}
 			ok = false
+		} else {
+			c.version, c.standIn = img.Version(), !img.IsDemo()
 		}
-		c.version = version
 		rt.containers = append(rt.containers, c)
 	}
 	if !ok {
@@ -98,7 +100,11 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			env[e.Name] = e.Value
 		}
 	}
-	cfg, err := demoapp.ConfigFromEnv(demoapp.Config{Version: c.version, PodName: pod.Name, PodIP: rt.ip.String()}, env)
+	base := demoapp.Config{Version: c.version, PodName: pod.Name, PodIP: rt.ip.String()}
+	if c.standIn {
+		base.ProbePaths = httpProbePaths(&c.spec)
+	}
+	cfg, err := demoapp.ConfigFromEnv(base, env)
 	if err != nil {
 		c.waiting = &corev1.ContainerStateWaiting{Reason: ReasonConfigError, Message: err.Error()}
 		return
@@ -121,6 +127,27 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 		}
 		go c.prober.run(ctx)
 	}
+}
+
+// httpProbePaths are the paths of the container's HTTP probes (readiness, liveness,
+// startup). The stand-in for a generic image fails them while its health fails,
+// whatever path the manifest probes.
+func httpProbePaths(c *corev1.Container) []string {
+	var paths []string
+	for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
+		if p != nil && p.HTTPGet != nil {
+			paths = append(paths, p.HTTPGet.Path)
+		}
+	}
+	return paths
+}
+
+// describe names what runs in the container, for events.
+func (c *containerRuntime) describe() string {
+	if c.standIn {
+		return fmt.Sprintf("HTTP stand-in for image %s, version %s", c.spec.Image, c.version)
+	}
+	return "demo app " + c.version
 }
 
 // ready reports the readiness of a container: without a probe it is ready as soon as

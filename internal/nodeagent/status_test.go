@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,26 +93,72 @@ func TestDesiredStatusReadinessGates(t *testing.T) {
 	}
 }
 
-func TestDesiredStatusUnsupportedImage(t *testing.T) {
+func TestDesiredStatusInvalidImageName(t *testing.T) {
 	a, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1"},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27"}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "ok", Image: "albrollouts/demo:v1"}, {Name: "web", Image: "nginx:"},
+		}},
 	}
 	rt := a.startPod(pod)
 	st := desiredStatus(pod, rt)
 	if st.Phase != corev1.PodPending || st.PodIP != "" {
 		t.Errorf("phase %s podIP %q", st.Phase, st.PodIP)
 	}
-	w := st.ContainerStatuses[0].State.Waiting
-	if w == nil || w.Reason != ReasonImageNotSupported {
-		t.Fatalf("container state %+v", st.ContainerStatuses[0].State)
+	w := st.ContainerStatuses[1].State.Waiting
+	if w == nil || w.Reason != ReasonInvalidImageName || !strings.Contains(w.Message, `"nginx:"`) {
+		t.Fatalf("container state %+v", st.ContainerStatuses[1].State)
 	}
 	if a.ips.InUse() != 0 {
 		t.Error("a pod that cannot run must not hold an IP")
+	}
+}
+
+// Any image runs: one that is not the demo app gets the HTTP stand-in. Without a
+// declared port it serves nothing and is Running (and Ready: it has no probe).
+func TestGenericImageWithoutPortsRuns(t *testing.T) {
+	a, err := New(Options{PodCIDR: "127.78.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u3"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "sidecar", Image: "busybox:1.36"}}},
+	}
+	rt := a.startPod(pod)
+	defer rt.stop(context.Background())
+	c := rt.containers[0]
+	if !c.standIn || c.version != "1.36" {
+		t.Fatalf("stand-in %t version %q, want a stand-in of version 1.36", c.standIn, c.version)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !c.server.Listening() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := desiredStatus(pod, rt)
+	if st.Phase != corev1.PodRunning || st.PodIP == "" || st.ContainerStatuses[0].State.Running == nil || !st.ContainerStatuses[0].Ready {
+		t.Fatalf("phase %s podIP %q container %+v", st.Phase, st.PodIP, st.ContainerStatuses[0])
+	}
+}
+
+func TestHTTPProbePaths(t *testing.T) {
+	get := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path}}}
+	}
+	c := &corev1.Container{
+		ReadinessProbe: get("/ready"),
+		LivenessProbe:  get("/live"),
+		StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}},
+	}
+	if got := httpProbePaths(c); !slices.Equal(got, []string{"/ready", "/live"}) {
+		t.Errorf("httpProbePaths = %v", got)
+	}
+	if got := httpProbePaths(&corev1.Container{}); len(got) != 0 {
+		t.Errorf("no probes: %v", got)
 	}
 }
 

@@ -10,9 +10,11 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/albrollouts/albrollouts/internal/demoapp"
 	"github.com/albrollouts/albrollouts/internal/localalb"
 )
 
@@ -183,23 +185,53 @@ func TestReadinessGateFollowsTargetHealth(t *testing.T) {
 	})
 }
 
-// A pod with an image the node agent cannot run stays Pending with a clear reason.
-func TestUnsupportedImageIsReported(t *testing.T) {
+// A pod of an image other than the demo app runs the HTTP stand-in on its declared
+// port, with the image tag as its version; an image reference that does not parse
+// stays Pending with the kubelet's reason.
+func TestGenericImageRunsStandIn(t *testing.T) {
 	needEnv(t)
 	t.Parallel()
-	ns := namespace(t, "badimage")
+	ns := namespace(t, "generic")
 	pod := &corev1.Pod{}
 	pod.Namespace, pod.Name = ns, "nginx"
-	pod.Spec.Containers = []corev1.Container{{Name: "nginx", Image: "nginx:1.27"}}
-	create(t, pod)
-	eventually(t, pollTimeout, "ErrImageNotSupported status", func() (bool, string) {
+	pod.Spec.Containers = []corev1.Container{{Name: "nginx", Image: "nginx:1.27",
+		Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+		ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+			HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)}}}}}
+	bad := &corev1.Pod{}
+	bad.Namespace, bad.Name = ns, "bad"
+	bad.Spec.Containers = []corev1.Container{{Name: "bad", Image: "nginx:"}}
+	create(t, pod, bad)
+	var ip string
+	eventually(t, pollTimeout, "the stand-in pod ready", func() (bool, string) {
 		var p corev1.Pod
 		if err := env.Client().Get(ctxT(t), client.ObjectKeyFromObject(pod), &p); err != nil {
 			return false, err.Error()
 		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ip = p.Status.PodIP
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("status %+v", p.Status)
+	})
+	resp, err := httpClient.Get("http://" + net.JoinHostPort(ip, "8080") + "/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(demoapp.VersionHeader) != "1.27" {
+		t.Errorf("GET /index.html from the nginx pod: status %d version %q, want 200 from 1.27", resp.StatusCode, resp.Header.Get(demoapp.VersionHeader))
+	}
+	eventually(t, pollTimeout, "InvalidImageName status", func() (bool, string) {
+		var p corev1.Pod
+		if err := env.Client().Get(ctxT(t), client.ObjectKeyFromObject(bad), &p); err != nil {
+			return false, err.Error()
+		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.State.Waiting != nil && cs.State.Waiting.Reason == "ErrImageNotSupported" {
-				mustContain(t, cs.State.Waiting.Message, "albrollouts/demo", "waiting message")
+			if cs.State.Waiting != nil && cs.State.Waiting.Reason == "InvalidImageName" {
+				mustContain(t, cs.State.Waiting.Message, `"nginx:"`, "waiting message")
 				return p.Status.Phase == corev1.PodPending, fmt.Sprintf("phase %s", p.Status.Phase)
 			}
 		}
