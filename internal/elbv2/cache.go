@@ -144,10 +144,10 @@ func (c *ttlCache[V]) forgetIfOlder(key string, age time.Duration) bool {
 
 type notBeforeKey struct{}
 
-// WithNotBefore returns a context under which the provider answers rules and
-// target health only from calls started at or after t (cached answers that
-// are older are re-read). The verifier passes the time the desired state was
-// written.
+// WithNotBefore returns a context under which the provider answers rules,
+// target health and listeners only from calls started at or after t (cached
+// answers that are older are re-read; target-group lists are exempt). The
+// verifier passes the time the desired state was written.
 func WithNotBefore(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, notBeforeKey{}, t)
 }

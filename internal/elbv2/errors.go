@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -39,6 +40,10 @@ const (
 )
 
 // Error is a classified ELBv2 failure, written for the person who has to act on it.
+//
+// One *Error may be returned to every caller of a coalesced call, so it is
+// immutable once returned: nobody, inside this package or out, changes its
+// fields. Derive a copy to say more.
 type Error struct {
 	Kind      Kind
 	Operation string // e.g. DescribeTargetGroups; empty for checks made before calling
@@ -104,7 +109,7 @@ func (e *Error) Error() string {
 	case KindLoadBalancerNotFound:
 		b.WriteString("load balancer not found (deleted?)")
 	case KindCredentials:
-		b.WriteString("no AWS credentials: give the controller an IAM role (IRSA / EKS Pod Identity) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE")
+		b.WriteString(credentialsAdvice(e.Err))
 	case KindNetwork:
 		b.WriteString("cannot reach the ELBv2 endpoint (network, DNS, proxy or --endpoint-url)")
 	}
@@ -140,11 +145,16 @@ func KindOf(err error) Kind {
 // "User: arn:aws:sts::123456789012:assumed-role/x/y is not authorized to perform: elasticloadbalancing:DescribeRules".
 var principalRE = regexp.MustCompile(`User: (\S+) is not authorized to perform: (\S+)`)
 
-// classify turns an SDK error of one operation into an *Error.
+// classify turns an SDK error of one operation into an *Error. A failure
+// of the credentials chain is classified first: it may wrap an API error of
+// STS (a denied AssumeRoleWithWebIdentity) or a network error (instance
+// metadata timing out) that says nothing about ELBv2.
 func classify(op, resource string, err error) *Error {
 	e := &Error{Kind: KindOther, Operation: op, Resource: resource, Err: err}
 	var api smithy.APIError
 	switch {
+	case isCredentials(err):
+		e.Kind = KindCredentials
 	case errors.As(err, &api):
 		e.Kind = kindOfCode(api.ErrorCode())
 		if e.Kind == KindAccessDenied {
@@ -156,10 +166,62 @@ func classify(op, resource string, err error) *Error {
 		}
 	case isNetwork(err):
 		e.Kind = KindNetwork
-	case strings.Contains(err.Error(), "get credentials") || strings.Contains(err.Error(), "get identity"):
-		e.Kind = KindCredentials
 	}
 	return e
+}
+
+// credentialsError marks a failure of the credentials provider (see
+// markCredentials), so that it is told apart from the ELBv2 call's own errors.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return "retrieving AWS credentials: " + e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// markedCredentials wraps a credentials provider and marks its errors.
+type markedCredentials struct{ aws.CredentialsProvider }
+
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := m.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err: err}
+	}
+	return c, nil
+}
+
+// markCredentials wraps p so that classify recognises its failures.
+func markCredentials(p aws.CredentialsProvider) aws.CredentialsProvider {
+	if p == nil {
+		return nil
+	}
+	return markedCredentials{p}
+}
+
+// isCredentials reports whether err comes from resolving credentials: our
+// mark, or (for SDK clients built elsewhere) the SDK's own wording of an
+// identity or credentials failure.
+func isCredentials(err error) bool {
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "get identity: ") || strings.Contains(s, "failed to retrieve credentials")
+}
+
+// credentialsAdvice says what to fix when credentials could not be had.
+func credentialsAdvice(err error) string {
+	var api smithy.APIError
+	switch {
+	case err != nil && errors.As(err, &api):
+		return fmt.Sprintf("AWS credentials could not be obtained: the credential provider's call was refused (%s): "+
+			"check the trust policy of the controller's IAM role (IRSA: the cluster's OIDC provider and the subject system:serviceaccount:<namespace>:<serviceaccount>; "+
+			"EKS Pod Identity: the pods.eks.amazonaws.com principal and the pod identity association) and the role named on the service account; "+
+			"the ELBv2 permissions were not evaluated", api.ErrorCode())
+	case err != nil && isNetwork(err):
+		return "AWS credentials could not be obtained: the credential endpoint did not answer (instance metadata, the EKS Pod Identity agent, or STS): " +
+			"check the node's metadata access (IMDSv2 hop limit 2 for pods), the Pod Identity agent, and network policies"
+	}
+	return "no AWS credentials: give the controller an IAM role (IRSA / EKS Pod Identity) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE"
 }
 
 func kindOfCode(code string) Kind {

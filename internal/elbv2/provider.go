@@ -8,9 +8,13 @@
 //     every request attempt, under AWS's Describe* limit of 10/s per account;
 //   - the SDK's standard retry for throttles (exponential backoff with jitter);
 //   - singleflight coalescing plus a short TTL cache (default 2 s, shorter than
-//     any poll interval) per listener's rules, per load balancer's listeners and
-//     target groups, and per target group's health, so that N rollouts behind
-//     one ALB cost O(listeners + target groups) calls per round, not O(N);
+//     any poll interval) per listener's rules and per target group's health,
+//     and a longer one (10 s) per load balancer's listeners and target groups,
+//     so that N rollouts behind one ALB cost O(listeners + target groups)
+//     calls per round, not O(N);
+//   - a freshness bound (WithNotBefore) that rules, target health and
+//     listeners honour: a verification never decides on data read before its
+//     change was written;
 //   - a cache of load balancers by DNS name, filled by one paginated
 //     DescribeLoadBalancers scan on a miss and invalidated on LoadBalancerNotFound;
 //   - target-group tags cached per ARN and fetched in batches of at most 20.
@@ -79,11 +83,14 @@ type Options struct {
 	CacheTTL time.Duration
 	// StructureTTL: how long a load balancer's listeners and target-group
 	// list are reused. They change when an ingress is added, not on a
-	// weight step, and a rule naming a target group missing from the list
-	// triggers a refresh (RefreshTargetGroups), so this can exceed CacheTTL.
+	// weight step, so this can exceed CacheTTL: a rule naming a target group
+	// missing from the list triggers a refresh (RefreshTargetGroups), and a
+	// caller that needs listeners as fresh as a change asks with
+	// WithNotBefore, which the listener cache honours.
 	StructureTTL time.Duration
 	// TagsTTL: how long target-group tags are reused. Tags of a target group
-	// do not change in practice (a new group gets a new ARN), so this is long.
+	// do not change in practice (a new group gets a new ARN), so this is
+	// long. An empty tag answer is kept only for CacheTTL.
 	TagsTTL time.Duration
 	// CallTimeout bounds one coalesced call including rate-limit waits.
 	CallTimeout time.Duration
@@ -137,6 +144,7 @@ type Provider struct {
 
 	lbMu       sync.Mutex
 	lbByDNS    map[string]LoadBalancer
+	gone       map[string]goneLoadBalancer // by ARN: deleted ones, to name them alike in every error
 	lastScan   time.Time
 	scanned    int
 	scanFlight singleflight.Group
@@ -182,6 +190,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("no AWS region: set --region or AWS_REGION to the region of the load balancers")
 	}
+	// Mark failures of the credentials chain, so that a denied STS call or
+	// an instance-metadata timeout is not taken for an ELBv2 answer.
+	cfg.Credentials = markCredentials(cfg.Credentials)
 	client := awselbv2.NewFromConfig(cfg, func(co *awselbv2.Options) {
 		if o.EndpointURL != "" {
 			co.BaseEndpoint = aws.String(o.EndpointURL)
@@ -203,6 +214,7 @@ func NewWithAPI(api API, o Options) *Provider {
 		limiter:      rate.NewLimiter(rate.Limit(o.RateLimit), o.Burst),
 		metrics:      newMetrics(o.Registerer),
 		lbByDNS:      map[string]LoadBalancer{},
+		gone:         map[string]goneLoadBalancer{},
 		listeners:    newTTLCache[[]Listener](o.StructureTTL, o.CallTimeout, o.Now),
 		rules:        newTTLCache[[]Rule](o.CacheTTL, o.CallTimeout, o.Now),
 		targetGroups: newTTLCache[[]TargetGroup](o.StructureTTL, o.CallTimeout, o.Now),
@@ -360,37 +372,67 @@ func (p *Provider) scanLoadBalancers(ctx context.Context) error {
 	return nil
 }
 
-// invalidateLoadBalancer forgets a load balancer reported deleted, and
-// everything cached under it, and rewrites err to name the load balancer by
-// its DNS name (what the operator sees in the Ingress status).
-func (p *Provider) invalidateLoadBalancer(lbARN string, err error) {
+// loadBalancerGone forgets a load balancer reported deleted, and everything
+// cached under it, and returns err restated to name the load balancer by its
+// DNS name (what the operator sees in the Ingress status). It runs inside
+// the coalesced call, so that every caller gets the same error; err itself is
+// not changed (errors handed to several callers are immutable).
+func (p *Provider) loadBalancerGone(lbARN string, err error) error {
+	now := p.opts.Now()
 	p.lbMu.Lock()
-	var gone LoadBalancer
+	g, known := p.gone[lbARN]
 	for dns, lb := range p.lbByDNS {
 		if lb.ARN == lbARN {
-			gone = lb
+			g, known = goneLoadBalancer{lb: lb, at: now}, true
 			delete(p.lbByDNS, dns)
+		}
+	}
+	if known {
+		p.gone[lbARN] = g
+	}
+	for arn, x := range p.gone {
+		if now.Sub(x.at) > p.opts.TagsTTL {
+			delete(p.gone, arn)
 		}
 	}
 	p.lbMu.Unlock()
 	p.listeners.forget(lbARN)
 	p.targetGroups.forget(lbARN)
 	var e *Error
-	if errors.As(err, &e) && gone.DNSName != "" {
-		e.Detail = fmt.Sprintf("load balancer %s (%s) no longer exists (%s said LoadBalancerNotFound): it was deleted; the Ingress status will point at its replacement once the load balancer controller creates one",
-			gone.Name, gone.DNSName, e.Operation)
+	if !errors.As(err, &e) {
+		return err
 	}
+	restated := *e
+	name, where := NameFromARN(lbARN), lbARN
+	if g.lb.DNSName != "" {
+		name, where = g.lb.Name, g.lb.DNSName
+	}
+	restated.Detail = fmt.Sprintf("load balancer %s (%s) no longer exists (%s said LoadBalancerNotFound): it was deleted; the Ingress status will point at its replacement once the load balancer controller creates one",
+		name, where, e.Operation)
+	return &restated
 }
 
-// Listeners returns the listeners of a load balancer.
+// goneLoadBalancer is a load balancer AWS reported deleted, and when.
+type goneLoadBalancer struct {
+	lb LoadBalancer
+	at time.Time
+}
+
+// Listeners returns the listeners of a load balancer. Under WithNotBefore
+// only a list read at or after that time is accepted, so that a listener
+// added shortly before a change is seen by the check that verifies it;
+// without it, a list up to StructureTTL old is reused.
 func (p *Provider) Listeners(ctx context.Context, lbARN string) ([]Listener, error) {
-	ls, err := p.listeners.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]Listener, error) {
+	return p.listeners.get(ctx, lbARN, func(ctx context.Context) ([]Listener, error) {
 		var ls []Listener
 		var marker *string
 		for {
 			out, err := call(ctx, p, OpDescribeListeners, lbARN, func(ctx context.Context) (*awselbv2.DescribeListenersOutput, error) {
 				return p.api.DescribeListeners(ctx, &awselbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN), Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
 			})
+			if KindOf(err) == KindLoadBalancerNotFound {
+				return nil, p.loadBalancerGone(lbARN, err)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -403,10 +445,6 @@ func (p *Provider) Listeners(ctx context.Context, lbARN string) ([]Listener, err
 			marker = out.NextMarker
 		}
 	})
-	if KindOf(err) == KindLoadBalancerNotFound {
-		p.invalidateLoadBalancer(lbARN, err)
-	}
-	return ls, err
 }
 
 // Rules returns the rules of a listener, the default rule included.
@@ -437,8 +475,9 @@ func (p *Provider) Rules(ctx context.Context, listenerARN string) ([]Rule, error
 	return rs, err
 }
 
-// withoutNotBefore drops the freshness bound: a load balancer's structure
-// (listeners, target groups) does not change with a weight step.
+// withoutNotBefore drops the freshness bound: a load balancer's target
+// groups do not change with a weight step, and a rule naming a group missing
+// from the list triggers a refresh (RefreshTargetGroups).
 func withoutNotBefore(ctx context.Context) context.Context {
 	if notBeforeOf(ctx).IsZero() {
 		return ctx
@@ -459,13 +498,16 @@ func loadBalancerARNOfListener(listenerARN string) string {
 // TargetGroups returns the target groups attached to a load balancer, each
 // with its tags.
 func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGroup, error) {
-	tgs, err := p.targetGroups.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]TargetGroup, error) {
+	return p.targetGroups.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]TargetGroup, error) {
 		var tgs []TargetGroup
 		var marker *string
 		for {
 			out, err := call(ctx, p, OpDescribeTargetGroups, lbARN, func(ctx context.Context) (*awselbv2.DescribeTargetGroupsOutput, error) {
 				return p.api.DescribeTargetGroups(ctx, &awselbv2.DescribeTargetGroupsInput{LoadBalancerArn: aws.String(lbARN), Marker: marker, PageSize: aws.Int32(pageSize)}, p.optFns...)
 			})
+			if KindOf(err) == KindLoadBalancerNotFound {
+				return nil, p.loadBalancerGone(lbARN, err)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -482,10 +524,6 @@ func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGrou
 		}
 		return tgs, nil
 	})
-	if KindOf(err) == KindLoadBalancerNotFound {
-		p.invalidateLoadBalancer(lbARN, err)
-	}
-	return tgs, err
 }
 
 // RefreshTargetGroups drops the cached target-group list of a load balancer
@@ -496,7 +534,10 @@ func (p *Provider) RefreshTargetGroups(lbARN string) bool {
 }
 
 // attachTags fills tgs[i].Tags from the tag cache, fetching the missing ARNs
-// in batches of at most 20 (DescribeTags' limit).
+// in batches of at most 20 (DescribeTags' limit). Tags are kept for TagsTTL,
+// but an empty answer only for CacheTTL: a group that was just created may
+// not show its tags yet (AWS reads are eventually consistent), and reading
+// it as untagged for minutes would stall the verifications that need it.
 func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
 	now := p.opts.Now()
 	var missing []string
@@ -517,15 +558,19 @@ func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
 		}
 		p.tagsMu.Lock()
 		for _, arn := range batch {
-			// A group AWS returned no description for has no tags.
-			p.tags[arn] = cacheEntry[map[string]string]{value: map[string]string{}, expires: now.Add(p.opts.TagsTTL)}
+			// A group AWS returned no description for has no tags (yet).
+			p.tags[arn] = cacheEntry[map[string]string]{value: map[string]string{}, expires: now.Add(p.opts.CacheTTL)}
 		}
 		for _, d := range out.TagDescriptions {
 			m := make(map[string]string, len(d.Tags))
 			for _, t := range d.Tags {
 				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
-			p.tags[aws.ToString(d.ResourceArn)] = cacheEntry[map[string]string]{value: m, expires: now.Add(p.opts.TagsTTL)}
+			ttl := p.opts.TagsTTL
+			if len(m) == 0 {
+				ttl = p.opts.CacheTTL
+			}
+			p.tags[aws.ToString(d.ResourceArn)] = cacheEntry[map[string]string]{value: m, expires: now.Add(ttl)}
 		}
 		p.tagsMu.Unlock()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -389,15 +390,164 @@ func TestNotBeforeForcesAFreshRead(t *testing.T) {
 	if n := f.Calls(elbv2.OpDescribeRules); n != 2 {
 		t.Fatalf("DescribeRules = %d, want 2: one fresh read after the write, then the cache", n)
 	}
-	// Listeners are structure: the bound does not apply.
+	// Listeners honour the bound (a listener added just before the change
+	// must be seen); without a bound the cached list is reused.
 	if _, err := p.Listeners(ctx, *lb.LoadBalancerArn); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(time.Millisecond)
-	if _, err := p.Listeners(elbv2.WithNotBefore(ctx, clk.now()), *lb.LoadBalancerArn); err != nil {
+	if _, err := p.Listeners(ctx, *lb.LoadBalancerArn); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.Calls(elbv2.OpDescribeListeners); n != 1 {
-		t.Fatalf("DescribeListeners = %d, want 1", n)
+		t.Fatalf("DescribeListeners = %d, want 1 (cached, no bound)", n)
+	}
+	added := f.AddListener(*lb.LoadBalancerArn, 8443, "HTTPS")
+	ls, err := p.Listeners(elbv2.WithNotBefore(ctx, clk.now()), *lb.LoadBalancerArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls(elbv2.OpDescribeListeners); n != 2 || len(ls) != 2 || ls[1].ARN != added {
+		t.Fatalf("DescribeListeners = %d, listeners %+v: want a fresh read that shows :8443", n, ls)
+	}
+	// Target-group lists are exempt: a rule naming an unlisted group
+	// triggers RefreshTargetGroups instead.
+	if _, err := p.TargetGroups(ctx, *lb.LoadBalancerArn); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Millisecond)
+	if _, err := p.TargetGroups(elbv2.WithNotBefore(ctx, clk.now()), *lb.LoadBalancerArn); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls(elbv2.OpDescribeTargetGroups); n != 1 {
+		t.Fatalf("DescribeTargetGroups = %d, want 1", n)
+	}
+}
+
+// Issue 12, bug 5: coalesced callers share one error. It must not be
+// changed after it is returned (go test -race), and every caller must read
+// the same message naming the load balancer by its DNS name.
+func TestDeletedLoadBalancerErrorIsTheSameForEveryCaller(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("web")
+	f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	p, _, _ := newProvider(t, f)
+	ctx := context.Background()
+	if _, err := p.LoadBalancerByDNS(ctx, *lb.DNSName); err != nil {
+		t.Fatal(err)
+	}
+	f.DeleteLoadBalancer(*lb.LoadBalancerArn)
+	release := make(chan struct{})
+	f.OnCall(func(string) { <-release })
+	const callers = 8
+	errs := make([]error, callers)
+	msgs := make([]string, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each caller reads the message at once, as a verification does.
+			_, errs[i] = p.Listeners(ctx, *lb.LoadBalancerArn)
+			if errs[i] != nil {
+				msgs[i] = errs[i].Error()
+			}
+		}()
+	}
+	for range 100 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if elbv2.KindOf(err) != elbv2.KindLoadBalancerNotFound {
+			t.Fatalf("caller %d: %v, want LoadBalancerNotFound", i, err)
+		}
+		if msgs[i] != msgs[0] || err.Error() != msgs[0] {
+			t.Fatalf("caller %d got %q (now %q), caller 0 got %q", i, msgs[i], err.Error(), msgs[0])
+		}
+	}
+	for _, want := range []string{*lb.DNSName, "web", "no longer exists"} {
+		if !strings.Contains(errs[0].Error(), want) {
+			t.Errorf("message %q lacks %q", errs[0].Error(), want)
+		}
+	}
+	// A later call, after the load balancer left the DNS cache, says the same.
+	_, err := p.TargetGroups(ctx, *lb.LoadBalancerArn)
+	if elbv2.KindOf(err) != elbv2.KindLoadBalancerNotFound || !strings.Contains(err.Error(), *lb.DNSName) {
+		t.Fatalf("later call: %v", err)
+	}
+	t.Logf("%d callers, %d DescribeListeners calls: %v", callers, f.Calls(elbv2.OpDescribeListeners), errs[0])
+}
+
+// Issue 12: an empty tag answer (a group created a moment ago) is kept
+// briefly, real tags for TagsTTL.
+func TestEmptyTagsAreCachedBriefly(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	fresh := f.AddTargetGroup(*lb.LoadBalancerArn, "fresh", nil)
+	f.AddTargetGroup(*lb.LoadBalancerArn, "tagged", map[string]string{"ingress.k8s.aws/resource": "ns/ing-svc:80"})
+	p, clk, _ := newProvider(t, f)
+	ctx := context.Background()
+	if _, err := p.TargetGroups(ctx, *lb.LoadBalancerArn); err != nil {
+		t.Fatal(err)
+	}
+	f.SetTags(fresh, map[string]string{"ingress.k8s.aws/resource": "ns/ing-new:80"})
+	clk.add(elbv2.DefaultStructureTTL)
+	tgs, err := p.TargetGroups(ctx, *lb.LoadBalancerArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tgs[0].Tags["ingress.k8s.aws/resource"]; got != "ns/ing-new:80" {
+		t.Fatalf("tags of the new group after %v: %v, want the tags it got since", elbv2.DefaultStructureTTL, tgs[0].Tags)
+	}
+	if n := f.Calls(elbv2.OpDescribeTags); n != 2 {
+		t.Fatalf("DescribeTags = %d, want 2 (the second for the formerly untagged group only)", n)
+	}
+}
+
+func TestRuleConditionsAndLegacyForward(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	l := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	tg := f.AddTargetGroup(*lb.LoadBalancerArn, "tg", nil)
+	f.SetRuleTargetGroup(l, "1", tg)
+	conds := []elbv2.RuleCondition{
+		{Field: elbv2.ConditionPathPattern, Values: []string{"/*"}},
+		{Field: elbv2.ConditionHTTPHeader, HTTPHeaderName: "X-Canary", Values: []string{"1", "yes"}},
+		{Field: elbv2.ConditionQueryString, Values: []string{"v=2", "beta"}},
+	}
+	if !f.SetRuleConditions(l, "1", conds...) {
+		t.Fatal("rule not found")
+	}
+	p, _, _ := newProvider(t, f)
+	rs, err := p.Rules(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs[0].Forward) != 1 || rs[0].Forward[0].ARN != tg || rs[0].Forward[0].Weight != 1 {
+		t.Fatalf("legacy forward = %+v, want one group of weight 1", rs[0].Forward)
+	}
+	if fmt.Sprint(rs[0].Conditions) != fmt.Sprint(conds) {
+		t.Fatalf("conditions = %+v, want %+v", rs[0].Conditions, conds)
+	}
+}
+
+func TestFullNameFromARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/k8s-demo/50dc6c495c0c9188": "app/k8s-demo/50dc6c495c0c9188",
+		"arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s-demo-tg/73e2d6bc24d8a067":   "targetgroup/k8s-demo-tg/73e2d6bc24d8a067",
+		"arn:aws:elasticloadbalancing:us-east-1:1:listener/app/k8s-demo/50dc/1234":            "",
+		"something": "",
+	} {
+		if got := elbv2.FullNameFromARN(arn); got != want {
+			t.Errorf("FullNameFromARN(%q) = %q, want %q", arn, got, want)
+		}
+	}
+	if got := (elbv2.LoadBalancer{ARN: "arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"}).FullName(); got != "app/x/1" {
+		t.Errorf("LoadBalancer.FullName = %q", got)
+	}
+	if got := (elbv2.TargetGroup{ARN: "arn:aws:elasticloadbalancing:r:1:targetgroup/x/1"}).FullName(); got != "targetgroup/x/1" {
+		t.Errorf("TargetGroup.FullName = %q", got)
 	}
 }

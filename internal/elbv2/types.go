@@ -30,15 +30,38 @@ type WeightedTargetGroup struct {
 	Weight int32
 }
 
-// Rule is one listener rule, reduced to its forward destinations.
+// Rule is one listener rule, reduced to its conditions and forward destinations.
 type Rule struct {
 	ARN       string
 	Priority  string // a number, or "default"
 	IsDefault bool
+	// Conditions of the rule (none for the default rule).
+	Conditions []RuleCondition
 	// Forward holds the target groups of the rule's forward action, nil when
 	// the rule does not forward (redirect, fixed-response). A forward action
 	// with a single TargetGroupArn is reported as one group of weight 1.
 	Forward []WeightedTargetGroup
+}
+
+// Rule condition fields, as in the ELBv2 API.
+const (
+	ConditionHostHeader        = "host-header"
+	ConditionPathPattern       = "path-pattern"
+	ConditionHTTPHeader        = "http-header"
+	ConditionHTTPRequestMethod = "http-request-method"
+	ConditionQueryString       = "query-string"
+	ConditionSourceIP          = "source-ip"
+)
+
+// RuleCondition is one condition of a listener rule.
+type RuleCondition struct {
+	Field string // one of the Condition* constants
+	// HTTPHeaderName is the header an http-header condition tests.
+	HTTPHeaderName string
+	// Values the condition accepts: from the field's own config when set,
+	// else the legacy Values list. Query-string pairs read "key=value", or
+	// "value" without a key.
+	Values []string
 }
 
 // HealthCheck holds a target group's health-check settings, for diagnoses
@@ -104,6 +127,9 @@ func fromListener(l types.Listener) Listener {
 
 func fromRule(r types.Rule) Rule {
 	out := Rule{ARN: aws.ToString(r.RuleArn), Priority: aws.ToString(r.Priority), IsDefault: aws.ToBool(r.IsDefault)}
+	for _, c := range r.Conditions {
+		out.Conditions = append(out.Conditions, fromCondition(c))
+	}
 	for _, a := range r.Actions {
 		if a.Type != types.ActionTypeEnumForward {
 			continue
@@ -119,6 +145,33 @@ func fromRule(r types.Rule) Rule {
 			}
 		} else if a.TargetGroupArn != nil {
 			out.Forward = []WeightedTargetGroup{{ARN: *a.TargetGroupArn, Weight: 1}}
+		}
+	}
+	return out
+}
+
+func fromCondition(c types.RuleCondition) RuleCondition {
+	out := RuleCondition{Field: aws.ToString(c.Field), Values: c.Values}
+	switch {
+	case c.HostHeaderConfig != nil && len(c.HostHeaderConfig.Values) > 0:
+		out.Values = c.HostHeaderConfig.Values
+	case c.PathPatternConfig != nil && len(c.PathPatternConfig.Values) > 0:
+		out.Values = c.PathPatternConfig.Values
+	case c.HttpHeaderConfig != nil:
+		out.HTTPHeaderName = aws.ToString(c.HttpHeaderConfig.HttpHeaderName)
+		out.Values = c.HttpHeaderConfig.Values
+	case c.HttpRequestMethodConfig != nil:
+		out.Values = c.HttpRequestMethodConfig.Values
+	case c.SourceIpConfig != nil:
+		out.Values = c.SourceIpConfig.Values
+	case c.QueryStringConfig != nil:
+		out.Values = nil
+		for _, kv := range c.QueryStringConfig.Values {
+			v := aws.ToString(kv.Value)
+			if k := aws.ToString(kv.Key); k != "" {
+				v = k + "=" + v
+			}
+			out.Values = append(out.Values, v)
 		}
 	}
 	return out
@@ -174,6 +227,28 @@ func NameFromARN(arn string) string {
 	}
 	name, _, _ := strings.Cut(rest, "/")
 	return name
+}
+
+// FullName is the load balancer's name as CloudWatch dimensions spell it,
+// app/<name>/<id>, taken from its ARN ("" when the ARN has no such shape).
+func (lb LoadBalancer) FullName() string { return FullNameFromARN(lb.ARN) }
+
+// FullName is the target group's name as CloudWatch dimensions spell it,
+// targetgroup/<name>/<id>, taken from its ARN ("" when the ARN has no such shape).
+func (tg TargetGroup) FullName() string { return FullNameFromARN(tg.ARN) }
+
+// FullNameFromARN returns the CloudWatch-style full name inside a load
+// balancer or target group ARN: "app/NAME/ID" for
+// "arn:aws:elasticloadbalancing:r:a:loadbalancer/app/NAME/ID" and
+// "targetgroup/NAME/ID" for "arn:…:targetgroup/NAME/ID". Other strings give "".
+func FullNameFromARN(arn string) string {
+	if _, rest, ok := strings.Cut(arn, ":loadbalancer/"); ok && strings.Count(rest, "/") == 2 {
+		return rest
+	}
+	if _, rest, ok := strings.Cut(arn, ":targetgroup/"); ok && strings.Count(rest, "/") == 1 {
+		return "targetgroup/" + rest
+	}
+	return ""
 }
 
 // RegionFromDNSName extracts the region from an ELB DNS name such as

@@ -138,6 +138,21 @@ func (f *ELBv2) AddTargetGroup(lbARN, name string, tags map[string]string) strin
 	return arn
 }
 
+// SetTags replaces the tags of a resource.
+func (f *ELBv2) SetTags(arn string, tags map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	f.tags[arn] = nil
+	for _, k := range keys {
+		f.tags[arn] = append(f.tags[arn], types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+}
+
 // DeleteTargetGroup removes a target group.
 func (f *ELBv2) DeleteTargetGroup(tgARN string) {
 	f.mu.Lock()
@@ -177,6 +192,102 @@ func (f *ELBv2) SetRule(listenerARN, priority string, forward ...elbv2.WeightedT
 	sort.SliceStable(rules, func(i, j int) bool { return priorityKey(rules[i]) < priorityKey(rules[j]) })
 	f.rules[listenerARN] = rules
 	return arn
+}
+
+// SetRuleTargetGroup creates or replaces the rule of a listener with the
+// given priority with a forward action in the legacy single-group shape
+// (TargetGroupArn, no ForwardConfig), as the load balancer controller may
+// write for a plain service backend, and returns its ARN.
+func (f *ELBv2) SetRuleTargetGroup(listenerARN, priority, tgARN string) string {
+	arn := f.SetRule(listenerARN, priority)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.rules[listenerARN] {
+		if aws.ToString(r.RuleArn) == arn {
+			f.rules[listenerARN][i].Actions = []types.Action{{Type: types.ActionTypeEnumForward, Order: aws.Int32(1), TargetGroupArn: aws.String(tgARN)}}
+		}
+	}
+	return arn
+}
+
+// SetRuleConditions replaces the conditions of the rule of a listener with
+// the given priority. It reports whether the rule exists.
+func (f *ELBv2) SetRuleConditions(listenerARN, priority string, conds ...elbv2.RuleCondition) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.rules[listenerARN] {
+		if aws.ToString(r.Priority) != priority {
+			continue
+		}
+		var out []types.RuleCondition
+		for _, c := range conds {
+			out = append(out, toCondition(c))
+		}
+		f.rules[listenerARN][i].Conditions = out
+		return true
+	}
+	return false
+}
+
+func toCondition(c elbv2.RuleCondition) types.RuleCondition {
+	out := types.RuleCondition{Field: aws.String(c.Field)}
+	switch c.Field {
+	case elbv2.ConditionHostHeader:
+		out.HostHeaderConfig = &types.HostHeaderConditionConfig{Values: c.Values}
+	case elbv2.ConditionPathPattern:
+		out.PathPatternConfig = &types.PathPatternConditionConfig{Values: c.Values}
+	case elbv2.ConditionHTTPHeader:
+		out.HttpHeaderConfig = &types.HttpHeaderConditionConfig{HttpHeaderName: aws.String(c.HTTPHeaderName), Values: c.Values}
+	case elbv2.ConditionHTTPRequestMethod:
+		out.HttpRequestMethodConfig = &types.HttpRequestMethodConditionConfig{Values: c.Values}
+	case elbv2.ConditionSourceIP:
+		out.SourceIpConfig = &types.SourceIpConditionConfig{Values: c.Values}
+	case elbv2.ConditionQueryString:
+		cfg := &types.QueryStringConditionConfig{}
+		for _, v := range c.Values {
+			k, val, ok := strings.Cut(v, "=")
+			if !ok {
+				k, val = "", v
+			}
+			kv := types.QueryStringKeyValuePair{Value: aws.String(val)}
+			if k != "" {
+				kv.Key = aws.String(k)
+			}
+			cfg.Values = append(cfg.Values, kv)
+		}
+		out.QueryStringConfig = cfg
+	default:
+		out.Values = c.Values
+	}
+	return out
+}
+
+// DeleteRule removes the rule of a listener with the given priority.
+func (f *ELBv2) DeleteRule(listenerARN, priority string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rules := f.rules[listenerARN]
+	for i, r := range rules {
+		if aws.ToString(r.Priority) == priority {
+			f.rules[listenerARN] = append(rules[:i:i], rules[i+1:]...)
+			return
+		}
+	}
+}
+
+// DeleteListener removes a listener and its rules.
+func (f *ELBv2) DeleteListener(listenerARN string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.rules, listenerARN)
+	for lb, ls := range f.listeners {
+		for i, l := range ls {
+			if aws.ToString(l.ListenerArn) == listenerARN {
+				f.listeners[lb] = append(ls[:i:i], ls[i+1:]...)
+				return
+			}
+		}
+	}
 }
 
 func priorityKey(r types.Rule) int {
