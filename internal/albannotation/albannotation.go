@@ -192,7 +192,9 @@ func HeaderConditions(matches []v1alpha1.HeaderRoutingMatch) (string, error) {
 		if m.HeaderValue == nil || m.HeaderValue.Exact == "" {
 			return "", fmt.Errorf("header %s: ALB header routes support only headerValue.exact", m.HeaderName)
 		}
-		i := slices.IndexFunc(out, func(c HeaderCondition) bool { return strings.EqualFold(c.HTTPHeaderConfig.HTTPHeaderName, m.HeaderName) })
+		i := slices.IndexFunc(out, func(c HeaderCondition) bool {
+			return strings.EqualFold(c.HTTPHeaderConfig.HTTPHeaderName, m.HeaderName)
+		})
 		if i < 0 {
 			out = append(out, HeaderCondition{Field: "http-header", HTTPHeaderConfig: HTTPHeaderConfig{HTTPHeaderName: m.HeaderName}})
 			i = len(out) - 1

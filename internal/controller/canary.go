@@ -1,0 +1,452 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/validation"
+)
+
+// mode is where a rollout stands.
+type mode int
+
+const (
+	// modeSteady: the current template is the stable one; all traffic on it.
+	modeSteady mode = iota
+	// modeProgress: a new template is being rolled out step by step.
+	modeProgress
+	// modeAbort: the update was aborted; traffic returns to stable.
+	modeAbort
+)
+
+// reconcileCanary runs one pass of a canary rollout.
+func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
+	cs := c.ro.Spec.Strategy.Canary
+	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {
+		// A new template (or a rollback): its steps start from the beginning.
+		c.status.CurrentStepIndex = ptr.To(int32(0))
+		c.status.PauseConditions, c.status.ControllerPause = nil, false
+		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
+	}
+	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
+		return err
+	}
+	c.status.CurrentPodHash = c.newHash
+	if h := replicaset.JSONHash(cs.Steps); c.status.CurrentStepHash != h {
+		if c.status.CurrentStepHash != "" && c.newHash != c.status.StableRS {
+			c.status.CurrentStepIndex = ptr.To(int32(0))
+		}
+		c.status.CurrentStepHash = h
+	}
+	c.mode = c.canaryMode()
+	switch c.mode {
+	case modeSteady:
+		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
+		c.status.PauseConditions, c.status.ControllerPause = nil, false
+		if n := int32(len(cs.Steps)); n > 0 {
+			c.status.CurrentStepIndex = &n
+		} else {
+			c.status.CurrentStepIndex = nil
+		}
+	case modeAbort:
+		if c.status.AbortedAt == nil {
+			c.abort("", "")
+		}
+	case modeProgress:
+		if c.status.AbortedAt != nil {
+			// Retried (status.abort cleared): the steps start again.
+			c.status.AbortedAt = nil
+			c.status.CurrentStepIndex = ptr.To(int32(0))
+			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
+		}
+		if c.status.CurrentStepIndex == nil {
+			c.status.CurrentStepIndex = ptr.To(int32(0))
+		}
+	}
+	if cs.TrafficRouting == nil {
+		return c.canaryBasic(ctx)
+	}
+	return c.canaryALB(ctx)
+}
+
+func (c *rolloutContext) canaryMode() mode {
+	switch {
+	case c.newHash == c.status.StableRS:
+		return modeSteady
+	case c.status.Abort:
+		return modeAbort
+	}
+	return modeProgress
+}
+
+// abort marks the update aborted (traffic goes back to stable; the canary
+// scales down only once that is verified). reason/msg say why when the
+// controller aborts; empty for a user's abort.
+func (c *rolloutContext) abort(reason, msg string) {
+	now := metav1.NewTime(c.now)
+	c.status.Abort = true
+	c.status.AbortedAt = &now
+	c.status.PauseConditions, c.status.ControllerPause = nil, false
+	c.status.CurrentStepIndex = ptr.To(int32(0))
+	c.mode = modeAbort
+	rev := int64(0)
+	if c.newRS != nil {
+		rev = replicaset.Revision(c.newRS)
+	}
+	text := fmt.Sprintf("Rollout aborted update to revision %d", rev)
+	if reason != "" {
+		text += ": " + reason
+		if msg != "" {
+			text += ": " + msg
+		}
+	}
+	c.setCondition(v1alpha1.ConditionProgressing, "False", "RolloutAborted", text)
+	c.warning("RolloutAborted", "%s", text)
+	c.progressed = true
+	c.after(100 * time.Millisecond)
+}
+
+// stepWeight is the canary weight in force at step i: the last setWeight at
+// or before it (0 before any).
+func stepWeight(steps []v1alpha1.CanaryStep, i int) int32 {
+	for j := min(i, len(steps)-1); j >= 0; j-- {
+		if w := steps[j].SetWeight; w != nil {
+			return *w
+		}
+	}
+	return 0
+}
+
+// scaleOverride is the setCanaryScale in force at step i (nil: the canary
+// scales with its weight).
+func scaleOverride(steps []v1alpha1.CanaryStep, i int) *v1alpha1.SetCanaryScale {
+	for j := min(i, len(steps)-1); j >= 0; j-- {
+		if s := steps[j].SetCanaryScale; s != nil {
+			if s.MatchTrafficWeight {
+				return nil
+			}
+			return s
+		}
+	}
+	return nil
+}
+
+// routesAt are the header routes in force at step i: per managed route, the
+// last setHeaderRoute of it at or before i, if it has matches.
+func (c *rolloutContext) routesAt(i int) (map[string]string, error) {
+	cs := c.ro.Spec.Strategy.Canary
+	out := map[string]string{}
+	if cs.TrafficRouting == nil {
+		return out, nil
+	}
+	for _, mr := range cs.TrafficRouting.ManagedRoutes {
+		for j := min(i, len(cs.Steps)-1); j >= 0; j-- {
+			h := cs.Steps[j].SetHeaderRoute
+			if h == nil || h.Name != mr.Name {
+				continue
+			}
+			if len(h.Match) > 0 {
+				v, err := albannotation.HeaderConditions(h.Match)
+				if err != nil {
+					return nil, fmt.Errorf("steps[%d].setHeaderRoute: %w", j, err)
+				}
+				out[mr.Name] = v
+			}
+			break
+		}
+	}
+	return out, nil
+}
+
+// canaryALB runs a canary with ALB traffic routing.
+func (c *rolloutContext) canaryALB(ctx context.Context) error {
+	cs := c.ro.Spec.Strategy.Canary
+	t, ok := c.observeTraffic()
+	if !ok {
+		return nil
+	}
+	n := len(cs.Steps)
+	i := int(ptr.Deref(c.status.CurrentStepIndex, 0))
+	if c.mode == modeProgress && c.status.PromoteFull {
+		i = n
+		c.status.CurrentStepIndex = ptr.To(int32(n))
+	}
+	i = min(max(i, 0), n)
+	goal, err := c.canaryGoal(t, i)
+	if err != nil {
+		c.specError("%v", err)
+		return nil
+	}
+	writtenVerified := c.verified(c.canarySpec(t, t.canaryW, t.stableW, t.routes))
+	if t.written {
+		c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, t.canaryW, t.stableName, t.stableSel, writtenVerified)
+	}
+	if err := c.scaleCanaryALB(ctx, t, goal, i, writtenVerified); err != nil {
+		return err
+	}
+	if c.ro.Spec.Paused && c.mode == modeProgress {
+		// spec.paused: no step completes, no Service moves, no weight changes.
+		c.wait(0, "manually paused")
+		return nil
+	}
+	done, err := c.driveTraffic(ctx, t, goal)
+	if err != nil || !done {
+		return err
+	}
+	if c.status.Canary.Weights != nil && c.status.Canary.Weights.Verified != nil {
+		c.status.Canary.Weights.Verified = ptr.To(true)
+	}
+	if c.mode != modeProgress {
+		return nil
+	}
+	if i < n {
+		if c.completeStep(&cs.Steps[i], i, goal) {
+			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
+			c.normal("RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
+			c.progressed = true
+			c.after(10 * time.Millisecond)
+		}
+		return nil
+	}
+	// Promotion: all traffic on the new pods through the stable service, verified.
+	c.promote("Completed all %d canary steps", n)
+	return nil
+}
+
+// canaryGoal is where traffic should be at step i.
+func (c *rolloutContext) canaryGoal(t *trafficState, i int) (trafficGoal, error) {
+	cs := c.ro.Spec.Strategy.Canary
+	stable := c.status.StableRS
+	switch c.mode {
+	case modeSteady, modeAbort:
+		kind := v1alpha1.VerificationCanaryWeight
+		if c.mode == modeAbort {
+			kind = v1alpha1.VerificationAbort
+		}
+		return trafficGoal{canaryHash: stable, stableHash: stable, weight: 0, routes: map[string]string{}, kind: kind}, nil
+	}
+	if i >= len(cs.Steps) {
+		if t.stableSel == c.newHash {
+			return trafficGoal{canaryHash: c.newHash, stableHash: c.newHash, weight: 0, routes: map[string]string{}, kind: v1alpha1.VerificationPromotion}, nil
+		}
+		return trafficGoal{canaryHash: c.newHash, stableHash: c.newHash, weight: c.maxWeight(), routes: map[string]string{}, kind: v1alpha1.VerificationCanaryWeight}, nil
+	}
+	routes, err := c.routesAt(i)
+	if err != nil {
+		return trafficGoal{}, err
+	}
+	return trafficGoal{canaryHash: c.newHash, stableHash: stable, weight: stepWeight(cs.Steps, i), routes: routes, kind: v1alpha1.VerificationCanaryWeight}, nil
+}
+
+// completeStep reports whether step i is done, traffic being at its goal.
+func (c *rolloutContext) completeStep(st *v1alpha1.CanaryStep, i int, goal trafficGoal) bool {
+	switch {
+	case st.SetWeight != nil, st.SetCanaryScale != nil:
+		want := replicaset.Replicas(c.newRS)
+		if !replicaset.Settled(c.newRS) || replicaset.Available(c.newRS) < want {
+			c.wait(0, "waiting for ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), want)
+			return false
+		}
+		return true
+	case st.Pause != nil:
+		return c.pauseStep(st.Pause)
+	case st.SetHeaderRoute != nil:
+		return true
+	default:
+		c.warning("StepSkipped", "step %d (%s) is not supported by albrollouts and was skipped", i, describeStep(st))
+		return true
+	}
+}
+
+// pauseStep runs a pause step: it adds a CanaryPauseStep pause condition and
+// completes once its duration has passed, or once the user cleared the pause
+// conditions (promote), as Argo Rollouts does.
+func (c *rolloutContext) pauseStep(p *v1alpha1.RolloutPause) bool {
+	var pc *v1alpha1.PauseCondition
+	for k := range c.status.PauseConditions {
+		if c.status.PauseConditions[k].Reason == v1alpha1.PauseReasonCanaryPauseStep {
+			pc = &c.status.PauseConditions[k]
+		}
+	}
+	if pc == nil {
+		if c.status.ControllerPause {
+			// Promoted: the pause conditions were cleared.
+			c.status.ControllerPause = false
+			c.normal("RolloutResumed", "Rollout is resumed")
+			return true
+		}
+		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(c.now)})
+		c.status.ControllerPause = true
+		c.normal("RolloutPaused", "Rollout is paused (%s)", v1alpha1.PauseReasonCanaryPauseStep)
+		c.progressed = true
+		if p.Duration != nil {
+			if d, err := validation.PauseDuration(p.Duration); err == nil {
+				c.after(d)
+			}
+		}
+		return false
+	}
+	if p.Duration == nil {
+		c.wait(0, "paused until promoted")
+		return false
+	}
+	d, err := validation.PauseDuration(p.Duration)
+	if err != nil {
+		return false
+	}
+	end := pc.StartTime.Add(d)
+	if c.now.Before(end) {
+		c.after(end.Sub(c.now))
+		c.wait(0, "paused for %s (until %s)", d, end.UTC().Format(time.RFC3339))
+		return false
+	}
+	c.status.PauseConditions, c.status.ControllerPause = nil, false
+	return true
+}
+
+// promote makes the new ReplicaSet stable.
+func (c *rolloutContext) promote(format string, args ...any) {
+	reason := fmt.Sprintf(format, args...)
+	if c.status.PromoteFull {
+		reason = "Full promotion requested"
+	}
+	c.status.StableRS = c.newHash
+	c.stableRS = c.newRS
+	c.status.PauseConditions, c.status.ControllerPause = nil, false
+	c.status.PromoteFull, c.status.Abort, c.status.AbortedAt = false, false, nil
+	if c.ro.Spec.Strategy.Canary != nil {
+		if n := int32(len(c.ro.Spec.Strategy.Canary.Steps)); n > 0 {
+			c.status.CurrentStepIndex = &n
+		} else {
+			c.status.CurrentStepIndex = nil
+		}
+	}
+	c.mode = modeSteady
+	c.progressed = true
+	c.normal("RolloutCompleted", "Rollout completed update to revision %d (%s): %s", replicaset.Revision(c.newRS), c.newHash, reason)
+	c.after(10 * time.Millisecond)
+}
+
+// scaleCanaryALB sizes the ReplicaSets of a traffic-routed canary. The new
+// ReplicaSet grows with the weight it will get (or as setCanaryScale says);
+// the stable one keeps spec.replicas (with dynamicStableScale it shrinks only
+// once a lower stable weight is verified); others scale to zero after their
+// delay, once no Service of the rollout selects them.
+func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, goal trafficGoal, i int, writtenVerified bool) error {
+	cs := c.ro.Spec.Strategy.Canary
+	replicas, maxW := c.replicas(), c.maxWeight()
+	canaryHasTraffic := t.written && t.canaryW > 0 && t.canarySel == c.newHash
+	switch c.mode {
+	case modeSteady:
+		if err := c.scale(ctx, c.newRS, replicas); err != nil {
+			return err
+		}
+	case modeProgress:
+		var want int32
+		switch {
+		case i >= len(cs.Steps) || t.stableSel == c.newHash:
+			want = replicas
+		default:
+			w := goal.weight
+			if canaryHasTraffic {
+				w = max(w, t.canaryW)
+			}
+			want = ceilShare(w, replicas, maxW)
+			if o := scaleOverride(cs.Steps, i); o != nil {
+				if o.Replicas != nil {
+					want = *o.Replicas
+				} else if o.Weight != nil {
+					want = ceilShare(*o.Weight, replicas, 100)
+				}
+				if canaryHasTraffic || goal.weight > 0 {
+					want = max(want, 1)
+				}
+			}
+		}
+		if err := c.scale(ctx, c.newRS, want); err != nil {
+			return err
+		}
+	case modeAbort:
+		// The canary keeps its pods until traffic has left it, verified, and
+		// no Service selects it any more.
+		if t.canarySel != c.newHash && t.stableSel != c.newHash && !canaryHasTraffic {
+			delay := time.Duration(ptr.Deref(cs.AbortScaleDownDelaySeconds, 30)) * time.Second
+			if cs.AbortScaleDownDelaySeconds != nil && *cs.AbortScaleDownDelaySeconds == 0 {
+				delay = -1
+			}
+			if err := c.scaleDownAfter(ctx, c.newRS, delay); err != nil {
+				return err
+			}
+		}
+	}
+	if c.stableRS != nil && c.stableRS != c.newRS {
+		want := replicas
+		if cs.DynamicStableScale && c.mode == modeProgress && t.stableSel == c.status.StableRS {
+			s := maxW - goal.weight
+			if t.written {
+				s = max(s, t.stableW)
+			}
+			want = ceilShare(s, replicas, maxW)
+			if !writtenVerified || c.ro.Spec.Paused {
+				// Scale down only after the lower weight is verified.
+				want = max(want, replicaset.Replicas(c.stableRS))
+			}
+		}
+		if t.stableSel != c.status.StableRS && c.mode == modeProgress {
+			// After the stable Service moved to the new pods at promotion, the
+			// old stable keeps its size until the promotion is verified.
+			want = replicaset.Replicas(c.stableRS)
+		}
+		if err := c.scale(ctx, c.stableRS, want); err != nil {
+			return err
+		}
+	}
+	delay := time.Duration(ptr.Deref(cs.ScaleDownDelaySeconds, 30)) * time.Second
+	if cs.DynamicStableScale {
+		delay = 0
+	}
+	for _, rs := range c.obs.rss {
+		if rs == c.newRS || rs == c.stableRS || replicaset.HashOf(rs) == c.newHash || replicaset.HashOf(rs) == c.status.StableRS {
+			continue
+		}
+		if selects(t.canarySvc, rs) || selects(t.stableSvc, rs) {
+			continue
+		}
+		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {
+			return err
+		}
+	}
+	return c.cleanupHistory(ctx)
+}
+
+// describeStep names a step for events.
+func describeStep(st *v1alpha1.CanaryStep) string {
+	switch {
+	case st.SetWeight != nil:
+		return fmt.Sprintf("setWeight: %d", *st.SetWeight)
+	case st.Pause != nil && st.Pause.Duration != nil:
+		return "pause: " + st.Pause.Duration.String()
+	case st.Pause != nil:
+		return "pause"
+	case st.SetCanaryScale != nil:
+		return "setCanaryScale"
+	case st.SetHeaderRoute != nil:
+		return "setHeaderRoute: " + st.SetHeaderRoute.Name
+	case st.Experiment != nil:
+		return "experiment"
+	case st.Analysis != nil:
+		return "analysis"
+	case st.SetMirrorRoute != nil:
+		return "setMirrorRoute"
+	case st.Plugin != nil:
+		return "plugin"
+	}
+	return "empty"
+}

@@ -1,0 +1,149 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/validation"
+)
+
+// rolloutContext is one pass over one rollout: what was observed, the status
+// being built, and when to look again.
+type rolloutContext struct {
+	mode   mode
+	r      *Reconciler
+	ro     *v1alpha1.Rollout // as read; never modified
+	obs    *observed
+	status *v1alpha1.RolloutStatus // the new status, written at the end
+	now    time.Time
+
+	newHash  string
+	newRS    *appsv1.ReplicaSet
+	stableRS *appsv1.ReplicaSet
+
+	// requeue is the earliest moment to look again (0: only on a watch event).
+	requeue time.Duration
+	// progressed is set when something moved forward (a step, a weight, a
+	// verification), to refresh the Progressing condition's lastUpdateTime.
+	progressed bool
+	// waiting explains, for the status message, what the rollout waits for.
+	waiting string
+	// invalid holds a spec error found while running (a Service or Ingress
+	// that does not exist, a port that does not exist...).
+	invalid []string
+}
+
+func newRolloutContext(r *Reconciler, ro *v1alpha1.Rollout, obs *observed) *rolloutContext {
+	return &rolloutContext{r: r, ro: ro, obs: obs, status: ro.Status.DeepCopy(), now: r.opts.Now()}
+}
+
+// after asks for another pass no later than d from now.
+func (c *rolloutContext) after(d time.Duration) {
+	if d <= 0 {
+		d = 10 * time.Millisecond
+	}
+	if c.requeue == 0 || d < c.requeue {
+		c.requeue = d
+	}
+}
+
+// wait records what the rollout is waiting for, and looks again after d (0:
+// on a watch event only).
+func (c *rolloutContext) wait(d time.Duration, format string, args ...any) {
+	if c.waiting == "" {
+		c.waiting = fmt.Sprintf(format, args...)
+	}
+	if d > 0 {
+		c.after(d)
+	}
+}
+
+func (c *rolloutContext) result() reconcile.Result {
+	return reconcile.Result{RequeueAfter: c.requeue}
+}
+
+func (c *rolloutContext) logf(ctx context.Context, msg string, kv ...any) {
+	log.FromContext(ctx).Info(msg, kv...)
+}
+
+// event records a Kubernetes event on the rollout.
+func (c *rolloutContext) event(eventType, reason, format string, args ...any) {
+	if c.r.recorder == nil {
+		return
+	}
+	c.r.recorder.Eventf(c.ro, nil, eventType, reason, reason, format, args...)
+}
+
+func (c *rolloutContext) normal(reason, format string, args ...any) {
+	c.event(corev1.EventTypeNormal, reason, format, args...)
+}
+
+func (c *rolloutContext) warning(reason, format string, args ...any) {
+	c.event(corev1.EventTypeWarning, reason, format, args...)
+}
+
+func (c *rolloutContext) replicas() int32 { return ptr.Deref(c.ro.Spec.Replicas, 1) }
+
+// verifying reports whether the rollout's traffic shifts are verified.
+func (c *rolloutContext) verifying() bool {
+	return c.ro.ALBVerification().Enabled(c.r.opts.VerifyByDefault)
+}
+
+func (c *rolloutContext) verifyTimeout() time.Duration {
+	return c.ro.ALBVerification().Timeout(c.r.opts.VerifyTimeout)
+}
+
+// reconcile runs one pass.
+func (c *rolloutContext) reconcile(ctx context.Context) error {
+	c.status.Strategy = c.ro.StrategyName()
+	c.status.ObservedGeneration = fmt.Sprint(c.ro.Generation)
+	if errs := validation.Rollout(c.ro); len(errs) > 0 {
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		c.invalid = msgs
+		c.finishStatus()
+		return nil
+	}
+	c.newHash = replicaset.PodTemplateHash(&c.ro.Spec.Template, c.ro.Status.CollisionCount)
+	var err error
+	switch {
+	case c.ro.Spec.Strategy.Canary != nil:
+		err = c.reconcileCanary(ctx)
+	case c.ro.Spec.Strategy.BlueGreen != nil:
+		err = c.reconcileBlueGreen(ctx)
+	}
+	c.finishStatus()
+	return err
+}
+
+// specError records a problem of the spec found while running (a missing
+// Service, a port the Service lacks); the rollout shows it as InvalidSpec
+// and makes no change until it is fixed.
+func (c *rolloutContext) specError(format string, args ...any) {
+	c.invalid = append(c.invalid, fmt.Sprintf(format, args...))
+	c.after(30 * time.Second)
+}
+
+// joinMsgs joins messages for a condition.
+func joinMsgs(msgs []string) string { return strings.Join(msgs, "; ") }
+
+// objectRef names an object for messages.
+func objectRef(o runtime.Object) string {
+	if m, ok := o.(interface{ GetName() string }); ok {
+		return m.GetName()
+	}
+	return fmt.Sprintf("%T", o)
+}

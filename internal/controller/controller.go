@@ -1,0 +1,286 @@
+// Package controller is the rollout controller: it takes argoproj.io/v1alpha1
+// Rollouts through their canary steps or blue-green switch, moving traffic
+// through an AWS Application Load Balancer only as fast as the ALB and its
+// targets really follow.
+//
+// The reconciler is level-triggered. Every decision comes from what it
+// observes: the Rollout (spec and status), its ReplicaSets and pods, the
+// Services it points at ReplicaSets, the Ingresses whose ALB action annotation
+// carries the weights, TargetGroupBindings, and the ELBv2 API (read through
+// internal/verify). It performs at most a few changes per pass, writes the
+// evidence that allowed them into the Rollout's status, and requeues with a
+// computed delay; nothing sleeps. A controller restarted at any point re-derives
+// where it stands from the same observations.
+//
+// The safety rules (see canary.go and traffic.go):
+//   - a target group's weight is raised only after the pods that will serve it
+//     are registered and healthy in that group (verified through the ELBv2 API);
+//   - a Service's selector is moved only while its target group gets no traffic;
+//   - nothing is scaled down while a weight or a Service still depends on it;
+//   - an error or a timed-out verification leaves traffic where it was last
+//     verified (a timeout during an update aborts it, the same safe way).
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// ComponentName is the reporting controller of events, as Argo Rollouts names it.
+const ComponentName = "rollouts-controller"
+
+// Defaults of Options.
+const (
+	DefaultWorkers       = 10
+	DefaultVerifyTimeout = verify.DefaultTimeout
+)
+
+// Verifier checks an ALB against a rollout's expectations; *verify.Verifier
+// implements it, tests use a scripted fake.
+type Verifier interface {
+	Verify(ctx context.Context, in verify.Input) verify.Result
+}
+
+// Options configure the controller.
+type Options struct {
+	// InstanceID shards rollouts as Argo Rollouts' --instance-id does: with an
+	// id, only rollouts labelled argo-rollouts.argoproj.io/controller-instance-id
+	// with it; without, only rollouts without the label.
+	InstanceID string
+	// VerifyByDefault is --aws-verify-target-group: verification for rollouts
+	// that leave verifyTargetGroup unset.
+	VerifyByDefault bool
+	// VerifyTimeout applies to rollouts without timeoutSeconds (default 30 s).
+	VerifyTimeout time.Duration
+	// Workers is the number of rollouts reconciled in parallel (default 10).
+	Workers int
+	// VerifyCallTimeout bounds one Verify call (default 20 s): a check that
+	// waits longer for the ELBv2 rate limiter is retried on the next pass.
+	VerifyCallTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Registerer receives the per-rollout metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) setDefaults() {
+	if o.VerifyTimeout <= 0 {
+		o.VerifyTimeout = DefaultVerifyTimeout
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.VerifyCallTimeout <= 0 {
+		o.VerifyCallTimeout = 20 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Reconciler reconciles Rollouts.
+type Reconciler struct {
+	client   client.Client
+	verifier Verifier
+	recorder events.EventRecorder
+	opts     Options
+	metrics  *rolloutMetrics
+}
+
+// New returns a Reconciler. c should be a cached client (the manager's);
+// verifier may be nil only if no rollout ever verifies.
+func New(c client.Client, verifier Verifier, recorder events.EventRecorder, o Options) *Reconciler {
+	o.setDefaults()
+	return &Reconciler{client: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer)}
+}
+
+// ours reports whether a rollout belongs to this controller instance.
+func (r *Reconciler) ours(labels map[string]string) bool {
+	id, has := labels[replicaset.InstanceIDLabel]
+	if r.opts.InstanceID == "" {
+		return !has
+	}
+	return has && id == r.opts.InstanceID
+}
+
+// SetupWithManager registers the controller and its watches: Rollouts, the
+// ReplicaSets they own, pods (through their ReplicaSet), and the Services and
+// Ingresses rollouts name.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexServices, rolloutServices); err != nil {
+		return fmt.Errorf("index rollouts by service: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexIngresses, rolloutIngresses); err != nil {
+		return fmt.Errorf("index rollouts by ingress: %w", err)
+	}
+	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.ours(o.GetLabels()) })
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine)).
+		Owns(&appsv1.ReplicaSet{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfPod)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexServices))).
+		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexIngresses))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Workers}).
+		Complete(r)
+}
+
+const (
+	indexServices  = "albrollouts.services"
+	indexIngresses = "albrollouts.ingresses"
+)
+
+// rolloutServices lists the Services a rollout names.
+func rolloutServices(o client.Object) []string {
+	ro, ok := o.(*v1alpha1.Rollout)
+	if !ok {
+		return nil
+	}
+	var out []string
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		out = append(out, c.CanaryService, c.StableService)
+		if c.PingPong != nil {
+			out = append(out, c.PingPong.PingService, c.PingPong.PongService)
+		}
+		if c.TrafficRouting != nil && c.TrafficRouting.ALB != nil {
+			out = append(out, c.TrafficRouting.ALB.RootService)
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		out = append(out, bg.ActiveService, bg.PreviewService)
+		if bg.ALB != nil {
+			out = append(out, bg.ALB.RootService)
+		}
+	}
+	return nonEmpty(out)
+}
+
+// rolloutIngresses lists the Ingresses a rollout names.
+func rolloutIngresses(o client.Object) []string {
+	ro, ok := o.(*v1alpha1.Rollout)
+	if !ok {
+		return nil
+	}
+	var out []string
+	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil {
+		out = append(out, c.TrafficRouting.ALB.IngressNames()...)
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		out = append(out, bg.ALB.IngressNames()...)
+	}
+	return nonEmpty(out)
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) rolloutsByIndex(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list v1alpha1.RolloutList
+		if err := r.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "listing rollouts for a watched object", "object", o.GetName())
+			return nil
+		}
+		var out []reconcile.Request
+		for _, ro := range list.Items {
+			if r.ours(ro.Labels) {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}})
+			}
+		}
+		return out
+	}
+}
+
+// rolloutOfPod maps a pod to the rollout owning its ReplicaSet. The ReplicaSet
+// is named <rollout>-<hash>; the owner reference says which rollout.
+func (r *Reconciler) rolloutOfPod(ctx context.Context, o client.Object) []reconcile.Request {
+	if _, ok := o.GetLabels()[replicaset.HashLabel]; !ok {
+		return nil
+	}
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Kind != "ReplicaSet" || ref.Controller == nil || !*ref.Controller {
+			continue
+		}
+		var rs appsv1.ReplicaSet
+		if err := r.client.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: ref.Name}, &rs); err != nil {
+			return nil
+		}
+		for _, rref := range rs.OwnerReferences {
+			if rref.Kind == replicaset.RolloutGVK.Kind && rref.Controller != nil && *rref.Controller {
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: rs.Namespace, Name: rref.Name}}}
+			}
+		}
+	}
+	return nil
+}
+
+// Reconcile brings one rollout a step closer to its desired state.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx).WithValues("rollout", req.NamespacedName)
+	ctx = log.IntoContext(ctx, logger)
+	var ro v1alpha1.Rollout
+	if err := r.client.Get(ctx, req.NamespacedName, &ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics.forget(req.Namespace, req.Name)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if !r.ours(ro.Labels) || ro.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil
+	}
+	obs, err := r.observe(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	c := newRolloutContext(r, &ro, obs)
+	runErr := c.reconcile(ctx)
+	if err := c.writeStatus(ctx); err != nil {
+		if apierrors.IsConflict(err) {
+			// Someone (the CLI, a user) changed the rollout meanwhile: start over
+			// from what it says now.
+			return reconcile.Result{Requeue: true}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	r.metrics.record(&ro, c.status)
+	if runErr != nil {
+		if apierrors.IsConflict(runErr) {
+			return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
+		}
+		logger.Info("reconcile failed; retrying", "error", runErr.Error())
+		return reconcile.Result{}, runErr
+	}
+	return c.result(), nil
+}

@@ -1,0 +1,150 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// ManagerOptions configure a controller process (the `albrollouts controller`
+// flags).
+type ManagerOptions struct {
+	Options
+	// Namespace limits the controller to one namespace; empty watches all.
+	Namespace string
+	// AWSRegion and AWSEndpointURL configure the ELBv2 client (the SDK's
+	// default chain supplies credentials: environment, IRSA, EKS Pod
+	// Identity, instance role).
+	AWSRegion      string
+	AWSEndpointURL string
+	// ELBV2 overrides the ELBv2 provider options (rate limit, caches).
+	ELBV2 elbv2.Options
+	// LeaderElect turns on leader election (lease albrollouts-controller-lock[-<instance-id>]).
+	LeaderElect bool
+	// LeaderElectionNamespace holds the lease; default: the pod's namespace.
+	LeaderElectionNamespace string
+	// MetricsBindAddress serves /metrics ("0" = off).
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz ("0" or "" = off).
+	HealthProbeBindAddress string
+	// Logger for the controller; default: controller-runtime's global logger.
+	Logger logr.Logger
+	// NoVerifier builds no ELBv2 client: rollouts that verify then report an
+	// error. For clusters without AWS access where no rollout verifies.
+	NoVerifier bool
+}
+
+// NewScheme returns the scheme the controller reads and writes.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewManager builds a controller-runtime manager running the rollout
+// controller, with one ELBv2 provider and one verifier for the process.
+func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, fmt.Errorf("building the scheme: %w", err)
+	}
+	cacheOpts := cache.Options{}
+	if o.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+	}
+	// Shard Rollouts by instance id at the informer, as Argo Rollouts does.
+	var req *labels.Requirement
+	if o.InstanceID != "" {
+		req, err = labels.NewRequirement(replicaset.InstanceIDLabel, selection.Equals, []string{o.InstanceID})
+	} else {
+		req, err = labels.NewRequirement(replicaset.InstanceIDLabel, selection.DoesNotExist, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("instance id %q: %w", o.InstanceID, err)
+	}
+	cacheOpts.ByObject = map[client.Object]cache.ByObject{&v1alpha1.Rollout{}: {Label: labels.NewSelector().Add(*req)}}
+	lease := "albrollouts-controller-lock"
+	if o.InstanceID != "" {
+		lease += "-" + o.InstanceID
+	}
+	if o.MetricsBindAddress == "" {
+		o.MetricsBindAddress = "0"
+	}
+	logger := o.Logger
+	if logger.GetSink() == nil {
+		logger = ctrl.Log.WithName("albrollouts")
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              lease,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
+		Logger:                        logger,
+		GracefulShutdownTimeout:       ptr.To(10 * time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	if o.HealthProbeBindAddress != "" && o.HealthProbeBindAddress != "0" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+			if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+				return fmt.Errorf("informer caches not synced")
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if o.Registerer == nil {
+		o.Registerer = crmetrics.Registry
+	}
+	var verifier Verifier
+	if !o.NoVerifier {
+		po := o.ELBV2
+		po.Region, po.EndpointURL, po.Registerer = o.AWSRegion, o.AWSEndpointURL, o.Registerer
+		p, err := elbv2.New(ctx, po)
+		if err != nil {
+			return nil, fmt.Errorf("ELBv2 client: %w (set --aws-region, or run with verification off everywhere)", err)
+		}
+		verifier = verify.New(p, verify.Options{DefaultTimeout: o.VerifyTimeout, Registerer: o.Registerer})
+	}
+	r := New(mgr.GetClient(), verifier, mgr.GetEventRecorder(ComponentName), o.Options)
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,119 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// observed is everything a pass decides from, read at its start.
+type observed struct {
+	// rss are the ReplicaSets the rollout controls, oldest revision first.
+	rss []*appsv1.ReplicaSet
+	// pods are the pods of those ReplicaSets.
+	pods []corev1.Pod
+	// services and ingresses the rollout names, by name; a missing one is absent.
+	services  map[string]*corev1.Service
+	ingresses map[string]*networkingv1.Ingress
+	// bindings are the namespace's TargetGroupBindings (read only when the
+	// rollout verifies).
+	bindings []verify.TargetGroupBinding
+}
+
+func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
+	obs := &observed{services: map[string]*corev1.Service{}, ingresses: map[string]*networkingv1.Ingress{}}
+	var rsList appsv1.ReplicaSetList
+	if err := r.client.List(ctx, &rsList, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing ReplicaSets of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
+	}
+	owned := map[string]bool{}
+	for i := range rsList.Items {
+		rs := &rsList.Items[i]
+		if replicaset.Owned(rs, ro) && rs.DeletionTimestamp == nil {
+			obs.rss = append(obs.rss, rs)
+			owned[rs.Name] = true
+		}
+	}
+	replicaset.SortByRevision(obs.rss)
+
+	if ro.Spec.Selector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+		if err == nil && !sel.Empty() {
+			var pods corev1.PodList
+			if err := r.client.List(ctx, &pods, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				return nil, fmt.Errorf("listing pods of rollout %s/%s: %w", ro.Namespace, ro.Name, err)
+			}
+			for _, p := range pods.Items {
+				if ref := metav1.GetControllerOf(&p); ref != nil && ref.Kind == "ReplicaSet" && owned[ref.Name] {
+					obs.pods = append(obs.pods, p)
+				}
+			}
+		}
+	}
+
+	for _, name := range rolloutServices(ro) {
+		var svc corev1.Service
+		err := r.client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &svc)
+		switch {
+		case err == nil:
+			obs.services[name] = &svc
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading service %s/%s: %w", ro.Namespace, name, err)
+		}
+	}
+	for _, name := range rolloutIngresses(ro) {
+		var ing networkingv1.Ingress
+		err := r.client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &ing)
+		switch {
+		case err == nil:
+			obs.ingresses[name] = &ing
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading ingress %s/%s: %w", ro.Namespace, name, err)
+		}
+	}
+	if ro.ALBVerification().Enabled(r.opts.VerifyByDefault) {
+		b, err := verify.ListTargetGroupBindings(ctx, r.client, ro.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		obs.bindings = b
+	}
+	return obs, nil
+}
+
+// podsOf returns the pods of a ReplicaSet (by its hash label).
+func (o *observed) podsOf(hash string) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range o.pods {
+		if p.Labels[replicaset.HashLabel] == hash {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// podsSelectedBy returns the rollout's pods a Service's selector selects.
+func (o *observed) podsSelectedBy(svc *corev1.Service) []corev1.Pod {
+	if svc == nil || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	var out []corev1.Pod
+	for _, p := range o.pods {
+		if sel.Matches(labels.Set(p.Labels)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,195 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+)
+
+// syncReplicaSets finds or creates the ReplicaSet of the current template
+// and finds the stable one. A first deploy makes the new ReplicaSet stable at
+// once ("Initial deploy"), as Argo Rollouts does.
+func (c *rolloutContext) syncReplicaSets(ctx context.Context) error {
+	rs := replicaset.FindByTemplate(c.obs.rss, &c.ro.Spec.Template, c.newHash)
+	maxRev := replicaset.MaxRevision(c.obs.rss)
+	switch {
+	case rs == nil:
+		created, err := c.createReplicaSet(ctx, maxRev+1)
+		if err != nil || created == nil {
+			return err
+		}
+		rs = created
+	case replicaset.HashOf(rs) != c.newHash:
+		// Made from this template under another collision count: keep using it.
+		c.newHash = replicaset.HashOf(rs)
+	}
+	if rev := replicaset.Revision(rs); rev < maxRev {
+		// Rollback to an earlier template: the ReplicaSet is reused and becomes
+		// the newest revision.
+		n := rs.DeepCopy()
+		n.Annotations = replicaset.WithRevision(n.Annotations, maxRev+1)
+		if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("moving ReplicaSet %s to revision %d: %w", rs.Name, maxRev+1, err)
+		}
+		*rs = *n
+		c.normal("NewReplicaSetCreated", "Reusing ReplicaSet %s for revision %d (rollback)", rs.Name, maxRev+1)
+	}
+	c.newRS = rs
+	if c.status.StableRS != "" {
+		c.stableRS = replicaset.FindByHash(c.obs.rss, c.status.StableRS)
+	}
+	if c.stableRS == nil {
+		reason := "Initial deploy"
+		if c.status.StableRS != "" {
+			reason = fmt.Sprintf("stable ReplicaSet %s-%s no longer exists", c.ro.Name, c.status.StableRS)
+		}
+		c.status.StableRS = c.newHash
+		c.stableRS = rs
+		c.normal("RolloutCompleted", "Rollout completed update to revision %d (%s): %s", replicaset.Revision(rs), c.newHash, reason)
+		c.progressed = true
+	}
+	return nil
+}
+
+// createReplicaSet creates the ReplicaSet of the current template with no
+// pods (the strategy scales it). A name taken by a ReplicaSet of another
+// template bumps status.collisionCount, as the Deployment controller does.
+func (c *rolloutContext) createReplicaSet(ctx context.Context, revision int64) (*appsv1.ReplicaSet, error) {
+	rs := replicaset.New(c.ro, c.newHash, revision, 0)
+	err := c.r.client.Create(ctx, rs)
+	if apierrors.IsAlreadyExists(err) {
+		var existing appsv1.ReplicaSet
+		if gerr := c.r.client.Get(ctx, client.ObjectKeyFromObject(rs), &existing); gerr == nil && replicaset.Owned(&existing, c.ro) && replicaset.TemplateEqual(&existing, &c.ro.Spec.Template) {
+			c.obs.rss = append(c.obs.rss, &existing)
+			return &existing, nil
+		}
+		n := ptr.Deref(c.status.CollisionCount, 0) + 1
+		c.status.CollisionCount = &n
+		c.normal("HashCollision", "ReplicaSet name %s is taken by another template; retrying with collision count %d", rs.Name, n)
+		c.after(100 * time.Millisecond)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
+	}
+	c.obs.rss = append(c.obs.rss, rs)
+	c.normal("NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision)
+	c.progressed = true
+	return rs, nil
+}
+
+// scale sets a ReplicaSet's spec.replicas.
+func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, replicas int32) error {
+	from := replicaset.Replicas(rs)
+	desired := strconv.Itoa(int(c.replicas()))
+	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired {
+		return nil
+	}
+	n := rs.DeepCopy()
+	n.Spec.Replicas = ptr.To(replicas)
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[replicaset.DesiredReplicasAnnotation] = desired
+	if replicas > 0 {
+		delete(n.Annotations, replicaset.ScaleDownDeadlineAnnotation)
+	}
+	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("scaling ReplicaSet %s to %d: %w", rs.Name, replicas, err)
+	}
+	*rs = *n
+	if from != replicas {
+		dir := "up"
+		if replicas < from {
+			dir = "down"
+		}
+		c.normal("ScalingReplicaSet", "Scaled %s ReplicaSet %s from %d to %d", dir, replicaset.Describe(rs), from, replicas)
+		c.progressed = true
+	}
+	return nil
+}
+
+// scaleDownAfter scales a ReplicaSet that nothing depends on any more to zero
+// once its scale-down deadline (set now + delay on first sight) has passed.
+// delay < 0 keeps it running.
+func (c *rolloutContext) scaleDownAfter(ctx context.Context, rs *appsv1.ReplicaSet, delay time.Duration) error {
+	if replicaset.Replicas(rs) == 0 || delay < 0 {
+		return nil
+	}
+	deadline, ok := replicaset.ScaleDownDeadline(rs)
+	if !ok {
+		n := rs.DeepCopy()
+		if n.Annotations == nil {
+			n.Annotations = map[string]string{}
+		}
+		deadline = c.now.Add(delay)
+		n.Annotations[replicaset.ScaleDownDeadlineAnnotation] = replicaset.FormatDeadline(deadline)
+		if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("setting the scale-down deadline of ReplicaSet %s: %w", rs.Name, err)
+		}
+		*rs = *n
+	}
+	if c.now.Before(deadline) {
+		c.after(deadline.Sub(c.now))
+		return nil
+	}
+	return c.scale(ctx, rs, 0)
+}
+
+// cleanupHistory deletes the oldest ReplicaSets without pods beyond
+// revisionHistoryLimit (default 10), never the new or the stable one.
+func (c *rolloutContext) cleanupHistory(ctx context.Context, keep ...*appsv1.ReplicaSet) error {
+	limit := int(ptr.Deref(c.ro.Spec.RevisionHistoryLimit, 10))
+	var idle []*appsv1.ReplicaSet
+	for _, rs := range c.obs.rss {
+		if isOneOf(rs, keep...) || rs == c.newRS || rs == c.stableRS {
+			continue
+		}
+		if replicaset.Replicas(rs) == 0 && rs.Status.Replicas == 0 {
+			idle = append(idle, rs)
+		}
+	}
+	for i := 0; i < len(idle)-limit; i++ {
+		rs := idle[i]
+		err := c.r.client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID, ResourceVersion: &rs.ResourceVersion})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting old ReplicaSet %s: %w", rs.Name, err)
+		}
+	}
+	return nil
+}
+
+func isOneOf(rs *appsv1.ReplicaSet, list ...*appsv1.ReplicaSet) bool {
+	for _, x := range list {
+		if x != nil && x.Name == rs.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// selects reports whether a Service's selector selects a ReplicaSet's pods.
+func selects(svc *corev1.Service, rs *appsv1.ReplicaSet) bool {
+	if svc == nil || rs == nil || len(svc.Spec.Selector) == 0 {
+		return false
+	}
+	return labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(rs.Spec.Template.Labels))
+}
+
+// ceilShare is ceil(weight × replicas / total), the pods a share of traffic needs.
+func ceilShare(weight, replicas, total int32) int32 {
+	if weight <= 0 || replicas <= 0 || total <= 0 {
+		return 0
+	}
+	return int32((int64(weight)*int64(replicas) + int64(total) - 1) / int64(total))
+}

@@ -1,0 +1,298 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/validation"
+)
+
+// Condition reasons (Argo Rollouts' where it has them).
+const (
+	reasonNewRSCreated       = "NewReplicaSetCreated"
+	reasonRSUpdated          = "ReplicaSetUpdated"
+	reasonNewRSAvailable     = "NewReplicaSetAvailable"
+	reasonPaused             = "RolloutPaused"
+	reasonAborted            = "RolloutAborted"
+	reasonDeadlineExceeded   = "ProgressDeadlineExceeded"
+	reasonAvailable          = "AvailableReason"
+	reasonCompleted          = "RolloutCompleted"
+	reasonInvalidSpec        = "InvalidSpec"
+	reasonUnsupported        = "UnsupportedFields"
+	reasonHealthy            = "RolloutHealthy"
+	reasonNotHealthy         = "RolloutNotHealthy"
+	reasonNotCompleted       = "RolloutNotCompleted"
+	reasonVerificationOff    = "VerificationDisabled"
+	messageVerificationOff   = "traffic shifts are not verified: verifyTargetGroup is false, or unset with the controller's --aws-verify-target-group off"
+	reasonVerificationTimout = "VerificationTimedOut"
+)
+
+// condition returns the condition of a type, or nil.
+func (c *rolloutContext) condition(t string) *v1alpha1.RolloutCondition {
+	for i := range c.status.Conditions {
+		if c.status.Conditions[i].Type == t {
+			return &c.status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// setCondition sets a condition as Argo Rollouts does: the same status,
+// reason and message is a no-op (timestamps freeze); a new reason or message
+// refreshes lastUpdateTime; a new status also lastTransitionTime.
+func (c *rolloutContext) setCondition(t string, status corev1.ConditionStatus, reason, message string) {
+	now := metav1.NewTime(c.now)
+	if cur := c.condition(t); cur != nil {
+		if cur.Status == status && cur.Reason == reason && cur.Message == message {
+			return
+		}
+		if cur.Status != status {
+			cur.LastTransitionTime = now
+		}
+		cur.Status, cur.Reason, cur.Message, cur.LastUpdateTime = status, reason, message, now
+		return
+	}
+	c.status.Conditions = append(c.status.Conditions, v1alpha1.RolloutCondition{
+		Type: t, Status: status, Reason: reason, Message: message, LastUpdateTime: now, LastTransitionTime: now,
+	})
+}
+
+func (c *rolloutContext) removeCondition(t string) {
+	out := c.status.Conditions[:0]
+	for _, cd := range c.status.Conditions {
+		if cd.Type != t {
+			out = append(out, cd)
+		}
+	}
+	c.status.Conditions = out
+	if len(out) == 0 {
+		c.status.Conditions = nil
+	}
+}
+
+// finishStatus computes counts, conditions, phase and message.
+func (c *rolloutContext) finishStatus() {
+	if u := c.ro.UnsupportedFields(); len(u) > 0 {
+		c.setCondition(v1alpha1.ConditionUnsupported, corev1.ConditionTrue, reasonUnsupported,
+			"albrollouts does not implement these Argo Rollouts fields; they are kept and ignored: "+strings.Join(u, ", "))
+	} else {
+		c.removeCondition(v1alpha1.ConditionUnsupported)
+	}
+	if len(c.invalid) > 0 {
+		msg := joinMsgs(c.invalid)
+		c.setCondition(v1alpha1.ConditionInvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg)
+		c.status.Phase, c.status.Message = v1alpha1.RolloutPhaseDegraded, "InvalidSpec: "+msg
+		c.after(30 * time.Second)
+		return
+	}
+	c.removeCondition(v1alpha1.ConditionInvalidSpec)
+	if !c.verifying() {
+		c.status.Verification = nil
+		c.status.ALB, c.status.ALBs = nil, nil
+		c.removeCondition(v1alpha1.ConditionTrafficVerified)
+		if w := c.status.Canary.Weights; w != nil {
+			w.Verified = nil
+		}
+	}
+	c.counts()
+
+	progressing := c.condition(v1alpha1.ConditionProgressing)
+	paused := c.ro.Spec.Paused || len(c.status.PauseConditions) > 0
+	switch {
+	case c.status.Abort:
+		if progressing == nil || progressing.Reason != reasonAborted {
+			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, reasonAborted,
+				fmt.Sprintf("Rollout aborted update to revision %d", c.revision()))
+		}
+	case paused && c.mode == modeProgress:
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionUnknown, reasonPaused, "Rollout is paused")
+	case c.mode == modeProgress:
+		msg := fmt.Sprintf("ReplicaSet %s is progressing", c.rsName())
+		cur := c.condition(v1alpha1.ConditionProgressing)
+		if cur != nil && cur.Reason == reasonDeadlineExceeded && !c.progressed {
+			break
+		}
+		if cur == nil || c.progressed || cur.Reason != reasonRSUpdated {
+			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, reasonRSUpdated, msg)
+			c.condition(v1alpha1.ConditionProgressing).LastUpdateTime = metav1.NewTime(c.now)
+		}
+		c.checkProgressDeadline()
+	default:
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, reasonNewRSAvailable,
+			fmt.Sprintf("ReplicaSet %s has successfully progressed", c.rsName()))
+	}
+	if paused {
+		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, reasonPaused, "Rollout is paused")
+	} else {
+		c.removeCondition(v1alpha1.ConditionPaused)
+	}
+	if c.status.AvailableReplicas >= c.replicas() {
+		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
+	} else {
+		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionFalse, reasonAvailable, "Rollout does not have minimum availability")
+	}
+	c.phase()
+	if c.status.Phase == v1alpha1.RolloutPhaseHealthy {
+		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionTrue, reasonHealthy, "Rollout is healthy")
+		c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionTrue, reasonCompleted, reasonCompleted)
+	} else {
+		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionFalse, reasonNotHealthy, "Rollout is not healthy")
+		if c.mode != modeSteady {
+			c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionFalse, reasonNotCompleted, reasonNotCompleted)
+		}
+	}
+}
+
+func (c *rolloutContext) revision() int64 {
+	if c.newRS == nil {
+		return 0
+	}
+	return replicaset.Revision(c.newRS)
+}
+
+func (c *rolloutContext) rsName() string {
+	if c.newRS == nil {
+		return c.ro.Name + "-" + c.newHash
+	}
+	return c.newRS.Name
+}
+
+// checkProgressDeadline marks an update that made no progress for
+// progressDeadlineSeconds (600 by default; time paused does not count), and
+// aborts it with progressDeadlineAbort.
+func (c *rolloutContext) checkProgressDeadline() {
+	cur := c.condition(v1alpha1.ConditionProgressing)
+	if cur == nil {
+		return
+	}
+	limit := time.Duration(ptr.Deref(c.ro.Spec.ProgressDeadlineSeconds, validation.DefaultProgressDeadlineSeconds)) * time.Second
+	since := c.now.Sub(cur.LastUpdateTime.Time)
+	if since < limit {
+		c.after(limit - since)
+		return
+	}
+	msg := fmt.Sprintf("ReplicaSet %s has timed out progressing (no progress for %s): %s", c.rsName(), limit, c.waiting)
+	c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg)
+	c.warning(reasonDeadlineExceeded, "%s", msg)
+	if c.ro.Spec.ProgressDeadlineAbort && !c.status.Abort {
+		c.abort(reasonDeadlineExceeded, msg)
+	}
+}
+
+// counts fills the replica counts, the HPA fields and the selector.
+func (c *rolloutContext) counts() {
+	var replicas, ready, available int32
+	for _, rs := range c.obs.rss {
+		replicas += rs.Status.Replicas
+		ready += rs.Status.ReadyReplicas
+		available += rs.Status.AvailableReplicas
+	}
+	c.status.Replicas = replicas
+	c.status.UpdatedReplicas = 0
+	if c.newRS != nil {
+		c.status.UpdatedReplicas = c.newRS.Status.Replicas
+	}
+	c.status.ReadyReplicas, c.status.AvailableReplicas = ready, available
+	c.status.HPAReplicas = replicas
+	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil {
+		if active := replicaset.FindByHash(c.obs.rss, c.status.BlueGreen.ActiveSelector); active != nil {
+			c.status.ReadyReplicas, c.status.AvailableReplicas = active.Status.ReadyReplicas, active.Status.AvailableReplicas
+			c.status.HPAReplicas = active.Status.Replicas
+		}
+	}
+	if c.ro.Spec.Selector != nil {
+		c.status.Selector = metav1.FormatLabelSelector(c.ro.Spec.Selector)
+	}
+}
+
+// phase sets status.phase and status.message.
+func (c *rolloutContext) phase() {
+	st := c.status
+	prog := c.condition(v1alpha1.ConditionProgressing)
+	v := st.Verification
+	switch {
+	case st.Abort:
+		msg := fmt.Sprintf("Rollout aborted update to revision %d", c.revision())
+		if prog != nil && prog.Reason == reasonAborted {
+			msg = prog.Message
+		}
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonAborted+": "+msg
+	case prog != nil && prog.Reason == reasonDeadlineExceeded:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonDeadlineExceeded+": "+prog.Message
+	case v != nil && v.Phase == v1alpha1.VerificationTimedOut && c.mode == modeSteady:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonVerificationTimout+": "+v.Message
+	case c.ro.Spec.Paused:
+		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, "manually paused"
+	case len(st.PauseConditions) > 0:
+		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
+	case c.mode == modeProgress:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, c.progressMessage()
+	case c.newRS == nil || c.newRS.Status.AvailableReplicas < c.replicas() || replicaset.Replicas(c.newRS) != c.replicas():
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated"
+		if c.waiting != "" {
+			st.Message = c.waiting
+		}
+	case c.waiting != "" && c.requeue > 0:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, c.waiting
+	default:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseHealthy, ""
+	}
+}
+
+func (c *rolloutContext) progressMessage() string {
+	var b strings.Builder
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		i := int(ptr.Deref(c.status.CurrentStepIndex, 0))
+		if i < len(cs.Steps) {
+			fmt.Fprintf(&b, "step %d/%d (%s)", i+1, len(cs.Steps), describeStep(&cs.Steps[i]))
+		} else {
+			b.WriteString("promoting")
+		}
+	}
+	if c.waiting != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(c.waiting)
+	}
+	return b.String()
+}
+
+// writeStatus writes the new status (and the rollout's revision annotation)
+// if anything changed, guarded by resourceVersion: a concurrent change (a
+// promote or abort from the CLI) makes it fail with a conflict, and the next
+// pass starts from what the user wrote.
+func (c *rolloutContext) writeStatus(ctx context.Context) error {
+	orig := c.ro.DeepCopy()
+	if c.newRS != nil {
+		rev := strconv.FormatInt(replicaset.Revision(c.newRS), 10)
+		if orig.Annotations[replicaset.RevisionAnnotation] != rev {
+			n := orig.DeepCopy()
+			if n.Annotations == nil {
+				n.Annotations = map[string]string{}
+			}
+			n.Annotations[replicaset.RevisionAnnotation] = rev
+			if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+				return err
+			}
+			orig.ResourceVersion = n.ResourceVersion
+		}
+	}
+	if equality.Semantic.DeepEqual(orig.Status, *c.status) {
+		return nil
+	}
+	n := orig.DeepCopy()
+	n.Status = *c.status
+	return c.r.client.Status().Patch(ctx, n, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}

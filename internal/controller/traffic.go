@@ -1,0 +1,535 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// ManagedByAnnotation marks a Service whose selector a rollout manages (Argo
+// Rollouts' annotation).
+const ManagedByAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+// trafficState is what the ALB side of a canary looks like from Kubernetes:
+// which pods the canary and stable Services select, and which weights the
+// action annotation of every Ingress carries.
+type trafficState struct {
+	canaryName, stableName string
+	canarySvc, stableSvc   *corev1.Service
+	// canarySel and stableSel are the pod-template hashes the Services select
+	// ("" when a selector has no hash yet).
+	canarySel, stableSel string
+	ingresses            []*networkingv1.Ingress
+	actionName           string
+	// written is true when every Ingress carries a valid forward action naming
+	// exactly the canary and stable services with the same weights.
+	written          bool
+	canaryW, stableW int32
+	// routes are the header routes present on every Ingress (annotation and
+	// path), with their conditions value.
+	routes map[string]string
+}
+
+// trafficGoal is where traffic should be: what each Service selects, the
+// canary's weight (the stable service gets the rest) and the header routes
+// (name → conditions annotation value).
+type trafficGoal struct {
+	canaryHash, stableHash string
+	weight                 int32
+	routes                 map[string]string
+	// kind names the verification of this goal.
+	kind v1alpha1.VerificationKind
+}
+
+// canaryServiceNames returns the canary and stable Services, ping-pong aware
+// (an empty stablePingPong means pong is stable, as in Argo Rollouts).
+func (c *rolloutContext) canaryServiceNames() (canary, stable string) {
+	cs := c.ro.Spec.Strategy.Canary
+	if pp := cs.PingPong; pp != nil {
+		if c.status.Canary.StablePingPong == "ping" {
+			return pp.PongService, pp.PingService
+		}
+		return pp.PingService, pp.PongService
+	}
+	return cs.CanaryService, cs.StableService
+}
+
+func (c *rolloutContext) albSpec() *v1alpha1.ALBTrafficRouting {
+	return c.ro.Spec.Strategy.Canary.TrafficRouting.ALB
+}
+
+func (c *rolloutContext) maxWeight() int32 { return c.ro.Spec.Strategy.Canary.MaxWeight() }
+
+// observeTraffic reads the traffic state; false when the spec names objects
+// that do not exist (recorded as spec errors).
+func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
+	alb := c.albSpec()
+	t := &trafficState{routes: map[string]string{}}
+	t.canaryName, t.stableName = c.canaryServiceNames()
+	t.actionName = c.ro.Spec.Strategy.Canary.ActionService()
+	ok := true
+	for _, s := range []struct {
+		name string
+		dst  **corev1.Service
+	}{{t.canaryName, &t.canarySvc}, {t.stableName, &t.stableSvc}} {
+		svc := c.obs.services[s.name]
+		if svc == nil {
+			c.specError("service %s/%s does not exist: create it (it must select the rollout's pods and expose port %d)", c.ro.Namespace, s.name, alb.ServicePort)
+			ok = false
+			continue
+		}
+		if !hasPort(svc, alb.ServicePort) {
+			c.specError("service %s/%s has no port %d (trafficRouting.alb.servicePort)", c.ro.Namespace, s.name, alb.ServicePort)
+			ok = false
+		}
+		*s.dst = svc
+	}
+	if t.canarySvc != nil {
+		t.canarySel = t.canarySvc.Spec.Selector[replicaset.HashLabel]
+	}
+	if t.stableSvc != nil {
+		t.stableSel = t.stableSvc.Spec.Selector[replicaset.HashLabel]
+	}
+	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
+	t.written = true
+	for i, name := range alb.IngressNames() {
+		ing := c.obs.ingresses[name]
+		if ing == nil {
+			c.specError("ingress %s/%s does not exist (trafficRouting.alb)", c.ro.Namespace, name)
+			ok = false
+			t.written = false
+			continue
+		}
+		if !albannotation.HasBackend(ing, t.actionName) {
+			c.specError("ingress %s/%s has no path whose backend is service %s with port name %s: the load balancer controller would not apply the rollout's weights",
+				c.ro.Namespace, name, t.actionName, albannotation.UseAnnotation)
+			ok = false
+		}
+		t.ingresses = append(t.ingresses, ing)
+		cw, sw, valid := parseWeights(ing.Annotations[key], t.canaryName, t.stableName)
+		switch {
+		case !valid:
+			t.written = false
+		case i == 0:
+			t.canaryW, t.stableW = cw, sw
+		case cw != t.canaryW || sw != t.stableW:
+			t.written = false
+		}
+	}
+	// Header routes: present when every Ingress has the action, the
+	// conditions and the path.
+	if len(t.ingresses) > 0 {
+		for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+			cond, present := "", true
+			for i, ing := range t.ingresses {
+				v, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, mr.Name)]
+				cv, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, mr.Name)]
+				if !okA || !okC || v == "" || !albannotation.HasBackend(ing, mr.Name) {
+					present = false
+					break
+				}
+				if i == 0 {
+					cond = cv
+				} else if cv != cond {
+					present = false
+				}
+			}
+			if present {
+				t.routes[mr.Name] = cond
+			}
+		}
+	}
+	return t, ok
+}
+
+func hasPort(svc *corev1.Service, port int32) bool {
+	return slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+}
+
+// parseWeights reads the canary and stable weights of an action annotation;
+// valid only when it is a forward to exactly those two services.
+func parseWeights(value, canary, stable string) (cw, sw int32, valid bool) {
+	if value == "" {
+		return 0, 0, false
+	}
+	a, err := albannotation.ParseAction(value)
+	if err != nil {
+		return 0, 0, false
+	}
+	w, ok := a.Weights()
+	if !ok {
+		return 0, 0, false
+	}
+	c, okC := w[canary]
+	s, okS := w[stable]
+	if !okC || !okS || len(w) != 2 {
+		return 0, 0, false
+	}
+	return int32(c), int32(s), true
+}
+
+// driveTraffic moves traffic one safe step toward goal and reports whether it
+// is there, verified. It makes at most one change per call: a Service
+// selector moves only while its target group gets no traffic, a weight is
+// raised only after the pods that will serve it are healthy in their group,
+// and every change is verified before the next.
+func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal trafficGoal) (bool, error) {
+	max := c.maxWeight()
+	if !t.written {
+		// No valid action yet (first deploy), or the Ingresses disagree: write
+		// all traffic to the stable service first.
+		return false, c.moveWeight(ctx, t, 0, goal)
+	}
+	// The canary Service selects the pods the canary group should hold.
+	if t.canarySel != goal.canaryHash {
+		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
+		if t.canaryW != 0 && !narrowing {
+			return false, c.moveWeight(ctx, t, 0, goal)
+		}
+		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
+			return false, nil
+		}
+		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.canaryName, t.canaryW != 0, goal.canaryHash); !ok || err != nil {
+			return false, err
+		}
+		return false, c.switchService(ctx, t.canarySvc, goal.canaryHash, "canary")
+	}
+	// The stable Service moves only at promotion (all traffic on the canary
+	// group), or narrows to the stable pods at the first deploy.
+	if t.stableSel != goal.stableHash {
+		narrowing := t.stableSel == "" && c.subsetOf(t.stableSvc, goal.stableHash)
+		if !narrowing && t.canaryW != max {
+			return false, c.moveWeight(ctx, t, max, goal)
+		}
+		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0) {
+			return false, nil
+		}
+		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
+			return false, err
+		}
+		if c.ro.Spec.Strategy.Canary.PingPong != nil && !narrowing {
+			// Ping-pong: no Service moves; the two swap roles.
+			c.flipPingPong()
+			return false, nil
+		}
+		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
+	}
+	if t.canaryW != goal.weight {
+		return false, c.moveWeight(ctx, t, goal.weight, goal)
+	}
+	if !maps.Equal(t.routes, goal.routes) {
+		return false, c.moveRoutes(ctx, t, goal)
+	}
+	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
+	return ok, err
+}
+
+// subsetOf reports whether pinning svc to hash only narrows what it selects:
+// every pod of hash is already selected, so the target group keeps them.
+func (c *rolloutContext) subsetOf(svc *corev1.Service, hash string) bool {
+	if svc == nil || hash == "" {
+		return false
+	}
+	selected := c.obs.podsSelectedBy(svc)
+	pods := c.obs.podsOf(hash)
+	if len(pods) == 0 {
+		return false
+	}
+	for _, p := range pods {
+		if !slices.ContainsFunc(selected, func(q corev1.Pod) bool { return q.Name == p.Name }) {
+			return false
+		}
+	}
+	return true
+}
+
+// canSwitch checks that the ReplicaSet a Service is about to select is there
+// with available pods when traffic depends on the Service, so that its
+// target group is never left empty under traffic.
+func (c *rolloutContext) canSwitch(t *trafficState, hash string, svc *corev1.Service, underTraffic bool) bool {
+	rs := replicaset.FindByHash(c.obs.rss, hash)
+	if rs == nil {
+		c.wait(time.Second, "waiting for ReplicaSet %s-%s before pointing service %s at it", c.ro.Name, hash, svc.Name)
+		return false
+	}
+	if underTraffic && replicaset.Available(rs) < 1 {
+		c.wait(0, "waiting for an available pod of %s before pointing service %s at it", rs.Name, svc.Name)
+		return false
+	}
+	return true
+}
+
+// verifyCurrent verifies the traffic state as it is. With healthySvc set, that
+// service's new selection (hash) must also be healthy in its group: before a
+// selector narrows under traffic.
+func (c *rolloutContext) verifyCurrent(ctx context.Context, t *trafficState, kind v1alpha1.VerificationKind, healthySvc string, require bool, hash string) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+	if require && healthySvc != "" {
+		spec.requireHealthy(healthySvc, c.obs.podsOf(hash))
+		kind = v1alpha1.VerificationTargetHealth
+	}
+	out, err := c.runVerification(ctx, kind, spec)
+	return out == outcomeVerified, err
+}
+
+// moveWeight writes the canary weight w (the stable service gets the rest),
+// once the group that gains traffic is ready: its ReplicaSet fully available,
+// and, when verifying, its pods registered and healthy in its target group.
+func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int32, goal trafficGoal) error {
+	w = min(max(w, 0), c.maxWeight())
+	// The group that gains traffic, and the ReplicaSet whose pods serve it.
+	raisingName, hash := t.stableName, t.stableSel
+	if hash == "" {
+		hash = goal.stableHash
+	}
+	if t.written && w > t.canaryW {
+		raisingName, hash = t.canaryName, t.canarySel
+		if hash == "" {
+			hash = goal.canaryHash
+		}
+	}
+	rs := replicaset.FindByHash(c.obs.rss, hash)
+	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) {
+		name := c.ro.Name + "-" + hash
+		if rs != nil {
+			name = fmt.Sprintf("%s (%d/%d available)", rs.Name, replicaset.Available(rs), replicaset.Replicas(rs))
+		}
+		c.wait(0, "waiting for ReplicaSet %s to be available before sending it more traffic", name)
+		return nil
+	}
+	// Health before weight: the pods that will serve the raised group are
+	// healthy in it (the ALB health-checks a group at weight 0 too). When
+	// nothing valid is written yet no traffic flows through the action, and
+	// the first write is verified like any other.
+	if c.verifying() && t.written {
+		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		spec.requireHealthy(raisingName, nil)
+		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+			return err
+		}
+	}
+	return c.writeWeights(ctx, t, w, goal)
+}
+
+// writeWeights writes the action annotation with canary weight w on every
+// Ingress and starts its verification.
+func (c *rolloutContext) writeWeights(ctx context.Context, t *trafficState, w int32, goal trafficGoal) error {
+	alb := c.albSpec()
+	port := strconv.Itoa(int(alb.ServicePort))
+	value, err := albannotation.Forward([]albannotation.Destination{
+		{Service: t.canaryName, Port: port, Weight: w},
+		{Service: t.stableName, Port: port, Weight: c.maxWeight() - w},
+	}, alb.StickinessConfig)
+	if err != nil {
+		c.specError("cannot build the ALB action: %v", err)
+		return nil
+	}
+	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
+	for _, ing := range t.ingresses {
+		if err := c.patchIngress(ctx, ing, func(n *networkingv1.Ingress) error {
+			n.Annotations[key] = value
+			return c.manage(n, true, key)
+		}); err != nil {
+			return err
+		}
+	}
+	from := t.canaryW
+	if !t.written {
+		from = -1
+	}
+	c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, w, t.stableName, t.stableSel, false)
+	c.progressed = true
+	if from < 0 {
+		c.normal("TrafficWeightUpdated", "Traffic weight set to %d (canary %s, stable %s)", w, t.canaryName, t.stableName)
+	} else {
+		c.normal("TrafficWeightUpdated", "Traffic weight updated from %d to %d", from, w)
+	}
+	if c.verifying() {
+		t2 := *t
+		t2.written, t2.canaryW, t2.stableW = true, w, c.maxWeight()-w
+		kind := goal.kind
+		if kind == "" {
+			kind = v1alpha1.VerificationCanaryWeight
+		}
+		c.startVerification(kind, c.canarySpec(&t2, w, c.maxWeight()-w, t.routes))
+	}
+	c.after(time.Second)
+	return nil
+}
+
+// moveRoutes writes or removes the header routes to reach goal.routes. Adding
+// a route sends matching requests to the canary group: its pods must be
+// healthy in it first.
+func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	alb := c.albSpec()
+	adding := false
+	for name, cond := range goal.routes {
+		if t.routes[name] != cond {
+			adding = true
+		}
+	}
+	if adding && c.verifying() {
+		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		spec.requireHealthy(t.canaryName, nil)
+		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+			return err
+		}
+	}
+	port := strconv.Itoa(int(alb.ServicePort))
+	action, err := albannotation.Forward([]albannotation.Destination{{Service: t.canaryName, Port: port, Weight: c.maxWeight()}}, alb.StickinessConfig)
+	if err != nil {
+		c.specError("cannot build the header route action: %v", err)
+		return nil
+	}
+	var order []string
+	for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+		order = append(order, mr.Name)
+	}
+	for _, ing := range t.ingresses {
+		err := c.patchIngress(ctx, ing, func(n *networkingv1.Ingress) error {
+			for _, name := range order {
+				ak, ck := albannotation.ActionKey(alb.AnnotationPrefix, name), albannotation.ConditionsKey(alb.AnnotationPrefix, name)
+				if cond, want := goal.routes[name]; want {
+					n.Annotations[ak], n.Annotations[ck] = action, cond
+					albannotation.EnsureRoutePath(n, name, order)
+					if err := c.manage(n, true, ak, ck); err != nil {
+						return err
+					}
+				} else {
+					delete(n.Annotations, ak)
+					delete(n.Annotations, ck)
+					albannotation.RemoveRoutePath(n, name)
+					if err := c.manage(n, false, ak, ck); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	c.progressed = true
+	c.normal("HeaderRouteUpdated", "Header routes set to %v", slices.Sorted(maps.Keys(goal.routes)))
+	if c.verifying() {
+		c.startVerification(v1alpha1.VerificationHeaderRoute, c.canarySpec(t, t.canaryW, t.stableW, goal.routes))
+	}
+	c.after(time.Second)
+	return nil
+}
+
+// manage updates the managed-alb-annotations bookkeeping of an Ingress.
+func (c *rolloutContext) manage(ing *networkingv1.Ingress, add bool, keys ...string) error {
+	m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey])
+	if err != nil {
+		// A broken bookkeeping annotation is rewritten; it holds no traffic.
+		m = albannotation.Managed{}
+	}
+	if add {
+		m.Add(c.ro.Name, keys...)
+	} else {
+		m.Remove(c.ro.Name, keys...)
+	}
+	ing.Annotations[albannotation.ManagedAnnotationsKey] = m.String()
+	return nil
+}
+
+// patchIngress applies a change to an Ingress as a merge patch guarded by its
+// resourceVersion, so a concurrent writer is never overwritten.
+func (c *rolloutContext) patchIngress(ctx context.Context, ing *networkingv1.Ingress, mutate func(*networkingv1.Ingress) error) error {
+	n := ing.DeepCopy()
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	if err := mutate(n); err != nil {
+		return err
+	}
+	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(ing, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("updating ingress %s/%s: %w", ing.Namespace, ing.Name, err)
+	}
+	*ing = *n
+	return nil
+}
+
+// switchService points a Service's selector at a ReplicaSet's pods.
+func (c *rolloutContext) switchService(ctx context.Context, svc *corev1.Service, hash, role string) error {
+	n := svc.DeepCopy()
+	if n.Spec.Selector == nil {
+		n.Spec.Selector = map[string]string{}
+	}
+	from := n.Spec.Selector[replicaset.HashLabel]
+	n.Spec.Selector[replicaset.HashLabel] = hash
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("pointing %s service %s/%s at pods %s: %w", role, svc.Namespace, svc.Name, hash, err)
+	}
+	*svc = *n
+	c.progressed = true
+	if from == "" {
+		from = "all pods"
+	}
+	c.normal("SwitchService", "Switched selector of %s service %s from %s to %s", role, svc.Name, from, hash)
+	c.after(100 * time.Millisecond)
+	return nil
+}
+
+// flipPingPong swaps the stable and canary roles of the ping and pong services.
+func (c *rolloutContext) flipPingPong() {
+	if c.status.Canary.StablePingPong == "ping" {
+		c.status.Canary.StablePingPong = "pong"
+	} else {
+		c.status.Canary.StablePingPong = "ping"
+	}
+	c.progressed = true
+	c.normal("PingPongSwitched", "Stable service is now the %s service", c.status.Canary.StablePingPong)
+	c.after(100 * time.Millisecond)
+}
+
+// weightsStatus builds status.canary.weights.
+func (c *rolloutContext) weightsStatus(canarySvc, canaryHash string, w int32, stableSvc, stableHash string, verified bool) *v1alpha1.TrafficWeights {
+	tw := &v1alpha1.TrafficWeights{
+		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: canarySvc, PodTemplateHash: canaryHash},
+		Stable: v1alpha1.WeightDestination{Weight: c.maxWeight() - w, ServiceName: stableSvc, PodTemplateHash: stableHash},
+	}
+	if c.verifying() {
+		tw.Verified = &verified
+	}
+	return tw
+}
+
+// canarySpec is the verification of a canary traffic state: the canary and
+// stable services at their weights, their targets (the ready pods each
+// selects), and the header routes.
+func (c *rolloutContext) canarySpec(t *trafficState, cw, sw int32, routes map[string]string) *verifySpec {
+	alb := c.albSpec()
+	spec := &verifySpec{
+		ingresses:   t.ingresses,
+		actionName:  t.actionName,
+		servicePort: alb.ServicePort,
+	}
+	spec.add(verify.RoleCanary, t.canarySvc, t.canarySel, cw, c.obs.podsSelectedBy(t.canarySvc))
+	spec.add(verify.RoleStable, t.stableSvc, t.stableSel, sw, c.obs.podsSelectedBy(t.stableSvc))
+	for _, name := range slices.Sorted(maps.Keys(routes)) {
+		spec.routes = append(spec.routes, routeSpec{name: name, conditions: routes[name], service: t.canarySvc, hash: t.canarySel, pods: c.obs.podsSelectedBy(t.canarySvc)})
+	}
+	return spec
+}

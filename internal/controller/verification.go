@@ -1,0 +1,436 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// destSpec is one service of a verification.
+type destSpec struct {
+	role           verify.Role
+	svc            *corev1.Service
+	hash           string // the pod-template hash it selects ("" = unpinned)
+	weight         int32
+	pods           []corev1.Pod
+	requireHealthy bool
+}
+
+// routeSpec is one header route of a verification; removed routes must have
+// no rule left.
+type routeSpec struct {
+	name       string
+	conditions string // the conditions annotation value
+	service    *corev1.Service
+	hash       string
+	pods       []corev1.Pod
+	removed    bool
+}
+
+// verifySpec is what a verification expects, before it becomes a
+// verify.Input: the same spec gives the same fingerprint.
+type verifySpec struct {
+	ingresses   []*networkingv1.Ingress
+	actionName  string // "" = plain backend (blue-green selector mode)
+	servicePort int32
+	dests       []destSpec
+	routes      []routeSpec
+}
+
+func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, weight int32, pods []corev1.Pod) {
+	s.dests = append(s.dests, destSpec{role: role, svc: svc, hash: hash, weight: weight, pods: pods})
+}
+
+// requireHealthy asks for the service's targets to be healthy in its group
+// whatever its weight; pods, when given, replace the expected pods.
+func (s *verifySpec) requireHealthy(service string, pods []corev1.Pod) {
+	for i := range s.dests {
+		if s.dests[i].svc != nil && s.dests[i].svc.Name == service {
+			s.dests[i].requireHealthy = true
+			if pods != nil {
+				s.dests[i].pods = pods
+			}
+		}
+	}
+}
+
+// fingerprint identifies what the spec verifies: ingresses, each service with
+// the hash it selects and its weight, header routes, and for the services
+// that must be healthy whatever their weight, the exact targets. Roles are
+// left out: ping-pong swaps them without changing what the ALB does.
+func (s *verifySpec) fingerprint() string {
+	var parts []string
+	var ings []string
+	for _, ing := range s.ingresses {
+		ings = append(ings, ing.Name)
+	}
+	sort.Strings(ings)
+	parts = append(parts, "ingress="+strings.Join(ings, ","))
+	if s.actionName != "" {
+		parts = append(parts, "action="+s.actionName)
+	}
+	var dests []string
+	for _, d := range s.dests {
+		name := ""
+		if d.svc != nil {
+			name = d.svc.Name
+		}
+		x := fmt.Sprintf("%s@%s=%d", name, d.hash, d.weight)
+		if d.requireHealthy {
+			x += "+healthy:" + targetsDigest(d.svc, s.servicePort, d.pods)
+		}
+		dests = append(dests, x)
+	}
+	sort.Strings(dests)
+	parts = append(parts, dests...)
+	for _, r := range s.routes {
+		if r.removed {
+			parts = append(parts, "route-"+r.name)
+		} else {
+			parts = append(parts, "route+"+r.name+"@"+r.hash+":"+r.conditions)
+		}
+	}
+	return strings.Join(parts, ";")
+}
+
+// targetsDigest is a short digest of the targets a service's pods give.
+func targetsDigest(svc *corev1.Service, port int32, pods []corev1.Pod) string {
+	if svc == nil {
+		return "none"
+	}
+	ts, err := targetsOf(svc, port, pods)
+	if err != nil {
+		return "none"
+	}
+	h := fnv.New32a()
+	for _, t := range ts {
+		_, _ = h.Write([]byte(t.String() + ","))
+	}
+	return fmt.Sprintf("%d/%08x", len(ts), h.Sum32())
+}
+
+// input builds the verify.Input of a spec.
+func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input, error) {
+	in := verify.Input{
+		Namespace:           c.ro.Namespace,
+		ActionName:          s.actionName,
+		ServicePort:         strconv.Itoa(int(s.servicePort)),
+		TargetGroupBindings: c.obs.bindings,
+		DesiredAt:           desiredAt,
+		Timeout:             c.verifyTimeout(),
+	}
+	for _, ing := range s.ingresses {
+		host := ""
+		for _, lb := range ing.Status.LoadBalancer.Ingress {
+			if lb.Hostname != "" {
+				host = lb.Hostname
+				break
+			}
+		}
+		in.Ingresses = append(in.Ingresses, verify.Ingress{Name: ing.Name, Hostname: host})
+	}
+	for _, d := range s.dests {
+		if d.svc == nil {
+			return in, fmt.Errorf("a service of the verification does not exist")
+		}
+		ts, err := targetsOf(d.svc, s.servicePort, d.pods)
+		if err != nil {
+			return in, err
+		}
+		in.Destinations = append(in.Destinations, verify.Destination{Role: d.role, Service: d.svc.Name, Weight: d.weight, Targets: ts, RequireHealthy: d.requireHealthy})
+	}
+	for _, r := range s.routes {
+		headers, err := parseHeaders(r.conditions)
+		if err != nil {
+			return in, fmt.Errorf("header route %s: %w", r.name, err)
+		}
+		vr := verify.Route{Name: r.name, Headers: headers}
+		if !r.removed && r.service != nil {
+			ts, err := targetsOf(r.service, s.servicePort, r.pods)
+			if err != nil {
+				return in, err
+			}
+			vr.Destinations = []verify.Destination{{Role: verify.RoleCanary, Service: r.service.Name, Weight: 100, Targets: ts}}
+		}
+		in.Routes = append(in.Routes, vr)
+	}
+	return in, nil
+}
+
+// parseHeaders reads a conditions annotation into the route's header matches.
+func parseHeaders(conditions string) ([]verify.HeaderMatch, error) {
+	var conds []albannotation.HeaderCondition
+	if err := json.Unmarshal([]byte(conditions), &conds); err != nil {
+		return nil, fmt.Errorf("invalid conditions %q: %w", conditions, err)
+	}
+	var out []verify.HeaderMatch
+	for _, cd := range conds {
+		if cd.Field != "http-header" {
+			continue
+		}
+		out = append(out, verify.HeaderMatch{Name: cd.HTTPHeaderConfig.HTTPHeaderName, Values: cd.HTTPHeaderConfig.Values})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no http-header condition in %q", conditions)
+	}
+	return out, nil
+}
+
+// outcome is what runVerification tells its caller.
+type outcome int
+
+const (
+	outcomePending outcome = iota
+	outcomeVerified
+	outcomeTimedOut
+)
+
+// startVerification records a new verification of spec in status, starting
+// now (after the change it verifies was written).
+func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *verifySpec) *v1alpha1.VerificationStatus {
+	now := metav1.NewTime(c.r.opts.Now())
+	v := &v1alpha1.VerificationStatus{
+		Phase:           v1alpha1.VerificationPending,
+		Kind:            kind,
+		Fingerprint:     s.fingerprint(),
+		PodTemplateHash: c.newHash,
+		TimeoutSeconds:  int32(c.verifyTimeout() / time.Second),
+		StartedAt:       &now,
+	}
+	if c.ro.Spec.Strategy.Canary != nil && c.status.CurrentStepIndex != nil {
+		v.StepIndex = ptr.To(*c.status.CurrentStepIndex)
+	}
+	if len(s.dests) > 0 {
+		v.DesiredWeights = &v1alpha1.VerificationWeights{Canary: s.dests[0].weight}
+		if len(s.dests) > 1 {
+			v.DesiredWeights.Stable = s.dests[1].weight
+		}
+	}
+	c.status.Verification = v
+	c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, verify.ReasonWeightMismatch, "verification started: "+string(kind))
+	return v
+}
+
+// verified reports whether the last verification verified exactly spec.
+func (c *rolloutContext) verified(s *verifySpec) bool {
+	v := c.status.Verification
+	return v != nil && v.Phase == v1alpha1.VerificationVerified && v.Fingerprint == s.fingerprint()
+}
+
+// runVerification checks spec through the verifier, continuing the recorded
+// verification of the same fingerprint (its start time is the freshness
+// bound and the timeout base) or starting one.
+func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.VerificationKind, s *verifySpec) (outcome, error) {
+	if !c.verifying() {
+		return outcomeVerified, nil
+	}
+	v := c.status.Verification
+	if v == nil || v.Fingerprint != s.fingerprint() {
+		v = c.startVerification(kind, s)
+	}
+	switch v.Phase {
+	case v1alpha1.VerificationVerified:
+		return outcomeVerified, nil
+	case v1alpha1.VerificationTimedOut:
+		// A timed-out verification is final for its window. During an update
+		// it aborted the rollout; seen again here, the rollout was retried
+		// (or is aborted and this is the abort's own check): look again with
+		// a new window, after a pause when nothing changed.
+		retry := v.FinishedAt == nil || c.now.Sub(v.FinishedAt.Time) >= c.verifyTimeout() || c.mode == modeProgress
+		if !retry {
+			c.after(c.verifyTimeout() - c.now.Sub(v.FinishedAt.Time))
+			c.wait(0, "verification timed out (%s): %s", v.Reason, v.Message)
+			return outcomePending, nil
+		}
+		v = c.startVerification(kind, s)
+	}
+	if c.r.verifier == nil {
+		return outcomePending, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
+	}
+	in, err := c.input(s, v.StartedAt.Time)
+	if err != nil {
+		c.specError("cannot verify: %v", err)
+		return outcomePending, nil
+	}
+	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
+	res := c.r.verifier.Verify(vctx, in)
+	cancel()
+	return c.record(v, s, res), nil
+}
+
+// record stores a check's result in status.verification, sets the
+// TrafficVerified condition, emits Argo Rollouts' events, and schedules the
+// next check.
+func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, res verify.Result) outcome {
+	now := metav1.NewTime(c.r.opts.Now())
+	v.LastCheckedAt = &now
+	v.Attempts++
+	v.Reason, v.Message = res.Reason, res.Message
+	v.TargetGroups = observations(res)
+	c.recordALBStatus(res)
+	c.r.metrics.verification(c.ro, string(res.Outcome))
+	switch res.Outcome {
+	case verify.Verified:
+		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
+		c.progressed = true
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionTrue, res.Reason, res.Message)
+		for _, g := range res.TargetGroups {
+			if g.DesiredWeight > 0 || g.HealthChecked {
+				c.normal("TargetGroupVerified", "Service %s (TargetGroup %s) verified: weight %d, %d/%d targets healthy", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
+			}
+		}
+		return outcomeVerified
+	case verify.Failed:
+		v.Phase = v1alpha1.VerificationFailed
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Reason, res.Message)
+		if res.Reason == string(elbv2.KindLoadBalancerNotFound) {
+			c.warning("LoadBalancerNotFound", "Failed to find load balancer: %s", res.Message)
+		} else {
+			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
+		}
+		c.wait(max(res.NextCheck, time.Second), "verification failed (%s): %s", res.Reason, res.Message)
+		return outcomePending
+	case verify.TimedOut:
+		if awsProblem(res.Cause) {
+			// The ALB could not be read (IAM, throttling, network): nothing is
+			// known about it, so this is no reason to abort. Keep traffic where
+			// it is and keep checking, in a new window.
+			v.Phase = v1alpha1.VerificationFailed
+			v.Reason = res.Cause
+			v.StartedAt = &now
+			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Cause, res.Message)
+			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
+			c.wait(5*time.Second, "verification failing (%s): %s", res.Cause, res.Message)
+			return outcomePending
+		}
+		v.Phase, v.FinishedAt = v1alpha1.VerificationTimedOut, &now
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, verify.ReasonVerificationTimedOut, res.Message)
+		c.warning("TargetGroupUnverified", "%s not verified: %s", describeSpec(s), res.Message)
+		c.onTimedOut()
+		return outcomeTimedOut
+	default:
+		v.Phase = v1alpha1.VerificationPending
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, res.Reason, res.Message)
+		c.wait(max(res.NextCheck, 200*time.Millisecond), "verifying %s: %s", strings.ToLower(string(v.Kind)), res.Message)
+		return outcomePending
+	}
+}
+
+// awsProblem reports whether a reason says the ELBv2 API could not be read
+// (as opposed to the ALB being in another state than desired).
+func awsProblem(reason string) bool {
+	switch elbv2.Kind(reason) {
+	case elbv2.KindThrottled, elbv2.KindAccessDenied, elbv2.KindRegionMismatch, elbv2.KindCredentials, elbv2.KindNetwork, elbv2.KindOther,
+		elbv2.KindLoadBalancerNotFound, elbv2.KindListenerNotFound, elbv2.KindTargetGroupNotFound:
+		return true
+	}
+	return false
+}
+
+// describeSpec names a verification's services for events.
+func describeSpec(s *verifySpec) string {
+	var parts []string
+	for _, d := range s.dests {
+		if d.svc != nil {
+			parts = append(parts, fmt.Sprintf("Service %s (weight %d)", d.svc.Name, d.weight))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// observations converts the verifier's per-group observations for status.
+func observations(res verify.Result) []v1alpha1.TargetGroupObservation {
+	var out []v1alpha1.TargetGroupObservation
+	for _, g := range res.TargetGroups {
+		o := v1alpha1.TargetGroupObservation{
+			Name: g.Name, ARN: g.ARN, Role: string(g.Role), Service: g.Service,
+			DesiredWeight: g.DesiredWeight, ExpectedTargets: int32(g.Expected), HealthyTargets: int32(g.Healthy),
+		}
+		if g.Route != "" {
+			o.Role = string(g.Role) + " (route " + g.Route + ")"
+		}
+		if len(g.Rules) > 0 {
+			w := g.Rules[0].Weight
+			o.ActualWeight = &w
+			o.Rule = g.Rules[0].Rule
+			o.Listener = strconv.Itoa(int(g.Rules[0].ListenerPort))
+		}
+		o.RegisteredTargets = int32(g.Healthy)
+		for i, t := range g.NotHealthy {
+			if t.State != "" {
+				o.RegisteredTargets++
+			}
+			if i < 5 {
+				state := t.State
+				if state == "" {
+					state = "notRegistered"
+				}
+				o.Unhealthy = append(o.Unhealthy, v1alpha1.TargetObservation{Target: t.String(), State: state, Reason: t.Reason, Description: t.Description})
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// recordALBStatus fills status.alb / status.albs (Argo Rollouts' fields)
+// from what the check found.
+func (c *rolloutContext) recordALBStatus(res verify.Result) {
+	if len(res.LoadBalancers) == 0 {
+		return
+	}
+	var albs []v1alpha1.ALBStatus
+	for _, lb := range res.LoadBalancers {
+		st := v1alpha1.ALBStatus{Ingress: lb.Ingress, LoadBalancer: v1alpha1.AwsResourceRef{Name: lb.Name, ARN: lb.ARN, FullName: lb.FullName}}
+		for _, tg := range lb.TargetGroups {
+			if tg.Route != "" {
+				continue
+			}
+			ref := v1alpha1.AwsResourceRef{Name: tg.Name, ARN: tg.ARN, FullName: tg.FullName}
+			switch tg.Role {
+			case verify.RoleCanary:
+				st.CanaryTargetGroup = ref
+			case verify.RoleStable:
+				st.StableTargetGroup = ref
+			case verify.RoleActive:
+				st.ActiveTargetGroup = &ref
+			case verify.RolePreview:
+				st.PreviewTargetGroup = &ref
+			}
+		}
+		albs = append(albs, st)
+	}
+	c.status.ALB = &albs[0]
+	c.status.ALBs = albs
+}
+
+// onTimedOut handles a verification that timed out: during an update it
+// aborts the rollout (traffic goes back to stable, verified, before the
+// canary scales down); otherwise the rollout stays where it is, Degraded.
+func (c *rolloutContext) onTimedOut() {
+	v := c.status.Verification
+	msg := ""
+	if v != nil {
+		msg = v.Message
+	}
+	if c.mode == modeProgress {
+		c.abort("VerificationTimedOut", msg)
+		return
+	}
+	c.wait(time.Second, "verification timed out: %s", msg)
+}
