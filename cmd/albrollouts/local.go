@@ -27,8 +27,10 @@ func init() {
 			Short: "Run a local stand-in for EKS + the AWS Load Balancer Controller + ALB",
 			Long: `local runs, in one process, a real Kubernetes control plane (etcd, kube-apiserver,
 kube-controller-manager), elbsim (an ELBv2 emulator with a real data plane), a node
-agent that runs pods of image albrollouts/demo:<version> on loopback IPs, and a
-local ALB controller that turns Ingresses of class alb into elbsim load balancers.`,
+agent that runs pods on loopback IPs (image albrollouts/demo:<version> runs the demo
+app, any other image a generic HTTP stand-in on its declared ports), and a local ALB
+controller that turns Ingresses of class alb into elbsim load balancers. The CRDs
+come from the binary, so it runs from any directory.`,
 		}
 		local.AddCommand(newLocalUpCmd(), newLocalDownCmd())
 		return local

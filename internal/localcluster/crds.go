@@ -20,6 +20,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/albrollouts/albrollouts/config"
 )
 
 // readCRDs loads every CustomResourceDefinition in the YAML files (*.yaml,
@@ -62,6 +64,26 @@ func crdsInFile(path string) ([]*apiextensionsv1.CustomResourceDefinition, error
 	if err != nil {
 		return nil, fmt.Errorf("read CRD file: %w", err)
 	}
+	return crdsInYAML(path, data)
+}
+
+// embeddedCRDs are the CRDs the binary carries (package config): the Rollout CRD and
+// the TargetGroupBinding CRD the local environment needs.
+func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range append(config.RolloutCRDs(), config.ExternalCRDs()...) {
+		got, err := crdsInYAML("embedded config/"+f.Path, f.Data)
+		if err != nil {
+			return nil, err
+		}
+		crds = append(crds, got...)
+	}
+	return crds, nil
+}
+
+// crdsInYAML parses the CustomResourceDefinitions of a (multi-document) YAML file;
+// path names it in errors. Documents of other kinds are ignored.
+func crdsInYAML(path string, data []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {

@@ -1,7 +1,8 @@
 // Package localcluster runs a real Kubernetes control plane on loopback for
 // integration tests and the local environment: etcd and kube-apiserver, plus
-// kube-controller-manager on request (ReplicaSets become Pods, ready Pods become
-// EndpointSlice endpoints). It installs the project's CRDs and hands out an admin
+// kube-controller-manager on request with the controllers a rollout controller
+// relies on (see ControllerManagerControllers). It installs the project's CRDs (the
+// copy the binary embeds, so it works from any directory) and hands out an admin
 // *rest.Config and kubeconfig.
 //
 // The binaries are built once by `make k8s-bins` (hack/build-k8s-bins.sh) into a
@@ -36,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -86,12 +88,16 @@ type Options struct {
 	// BinDir holds etcd, kube-apiserver and kube-controller-manager; default DefaultBinDir().
 	BinDir string
 	// CRDDirs are directories of CRD YAML, installed recursively and waited for
-	// until Established; missing directories are skipped. Nil means
-	// <repo>/config/crd, the repository found by walking up from the working
-	// directory to go.mod. An empty non-nil slice installs nothing.
+	// until Established; missing directories are skipped. An empty non-nil slice
+	// installs nothing from directories.
 	CRDDirs []string
-	// ControllerManager also runs kube-controller-manager with the replicaset,
-	// endpointslice and deployment controllers.
+	// CRDs are CRD YAML files (multi-document allowed), installed like CRDDirs.
+	// When CRDDirs and CRDs are both nil, the CRDs the binary embeds are installed
+	// (package config: the Rollout CRD and the TargetGroupBinding CRD), whatever the
+	// working directory.
+	CRDs [][]byte
+	// ControllerManager also runs kube-controller-manager with
+	// ControllerManagerControllers.
 	ControllerManager bool
 	// WorkDir receives certificates, the kubeconfig, etcd's data and the logs.
 	// Default: a new temporary directory, removed by Stop (when Start fails it is
@@ -172,13 +178,6 @@ func withDefaults(o Options) (Options, error) {
 	if o.BinDir == "" {
 		o.BinDir = DefaultBinDir()
 	}
-	if o.CRDDirs == nil {
-		root, err := repoRoot()
-		if err != nil {
-			return o, fmt.Errorf("%w; set Options.CRDDirs", err)
-		}
-		o.CRDDirs = []string{filepath.Join(root, "config", "crd")}
-	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = DefaultStartTimeout
 	}
@@ -189,24 +188,6 @@ func withDefaults(o Options) (Options, error) {
 		o.Log = &syncWriter{w: o.Log}
 	}
 	return o, nil
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod in the working directory or above")
-		}
-		dir = parent
-	}
 }
 
 func checkBinaries(o Options) error {
@@ -333,7 +314,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, httpc *http.Client, etcdPo
 }
 
 func (c *Cluster) installCRDs(ctx context.Context) error {
-	crds, err := readCRDs(c.opts.CRDDirs)
+	crds, err := c.crds()
 	if err != nil || len(crds) == 0 {
 		return err
 	}
@@ -348,11 +329,50 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	return installCRDs(ctx, cl, crds)
 }
 
+// crds are the CRDs to install: from Options.CRDDirs and Options.CRDs, or the
+// embedded ones when both are nil.
+func (c *Cluster) crds() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	if c.opts.CRDDirs == nil && c.opts.CRDs == nil {
+		return embeddedCRDs()
+	}
+	crds, err := readCRDs(c.opts.CRDDirs)
+	if err != nil {
+		return nil, err
+	}
+	for i, data := range c.opts.CRDs {
+		got, err := crdsInYAML(fmt.Sprintf("Options.CRDs[%d]", i), data)
+		if err != nil {
+			return nil, err
+		}
+		crds = append(crds, got...)
+	}
+	return crds, nil
+}
+
+// ControllerManagerControllers returns the kube-controller-manager controllers Start
+// runs: ReplicaSets become Pods (replicaset) and Deployments ReplicaSets
+// (deployment); ready Pods become EndpointSlice endpoints (endpointslice) and v1
+// Endpoints (endpoints, which Argo-era tools still read); deleting an owner deletes
+// its dependents through ownerReferences, e.g. a Rollout's ReplicaSets and their
+// Pods (garbage-collector); deleting a namespace deletes what is in it (namespace).
+// kube-apiserver refuses loopback addresses in both EndpointSlices and Endpoints, so
+// pods on 127.x get neither; see the README's "Try it locally".
+func ControllerManagerControllers() []string {
+	return []string{
+		"replicaset-controller",
+		"deployment-controller",
+		"endpointslice-controller",
+		"endpoints-controller",
+		"garbage-collector-controller",
+		"namespace-controller",
+	}
+}
+
 func (c *Cluster) startControllerManager(ctx context.Context, httpc *http.Client, port int) error {
 	s := c.secrets
 	args := []string{
 		"--kubeconfig=" + c.kubeconfig,
-		"--controllers=replicaset,endpointslice,deployment",
+		"--controllers=" + strings.Join(ControllerManagerControllers(), ","),
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port), // only for /healthz, which needs no authentication

@@ -86,8 +86,8 @@ type Options struct {
 	PodCIDR string
 	// BinDir holds the control-plane binaries; default localcluster.DefaultBinDir().
 	BinDir string
-	// CRDDirs are installed in the cluster. Default: <repo>/config/crd when run inside
-	// the repository, else the TargetGroupBinding CRD only.
+	// CRDDirs are installed in the cluster. Default (nil): the CRDs the binary
+	// embeds (package config: Rollout and TargetGroupBinding), from any directory.
 	CRDDirs []string
 	// Out receives progress lines for people: what came up, ALB listener URLs.
 	// Default: discarded.
@@ -212,13 +212,6 @@ func (e *Env) prepareDir() error {
 		return fmt.Errorf("clean %s: %w", filepath.Join(dir, "cluster"), err)
 	}
 	e.kubeconfig = filepath.Join(dir, kubeconfigName)
-	if e.opts.CRDDirs == nil {
-		crds, err := defaultCRDDirs(dir)
-		if err != nil {
-			return err
-		}
-		e.opts.CRDDirs = crds
-	}
 	if e.opts.Log == nil {
 		f, err := os.Create(filepath.Join(dir, "controllers.log"))
 		if err != nil {
@@ -228,41 +221,6 @@ func (e *Env) prepareDir() error {
 		e.opts.Log = f
 	}
 	return nil
-}
-
-// defaultCRDDirs returns <repo>/config/crd inside the repository; elsewhere it writes
-// the TargetGroupBinding CRD to <dir>/crds and returns that.
-func defaultCRDDirs(dir string) ([]string, error) {
-	if root, ok := repoRoot(); ok {
-		return []string{filepath.Join(root, "config", "crd")}, nil
-	}
-	crdDir := filepath.Join(dir, "crds")
-	if err := os.MkdirAll(crdDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", crdDir, err)
-	}
-	if err := os.WriteFile(filepath.Join(crdDir, "elbv2.k8s.aws_targetgroupbindings.yaml"), localalb.TargetGroupBindingCRD(), 0o644); err != nil {
-		return nil, fmt.Errorf("write CRD: %w", err)
-	}
-	return []string{crdDir}, nil
-}
-
-func repoRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "config", "crd")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return dir, true
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 func newELBV2Client(endpoint string) *elbv2.Client {
