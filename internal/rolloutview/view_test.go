@@ -436,8 +436,8 @@ func TestColorEnabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	defer w.Close()
+	defer func() { _ = r.Close() }()
+	defer func() { _ = w.Close() }()
 	if rolloutview.ColorEnabled(w) {
 		t.Error("colour into a pipe")
 	}
@@ -446,7 +446,7 @@ func TestColorEnabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.Close()
+	defer func() { _ = dev.Close() }()
 	if !rolloutview.ColorEnabled(dev) {
 		t.Fatal("no colour on a character device")
 	}
