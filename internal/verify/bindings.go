@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,7 +22,13 @@ type TargetGroupBinding struct {
 	TargetGroupARN string
 	ServiceName    string
 	ServicePort    string // number or name, as in spec.serviceRef.port
-	TargetType     string // ip or instance
+	// ServicePortName and ServicePortNumber are that port of the Service in
+	// both spellings, resolved by ListTargetGroupBindings from the Service
+	// (empty and 0 when the Service or the port was not found). A binding
+	// matches a destination whose port is given in either spelling.
+	ServicePortName   string
+	ServicePortNumber int32
+	TargetType        string // ip or instance
 }
 
 // TargetGroupBindingGVKs are the API versions TargetGroupBindings exist in:
@@ -32,8 +40,10 @@ var TargetGroupBindingGVKs = []schema.GroupVersionKind{
 
 // ListTargetGroupBindings reads the TargetGroupBindings of a namespace in
 // every API version of TargetGroupBindingGVKs, as unstructured objects so
-// that neither CRD needs Go types. A version whose CRD is not installed is
-// skipped. The result is sorted by API version and name.
+// that neither CRD needs Go types, and resolves each one's service port
+// against its Service (ServicePortName, ServicePortNumber). A version whose
+// CRD is not installed is skipped. The result is sorted by API version and
+// name.
 func ListTargetGroupBindings(ctx context.Context, r client.Reader, namespace string) ([]TargetGroupBinding, error) {
 	var out []TargetGroupBinding
 	for _, gvk := range TargetGroupBindingGVKs {
@@ -46,7 +56,11 @@ func ListTargetGroupBindings(ctx context.Context, r client.Reader, namespace str
 			return nil, fmt.Errorf("listing %s TargetGroupBindings in namespace %s: %w", gvk.GroupVersion(), namespace, err)
 		}
 		for i := range list.Items {
-			out = append(out, bindingFromUnstructured(&list.Items[i]))
+			b := bindingFromUnstructured(&list.Items[i])
+			if err := resolveBindingPort(ctx, r, &b); err != nil {
+				return nil, err
+			}
+			out = append(out, b)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -56,6 +70,26 @@ func ListTargetGroupBindings(ctx context.Context, r client.Reader, namespace str
 		return out[i].Name < out[j].Name
 	})
 	return out, nil
+}
+
+// resolveBindingPort finds the binding's service port in the Service, so
+// that a port given by name in one place and by number in another matches.
+// A Service that does not exist (yet) leaves the port unresolved.
+func resolveBindingPort(ctx context.Context, r client.Reader, b *TargetGroupBinding) error {
+	if b.ServiceName == "" || b.ServicePort == "" {
+		return nil
+	}
+	var svc corev1.Service
+	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.ServiceName}, &svc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("reading service %s/%s of TargetGroupBinding %s: %w", b.Namespace, b.ServiceName, b.Name, err)
+	}
+	if p, err := findServicePort(&svc, b.ServicePort); err == nil {
+		b.ServicePortName, b.ServicePortNumber = p.Name, p.Port
+	}
+	return nil
 }
 
 func bindingFromUnstructured(u *unstructured.Unstructured) TargetGroupBinding {

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -9,7 +11,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 )
 
-// maxListedTargets bounds how many targets a diagnosis names per group.
+// maxListedTargets bounds how many targets (or rules) a diagnosis names.
 const maxListedTargets = 5
 
 // severity orders the problems of a check: the most severe one gives the
@@ -31,8 +33,19 @@ type ingressVerdict struct {
 	reason  string
 	err     error
 	msgs    []string
-	summary string // what was verified, for the Verified message
+	notes   []string // reported whatever the verdict
+	summary string   // what was verified, for the Verified message
 	groups  []TargetGroupObservation
+	lb      *LoadBalancerObservation
+	others  []OtherRule
+}
+
+// add records a problem; the most severe one gives the reason.
+func (v *ingressVerdict) add(sev severity, reason, msg string) {
+	v.msgs = append(v.msgs, msg)
+	if sev > v.sev {
+		v.sev, v.reason = sev, reason
+	}
 }
 
 // Decide turns an observation into a Result. It is a pure function of its
@@ -53,13 +66,17 @@ func Decide(in Input, obs Observation, now time.Time, b Backoff) Result {
 		if len(in.Ingresses) > 1 {
 			prefix = "ingress " + ing.Name + ": "
 		}
-		for _, m := range v.msgs {
+		for _, m := range append(v.msgs, v.notes...) {
 			msgs = append(msgs, prefix+m)
 		}
 		if v.summary != "" {
 			summaries = append(summaries, prefix+v.summary)
 		}
 		res.TargetGroups = append(res.TargetGroups, v.groups...)
+		res.OtherRules = append(res.OtherRules, v.others...)
+		if v.lb != nil {
+			res.LoadBalancers = append(res.LoadBalancers, *v.lb)
+		}
 		if v.sev > worst.sev {
 			worst = v
 		}
@@ -115,28 +132,25 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 			in.Namespace, ing.Name)}}
 	case st == nil:
 		return ingressVerdict{sev: sevError, reason: string(elbv2.KindOther), msgs: []string{"load balancer state of ingress " + ing.Name + " was not read"}}
-	case st.Err != nil:
-		return ingressVerdict{sev: sevError, reason: errReason(st.Err), err: st.Err, msgs: []string{st.Err.Error()}}
 	}
-	view := matchAction(in, ing, st)
-	if len(view.rules) == 0 {
-		return ingressVerdict{sev: sevNoRules, reason: ReasonRulesNotFound, msgs: []string{noRulesMessage(in, ing, st, view)}}
+	view := matchIngress(in, ing, st)
+	if st.Err != nil {
+		return ingressVerdict{sev: sevError, reason: errReason(st.Err), err: st.Err, msgs: []string{st.Err.Error()},
+			lb: loadBalancerObservation(in, ing, st, view)}
 	}
-	v := ingressVerdict{sev: sevVerified, reason: ReasonWeightsVerified}
+	v := rulesVerdict(in, ing, st, view)
+	v.lb = loadBalancerObservation(in, ing, st, view)
+	v.others = otherRules(ing, view)
+	if len(view.others) > 0 {
+		v.notes = append(v.notes, fmt.Sprintf("note: %d rule(s) forward to a target group of the %s without being its rules, not judged: %s",
+			len(view.others), view.action.set.label(in), describeRules(view, view.action.set, view.others)))
+	}
 	groups := groupObservations(in, ing, view)
-	for _, r := range view.rules {
-		if !r.matches {
-			v.msgs = append(v.msgs, ruleMismatch(in, ing, view, r))
-		}
-	}
-	if len(v.msgs) > 0 {
-		v.sev, v.reason = sevWeights, ReasonWeightMismatch
-	}
 	targetsOK := true
 	var healthy []string
 	for i := range groups {
 		g := &groups[i]
-		if g.DesiredWeight == 0 || g.ARN == "" {
+		if !g.judge {
 			continue
 		}
 		hs, read := st.Health[g.ARN]
@@ -144,16 +158,20 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 			targetsOK = false
 			continue
 		}
-		d := in.Destinations[g.dest]
+		prefix := ""
+		if g.Route != "" {
+			prefix = "route " + g.Route + ": "
+		}
+		d := view.sets()[g.set].set.dests[g.dest]
 		if msg, ok := evalTargets(d, hs, g); !ok {
 			targetsOK = false
-			v.msgs = append(v.msgs, msg)
+			v.msgs = append(v.msgs, prefix+msg)
 		} else {
-			healthy = append(healthy, fmt.Sprintf("%s %d/%d", g.Role, g.Healthy, max(g.Expected, g.Healthy)))
+			healthy = append(healthy, fmt.Sprintf("%s%s %d/%d", strings.TrimSuffix(prefix, ": ")+spaceIf(prefix), g.Role, g.Healthy, max(g.Expected, g.Healthy)))
 		}
 		if len(g.Unexpected) > 0 {
-			v.msgs = append(v.msgs, fmt.Sprintf("note: %s %s has %d healthy target(s) not expected: %s",
-				g.Role, g.Name, len(g.Unexpected), listTargets(g.Unexpected)))
+			v.notes = append(v.notes, fmt.Sprintf("note: %s%s %s has %d healthy target(s) not expected: %s",
+				prefix, g.Role, g.Name, len(g.Unexpected), listTargets(g.Unexpected)))
 		}
 	}
 	if !targetsOK && v.sev == sevVerified {
@@ -166,42 +184,218 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 	return v
 }
 
-// groupObservations builds one observation per target group of the action
-// found in the rules, plus one without ARN for each destination that no rule
-// forwards to.
-func groupObservations(in *Input, ing Ingress, view actionView) []TargetGroupObservation {
-	var out []TargetGroupObservation
-	index := map[string]int{}
-	seenDest := make([]bool, len(in.Destinations))
-	for _, r := range view.rules {
-		for i, arn := range r.arns {
-			if arn == "" {
-				continue
-			}
-			seenDest[i] = true
-			k, ok := index[arn]
-			if !ok {
-				d := in.Destinations[i]
-				tg := view.groups[arn]
-				name := tg.Name
-				if name == "" {
-					name = elbv2.NameFromARN(arn)
-				}
-				out = append(out, TargetGroupObservation{Ingress: ing.Name, Role: d.Role, Service: d.Service, ARN: arn, Name: name,
-					DesiredWeight: d.Weight, HealthCheck: tg.HealthCheck, dest: i})
-				k = len(out) - 1
-				index[arn] = k
-			}
-			out[k].Rules = append(out[k].Rules, RuleWeight{ListenerPort: r.listener.Port, Protocol: r.listener.Protocol,
-				Rule: r.rule.Priority, Weight: int32(r.weights[i]), Total: int32(r.total), Matches: r.matches})
+func spaceIf(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " "
+}
+
+// rulesVerdict judges the rules alone: the action's (present and matching),
+// each route's (present on every listener of the action and matching, or
+// gone when removed). Target health is judged after it.
+func rulesVerdict(in *Input, ing Ingress, st *IngressState, view ingressView) ingressVerdict {
+	v := ingressVerdict{sev: sevVerified, reason: ReasonWeightsVerified}
+	action := &view.action
+	if len(action.rules) == 0 {
+		v.add(sevNoRules, ReasonRulesNotFound, noRulesMessage(in, ing, st, view))
+	}
+	for _, r := range action.rules {
+		if !r.matches {
+			v.add(sevWeights, ReasonWeightMismatch, ruleMismatch(in, ing, view, action, r))
 		}
 	}
-	for i, d := range in.Destinations {
-		if !seenDest[i] {
-			out = append(out, TargetGroupObservation{Ingress: ing.Name, Role: d.Role, Service: d.Service, DesiredWeight: d.Weight, dest: i})
+	for k := range view.routes {
+		sv := &view.routes[k]
+		route := sv.set.route
+		prefix := "route " + route.Name + ": "
+		if len(route.Destinations) == 0 {
+			if len(sv.rules) > 0 {
+				v.add(sevWeights, ReasonWeightMismatch, prefix+"not removed yet: "+describeRules(view, sv.set, sv.rules)+"; want no rule of the route")
+			}
+			continue
+		}
+		if len(sv.rules) == 0 {
+			v.add(sevNoRules, ReasonRulesNotFound, prefix+routeNotFoundMessage(st, route))
+			continue
+		}
+		for _, l := range listenersWithout(action.rules, sv.rules) {
+			v.add(sevNoRules, ReasonRulesNotFound, fmt.Sprintf("%slistener :%d has rules of the %s but none of the route yet", prefix, l.Port, action.set.label(in)))
+		}
+		for _, r := range sv.rules {
+			if !r.matches {
+				v.add(sevWeights, ReasonWeightMismatch, prefix+ruleMismatch(in, ing, view, sv, r))
+			}
+		}
+	}
+	return v
+}
+
+// rulesApplied reports whether the rules verify, so that target health is
+// worth reading.
+func rulesApplied(in *Input, ing Ingress, st *IngressState, view ingressView) bool {
+	return rulesVerdict(in, ing, st, view).sev == sevVerified
+}
+
+// listenersWithout lists, by port, the listeners that have a rule in have
+// but none in want.
+func listenersWithout(have, want []ruleView) []elbv2.Listener {
+	var out []elbv2.Listener
+	for _, r := range have {
+		if slices.ContainsFunc(want, func(w ruleView) bool { return w.listener.ARN == r.listener.ARN }) ||
+			slices.ContainsFunc(out, func(l elbv2.Listener) bool { return l.ARN == r.listener.ARN }) {
+			continue
+		}
+		out = append(out, r.listener)
+	}
+	return out
+}
+
+// judged returns the target groups of a set whose targets decide the
+// verdict: for a destination that RequireHealthy, every group of it that a
+// rule references; for another destination with a desired weight, the
+// groups that get weight in some rule, or, while none does, every group of
+// it in the rules (so that a timeout names their unhealthy targets too).
+func (sv *setView) judged() []string {
+	var out []string
+	for i, d := range sv.set.dests {
+		var refs, weighted []string
+		for _, r := range sv.rules {
+			for _, g := range r.groups[i] {
+				if !slices.Contains(refs, g.ARN) {
+					refs = append(refs, g.ARN)
+				}
+				if g.Weight > 0 && !slices.Contains(weighted, g.ARN) {
+					weighted = append(weighted, g.ARN)
+				}
+			}
+		}
+		var pick []string
+		switch {
+		case d.RequireHealthy:
+			pick = refs
+		case d.Weight > 0 && len(weighted) > 0:
+			pick = weighted
+		case d.Weight > 0:
+			pick = refs
+		}
+		for _, arn := range pick {
+			if !slices.Contains(out, arn) {
+				out = append(out, arn)
+			}
 		}
 	}
 	return out
+}
+
+// healthGroups lists, without duplicates, the groups whose health is judged
+// in any set.
+func healthGroups(view ingressView) []string {
+	var out []string
+	for _, sv := range view.sets() {
+		for _, arn := range sv.judged() {
+			if !slices.Contains(out, arn) {
+				out = append(out, arn)
+			}
+		}
+	}
+	return out
+}
+
+// groupObservations builds, per set, one observation per target group found
+// in its rules, plus one without ARN for each destination that no rule
+// forwards to.
+func groupObservations(in *Input, ing Ingress, view ingressView) []TargetGroupObservation {
+	var out []TargetGroupObservation
+	for k, sv := range view.sets() {
+		route := ""
+		if sv.set.route != nil {
+			route = sv.set.route.Name
+		}
+		judged := sv.judged()
+		index := map[string]int{}
+		seenDest := make([]bool, len(sv.set.dests))
+		for _, r := range sv.rules {
+			for i, gs := range r.groups {
+				for _, g := range gs {
+					seenDest[i] = true
+					n, ok := index[g.ARN]
+					if !ok {
+						d := sv.set.dests[i]
+						tg := view.groups[g.ARN]
+						out = append(out, TargetGroupObservation{Ingress: ing.Name, Route: route, Role: d.Role, Service: d.Service, ARN: g.ARN,
+							Name: groupName(view, g.ARN), DesiredWeight: d.Weight, HealthCheck: tg.HealthCheck, set: k, dest: i,
+							judge: slices.Contains(judged, g.ARN)})
+						n = len(out) - 1
+						index[g.ARN] = n
+					}
+					out[n].Rules = append(out[n].Rules, RuleWeight{ListenerPort: r.listener.Port, Protocol: r.listener.Protocol,
+						Rule: r.rule.Priority, Weight: g.Weight, Total: int32(r.total), Matches: r.matches})
+				}
+			}
+		}
+		for i, d := range sv.set.dests {
+			if !seenDest[i] {
+				out = append(out, TargetGroupObservation{Ingress: ing.Name, Route: route, Role: d.Role, Service: d.Service, DesiredWeight: d.Weight, set: k, dest: i})
+			}
+		}
+	}
+	return out
+}
+
+// loadBalancerObservation names the load balancer and the groups found for
+// the destinations; nil when the load balancer was not read.
+func loadBalancerObservation(in *Input, ing Ingress, st *IngressState, view ingressView) *LoadBalancerObservation {
+	lb := st.LoadBalancer
+	if lb.ARN == "" {
+		return nil
+	}
+	o := &LoadBalancerObservation{Ingress: ing.Name, Name: lb.Name, ARN: lb.ARN, DNSName: lb.DNSName, FullName: lb.FullName()}
+	seen := map[string]bool{}
+	for _, sv := range view.sets() {
+		route := ""
+		if sv.set.route != nil {
+			route = sv.set.route.Name
+		}
+		for i, d := range sv.set.dests {
+			for _, tg := range st.TargetGroups {
+				if k, ok := sv.set.groupDest[tg.ARN]; !ok || k != i || seen[tg.ARN] {
+					continue
+				}
+				seen[tg.ARN] = true
+				inRules := slices.ContainsFunc(sv.rules, func(r ruleView) bool {
+					return len(r.groups[i]) > 0 && slices.ContainsFunc(r.groups[i], func(g elbv2.WeightedTargetGroup) bool { return g.ARN == tg.ARN })
+				})
+				o.TargetGroups = append(o.TargetGroups, TargetGroupRef{Role: d.Role, Service: d.Service, Route: route, Name: groupName(view, tg.ARN),
+					ARN: tg.ARN, FullName: tg.FullName(), InRules: inRules})
+			}
+		}
+	}
+	return o
+}
+
+// otherRules reports the rules that touch the action's groups without being its rules.
+func otherRules(ing Ingress, view ingressView) []OtherRule {
+	var out []OtherRule
+	for _, r := range view.others {
+		o := OtherRule{Ingress: ing.Name, ListenerPort: r.listener.Port, Protocol: r.listener.Protocol, Rule: r.rule.Priority}
+		for _, g := range r.rule.Forward {
+			t := RuleTarget{Name: groupName(view, g.ARN), ARN: g.ARN, Weight: g.Weight}
+			if i, ok := view.action.set.groupDest[g.ARN]; ok {
+				t.Role, t.Service = view.action.set.dests[i].Role, view.action.set.dests[i].Service
+			}
+			o.Forward = append(o.Forward, t)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func groupName(view ingressView, arn string) string {
+	if n := view.groups[arn].Name; n != "" {
+		return n
+	}
+	return elbv2.NameFromARN(arn)
 }
 
 func ruleName(r ruleView) string {
@@ -211,45 +405,73 @@ func ruleName(r ruleView) string {
 	return fmt.Sprintf("listener :%d rule %s", r.listener.Port, r.rule.Priority)
 }
 
+// describeRules names rules with the groups they forward to, e.g.
+// "listener :80 default rule (stable k8s-demo-stable 1)".
+func describeRules(view ingressView, s *destSet, rs []ruleView) string {
+	var parts []string
+	for i, r := range rs {
+		if i == maxListedTargets {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rs)-i))
+			break
+		}
+		var fwd []string
+		for _, g := range r.rule.Forward {
+			name := groupName(view, g.ARN)
+			if k, ok := s.groupDest[g.ARN]; ok {
+				name = string(s.dests[k].Role) + " " + name
+			}
+			fwd = append(fwd, fmt.Sprintf("%s %d", name, g.Weight))
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", ruleName(r), strings.Join(fwd, ", ")))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // ruleMismatch explains why one rule does not forward the desired shares.
-func ruleMismatch(in *Input, ing Ingress, view actionView, r ruleView) string {
-	desired := make([]int64, len(in.Destinations))
+func ruleMismatch(in *Input, ing Ingress, view ingressView, sv *setView, r ruleView) string {
+	dests := sv.set.dests
+	desired := make([]int64, len(dests))
 	var sumD int64
-	for i, d := range in.Destinations {
+	for i, d := range dests {
 		desired[i] = int64(d.Weight)
 		sumD += desired[i]
 	}
 	var parts []string
-	for i, d := range in.Destinations {
-		if !sharesDiffer(desired, r.weights, r.total, i) {
+	for i := range dests {
+		if !slices.Contains(r.missing, i) && !sharesDiffer(desired, r.weights, r.total, i) {
 			continue
 		}
-		parts = append(parts, weightText(in, ing, view, r, i, d, sumD))
+		parts = append(parts, weightText(in, ing, view, sv, r, i, sumD))
 	}
 	for _, u := range r.unknown {
 		if u.Weight != 0 {
-			parts = append(parts, fmt.Sprintf("target group %s (not tagged for this action) weight %d, want 0", elbv2.NameFromARN(u.ARN), u.Weight))
+			parts = append(parts, fmt.Sprintf("target group %s (not tagged for this %s) weight %d, want 0", groupName(view, u.ARN), strings.Fields(sv.set.label(in))[0], u.Weight))
 		}
 	}
 	if len(parts) == 0 {
 		// Every single share is within rounding but together they are not
 		// consistent: name them all.
-		for i, d := range in.Destinations {
-			parts = append(parts, weightText(in, ing, view, r, i, d, sumD))
+		for i := range dests {
+			parts = append(parts, weightText(in, ing, view, sv, r, i, sumD))
 		}
 	}
 	return ruleName(r) + ": " + strings.Join(parts, ", ")
 }
 
-func weightText(in *Input, ing Ingress, view actionView, r ruleView, i int, d Destination, sumD int64) string {
-	if r.arns[i] == "" {
-		return fmt.Sprintf("%s %s:%s not in the rule (no target group tagged %s=%s), want %d",
-			d.Role, d.Service, in.port(d), ResourceTag, ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d)), d.Weight)
+func weightText(in *Input, ing Ingress, view ingressView, sv *setView, r ruleView, i int, sumD int64) string {
+	d := sv.set.dests[i]
+	if len(r.groups[i]) == 0 {
+		want := fmt.Sprintf("want %d", d.Weight)
+		if d.RequireHealthy && d.Weight == 0 {
+			want = "want it in the rule (at weight 0) so that its targets are health-checked before they get traffic"
+		}
+		return fmt.Sprintf("%s %s:%s not in the rule (%s), %s", d.Role, d.Service, in.port(d), absentWhy(in, ing, view, sv, i), want)
 	}
-	name := view.groups[r.arns[i]].Name
-	if name == "" {
-		name = elbv2.NameFromARN(r.arns[i])
+	var names []string
+	for _, g := range r.groups[i] {
+		names = append(names, groupName(view, g.ARN))
 	}
+	name := strings.Join(names, "+")
 	if r.total == sumD {
 		return fmt.Sprintf("%s %s weight %d, want %d", d.Role, name, r.weights[i], d.Weight)
 	}
@@ -257,18 +479,89 @@ func weightText(in *Input, ing Ingress, view actionView, r ruleView, i int, d De
 		100*float64(r.weights[i])/float64(max(r.total, 1)), 100*float64(d.Weight)/float64(sumD))
 }
 
-// noRulesMessage explains that no rule forwards to the action's groups.
-func noRulesMessage(in *Input, ing Ingress, st *IngressState, view actionView) string {
+// absentWhy explains why a destination is missing from a rule: its group
+// exists (and which rules use it), or no group was found for it.
+func absentWhy(in *Input, ing Ingress, view ingressView, sv *setView, i int) string {
+	d := sv.set.dests[i]
+	var names []string
+	for arn, k := range sv.set.groupDest {
+		if k == i {
+			names = append(names, groupName(view, arn))
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("no target group tagged %s=%s or named by a TargetGroupBinding of it", ResourceTag, ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d)))
+	}
+	sort.Strings(names)
+	var users []string
+	for _, r := range append(append([]ruleView(nil), sv.rules...), view.others...) {
+		if r.rule.ARN != "" && slices.ContainsFunc(r.rule.Forward, func(g elbv2.WeightedTargetGroup) bool {
+			k, ok := sv.set.groupDest[g.ARN]
+			return ok && k == i
+		}) {
+			users = append(users, ruleName(r))
+		}
+	}
+	what := fmt.Sprintf("its target group %s exists", strings.Join(names, ", "))
+	if len(users) == 0 {
+		return what + " but no rule forwards to it yet"
+	}
+	return what + " and is used by " + strings.Join(users, ", ")
+}
+
+// noRulesMessage explains that no rule of the action was found.
+func noRulesMessage(in *Input, ing Ingress, st *IngressState, view ingressView) string {
 	var tags []string
 	for _, d := range in.Destinations {
 		tags = append(tags, ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d)))
 	}
-	msg := fmt.Sprintf("no rule on the %d listener(s) of load balancer %s forwards to a target group of ingress %s/%s action %s (target groups tagged %s=%s or named by a TargetGroupBinding)",
-		len(st.Listeners), st.LoadBalancer.Name, in.Namespace, ing.Name, in.ActionName, ResourceTag, strings.Join(tags, " | "))
-	if len(view.groupDest) > 0 {
-		return msg + fmt.Sprintf(": %d such target group(s) exist but no rule uses them yet; the load balancer controller has not applied the ingress rules", len(view.groupDest))
+	msg := fmt.Sprintf("no rule on the %d listener(s) of load balancer %s forwards to a target group of ingress %s/%s %s (target groups tagged %s=%s or named by a TargetGroupBinding)",
+		len(st.Listeners), st.LoadBalancer.Name, in.Namespace, ing.Name, view.action.set.label(in), ResourceTag, strings.Join(tags, " | "))
+	switch {
+	case len(view.others) > 0:
+		return msg + fmt.Sprintf(" as a rule of it: %d rule(s) forward to the group of only one of its services (%s), which makes them a default backend, a plain path or a header route; a rule of the action forwards to the groups of at least two",
+			len(view.others), describeRules(view, view.action.set, view.others))
+	case len(view.action.set.groupDest) > 0:
+		return msg + fmt.Sprintf(": %d such target group(s) exist but no rule uses them yet; the load balancer controller has not applied the ingress rules", len(view.action.set.groupDest))
 	}
 	return msg + ": the load balancer controller has not created them yet, or the ingress does not route to the action"
+}
+
+// routeNotFoundMessage explains that no rule of a route was found.
+func routeNotFoundMessage(st *IngressState, r *Route) string {
+	var hs []string
+	for _, h := range r.Headers {
+		hs = append(hs, h.Name+"="+strings.Join(h.Values, "|"))
+	}
+	return fmt.Sprintf("no rule on the %d listener(s) of load balancer %s has the http-header condition %s: the load balancer controller has not applied the route yet (annotations alb.ingress.kubernetes.io/actions.%s and conditions.%s, and an Ingress path to service %s with port use-annotation)",
+		len(st.Listeners), st.LoadBalancer.Name, strings.Join(hs, " and "), r.Name, r.Name, r.Name)
+}
+
+// verifiedSummary says what was verified.
+func verifiedSummary(in *Input, view ingressView, healthy []string) string {
+	s := "weights " + setSummary(&view.action)
+	for _, sv := range view.routes {
+		if len(sv.set.dests) == 0 {
+			s += "; route " + sv.set.route.Name + " removed"
+			continue
+		}
+		s += "; route " + sv.set.route.Name + ": " + setSummary(&sv)
+	}
+	if len(healthy) > 0 {
+		s += "; targets healthy: " + strings.Join(healthy, ", ")
+	}
+	return s
+}
+
+func setSummary(sv *setView) string {
+	var rules, weights []string
+	for _, r := range sv.rules {
+		rules = append(rules, strings.TrimPrefix(ruleName(r), "listener "))
+	}
+	for _, d := range sv.set.dests {
+		weights = append(weights, fmt.Sprintf("%s %d", d.Role, d.Weight))
+	}
+	return fmt.Sprintf("%s verified on %d rule(s) (%s)", strings.Join(weights, ", "), len(sv.rules), strings.Join(rules, ", "))
 }
 
 // evalTargets checks one target group that will get traffic: every expected
@@ -280,12 +573,17 @@ func evalTargets(d Destination, hs []elbv2.TargetHealth, g *TargetGroupObservati
 	for _, h := range hs {
 		byTarget[Target{ID: h.ID, Port: h.Port}] = h
 	}
+	// A target listed twice is one target: it must not count twice.
+	targets := make([]Target, 0, len(d.Targets))
 	expected := make(map[Target]bool, len(d.Targets))
 	for _, t := range d.Targets {
-		expected[t] = true
+		if !expected[t] {
+			expected[t] = true
+			targets = append(targets, t)
+		}
 	}
 	g.Expected = len(expected)
-	for _, t := range d.Targets {
+	for _, t := range targets {
 		h, ok := byTarget[t]
 		switch {
 		case !ok:
@@ -363,20 +661,4 @@ func healthCheckHint(g *TargetGroupObservation, ts []TargetState) string {
 	}
 	return fmt.Sprintf(" [health check %s %s on port %s expects %s, every %s, %d passes to become healthy]",
 		hc.Protocol, hc.Path, hc.Port, hc.Matcher, hc.Interval, hc.HealthyThreshold)
-}
-
-// verifiedSummary says what was verified.
-func verifiedSummary(in *Input, view actionView, healthy []string) string {
-	var rules, weights []string
-	for _, r := range view.rules {
-		rules = append(rules, strings.TrimPrefix(ruleName(r), "listener "))
-	}
-	for _, d := range in.Destinations {
-		weights = append(weights, fmt.Sprintf("%s %d", d.Role, d.Weight))
-	}
-	s := fmt.Sprintf("weights %s verified on %d rule(s) (%s)", strings.Join(weights, ", "), len(view.rules), strings.Join(rules, ", "))
-	if len(healthy) > 0 {
-		s += "; targets healthy: " + strings.Join(healthy, ", ")
-	}
-	return s
 }

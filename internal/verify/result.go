@@ -53,8 +53,18 @@ type Result struct {
 	Cause string
 	// Err is the classified error of a Failed check (an *elbv2.Error or the input error).
 	Err error
-	// TargetGroups holds what was observed per target group of the action.
+	// TargetGroups holds what was observed per target group of the action
+	// and of each route (Route set).
 	TargetGroups []TargetGroupObservation
+	// LoadBalancers names, per ingress whose load balancer was read, the
+	// load balancer and the target groups found for the destinations, for
+	// status.alb / status.albs. Filled whatever the outcome.
+	LoadBalancers []LoadBalancerObservation
+	// OtherRules are rules that forward to a target group of the action
+	// without being its rules (an Ingress default backend or a plain path to
+	// one of its services, a header route not in Input.Routes). They are
+	// reported, not judged: traffic they carry is not part of the verdict.
+	OtherRules []OtherRule
 	// NextCheck is when to check again (exponential backoff with jitter,
 	// never past the deadline); 0 when Verified, TimedOut or the input is invalid.
 	NextCheck time.Duration
@@ -62,9 +72,12 @@ type Result struct {
 	Deadline time.Time
 }
 
-// TargetGroupObservation is what one target group of the action looked like.
+// TargetGroupObservation is what one target group of the action (or of a
+// route) looked like.
 type TargetGroupObservation struct {
 	Ingress string
+	// Route is the route's name for a group of Input.Routes, "" for the action's.
+	Route   string
 	Role    Role
 	Service string
 	ARN     string
@@ -73,8 +86,9 @@ type TargetGroupObservation struct {
 	DesiredWeight int32
 	// Rules lists the weight this group has in each rule of the action.
 	Rules []RuleWeight
-	// HealthChecked is false when target health was not read (the group
-	// gets no traffic, or the weights were not applied yet).
+	// HealthChecked is false when target health was not judged (the group
+	// gets no traffic and its destination does not RequireHealthy, or the
+	// weights were not applied yet).
 	HealthChecked bool
 	Healthy       int
 	Expected      int
@@ -85,7 +99,56 @@ type TargetGroupObservation struct {
 	// HealthCheck is the group's health-check configuration.
 	HealthCheck elbv2.HealthCheck
 
-	dest int // index of the destination in Input.Destinations
+	set   int  // 0 for the action, 1+k for Input.Routes[k]
+	dest  int  // index of the destination in its set
+	judge bool // its health decides the verdict
+}
+
+// LoadBalancerObservation is the load balancer of one ingress with the
+// target groups of the input's destinations found on it.
+type LoadBalancerObservation struct {
+	Ingress string
+	Name    string
+	ARN     string
+	DNSName string
+	// FullName is the CloudWatch dimension value, app/<name>/<id>.
+	FullName     string
+	TargetGroups []TargetGroupRef
+}
+
+// TargetGroupRef names one target group of a destination.
+type TargetGroupRef struct {
+	Role    Role
+	Service string
+	// Route is the route's name for a group found only for a route.
+	Route string
+	Name  string
+	ARN   string
+	// FullName is the CloudWatch dimension value, targetgroup/<name>/<id>.
+	FullName string
+	// InRules: a rule of the action (or route) forwards to the group.
+	InRules bool
+}
+
+// OtherRule is a listener rule that forwards to a group of the action
+// without being one of its rules.
+type OtherRule struct {
+	Ingress      string
+	ListenerPort int32
+	Protocol     string
+	Rule         string // priority, or "default"
+	// Forward lists every group of the rule with its ALB weight; Role and
+	// Service are empty for groups of no destination.
+	Forward []RuleTarget
+}
+
+// RuleTarget is one group of a rule's forward action.
+type RuleTarget struct {
+	Role    Role
+	Service string
+	Name    string
+	ARN     string
+	Weight  int32
 }
 
 // RuleWeight is one group's weight in one rule.

@@ -5,16 +5,23 @@
 // rules some time later. A check (Verifier.Verify) reads the ALB through the
 // shared elbv2.Provider and returns a Result:
 //
-//   - Verified when EVERY rule on EVERY listener that forwards to the action's
-//     target groups forwards exactly the desired shares to the canary, stable
-//     and additional groups, and every expected target of every group that will
-//     get traffic is registered and healthy (groups at weight 0 may hold anything;
-//     unexpected healthy targets are reported, not fatal);
+//   - Verified when EVERY rule of the action on EVERY listener (the listener
+//     list read after the change was written) forwards exactly the desired
+//     shares to the canary, stable and additional groups, every header route
+//     of the input is in place (or gone, when removed), and every expected
+//     target of every group that gets traffic, or whose destination
+//     RequireHealthy, is registered and healthy (other groups at weight 0 may
+//     hold anything; unexpected healthy targets are reported, not fatal);
 //   - Pending with a diagnosis naming each listener/rule/group with actual vs
 //     desired weight and each target that is not healthy with its state and reason;
 //   - Failed with a classified error (AccessDenied, RegionMismatch, ...);
 //   - TimedOut once the deadline (the time the desired state was written plus
 //     the timeout, 30 s by default) has passed.
+//
+// Which rules are the action's, the routes', or someone else's (a default
+// backend, a plain path) is described on Input; rules that touch the
+// action's groups without being its rules are reported in Result.OtherRules.
+// An input without ActionName verifies a plain Service backend (blue-green).
 //
 // The verdict is a pure function of the input, the observed ELBv2 state and
 // the current time (Decide); nothing sleeps. The caller requeues after
@@ -22,7 +29,8 @@
 // deadline. Target groups are found by the LBC's ingress.k8s.aws/resource tag
 // (<ns>/<ingress>-<service>:<port>) or by TargetGroupBindings
 // (ListTargetGroupBindings); expected targets come from EndpointSlices
-// (TargetsFromEndpointSlices).
+// (TargetsFromEndpointSlices). Result.LoadBalancers names the load balancers
+// and groups for status.alb / status.albs.
 package verify
 
 import (
@@ -103,8 +111,11 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	if err := in.validate(); err != nil {
 		res = Decide(in, Observation{}, v.opts.Now(), v.opts.Backoff)
 	} else {
-		obs := v.observe(ctx, in)
+		obs := v.observe(ctx, &in)
 		res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
+		if res.Outcome == Verified && v.freshenListeners(ctx, &in, &obs) {
+			res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
+		}
 	}
 	v.metrics.observe(in, res, time.Since(start), v.opts.Now())
 	return res
@@ -112,48 +123,99 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 
 // observe reads, per ingress: the load balancer by DNS name, its listeners,
 // target groups (with tags) and each listener's rules; then the health of
-// the target groups that will get traffic. Health is read once the weights
-// are applied, or in the second half of the timeout so that a timeout
-// diagnosis names the unhealthy targets too: while the LBC has not caught up,
-// early polls then cost no DescribeTargetHealth calls.
-func (v *Verifier) observe(ctx context.Context, in Input) Observation {
+// the target groups that are judged (see setView.judged). Rules and health
+// are read under the freshness bound (elbv2.WithNotBefore with DesiredAt):
+// an answer read before the change was written never decides. The
+// listener list may come from the cache here; freshenListeners makes sure
+// it is fresh before a check says Verified.
+//
+// Health is read once the rules verify, or in the second half of the
+// timeout so that a timeout diagnosis names the unhealthy targets too:
+// while the LBC has not caught up, early polls then cost no
+// DescribeTargetHealth calls.
+func (v *Verifier) observe(ctx context.Context, in *Input) Observation {
 	var obs Observation
-	now := v.opts.Now()
-	// Rules and health read before the change was written cannot verify it.
-	ctx = elbv2.WithNotBefore(ctx, in.DesiredAt)
-	lateEnough := now.Sub(in.DesiredAt) >= in.timeout()/2
 	for _, ing := range in.Ingresses {
-		st := IngressState{Ingress: ing.Name}
-		if ing.Hostname != "" {
-			st.Err = v.readLoadBalancer(ctx, ing.Hostname, &st)
-			if st.Err == nil {
-				view := matchAction(&in, ing, &st)
-				if (lateEnough || weightsApplied(view)) && len(view.rules) > 0 {
-					st.Err = v.readHealth(ctx, &in, view, &st)
-				}
-			}
-		}
-		obs.Ingresses = append(obs.Ingresses, st)
+		obs.Ingresses = append(obs.Ingresses, v.observeIngress(ctx, in, ing, false))
 	}
 	return obs
 }
 
-func weightsApplied(view actionView) bool {
-	for _, r := range view.rules {
-		if !r.matches {
+// observeIngress reads one ingress's load balancer; with freshListeners the
+// listener list too must have been read after DesiredAt.
+func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, freshListeners bool) IngressState {
+	st := IngressState{Ingress: ing.Name}
+	if ing.Hostname == "" {
+		return st
+	}
+	bounded := elbv2.WithNotBefore(ctx, in.DesiredAt)
+	listenerCtx := ctx
+	if freshListeners {
+		listenerCtx = bounded
+	}
+	st.Err = v.readLoadBalancer(bounded, listenerCtx, in, ing, &st)
+	if st.Err == nil {
+		view := matchIngress(in, ing, &st)
+		lateEnough := v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2
+		if lateEnough || rulesApplied(in, ing, &st, view) {
+			st.Err = v.readHealth(bounded, view, &st)
+		}
+	}
+	return st
+}
+
+// freshenListeners is called when a check would say Verified. A listener
+// added shortly before the change (cached lists are up to StructureTTL old)
+// would otherwise go unchecked, and with it the traffic it forwards. It
+// re-reads each load balancer's listener list under the freshness bound
+// (no call when the cached list was read after DesiredAt, as it usually is
+// by then) and, for a load balancer whose list changed, the ingress's whole
+// state. It reports whether the observation changed.
+func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observation) bool {
+	bounded := elbv2.WithNotBefore(ctx, in.DesiredAt)
+	changed := false
+	for i, ing := range in.Ingresses {
+		st := &obs.Ingresses[i]
+		if st.Err != nil || st.LoadBalancer.ARN == "" {
+			continue
+		}
+		ls, err := v.elb.Listeners(bounded, st.LoadBalancer.ARN)
+		switch {
+		case err != nil:
+			st.Err, changed = err, true
+		case !sameListeners(ls, st.Listeners):
+			*st = v.observeIngress(ctx, in, ing, true)
+			changed = true
+		}
+	}
+	return changed
+}
+
+func sameListeners(ls []elbv2.Listener, seen []ListenerState) bool {
+	if len(ls) != len(seen) {
+		return false
+	}
+	arns := make(map[string]bool, len(ls))
+	for _, l := range ls {
+		arns[l.ARN] = true
+	}
+	for _, s := range seen {
+		if !arns[s.Listener.ARN] {
 			return false
 		}
 	}
 	return true
 }
 
-func (v *Verifier) readLoadBalancer(ctx context.Context, hostname string, st *IngressState) error {
-	lb, err := v.elb.LoadBalancerByDNS(ctx, hostname)
+// readLoadBalancer reads the load balancer, its listeners (under
+// listenerCtx), target groups and rules (under ctx).
+func (v *Verifier) readLoadBalancer(ctx, listenerCtx context.Context, in *Input, ing Ingress, st *IngressState) error {
+	lb, err := v.elb.LoadBalancerByDNS(ctx, ing.Hostname)
 	if err != nil {
 		return err
 	}
 	st.LoadBalancer = lb
-	listeners, err := v.elb.Listeners(ctx, lb.ARN)
+	listeners, err := v.elb.Listeners(listenerCtx, lb.ARN)
 	if err != nil {
 		return err
 	}
@@ -168,8 +230,10 @@ func (v *Verifier) readLoadBalancer(ctx context.Context, hostname string, st *In
 		st.Listeners = append(st.Listeners, ListenerState{Listener: l, Rules: rules})
 	}
 	// The group list is cached longer than the rules; a rule naming a group
-	// it does not hold means a group was created since: read it again.
-	if forwardsToUnlisted(st) && v.elb.RefreshTargetGroups(lb.ARN) {
+	// it does not hold means a group was created since, and a group of our
+	// rules without tags may have been read before its tags were visible:
+	// read the list again.
+	if groupsStale(in, ing, st) && v.elb.RefreshTargetGroups(lb.ARN) {
 		if st.TargetGroups, err = v.elb.TargetGroups(ctx, lb.ARN); err != nil {
 			return err
 		}
@@ -177,28 +241,55 @@ func (v *Verifier) readLoadBalancer(ctx context.Context, hostname string, st *In
 	return nil
 }
 
-func forwardsToUnlisted(st *IngressState) bool {
-	listed := make(map[string]bool, len(st.TargetGroups))
+// groupsStale reports whether a rule forwards to a group missing from the
+// list, or a rule that forwards to a group of the input's destinations also
+// forwards to a listed group that has no tags and no TargetGroupBinding.
+func groupsStale(in *Input, ing Ingress, st *IngressState) bool {
+	listed := make(map[string]elbv2.TargetGroup, len(st.TargetGroups))
 	for _, tg := range st.TargetGroups {
-		listed[tg.ARN] = true
+		listed[tg.ARN] = tg
+	}
+	ours := map[string]bool{}
+	for _, ds := range append([][]Destination{in.Destinations}, routeDestinations(in)...) {
+		for _, d := range ds {
+			ours[ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d))] = true
+		}
+	}
+	bound := map[string]bool{}
+	for _, b := range in.TargetGroupBindings {
+		bound[b.TargetGroupARN] = true
 	}
 	for _, l := range st.Listeners {
 		for _, r := range l.Rules {
+			touchesOurs, untagged := false, false
 			for _, g := range r.Forward {
-				if !listed[g.ARN] {
+				tg, ok := listed[g.ARN]
+				if !ok {
 					return true
 				}
+				touchesOurs = touchesOurs || ours[tg.Tags[ResourceTag]] || bound[g.ARN]
+				untagged = untagged || (len(tg.Tags) == 0 && !bound[g.ARN])
+			}
+			if touchesOurs && untagged {
+				return true
 			}
 		}
 	}
 	return false
 }
 
-// readHealth reads the health of every group of the action with a desired
-// weight above zero.
-func (v *Verifier) readHealth(ctx context.Context, in *Input, view actionView, st *IngressState) error {
+func routeDestinations(in *Input) [][]Destination {
+	var out [][]Destination
+	for _, r := range in.Routes {
+		out = append(out, r.Destinations)
+	}
+	return out
+}
+
+// readHealth reads the health of every judged group.
+func (v *Verifier) readHealth(ctx context.Context, view ingressView, st *IngressState) error {
 	st.Health = map[string][]elbv2.TargetHealth{}
-	for _, arn := range trafficGroups(in, view) {
+	for _, arn := range healthGroups(view) {
 		hs, err := v.elb.TargetHealth(ctx, arn)
 		if err != nil {
 			return err
@@ -206,22 +297,6 @@ func (v *Verifier) readHealth(ctx context.Context, in *Input, view actionView, s
 		st.Health[arn] = hs
 	}
 	return nil
-}
-
-// trafficGroups lists, in rule order without duplicates, the target groups
-// of destinations that will get traffic.
-func trafficGroups(in *Input, view actionView) []string {
-	var arns []string
-	seen := map[string]bool{}
-	for _, r := range view.rules {
-		for i, arn := range r.arns {
-			if arn != "" && in.Destinations[i].Weight > 0 && !seen[arn] {
-				seen[arn] = true
-				arns = append(arns, arn)
-			}
-		}
-	}
-	return arns
 }
 
 // errReason returns the reason string of a classified error.

@@ -309,9 +309,22 @@ func TestTargetGroupBindingsFindUntaggedGroups(t *testing.T) {
 	wantResult(t, x.verify(t, in), Pending, ReasonRulesNotFound)
 	in.TargetGroupBindings = []TargetGroupBinding{
 		{Namespace: "demo", Name: "a", TargetGroupARN: canary, ServiceName: "web-canary", ServicePort: "80"},
-		{Namespace: "demo", Name: "b", TargetGroupARN: stable, ServiceName: "web-stable", ServicePort: "http"},
+		// Port by name, resolved against the Service (ListTargetGroupBindings).
+		{Namespace: "demo", Name: "b", TargetGroupARN: stable, ServiceName: "web-stable", ServicePort: "http", ServicePortName: "http", ServicePortNumber: 80},
 	}
 	wantResult(t, x.verify(t, in), Verified, ReasonWeightsVerified)
+
+	// Issue 12: a port name and a different port number of the same service
+	// are different ports. Unresolved, or resolved to another number, the
+	// binding does not make tf-stable the stable group.
+	for _, b := range []TargetGroupBinding{
+		{Namespace: "demo", Name: "b", TargetGroupARN: stable, ServiceName: "web-stable", ServicePort: "http"},
+		{Namespace: "demo", Name: "b", TargetGroupARN: stable, ServiceName: "web-stable", ServicePort: "metrics", ServicePortName: "metrics", ServicePortNumber: 9090},
+		{Namespace: "demo", Name: "b", TargetGroupARN: stable, ServiceName: "web-stable", ServicePort: "8080"},
+	} {
+		in.TargetGroupBindings[1] = b
+		wantResult(t, x.verify(t, in), Pending, ReasonWeightMismatch, "target group tf-stable (not tagged for this action) weight 75, want 0")
+	}
 }
 
 func TestTwoIngresses(t *testing.T) {
@@ -375,6 +388,41 @@ func TestInvalidInput(t *testing.T) {
 	if res.NextCheck != 0 || x.f.TotalCalls() != 0 {
 		t.Fatalf("next %v calls %d", res.NextCheck, x.f.TotalCalls())
 	}
+	for _, tc := range []struct {
+		mutate func(in *Input)
+		msg    string
+	}{
+		// Issue 12: weights are percentages; 999 is an ALB weight, not a percentage.
+		{func(in *Input) { in.Destinations[0].Weight = 999; in.Destinations[1].Weight = 0 }, "destination web-canary has weight 999, want 0-100"},
+		{func(in *Input) { in.Destinations[0].Weight = 101; in.Destinations[1].Weight = 0 }, "destination web-canary has weight 101, want 0-100"},
+		{func(in *Input) { in.Destinations[0].Weight = -1 }, "destination web-canary has weight -1, want 0-100"},
+		{func(in *Input) { in.Destinations[0].Weight = 60 }, "the desired weights add up to 135, more than 100 percent"},
+		{func(in *Input) { in.Destinations[1].Service = "web-canary" }, "destination web-canary:80 is given twice"},
+		{func(in *Input) { in.ActionName = "" }, "no action name, which selects the plain-backend mode, but 2 destinations given"},
+		{func(in *Input) {
+			in.Routes = []Route{{Name: "r", Destinations: []Destination{{Service: "web-canary", Weight: 100}}}}
+		}, "route r has no header condition"},
+		{func(in *Input) {
+			in.Routes = []Route{{Name: "r", Headers: []HeaderMatch{{Name: "X"}}}}
+		}, "route r has a header condition without header name or values"},
+		{func(in *Input) {
+			h := []HeaderMatch{{Name: "X", Values: []string{"1"}}}
+			in.Routes = []Route{{Name: "r", Headers: h}, {Name: "r", Headers: h}}
+		}, "route r is given twice"},
+		{func(in *Input) {
+			in.Routes = []Route{{Name: "r", Headers: []HeaderMatch{{Name: "X", Values: []string{"1"}}}, Destinations: []Destination{{Service: "web-canary", Weight: 0}}}}
+		}, "route r: all desired weights are 0 (give no destinations for a removed route)"},
+		{func(in *Input) {
+			in.Routes = []Route{{Headers: []HeaderMatch{{Name: "X", Values: []string{"1"}}}, Destinations: []Destination{{Service: "web-canary", Weight: 150}}}}
+		}, "a route has no name; a route: destination web-canary has weight 150, want 0-100"},
+	} {
+		in := x.input(25, 75)
+		tc.mutate(&in)
+		wantResult(t, x.verify(t, in), Failed, ReasonInvalidInput, tc.msg)
+	}
+	if x.f.TotalCalls() != 0 {
+		t.Fatalf("invalid inputs made %d calls", x.f.TotalCalls())
+	}
 }
 
 func TestVerifierMetrics(t *testing.T) {
@@ -421,10 +469,75 @@ func TestSharesMatch(t *testing.T) {
 		{[]int64{0, 100}, []int64{1, 999}, false},
 		{[]int64{10, 90}, []int64{0, 100}, false},
 		{[]int64{25, 75}, []int64{0, 0}, false},
+		// Issue 12, bug 2: scaling down and rounding is a large share error.
+		{[]int64{25, 75}, []int64{1, 2}, false},
+		{[]int64{40, 60}, []int64{1, 1}, false},
+		{[]int64{33, 33, 34}, []int64{1, 1, 1}, false},
+		{[]int64{1, 3}, []int64{1, 4}, false}, // 20/80 for 25/75 with percentages not summing to 100
+		// Exact shares always match, however small the weights.
+		{[]int64{50, 50}, []int64{1, 1}, true},
+		{[]int64{20, 80}, []int64{1, 4}, true},
+		{[]int64{100}, []int64{1}, true},
+		// Scaled up with rounding: within half a weight unit.
+		{[]int64{33, 33, 34}, []int64{333, 333, 333}, false},
+		{[]int64{10, 20, 70}, []int64{100, 200, 699}, true}, // x9.99, rounded
+		{[]int64{1, 99}, []int64{1, 98}, false},
 	} {
 		if got := sharesMatch(tc.d, tc.w, nil); got != tc.want {
 			t.Errorf("sharesMatch(%v, %v) = %v, want %v", tc.d, tc.w, got, tc.want)
 		}
+	}
+}
+
+// referenceStep is the backoff schedule computed step by step: delays
+// Initial, Initial*Factor, ... capped at Max; the attempt is the number of
+// whole delays that fit into elapsed.
+func referenceStep(b Backoff, elapsed time.Duration) (time.Duration, int) {
+	b = b.withDefaults()
+	d, sum, attempt := float64(b.Initial), 0.0, 0
+	for sum+d <= float64(elapsed) && d < float64(b.Max) {
+		sum += d
+		attempt++
+		d = min(d*b.Factor, float64(b.Max))
+	}
+	if d == float64(b.Max) && float64(elapsed) > sum {
+		attempt += int((float64(elapsed) - sum) / float64(b.Max))
+	}
+	return time.Duration(d), attempt
+}
+
+func TestBackoffStepMatchesTheSchedule(t *testing.T) {
+	for _, b := range []Backoff{DefaultBackoff, {Initial: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 1.5, Jitter: 0.1},
+		{Initial: time.Second, Max: time.Second, Factor: 2}, {Initial: time.Second, Max: 10 * time.Second, Factor: 3}} {
+		for ms := int64(0); ms <= 120_000; ms += 50 {
+			e := time.Duration(ms) * time.Millisecond
+			wd, wa := referenceStep(b, e)
+			d, a := b.withDefaults().step(e)
+			if a != wa || (d-wd).Abs() > time.Microsecond {
+				t.Fatalf("%+v at %v: step = %v, attempt %d; schedule says %v, attempt %d", b, e, d, a, wd, wa)
+			}
+		}
+	}
+}
+
+// Issue 12: factor 1 (a constant delay) made Delay loop elapsed/Initial
+// times; a check an hour into a 1 ns backoff never returned.
+func TestBackoffFactorOneIsConstantTime(t *testing.T) {
+	done := make(chan time.Duration, 1)
+	go func() {
+		done <- Backoff{Initial: time.Nanosecond, Max: time.Second, Factor: 1, Jitter: 0.5}.Delay(time.Hour, "rollout")
+	}()
+	select {
+	case d := <-done:
+		if d < 0 || d > time.Nanosecond {
+			t.Fatalf("Delay = %v, want the constant 1ns (less jitter)", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Delay with factor 1 did not return within 10 s")
+	}
+	b := Backoff{Initial: time.Second, Max: 10 * time.Second, Factor: 1}
+	if d, a := b.step(5500 * time.Millisecond); d != time.Second || a != 5 {
+		t.Fatalf("factor 1 at 5.5 s: %v attempt %d, want 1s attempt 5", d, a)
 	}
 }
 
