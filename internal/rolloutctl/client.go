@@ -85,6 +85,11 @@ func (o KubeOptions) clientConfig() clientcmd.ClientConfig {
 // RESTConfig returns the REST configuration and the namespace the options select.
 func (o KubeOptions) RESTConfig() (*rest.Config, string, error) {
 	cc := o.clientConfig()
+	if o.Context != "" {
+		if names := o.Contexts(); len(names) > 0 && !slices.Contains(names, o.Context) {
+			return nil, "", fmt.Errorf("the kubeconfig has no context %q (contexts: %s)", o.Context, strings.Join(names, ", "))
+		}
+	}
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {

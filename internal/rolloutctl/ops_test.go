@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -356,6 +358,67 @@ func waitFor(t *testing.T, seen <-chan v1alpha1.RolloutPhase, want v1alpha1.Roll
 			}
 		case <-deadline:
 			t.Fatalf("no call with phase %s", want)
+		}
+	}
+}
+
+func TestWatchTreeReopensClosedWatches(t *testing.T) {
+	r := canary("a")
+	r.Status.Phase = v1alpha1.RolloutPhaseProgressing
+	var mu sync.Mutex
+	var watchers []*watch.FakeWatcher
+	kube := fake.NewClientBuilder().WithScheme(rolloutctl.NewScheme()).WithObjects(r).WithStatusSubresource(&v1alpha1.Rollout{}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Watch: func(ctx context.Context, c client.WithWatch, l client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+				w := watch.NewFake()
+				mu.Lock()
+				defer mu.Unlock()
+				watchers = append(watchers, w)
+				return w, nil
+			},
+		}).Build()
+	opened := func() []*watch.FakeWatcher {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*watch.FakeWatcher(nil), watchers...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	calls := make(chan struct{}, 10)
+	result := make(chan error, 1)
+	go func() {
+		result <- rolloutctl.New(kube, ns).WatchTree(ctx, "a", func(tr *rolloutctl.Tree) (bool, error) {
+			calls <- struct{}{}
+			return tr.Rollout.Status.Phase == v1alpha1.RolloutPhaseHealthy, nil
+		})
+	}()
+	<-calls
+	if n := len(opened()); n != 3 {
+		t.Fatalf("%d watches opened, want 3 (rollout, ReplicaSets, pods)", n)
+	}
+	// The server ends the pod watch; meanwhile the rollout became Healthy
+	// without an event reaching us. Reopening reads the tree again and sees it.
+	cur := get(t, kube, "a")
+	cur.Status.Phase = v1alpha1.RolloutPhaseHealthy
+	if err := kube.Status().Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	opened()[2].Stop()
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("WatchTree did not reopen its watches")
+	}
+	ws := opened()
+	if len(ws) != 6 {
+		t.Errorf("%d watches opened in all, want 6", len(ws))
+	}
+	for i, w := range ws {
+		if !w.IsStopped() {
+			t.Errorf("watch %d left open", i)
 		}
 	}
 }
