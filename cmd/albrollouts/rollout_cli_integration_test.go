@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -612,20 +613,7 @@ func (e *cliEnv) testStatusExitCodes(t *testing.T) {
 
 	// The watch follows changes: Paused, then Healthy once the "controller" says so.
 	phase(v1alpha1.RolloutPhasePaused, "CanaryPauseStep")
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"status", "web", "--watch", "--timeout", "2m", "-n", e.ns}, &out, &errb) }()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch never showed Paused:\n%s\n%s", out.String(), errb.String())
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("the watch ended with %d before the change:\n%s\n%s", code, out.String(), errb.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	out, errb, done := e.startWatch(t, "--timeout", "2m")
 	phase(v1alpha1.RolloutPhaseHealthy, "")
 	select {
 	case code := <-done:
@@ -638,4 +626,41 @@ func (e *cliEnv) testStatusExitCodes(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the watch did not end on Healthy:\n%s", out.String())
 	}
+
+	// Ctrl-C while Paused: exit code 4, saying it was interrupted. The
+	// command's handler is in place once it has printed.
+	phase(v1alpha1.RolloutPhasePaused, "CanaryPauseStep")
+	_, errb, done = e.startWatch(t)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitNotDone || !strings.Contains(errb.String(), "is still Paused: CanaryPauseStep (the watch was interrupted)") {
+			t.Errorf("interrupted watch: exit %d, stderr %q", code, errb.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the watch did not stop on SIGINT")
+	}
+}
+
+// startWatch runs status web --watch in the background and returns once it
+// has shown the rollout Paused.
+func (e *cliEnv) startWatch(t *testing.T, flags ...string) (out, errb *syncBuffer, done chan int) {
+	t.Helper()
+	out, errb, done = &syncBuffer{}, &syncBuffer{}, make(chan int, 1)
+	args := append([]string{"status", "web", "--watch", "-n", e.ns}, flags...)
+	go func() { done <- run(args, out, errb) }()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch never showed Paused:\n%s\n%s", out.String(), errb.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("the watch ended with %d before the change:\n%s\n%s", code, out.String(), errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return out, errb, done
 }

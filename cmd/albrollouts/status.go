@@ -84,7 +84,7 @@ func (s *statusCmd) run(cmd *cobra.Command, name string) error {
 		if err := s.write(out, t, st, false); err != nil {
 			return err
 		}
-		return phaseResult(t.Rollout, false, 0)
+		return phaseResult(t.Rollout, "")
 	}
 
 	wctx := ctx
@@ -129,7 +129,14 @@ func (s *statusCmd) run(cmd *cobra.Command, name string) error {
 		}
 		return err
 	}
-	return phaseResult(last.Rollout, true, s.timeout)
+	why := "" // the rollout became Healthy or Degraded
+	switch {
+	case ctx.Err() != nil:
+		why = "the watch was interrupted"
+	case wctx.Err() != nil:
+		why = "--timeout " + s.timeout.String() + " passed"
+	}
+	return phaseResult(last.Rollout, why)
 }
 
 // write renders t once.
@@ -140,9 +147,9 @@ func (s *statusCmd) write(w io.Writer, t *rolloutctl.Tree, st rolloutview.Style,
 	return rolloutview.Status(w, t, time.Now(), st)
 }
 
-// phaseResult turns the final phase into the exit code: Degraded is 3; after
-// a watch, anything but Healthy is 4.
-func phaseResult(r *v1alpha1.Rollout, watched bool, timeout time.Duration) error {
+// phaseResult turns the final phase into the exit code: Degraded is 3; when
+// a watch stopped early (why says how), anything but Healthy is 4.
+func phaseResult(r *v1alpha1.Rollout, why string) error {
 	phase, msg := rolloutctl.Phase(r)
 	if msg != "" {
 		msg = ": " + msg
@@ -150,11 +157,7 @@ func phaseResult(r *v1alpha1.Rollout, watched bool, timeout time.Duration) error
 	switch {
 	case phase == v1alpha1.RolloutPhaseDegraded:
 		return &exitError{code: exitDegraded, err: fmt.Errorf("rollout %q is Degraded%s", r.Name, msg)}
-	case watched && phase != v1alpha1.RolloutPhaseHealthy:
-		why := "the watch was interrupted"
-		if timeout > 0 {
-			why = "--timeout " + timeout.String() + " passed"
-		}
+	case why != "" && phase != v1alpha1.RolloutPhaseHealthy:
 		return &exitError{code: exitNotDone, err: fmt.Errorf("rollout %q is still %s%s (%s)", r.Name, orUnknown(string(phase)), msg, why)}
 	}
 	return nil
