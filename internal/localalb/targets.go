@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -67,16 +66,12 @@ func (r *bindingReconciler) bindingsForPod(ctx context.Context, o client.Object)
 	if !ok {
 		return nil
 	}
-	var out []reconcile.Request
-	var svcs corev1.ServiceList
-	if err := r.client.List(ctx, &svcs, client.InNamespace(pod.Namespace)); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list services", "namespace", pod.Namespace)
-	}
-	for _, svc := range svcs.Items {
-		if len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
-			out = append(out, r.bindingsOf(ctx, pod.Namespace, svc.Name)...)
-		}
-	}
+	// Every binding of the namespace, not only those of the services that
+	// select the pod now: the Service and Pod caches are updated separately,
+	// and a pod turning ready just as a service's selector moves to it must
+	// not be missed by both events (the service event saw the pod not ready,
+	// the pod event saw the old selector).
+	out := r.bindingsOf(ctx, pod.Namespace, "")
 	for _, g := range pod.Spec.ReadinessGates {
 		if name, ok := strings.CutPrefix(string(g.ConditionType), ReadinessGatePrefix); ok {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pod.Namespace, Name: name}})
@@ -85,6 +80,7 @@ func (r *bindingReconciler) bindingsForPod(ctx context.Context, o client.Object)
 	return out
 }
 
+// bindingsOf returns the bindings of service ("" = every binding) in namespace.
 func (r *bindingReconciler) bindingsOf(ctx context.Context, namespace, service string) []reconcile.Request {
 	var list unstructured.UnstructuredList
 	list.SetGroupVersionKind(TargetGroupBindingGVK.GroupVersion().WithKind("TargetGroupBindingList"))
@@ -94,7 +90,7 @@ func (r *bindingReconciler) bindingsOf(ctx context.Context, namespace, service s
 	}
 	var out []reconcile.Request
 	for _, u := range list.Items {
-		if name, _, _ := unstructured.NestedString(u.Object, "spec", "serviceRef", "name"); name == service {
+		if name, _, _ := unstructured.NestedString(u.Object, "spec", "serviceRef", "name"); service == "" || name == service {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}})
 		}
 	}
