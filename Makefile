@@ -22,7 +22,7 @@ export K8S_BINS ALBROLLOUTS_CACHE
 GOTEST_FLAGS ?=
 FUZZTIME     ?= 10s
 
-.PHONY: all build k8s-bins test-deps test test-unit fuzz bench lint generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz bench lint generate verify-generated clean help
 
 all: build
 
@@ -40,10 +40,14 @@ test-deps: k8s-bins ## Everything the tests need: control-plane binaries and Deb
 
 test: test-deps build ## Unit, integration and end-to-end tests, plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...
+	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
 
 test-unit: ## Only the tests that need no control plane (fast).
 	$(GO) test -count=1 -short $(GOTEST_FLAGS) ./...
+
+test-race: ## The verification engine and ELBv2 provider tests under the race detector.
+	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/elbsim/query

@@ -154,12 +154,12 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 		listenerCtx = bounded
 	}
 	st.Err = v.readLoadBalancer(bounded, listenerCtx, in, ing, &st)
-	if st.Err == nil {
-		view := matchIngress(in, ing, &st)
-		lateEnough := v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2
-		if lateEnough || rulesApplied(in, ing, &st, view) {
-			st.Err = v.readHealth(bounded, view, &st)
-		}
+	if st.Err != nil {
+		return st
+	}
+	view := matchIngress(in, ing, &st)
+	if v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2 || rulesApplied(in, ing, &st, view) {
+		st.Err = v.readHealth(bounded, view, &st)
 	}
 	return st
 }

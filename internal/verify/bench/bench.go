@@ -100,6 +100,8 @@ type Phase struct {
 	Verified  int
 	Calls     int64 // Describe* calls elbsim received, throttled ones included
 	Throttled int64
+	// ByOperation splits Calls by ELBv2 operation.
+	ByOperation map[string]int64
 	// Latencies from the ALB applying the change to Verified, sorted.
 	Latencies []time.Duration
 	Wall      time.Duration
@@ -450,10 +452,13 @@ func (e *env) phase(ctx context.Context, name string, canary, stable int32, chec
 		return Phase{}, applyErr
 	}
 	after := e.srv.Stats().Actions
-	p := Phase{Name: name, Rollouts: len(e.rollouts), Wall: time.Since(start)}
+	p := Phase{Name: name, Rollouts: len(e.rollouts), Wall: time.Since(start), ByOperation: map[string]int64{}}
 	for action, a := range after {
 		if !strings.HasPrefix(action, "Describe") {
 			continue
+		}
+		if n := a.Calls - before[action].Calls; n > 0 {
+			p.ByOperation[action] = n
 		}
 		p.Calls += a.Calls - before[action].Calls
 		p.Throttled += a.Throttled - before[action].Throttled

@@ -32,7 +32,16 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("%s: verified %d/6 with %d calls", p.Name, p.Verified, p.Calls)
 		}
 	}
-	if !strings.Contains(out.String(), "naive per-rollout chain") {
+	for _, p := range rep.Phases {
+		var sum int64
+		for _, n := range p.ByOperation {
+			sum += n
+		}
+		if sum != p.Calls || p.ByOperation["DescribeRules"] == 0 {
+			t.Errorf("%s: calls by operation %v do not add up to %d", p.Name, p.ByOperation, p.Calls)
+		}
+	}
+	if !strings.Contains(out.String(), "naive per-rollout chain") || !strings.Contains(out.String(), "calls: DescribeListeners") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 }

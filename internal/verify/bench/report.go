@@ -3,6 +3,9 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -23,6 +26,15 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, p := range r.Phases {
+		var parts []string
+		for _, op := range slices.Sorted(maps.Keys(p.ByOperation)) {
+			parts = append(parts, fmt.Sprintf("%s %d", op, p.ByOperation[op]))
+		}
+		if _, err := fmt.Fprintf(w, "%s calls: %s\n", p.Name, strings.Join(parts, ", ")); err != nil {
+			return err
+		}
 	}
 	_, err := fmt.Fprintf(w, "latency = from the ALB applying the change (ModifyRule answered) to Verified; \">X\" = not verified within the %v cap\n", c.MaxDuration)
 	return err
