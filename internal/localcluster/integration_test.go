@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -33,6 +34,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -48,6 +50,9 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
+	// The clients log nothing worth reading here; without a logger controller-runtime
+	// prints a warning with a stack trace after 30 s.
+	ctrllog.SetLogger(logr.Discard())
 	start := time.Now()
 	c, err := localcluster.Start(context.Background(), localcluster.Options{ControllerManager: true})
 	if err != nil {
