@@ -197,6 +197,7 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		return nil
 	}
 	done, err := c.driveTraffic(ctx, t, goal)
+	c.trafficSettled = done
 	if err != nil || !done {
 		return err
 	}

@@ -34,6 +34,9 @@ type rolloutContext struct {
 
 	// requeue is the earliest moment to look again (0: only on a watch event).
 	requeue time.Duration
+	// trafficSettled is false while traffic is not yet where it should be,
+	// verified (Healthy needs it).
+	trafficSettled bool
 	// progressed is set when something moved forward (a step, a weight, a
 	// verification), to refresh the Progressing condition's lastUpdateTime.
 	progressed bool
@@ -45,7 +48,7 @@ type rolloutContext struct {
 }
 
 func newRolloutContext(r *Reconciler, ro *v1alpha1.Rollout, obs *observed) *rolloutContext {
-	return &rolloutContext{r: r, ro: ro, obs: obs, status: ro.Status.DeepCopy(), now: r.opts.Now()}
+	return &rolloutContext{r: r, ro: ro, obs: obs, status: ro.Status.DeepCopy(), now: r.opts.Now(), trafficSettled: true}
 }
 
 // after asks for another pass no later than d from now.

@@ -102,7 +102,10 @@ func (o *Options) setDefaults() {
 
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
-	client   client.Client
+	client client.Client
+	// live reads the Rollout itself from the API server, not the cache: the
+	// pass that follows a status write must see that write.
+	live     client.Reader
 	verifier Verifier
 	recorder events.EventRecorder
 	opts     Options
@@ -113,7 +116,14 @@ type Reconciler struct {
 // verifier may be nil only if no rollout ever verifies.
 func New(c client.Client, verifier Verifier, recorder events.EventRecorder, o Options) *Reconciler {
 	o.setDefaults()
-	return &Reconciler{client: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer)}
+	return &Reconciler{client: c, live: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer)}
+}
+
+// WithLiveReader makes the reconciler read Rollouts through r (the manager's
+// API reader) instead of the cache.
+func (r *Reconciler) WithLiveReader(reader client.Reader) *Reconciler {
+	r.live = reader
+	return r
 }
 
 // ours reports whether a rollout belongs to this controller instance.
@@ -250,7 +260,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	logger := log.FromContext(ctx).WithValues("rollout", req.NamespacedName)
 	ctx = log.IntoContext(ctx, logger)
 	var ro v1alpha1.Rollout
-	if err := r.client.Get(ctx, req.NamespacedName, &ro); err != nil {
+	if err := r.live.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.metrics.forget(req.Namespace, req.Name)
 			return reconcile.Result{}, nil

@@ -142,7 +142,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		}
 		verifier = verify.New(p, verify.Options{DefaultTimeout: o.VerifyTimeout, Registerer: o.Registerer})
 	}
-	r := New(mgr.GetClient(), verifier, mgr.GetEventRecorder(ComponentName), o.Options)
+	r := New(mgr.GetClient(), verifier, mgr.GetEventRecorder(ComponentName), o.Options).WithLiveReader(mgr.GetAPIReader())
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}

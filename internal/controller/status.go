@@ -243,8 +243,11 @@ func (c *rolloutContext) phase() {
 		if c.waiting != "" {
 			st.Message = c.waiting
 		}
-	case c.waiting != "" && c.requeue > 0:
+	case !c.trafficSettled || (c.waiting != "" && c.requeue > 0):
 		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, c.waiting
+		if st.Message == "" {
+			st.Message = "moving traffic to the stable version"
+		}
 	default:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseHealthy, ""
 	}

@@ -236,6 +236,17 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	return ok, err
 }
 
+// readyPods counts ready, non-terminating pods.
+func readyPods(pods []corev1.Pod) int32 {
+	var n int32
+	for i := range pods {
+		if podReady(&pods[i]) && pods[i].DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // subsetOf reports whether pinning svc to hash only narrows what it selects:
 // every pod of hash is already selected, so the target group keeps them.
 func (c *rolloutContext) subsetOf(svc *corev1.Service, hash string) bool {
@@ -304,7 +315,8 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		}
 	}
 	rs := replicaset.FindByHash(c.obs.rss, hash)
-	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) {
+	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
+		readyPods(c.obs.podsOf(hash)) < replicaset.Replicas(rs) {
 		name := c.ro.Name + "-" + hash
 		if rs != nil {
 			name = fmt.Sprintf("%s (%d/%d available)", rs.Name, replicaset.Available(rs), replicaset.Replicas(rs))

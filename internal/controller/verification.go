@@ -18,6 +18,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -172,6 +173,25 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 	return in, nil
 }
 
+// targetsIncomplete says why the expected targets of a destination that gets
+// traffic (or must be healthy) cannot be trusted yet: none are ready, or the
+// pod cache shows fewer ready pods than its ReplicaSet reports available.
+func (c *rolloutContext) targetsIncomplete(s *verifySpec, in verify.Input) string {
+	for i, d := range s.dests {
+		if d.weight == 0 && !d.requireHealthy {
+			continue
+		}
+		got := len(in.Destinations[i].Targets)
+		if got == 0 {
+			return fmt.Sprintf("waiting for ready pods of service %s before verifying it (%d pods selected, %d ready, none gives a target for port %d)", d.svc.Name, len(d.pods), readyPods(d.pods), s.servicePort)
+		}
+		if rs := replicaset.FindByHash(c.obs.rss, d.hash); rs != nil && int32(got) < replicaset.Available(rs) {
+			return fmt.Sprintf("waiting for the pods of %s (%d of %d available seen ready)", rs.Name, got, replicaset.Available(rs))
+		}
+	}
+	return ""
+}
+
 // parseHeaders reads a conditions annotation into the route's header matches.
 func parseHeaders(conditions string) ([]verify.HeaderMatch, error) {
 	var conds []albannotation.HeaderCondition
@@ -190,6 +210,10 @@ func parseHeaders(conditions string) ([]verify.HeaderMatch, error) {
 	}
 	return out, nil
 }
+
+// reasonTargetsNotReady: the pods that should serve a group give no target
+// (none ready, or none with the Service's target port).
+const reasonTargetsNotReady = "TargetsNotReady"
 
 // outcome is what runVerification tells its caller.
 type outcome int
@@ -267,6 +291,17 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		c.specError("cannot verify: %v", err)
 		return outcomePending, nil
 	}
+	if why := c.targetsIncomplete(s, in); why != "" {
+		// Never verify against an empty or partial target list: "some healthy
+		// target" is not "the pods that will serve are healthy". This too
+		// times out.
+		if deadline := v.StartedAt.Add(c.verifyTimeout()); !c.now.Before(deadline) {
+			return c.record(v, s, verify.Result{Outcome: verify.TimedOut, Reason: verify.ReasonVerificationTimedOut, Cause: reasonTargetsNotReady,
+				Message: fmt.Sprintf("not verified %s after it started (timeout %s): %s", c.now.Sub(v.StartedAt.Time).Round(100*time.Millisecond), c.verifyTimeout(), why)}), nil
+		}
+		c.wait(200*time.Millisecond, "%s", why)
+		return outcomePending, nil
+	}
 	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
 	res := c.r.verifier.Verify(vctx, in)
 	cancel()
@@ -288,6 +323,9 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	case verify.Verified:
 		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
 		c.progressed = true
+		if w := c.status.Canary.Weights; w != nil && len(s.dests) >= 2 && s.dests[0].weight == w.Canary.Weight && s.dests[1].weight == w.Stable.Weight {
+			w.Verified = ptr.To(true)
+		}
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionTrue, res.Reason, res.Message)
 		for _, g := range res.TargetGroups {
 			if g.DesiredWeight > 0 || g.HealthChecked {

@@ -3,8 +3,11 @@ package replicaset
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
 )
 
 // The hash Argo Rollouts gives this template (checked by running its own unit
@@ -24,5 +27,36 @@ func TestPodTemplateHashMatchesArgoRollouts(t *testing.T) {
 	tmpl.Spec.Containers[0].Image = "nginx:2"
 	if got := PodTemplateHash(tmpl, nil); got == "99656c8f" {
 		t.Fatal("a different image must change the hash")
+	}
+}
+
+func TestTemplateEqualIgnoresServerDefaults(t *testing.T) {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "u1"}}
+	ro.Spec.Template = corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "demo:v1",
+			Env: []corev1.EnvVar{{Name: "A", Value: "1"}}}}},
+	}
+	rs := New(ro, PodTemplateHash(&ro.Spec.Template, nil), 1, 2)
+	// What the API server adds to a ReplicaSet's template.
+	rs.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	rs.Spec.Template.Spec.DNSPolicy = corev1.DNSClusterFirst
+	rs.Spec.Template.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+	rs.Spec.Template.Spec.Containers[0].TerminationMessagePath = "/dev/termination-log"
+	if !TemplateEqual(rs, &ro.Spec.Template) {
+		t.Fatal("defaults made the same template look different")
+	}
+	changed := ro.Spec.Template.DeepCopy()
+	changed.Spec.Containers[0].Image = "demo:v2"
+	if TemplateEqual(rs, changed) {
+		t.Fatal("a new image matched the old ReplicaSet")
+	}
+	changed = ro.Spec.Template.DeepCopy()
+	changed.Spec.Containers[0].Env = append(changed.Spec.Containers[0].Env, corev1.EnvVar{Name: "B", Value: "2"})
+	if TemplateEqual(rs, changed) {
+		t.Fatal("an added env var matched the old ReplicaSet")
+	}
+	if FindByTemplate([]*appsv1.ReplicaSet{rs}, &ro.Spec.Template, "other-hash") != rs {
+		t.Fatal("FindByTemplate did not fall back to the template")
 	}
 }

@@ -1,6 +1,7 @@
 package replicaset
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sort"
@@ -105,12 +106,78 @@ func TemplateWithoutHash(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
 }
 
 // TemplateEqual reports whether a ReplicaSet was made from this pod template.
+// The API server fills defaults into a ReplicaSet's template (restartPolicy,
+// imagePullPolicy, ...) but not into a Rollout's, so the comparison is one
+// way: every field the rollout's template sets must be in the ReplicaSet's
+// with the same value (lists compared whole); fields only the ReplicaSet's
+// has are taken as defaults.
 func TemplateEqual(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
+	live, err1 := toJSONMap(TemplateWithoutHash(rs))
 	t := template.DeepCopy()
-	if len(t.Labels) == 0 {
-		t.Labels = nil
+	delete(t.Labels, HashLabel)
+	desired, err2 := toJSONMap(t)
+	if err1 != nil || err2 != nil {
+		return false
 	}
-	return equality.Semantic.DeepEqual(TemplateWithoutHash(rs), t)
+	return subset(desired, live)
+}
+
+func toJSONMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// subset reports whether every value set in want is in have, equal.
+func subset(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		for k, wv := range w {
+			hv, ok := h[k]
+			if !ok {
+				if isEmpty(wv) {
+					continue
+				}
+				return false
+			}
+			if !subset(wv, hv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !subset(w[i], h[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return equality.Semantic.DeepEqual(want, have)
+	}
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }
 
 // FindByHash returns the ReplicaSet with the hash label, or nil.
@@ -130,7 +197,7 @@ func FindByHash(rss []*appsv1.ReplicaSet, hash string) *appsv1.ReplicaSet {
 // by hash first, else by template equality (a ReplicaSet hashed with another
 // collision count, or by an older controller).
 func FindByTemplate(rss []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, hash string) *appsv1.ReplicaSet {
-	if rs := FindByHash(rss, hash); rs != nil && TemplateEqual(rs, template) {
+	if rs := FindByHash(rss, hash); rs != nil {
 		return rs
 	}
 	var found *appsv1.ReplicaSet

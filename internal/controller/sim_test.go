@@ -1,0 +1,389 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// sim is an in-memory cluster for the reconciler: a fake API server, a
+// ReplicaSet controller and kubelet that make pods ready at once, a load
+// balancer controller that applies the action annotation to a model ALB
+// (optionally late), and a verifier that judges the model ALB as the real
+// engine judges the real one. After every pass it checks the safety
+// invariants (see checkInvariants).
+type sim struct {
+	t   *testing.T
+	c   client.Client
+	r   *Reconciler
+	v   *simVerifier
+	rec *events.FakeRecorder
+	now time.Time
+	ns  string
+
+	// alb is the model load balancer: the weights the listener rule
+	// forwards per service, and the targets registered per service group.
+	albWeights map[string]int32
+	registered map[string]map[string]bool // service → pod IP → registered
+	// lbLag: passes before the load balancer controller applies a change.
+	lbLag     int
+	pendingLB []lbChange
+	// unhealthyVersion: pods of this image fail the ALB health check.
+	unhealthyVersion string
+	// failVerify makes every check fail with this reason (an AWS error).
+	failVerify string
+	nextIP     int
+	passes     int
+	history    []string
+}
+
+var uidSeq int
+
+type lbChange struct {
+	at      int
+	weights map[string]int32
+}
+
+func newSim(t *testing.T) *sim {
+	t.Helper()
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&v1alpha1.Rollout{}, &appsv1.ReplicaSet{}, &corev1.Pod{}).
+		WithIndex(&v1alpha1.Rollout{}, indexServices, rolloutServices).
+		WithIndex(&v1alpha1.Rollout{}, indexIngresses, rolloutIngresses).
+		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			// The API server gives every object a UID; owner references rely on it.
+			if obj.GetUID() == "" {
+				uidSeq++
+				obj.SetUID(types.UID(fmt.Sprintf("uid-%d", uidSeq)))
+			}
+			return c.Create(ctx, obj, opts...)
+		}}).
+		Build()
+	s := &sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}}
+	s.v = &simVerifier{s: s}
+	s.rec = events.NewFakeRecorder(10000)
+	s.r = New(c, s.v, s.rec, Options{VerifyByDefault: true, Now: func() time.Time { return s.now }})
+	return s
+}
+
+// canaryRollout creates a canary rollout with ALB routing and its objects.
+func (s *sim) canaryRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout {
+	s.t.Helper()
+	ctx := context.Background()
+	for _, name := range []string{"web-stable", "web-canary", "web-root"} {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("http")}},
+		}}
+		s.must(s.c.Create(ctx, svc))
+	}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web"}, Spec: networkingv1.IngressSpec{
+		Rules: []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+			Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
+			Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web-root", Port: networkingv1.ServiceBackendPort{Name: albannotation.UseAnnotation}}},
+		}}}}}},
+	}}
+	ing.Status.LoadBalancer.Ingress = []networkingv1.IngressLoadBalancerIngress{{Hostname: "k8s-ns-web-123.us-east-1.elb.amazonaws.com"}}
+	s.must(s.c.Create(ctx, ing))
+	s.must(s.c.Status().Update(ctx, ing))
+	ro := &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web", UID: types.UID("rollout-uid"), Generation: 1},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "demo:v1",
+					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{
+				CanaryService: "web-canary", StableService: "web-stable", Steps: steps,
+				ScaleDownDelaySeconds: ptr.To(int32(30)), AbortScaleDownDelaySeconds: ptr.To(int32(30)),
+				TrafficRouting: &v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80, RootService: "web-root"}},
+			}},
+		},
+	}
+	s.must(s.c.Create(ctx, ro))
+	return ro
+}
+
+func (s *sim) must(err error) {
+	s.t.Helper()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *sim) rollout() *v1alpha1.Rollout {
+	s.t.Helper()
+	var ro v1alpha1.Rollout
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ro))
+	return &ro
+}
+
+// update changes the rollout's spec (bumping the generation, as the API server does).
+func (s *sim) update(f func(*v1alpha1.Rollout)) {
+	s.t.Helper()
+	ro := s.rollout()
+	f(ro)
+	ro.Generation++
+	s.must(s.c.Update(context.Background(), ro))
+}
+
+// updateStatus changes the rollout's status as a user or the CLI would.
+func (s *sim) updateStatus(f func(*v1alpha1.RolloutStatus)) {
+	s.t.Helper()
+	ro := s.rollout()
+	f(&ro.Status)
+	s.must(s.c.Status().Update(context.Background(), ro))
+}
+
+// step runs one reconcile pass, then the cluster's reaction, then checks the
+// invariants. It advances the clock by the requeue delay (at least 100ms).
+func (s *sim) step() reconcile.Result {
+	s.t.Helper()
+	s.passes++
+	res, err := s.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.ns, Name: "web"}})
+	if err != nil {
+		s.t.Logf("pass %d: reconcile error: %v", s.passes, err)
+	}
+	s.cluster()
+	s.checkInvariants()
+	d := res.RequeueAfter
+	if d <= 0 || d > 5*time.Second {
+		d = time.Second
+	}
+	s.now = s.now.Add(max(d, 100*time.Millisecond))
+	return res
+}
+
+// run steps until cond holds, failing after n passes.
+func (s *sim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
+	s.t.Helper()
+	for i := 0; i < n; i++ {
+		s.step()
+		if ro := s.rollout(); cond(ro) {
+			return ro
+		}
+	}
+	ro := s.rollout()
+	s.t.Fatalf("after %d passes, not %s: phase %s %q, step %v, stable %s, current %s, weights %v, verification %+v\nALB weights %v registered %v\nhistory:\n%s",
+		n, what, ro.Status.Phase, ro.Status.Message, ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.StableRS, ro.Status.CurrentPodHash,
+		ro.Status.Canary.Weights, ro.Status.Verification, s.albWeights, s.registered, strings.Join(s.history, "\n"))
+	return nil
+}
+
+func isHealthy(ro *v1alpha1.Rollout) bool {
+	return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.StableRS != ""
+}
+
+// cluster plays the ReplicaSet controller, the kubelet and the load balancer
+// controller for one round.
+func (s *sim) cluster() {
+	ctx := context.Background()
+	var rss appsv1.ReplicaSetList
+	s.must(s.c.List(ctx, &rss, client.InNamespace(s.ns)))
+	var pods corev1.PodList
+	s.must(s.c.List(ctx, &pods, client.InNamespace(s.ns)))
+	for i := range rss.Items {
+		rs := &rss.Items[i]
+		want := int(ptr.Deref(rs.Spec.Replicas, 1))
+		var mine []corev1.Pod
+		for _, p := range pods.Items {
+			if metav1.IsControlledBy(&p, rs) {
+				mine = append(mine, p)
+			}
+		}
+		for len(mine) > want {
+			last := mine[len(mine)-1]
+			s.must(s.c.Delete(ctx, &last))
+			mine = mine[:len(mine)-1]
+		}
+		for len(mine) < want {
+			s.nextIP++
+			p := corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("%s-%d", rs.Name, s.nextIP), Labels: maps.Clone(rs.Spec.Template.Labels),
+					OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}},
+				Spec: *rs.Spec.Template.Spec.DeepCopy(),
+			}
+			s.must(s.c.Create(ctx, &p))
+			p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: fmt.Sprintf("10.0.0.%d", s.nextIP),
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+			s.must(s.c.Status().Update(ctx, &p))
+			mine = append(mine, p)
+		}
+		rs.Status = appsv1.ReplicaSetStatus{Replicas: int32(want), ReadyReplicas: int32(want), AvailableReplicas: int32(want), ObservedGeneration: rs.Generation}
+		s.must(s.c.Status().Update(ctx, rs))
+	}
+	// The load balancer controller: registration follows the Services at
+	// once; weights follow the annotation after lbLag passes.
+	s.must(s.c.List(ctx, &pods, client.InNamespace(s.ns)))
+	var svcs corev1.ServiceList
+	s.must(s.c.List(ctx, &svcs, client.InNamespace(s.ns)))
+	for _, svc := range svcs.Items {
+		reg := map[string]bool{}
+		sel := labels.SelectorFromSet(svc.Spec.Selector)
+		for _, p := range pods.Items {
+			if sel.Matches(labels.Set(p.Labels)) && p.DeletionTimestamp == nil && p.Status.PodIP != "" {
+				reg[p.Status.PodIP] = true
+			}
+		}
+		s.registered[svc.Name] = reg
+	}
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	if a, err := albannotation.ParseAction(ing.Annotations[albannotation.ActionKey("", "web-root")]); err == nil {
+		if w, ok := a.Weights(); ok {
+			nw := map[string]int32{}
+			for k, v := range w {
+				nw[k] = int32(v)
+			}
+			if len(s.pendingLB) == 0 || !maps.Equal(s.pendingLB[len(s.pendingLB)-1].weights, nw) {
+				if !maps.Equal(nw, s.albWeights) || len(s.pendingLB) > 0 {
+					s.pendingLB = append(s.pendingLB, lbChange{at: s.passes + s.lbLag, weights: nw})
+				}
+			}
+		}
+	}
+	for len(s.pendingLB) > 0 && s.pendingLB[0].at <= s.passes {
+		s.albWeights = s.pendingLB[0].weights
+		s.pendingLB = s.pendingLB[1:]
+	}
+	ro := s.rollout()
+	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
+		s.albWeights, s.selectors(svcs.Items), ro.Status.Phase, ro.Status.Message))
+}
+
+func (s *sim) selectors(svcs []corev1.Service) string {
+	var parts []string
+	for _, svc := range svcs {
+		parts = append(parts, svc.Name+"="+svc.Spec.Selector[replicaset.HashLabel])
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// healthyIn reports whether a pod IP is registered and healthy in a service's group.
+func (s *sim) healthyIn(service, ip string) bool {
+	if !s.registered[service][ip] {
+		return false
+	}
+	return s.unhealthyVersion == "" || !s.podOfVersion(ip, s.unhealthyVersion)
+}
+
+func (s *sim) podOfVersion(ip, version string) bool {
+	var pods corev1.PodList
+	s.must(s.c.List(context.Background(), &pods, client.InNamespace(s.ns)))
+	for _, p := range pods.Items {
+		if p.Status.PodIP == ip {
+			return strings.HasSuffix(p.Spec.Containers[0].Image, ":"+version)
+		}
+	}
+	return false
+}
+
+// checkInvariants fails the test when the model ALB sends traffic to a group
+// without a healthy target, or when a pod that serves traffic was removed.
+func (s *sim) checkInvariants() {
+	s.t.Helper()
+	for svc, w := range s.albWeights {
+		if w == 0 {
+			continue
+		}
+		healthy := 0
+		for ip := range s.registered[svc] {
+			if s.healthyIn(svc, ip) {
+				healthy++
+			}
+		}
+		if healthy == 0 {
+			s.t.Fatalf("pass %d: the ALB sends weight %d to %s, which has no healthy target (registered %v)\nhistory:\n%s",
+				s.passes, w, svc, s.registered[svc], strings.Join(s.history, "\n"))
+		}
+	}
+}
+
+// simVerifier judges the model ALB like the engine: weights as desired on
+// the rule, every expected target of a group with weight (or RequireHealthy)
+// registered and healthy.
+type simVerifier struct {
+	s      *sim
+	calls  int
+	inputs []verify.Input
+}
+
+func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
+	v.calls++
+	v.inputs = append(v.inputs, in)
+	s := v.s
+	res := verify.Result{Deadline: in.DesiredAt.Add(in.Timeout)}
+	if s.failVerify != "" {
+		res.Outcome, res.Reason, res.Message = verify.Failed, s.failVerify, "simulated "+s.failVerify
+		res.NextCheck = time.Second
+		return v.deadline(res, in)
+	}
+	var problems []string
+	for _, d := range in.Destinations {
+		if got := s.albWeights[d.Service]; got != d.Weight {
+			problems = append(problems, fmt.Sprintf("%s weight %d want %d", d.Service, got, d.Weight))
+		}
+		if d.Weight > 0 || d.RequireHealthy {
+			if len(d.Targets) == 0 {
+				problems = append(problems, d.Service+" no expected targets")
+			}
+			for _, t := range d.Targets {
+				if !s.healthyIn(d.Service, t.ID) {
+					problems = append(problems, fmt.Sprintf("%s target %s not healthy", d.Service, t.ID))
+				}
+			}
+		}
+	}
+	if len(problems) == 0 {
+		res.Outcome, res.Reason, res.Message = verify.Verified, verify.ReasonWeightsVerified, "ok"
+		for _, d := range in.Destinations {
+			res.TargetGroups = append(res.TargetGroups, verify.TargetGroupObservation{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, DesiredWeight: d.Weight, HealthChecked: true, Healthy: len(d.Targets), Expected: len(d.Targets)})
+		}
+		return res
+	}
+	slices.Sort(problems)
+	res.Outcome, res.Reason, res.Message = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; ")
+	res.NextCheck = time.Second
+	return v.deadline(res, in)
+}
+
+func (v *simVerifier) deadline(res verify.Result, in verify.Input) verify.Result {
+	if !v.s.now.Before(res.Deadline) {
+		res.Cause, res.Outcome, res.Reason = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut
+		res.NextCheck = 0
+	}
+	return res
+}
