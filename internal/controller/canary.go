@@ -94,7 +94,9 @@ func (c *rolloutContext) abort(reason, msg string) {
 	c.status.Abort = true
 	c.status.AbortedAt = &now
 	c.status.PauseConditions, c.status.ControllerPause = nil, false
-	c.status.CurrentStepIndex = ptr.To(int32(0))
+	if c.ro.Spec.Strategy.Canary != nil {
+		c.status.CurrentStepIndex = ptr.To(int32(0))
+	}
 	c.mode = modeAbort
 	rev := int64(0)
 	if c.newRS != nil {
