@@ -29,6 +29,8 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("DELETE /_elbsim/faults/latency", s.adminFault(s.deleteLatency))
 	mux.HandleFunc("POST /_elbsim/faults/throttling", s.adminFault(s.postThrottling))
 	mux.HandleFunc("DELETE /_elbsim/faults/throttling", s.adminFault(func(faultRequest) error { s.faults.ClearThrottling(); return nil }))
+	mux.HandleFunc("POST /_elbsim/faults/propagation", s.adminFault(s.postPropagation))
+	mux.HandleFunc("DELETE /_elbsim/faults/propagation", s.adminFault(func(faultRequest) error { s.SetPropagationDelay(s.o.PropagationDelay); return nil }))
 	mux.HandleFunc("POST /_elbsim/faults/target-failing", s.adminFault(s.postTargetFailing(true)))
 	mux.HandleFunc("DELETE /_elbsim/faults/target-failing", s.adminFault(s.postTargetFailing(false)))
 	mux.HandleFunc("/_elbsim/", func(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +43,7 @@ func (s *Server) adminHandler() http.Handler {
 type faultRequest struct {
 	Action        string   `json:"action"`        // access-denied, latency, throttling
 	Latency       string   `json:"latency"`       // latency: a Go duration, e.g. "250ms"
+	Delay         string   `json:"delay"`         // propagation: a Go duration, e.g. "3s"
 	Count         *int     `json:"count"`         // throttling: throttle the next N calls of action (-1: all)
 	Enabled       *bool    `json:"enabled"`       // throttling: token buckets on/off
 	Class         string   `json:"class"`         // throttling: bucket class to resize
@@ -121,6 +124,15 @@ func (s *Server) deleteLatency(req faultRequest) error {
 	} else {
 		s.faults.SetLatency(req.Action, 0)
 	}
+	return nil
+}
+
+func (s *Server) postPropagation(req faultRequest) error {
+	d, err := time.ParseDuration(req.Delay)
+	if err != nil || d < 0 {
+		return fmt.Errorf(`"delay" must be a duration such as "3s", got %q`, req.Delay)
+	}
+	s.SetPropagationDelay(d)
 	return nil
 }
 

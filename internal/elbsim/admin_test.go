@@ -59,3 +59,33 @@ func TestAdminObservability(t *testing.T) {
 	adminDo(t, "DELETE", e.s.Endpoint()+"/_elbsim/faults/target-failing", "", 200)
 	e.waitHealthy(tg.TargetGroupArn, 1)
 }
+
+// TestAdminPropagationDelay changes the propagation delay at run time: a
+// weight change is visible to Describe* at once but reaches the data plane
+// only after the delay; DELETE restores the configured delay.
+func TestAdminPropagationDelay(t *testing.T) {
+	e := newEnv(t, elbsim.Options{PropagationDelay: 0})
+	adminPost(t, e.s.Endpoint()+"/_elbsim/faults/propagation", `{"delay":"1h"}`, 200)
+	if got := e.s.PropagationDelay(); got != time.Hour {
+		t.Fatalf("delay %s after POST, want 1h", got)
+	}
+	lb := e.lb("prop")
+	tg := e.tg("prop", fastChecks)
+	e.listener(lb.LoadBalancerArn, 80, types.Action{Type: types.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroupArn})
+	// An hour's delay: the listener is described but never reaches the data plane.
+	if _, ok := e.s.ListenerURL(*lb.DNSName, 80); ok {
+		t.Fatal("the listener reached the data plane despite the delay")
+	}
+	adminPost(t, e.s.Endpoint()+"/_elbsim/faults/propagation", `{"delay":"soon"}`, 400)
+	adminDo(t, "DELETE", e.s.Endpoint()+"/_elbsim/faults/propagation", "", 200)
+	if got := e.s.PropagationDelay(); got != 0 {
+		t.Fatalf("delay %s after DELETE, want the configured 0", got)
+	}
+	// The next change carries everything to the data plane without delay.
+	e.listener(lb.LoadBalancerArn, 81, types.Action{Type: types.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroupArn})
+	eventually(t, 30*time.Second, func() bool {
+		_, ok80 := e.s.ListenerURL(*lb.DNSName, 80)
+		_, ok81 := e.s.ListenerURL(*lb.DNSName, 81)
+		return ok80 && ok81
+	}, "both listeners to reach the data plane once the delay is gone")
+}

@@ -69,6 +69,9 @@ type Server struct {
 	metricsH    http.Handler
 
 	visible atomic.Pointer[model.State] // what Describe* answers (DescribeDelay behind the model)
+	// propagation is the current propagation delay (Options.PropagationDelay,
+	// changed at run time with SetPropagationDelay).
+	propagation atomic.Int64
 
 	ln        net.Listener
 	srv       *http.Server
@@ -106,6 +109,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	s := &Server{o: o, logger: log.New(o.Log, "", log.LstdFlags), stats: newAPIStats(), stop: make(chan struct{}), fresh: map[net.Conn]bool{}}
 	s.adminH = s.adminHandler()
+	s.propagation.Store(int64(o.PropagationDelay))
 	if o.StrictAuth != "" {
 		v, err := newVerifier(o.StrictAuth)
 		if err != nil {
@@ -259,12 +263,21 @@ func (s *Server) show(st *model.State) {
 
 // propagate sends a released State to the data plane after the propagation delay.
 func (s *Server) propagate(st *model.State) {
-	if s.o.PropagationDelay <= 0 {
+	d := s.PropagationDelay()
+	if d <= 0 {
 		s.applier.offer(st)
 		return
 	}
-	s.o.clock.AfterFunc(s.o.PropagationDelay, func() { s.applier.offer(st) })
+	s.o.clock.AfterFunc(d, func() { s.applier.offer(st) })
 }
+
+// PropagationDelay is how long a change takes to reach the data plane and
+// the health prober after Describe* shows it.
+func (s *Server) PropagationDelay() time.Duration { return time.Duration(s.propagation.Load()) }
+
+// SetPropagationDelay changes the propagation delay for changes made from now
+// on (changes already on their way keep theirs; the applier keeps the order).
+func (s *Server) SetPropagationDelay(d time.Duration) { s.propagation.Store(int64(max(d, 0))) }
 
 // ServeHTTP answers the ELBv2 API at "/" and the admin API under "/_elbsim/".
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
