@@ -1,7 +1,13 @@
 package controller
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -43,4 +49,198 @@ func TestCanaryFullRolloutVerifiesEveryStep(t *testing.T) {
 	if w := ro.Status.Canary.Weights; w == nil || w.Verified == nil || !*w.Verified || w.Canary.Weight != 0 {
 		t.Fatalf("final weights status %+v", w)
 	}
+}
+
+func TestCanaryAbortReturnsTrafficBeforeScalingDown(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 2
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	if s.albWeights["web-canary"] != 50 {
+		t.Fatalf("ALB %v at the pause", s.albWeights)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	ro = s.run(200, "aborted with the canary scaled down", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.replicasOf(v2) == 0
+	})
+	if s.albWeights["web-canary"] != 0 || s.albWeights["web-stable"] != 100 {
+		t.Fatalf("ALB after abort %v", s.albWeights)
+	}
+	if !strings.Contains(ro.Status.Message, "RolloutAborted") || ro.Status.StableRS != v1 {
+		t.Fatalf("status after abort: %q stable %s", ro.Status.Message, ro.Status.StableRS)
+	}
+	if v := ro.Status.Verification; v == nil || v.Kind != v1alpha1.VerificationAbort || v.Phase != v1alpha1.VerificationVerified {
+		t.Fatalf("abort verification %+v", v)
+	}
+	// Retry starts the steps again.
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })
+	s.run(100, "paused at 50% again", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-canary"] == 50
+	})
+}
+
+func TestCanaryBadVersionNeverGetsTraffic(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 1
+	s.canaryRollout(2, weightStep(20), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	s.unhealthyVersion = "v2"
+	maxCanary := int32(0)
+	setImage(s, "v2")
+	ro := s.run(200, "aborted", func(ro *v1alpha1.Rollout) bool {
+		maxCanary = max(maxCanary, s.albWeights["web-canary"])
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
+	})
+	if maxCanary != 0 {
+		t.Fatalf("the unhealthy canary got weight %d", maxCanary)
+	}
+	if !strings.Contains(ro.Status.Message, "VerificationTimedOut") {
+		t.Fatalf("message %q", ro.Status.Message)
+	}
+	cond := findCondition(ro, v1alpha1.ConditionTrafficVerified)
+	if cond == nil || cond.Reason != "VerificationTimedOut" || !strings.Contains(cond.Message, "not healthy") {
+		t.Fatalf("TrafficVerified condition %+v", cond)
+	}
+}
+
+func TestCanaryAWSErrorNeverMovesTheRollout(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(20), weightStep(60), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "at 20%", func(ro *v1alpha1.Rollout) bool { return s.albWeights["web-canary"] == 20 })
+	s.failVerify = "AccessDenied"
+	replicas := map[string]int32{}
+	for i := 0; i < 120; i++ { // well past the 30 s timeout
+		s.step()
+		if w := s.albWeights["web-canary"]; w != 20 {
+			t.Fatalf("pass %d: the ALB weight moved to %d during AccessDenied", i, w)
+		}
+		for _, rs := range s.replicaSets() {
+			if prev, ok := replicas[rs.Name]; ok && ptr.Deref(rs.Spec.Replicas, 1) < prev {
+				t.Fatalf("pass %d: %s scaled down during AccessDenied", i, rs.Name)
+			}
+			replicas[rs.Name] = ptr.Deref(rs.Spec.Replicas, 1)
+		}
+	}
+	ro := s.rollout()
+	if ro.Status.Abort || ro.Status.Phase == v1alpha1.RolloutPhaseDegraded {
+		t.Fatalf("an AWS error aborted the rollout: %q", ro.Status.Message)
+	}
+	if c := findCondition(ro, v1alpha1.ConditionTrafficVerified); c == nil || c.Reason != "AccessDenied" {
+		t.Fatalf("TrafficVerified %+v", c)
+	}
+	s.failVerify = ""
+	s.run(100, "at the pause after the fault cleared", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-canary"] == 60
+	})
+}
+
+func TestCanaryTemplateChangeMidRollout(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 1
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	setImage(s, "v3")
+	ro := s.run(150, "paused at 50% on v3", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && ro.Status.CurrentPodHash != "" && s.albWeights["web-canary"] == 50 && s.canaryImage() == "demo:v3"
+	})
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(150, "healthy on v3", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS == ro.Status.CurrentPodHash })
+}
+
+func TestCanaryRollbackToStableMidRollout(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 1
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	setImage(s, "v1")
+	s.run(150, "healthy on v1 again with v2 scaled down", func(r *v1alpha1.Rollout) bool {
+		return isHealthy(r) && r.Status.StableRS == v1 && s.replicasOf(v2) == 0 && s.albWeights["web-canary"] == 0
+	})
+}
+
+func TestCanaryPromoteFullVerifiesTheFinalState(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 1
+	s.canaryRollout(2, weightStep(10), pauseStep(""), weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused at 10%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })
+	ro := s.run(150, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS != v1 })
+	if ro.Status.PromoteFull {
+		t.Fatal("promoteFull not reset")
+	}
+	if v := ro.Status.Verification; v == nil || v.Kind != v1alpha1.VerificationPromotion || v.Phase != v1alpha1.VerificationVerified {
+		t.Fatalf("final verification %+v", v)
+	}
+}
+
+func TestCanaryManualPauseStopsSteps(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(10), weightStep(50))
+	s.run(50, "healthy on v1", isHealthy)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true; ro.Spec.Template.Spec.Containers[0].Image = "demo:v2" })
+	for i := 0; i < 40; i++ {
+		s.step()
+	}
+	ro := s.rollout()
+	if ro.Status.Phase != v1alpha1.RolloutPhasePaused || s.albWeights["web-canary"] != 0 || ptr.Deref(ro.Status.CurrentStepIndex, 0) != 0 {
+		t.Fatalf("paused rollout moved: phase %s, ALB %v, step %v", ro.Status.Phase, s.albWeights, ro.Status.CurrentStepIndex)
+	}
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = false })
+	s.run(100, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && s.canaryImage() == "demo:v2" })
+}
+
+func TestCanaryMissingServiceIsInvalidSpec(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(10))
+	s.must(s.c.Delete(context.Background(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web-canary"}}))
+	for i := 0; i < 10; i++ {
+		s.step()
+	}
+	ro := s.rollout()
+	c := findCondition(ro, v1alpha1.ConditionInvalidSpec)
+	if ro.Status.Phase != v1alpha1.RolloutPhaseDegraded || c == nil || !strings.Contains(c.Message, "web-canary") {
+		t.Fatalf("phase %s, InvalidSpec %+v", ro.Status.Phase, c)
+	}
+}
+
+// A pass may die between any two writes (a crash, a conflict, a network
+// error). Fail the k-th write of a rollout, for every k, and check the
+// rollout still completes without ever breaking an invariant.
+func TestCanaryCrashAtEveryWrite(t *testing.T) {
+	for k := 1; k <= 30; k++ {
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			s := newSim(t)
+			s.lbLag = 1
+			s.canaryRollout(2, weightStep(30), pauseStep("2s"), weightStep(60))
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			s.failWriteAt = s.writes + k
+			setImage(s, "v2")
+			start := s.writes
+			s.run(300, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS != v1 })
+			if s.writes < s.failWriteAt {
+				t.Skipf("the rollout made only %d writes; write %d never happened", s.writes-start, k)
+			}
+		})
+	}
+}
+
+func findCondition(ro *v1alpha1.Rollout, t string) *v1alpha1.RolloutCondition {
+	for i := range ro.Status.Conditions {
+		if ro.Status.Conditions[i].Type == t {
+			return &ro.Status.Conditions[i]
+		}
+	}
+	return nil
 }

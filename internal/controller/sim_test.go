@@ -58,6 +58,11 @@ type sim struct {
 	failVerify string
 	nextIP     int
 	passes     int
+	// writes counts the controller's writes; failWriteAt makes that one fail
+	// (as if the controller died just before it).
+	writes      int
+	failWriteAt int
+	inPass      bool
 	history    []string
 }
 
@@ -74,20 +79,45 @@ func newSim(t *testing.T) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sp := &sim{}
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&v1alpha1.Rollout{}, &appsv1.ReplicaSet{}, &corev1.Pod{}).
 		WithIndex(&v1alpha1.Rollout{}, indexServices, rolloutServices).
 		WithIndex(&v1alpha1.Rollout{}, indexIngresses, rolloutIngresses).
-		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			// The API server gives every object a UID; owner references rely on it.
-			if obj.GetUID() == "" {
-				uidSeq++
-				obj.SetUID(types.UID(fmt.Sprintf("uid-%d", uidSeq)))
-			}
-			return c.Create(ctx, obj, opts...)
-		}}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				if err := sp.fail(); err != nil {
+					return err
+				}
+				// The API server gives every object a UID; owner references rely on it.
+				if obj.GetUID() == "" {
+					uidSeq++
+					obj.SetUID(types.UID(fmt.Sprintf("uid-%d", uidSeq)))
+				}
+				return c.Create(ctx, obj, opts...)
+			},
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+				if err := sp.fail(); err != nil {
+					return err
+				}
+				return c.Patch(ctx, obj, patch, opts...)
+			},
+			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+				if err := sp.fail(); err != nil {
+					return err
+				}
+				return c.Delete(ctx, obj, opts...)
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if err := sp.fail(); err != nil {
+					return err
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		}).
 		Build()
-	s := &sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+	s := sp
+	*s = sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}}
 	s.v = &simVerifier{s: s}
 	s.rec = events.NewFakeRecorder(10000)
@@ -172,9 +202,11 @@ func (s *sim) updateStatus(f func(*v1alpha1.RolloutStatus)) {
 func (s *sim) step() reconcile.Result {
 	s.t.Helper()
 	s.passes++
+	s.inPass = true
 	res, err := s.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.ns, Name: "web"}})
+	s.inPass = false
 	if err != nil {
-		s.t.Logf("pass %d: reconcile error: %v", s.passes, err)
+		s.history = append(s.history, fmt.Sprintf("pass %d: reconcile error: %v", s.passes, err))
 	}
 	s.cluster()
 	s.checkInvariants()
@@ -290,6 +322,46 @@ func (s *sim) selectors(svcs []corev1.Service) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// fail counts a write of the controller and fails the one asked for.
+func (s *sim) fail() error {
+	if !s.inPass {
+		return nil
+	}
+	s.writes++
+	if s.writes == s.failWriteAt {
+		return fmt.Errorf("simulated crash before write %d", s.writes)
+	}
+	return nil
+}
+
+func (s *sim) replicaSets() []appsv1.ReplicaSet {
+	var rss appsv1.ReplicaSetList
+	s.must(s.c.List(context.Background(), &rss, client.InNamespace(s.ns)))
+	return rss.Items
+}
+
+// replicasOf returns spec.replicas of the ReplicaSet with a hash (-1: none).
+func (s *sim) replicasOf(hash string) int32 {
+	for _, rs := range s.replicaSets() {
+		if rs.Labels[replicaset.HashLabel] == hash {
+			return ptr.Deref(rs.Spec.Replicas, 1)
+		}
+	}
+	return -1
+}
+
+// canaryImage is the image of the ReplicaSet the canary service selects.
+func (s *sim) canaryImage() string {
+	var svc corev1.Service
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web-canary"}, &svc))
+	for _, rs := range s.replicaSets() {
+		if rs.Labels[replicaset.HashLabel] == svc.Spec.Selector[replicaset.HashLabel] {
+			return rs.Spec.Template.Spec.Containers[0].Image
+		}
+	}
+	return ""
 }
 
 // healthyIn reports whether a pod IP is registered and healthy in a service's group.
