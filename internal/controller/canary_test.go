@@ -189,7 +189,10 @@ func TestCanaryManualPauseStopsSteps(t *testing.T) {
 	s := newSim(t)
 	s.canaryRollout(2, weightStep(10), weightStep(50))
 	s.run(50, "healthy on v1", isHealthy)
-	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true; ro.Spec.Template.Spec.Containers[0].Image = "demo:v2" })
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Paused = true
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
 	for i := 0; i < 40; i++ {
 		s.step()
 	}

@@ -63,7 +63,7 @@ type sim struct {
 	writes      int
 	failWriteAt int
 	inPass      bool
-	history    []string
+	history     []string
 }
 
 var uidSeq int
