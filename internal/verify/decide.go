@@ -158,16 +158,16 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 			targetsOK = false
 			continue
 		}
-		prefix := ""
+		prefix, label := "", string(g.Role)
 		if g.Route != "" {
-			prefix = "route " + g.Route + ": "
+			prefix, label = "route "+g.Route+": ", "route "+g.Route+" "+label
 		}
 		d := view.sets()[g.set].set.dests[g.dest]
 		if msg, ok := evalTargets(d, hs, g); !ok {
 			targetsOK = false
 			v.msgs = append(v.msgs, prefix+msg)
 		} else {
-			healthy = append(healthy, fmt.Sprintf("%s%s %d/%d", strings.TrimSuffix(prefix, ": ")+spaceIf(prefix), g.Role, g.Healthy, max(g.Expected, g.Healthy)))
+			healthy = append(healthy, fmt.Sprintf("%s %d/%d", label, g.Healthy, max(g.Expected, g.Healthy)))
 		}
 		if len(g.Unexpected) > 0 {
 			v.notes = append(v.notes, fmt.Sprintf("note: %s%s %s has %d healthy target(s) not expected: %s",
@@ -182,13 +182,6 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 		v.summary = verifiedSummary(in, view, healthy)
 	}
 	return v
-}
-
-func spaceIf(s string) string {
-	if s == "" {
-		return ""
-	}
-	return " "
 }
 
 // rulesVerdict judges the rules alone: the action's (present and matching),

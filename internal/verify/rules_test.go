@@ -333,7 +333,7 @@ func TestListenerAddedBeforeTheChangeIsChecked(t *testing.T) {
 	clk = clk.Add(3 * time.Second)
 	wantResult(t, check(abort), Verified, ReasonWeightsVerified, ":8443 rule 3")
 	// A check while the weights are still pending does not pay for a fresh
-	// listener list: only one that would say Verified does.
+	// listener list: only one whose rules match (it may say Verified) does.
 	x.setWeights(10, 90)
 	step := x.input(10, 90)
 	step.DesiredAt = clk
@@ -349,6 +349,6 @@ func TestListenerAddedBeforeTheChangeIsChecked(t *testing.T) {
 	clk = clk.Add(3 * time.Second)
 	wantResult(t, check(step), Verified, ReasonWeightsVerified)
 	if n := x.f.Calls(elbv2.OpDescribeListeners) - listBefore; n != 1 {
-		t.Fatalf("DescribeListeners calls = %d, want 1 (the verifying check)", n)
+		t.Fatalf("DescribeListeners calls = %d, want 1 (for the check whose rules match)", n)
 	}
 }

@@ -158,7 +158,21 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 		return st
 	}
 	view := matchIngress(in, ing, &st)
-	if v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2 || rulesApplied(in, ing, &st, view) {
+	applied := rulesApplied(in, ing, &st, view)
+	if applied && !freshListeners {
+		// The check may say Verified, and then needs a listener list read
+		// after the change (freshenListeners). Ask for it now, alongside the
+		// health reads: it then waits for the rate limit together with them
+		// instead of after them (queued behind every other rollout's reads),
+		// and freshenListeners finds it cached.
+		done, lbARN := make(chan struct{}), st.LoadBalancer.ARN
+		go func() {
+			defer close(done)
+			_, _ = v.elb.Listeners(bounded, lbARN)
+		}()
+		defer func() { <-done }()
+	}
+	if applied || v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2 {
 		st.Err = v.readHealth(bounded, view, &st)
 	}
 	return st
@@ -168,9 +182,9 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 // added shortly before the change (cached lists are up to StructureTTL old)
 // would otherwise go unchecked, and with it the traffic it forwards. It
 // re-reads each load balancer's listener list under the freshness bound
-// (no call when the cached list was read after DesiredAt, as it usually is
-// by then) and, for a load balancer whose list changed, the ingress's whole
-// state. It reports whether the observation changed.
+// (no call when the list was read after DesiredAt, as observeIngress asks
+// for once the rules match) and, for a load balancer whose list changed,
+// the ingress's whole state. It reports whether the observation changed.
 func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observation) bool {
 	bounded := elbv2.WithNotBefore(ctx, in.DesiredAt)
 	changed := false
