@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -20,8 +21,9 @@ func pauseFor(d string) v1alpha1.CanaryStep {
 // the end, the old ReplicaSet scaled down only after the promotion verified.
 func TestRolloutCanaryFull(t *testing.T) {
 	needEnv(t)
+	t.Parallel()
 	ns := namespace(t, "canary-full")
-	startController(t, ns)
+	ctl := startController(t, ns)
 	app := canaryApp{name: "web", replicas: 2, version: "v1", steps: []v1alpha1.CanaryStep{
 		setWeight(10), pauseFor("1s"), setWeight(25), pauseFor("1s"), setWeight(50), pauseFor("1s"),
 	}}
@@ -31,7 +33,7 @@ func TestRolloutCanaryFull(t *testing.T) {
 	url := rolloutURL(t, ns, "web")
 	gen := traffic(t, url)
 	tl := watchRollout(t, ns, "web")
-
+	start := time.Now()
 	setImage(t, ns, "web", "v2")
 	ro = waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
 		if ro.Status.StableRS == v1Hash {
@@ -44,6 +46,7 @@ func TestRolloutCanaryFull(t *testing.T) {
 	waitOldScaledDown(t, ns, "web", v1Hash)
 	rep := gen.Stop()
 	assertNoFailures(t, "canary 10→25→50→100", rep)
+	scenarioReport(t, "full canary 10-25-50-100", start, rep, ctl, tl)
 	if w := gen.Window(); w.ByVersion["v1"] > 0 {
 		t.Errorf("after promotion, v1 still answered %d of %d requests", w.ByVersion["v1"], w.Total)
 	}
