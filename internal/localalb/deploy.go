@@ -328,13 +328,15 @@ func (d *deployer) ensureListener(ctx context.Context, lbARN string, port int32,
 
 // syncRules makes the listener's rules match lm: rule i of the model has priority
 // i+1. Rules are modified in place, so a weight change is a single ModifyRule, as
-// with the real controller.
+// with the real controller; the order of the calls keeps every request routed
+// while rules are inserted or removed.
 func (d *deployer) syncRules(ctx context.Context, listenerARN string, lm *listenerModel, tgs map[string]string) error {
 	rules, err := allRules(ctx, d.api, listenerARN)
 	if err != nil {
 		return err
 	}
 	byPriority := map[int]elbv2types.Rule{}
+	var stale []elbv2types.Rule
 	for _, r := range rules {
 		if aws.ToBool(r.IsDefault) {
 			continue
@@ -344,14 +346,17 @@ func (d *deployer) syncRules(ctx context.Context, listenerARN string, lm *listen
 			return err
 		}
 		if p > len(lm.Rules) {
-			if _, err := d.api.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: r.RuleArn}); err != nil && !isAPIError(err, "RuleNotFound") {
-				return fmt.Errorf("delete rule %d of listener %s: %w", p, listenerARN, err)
-			}
+			stale = append(stale, r)
 			continue
 		}
 		byPriority[p] = r
 	}
-	for i, rm := range lm.Rules {
+	// Last priority first, stale rules last: a rule inserted at the front
+	// (a header route) is created behind the rule it displaces before that
+	// rule changes, and a removed one's traffic has somewhere to go before
+	// it disappears. Requests never fall through to the default action.
+	for i := len(lm.Rules) - 1; i >= 0; i-- {
+		rm := lm.Rules[i]
 		prio := i + 1
 		action, err := d.resolveAction(ctx, rm.Action, tgs)
 		if err != nil {
@@ -371,6 +376,11 @@ func (d *deployer) syncRules(ctx context.Context, listenerARN string, lm *listen
 			ListenerArn: aws.String(listenerARN), Priority: aws.Int32(int32(prio)), Conditions: rm.Conditions, Actions: actions,
 		}); err != nil {
 			return fmt.Errorf("create rule %d of listener %s: %w", prio, listenerARN, err)
+		}
+	}
+	for _, r := range stale {
+		if _, err := d.api.DeleteRule(ctx, &elbv2.DeleteRuleInput{RuleArn: r.RuleArn}); err != nil && !isAPIError(err, "RuleNotFound") {
+			return fmt.Errorf("delete rule %s of listener %s: %w", aws.ToString(r.Priority), listenerARN, err)
 		}
 	}
 	return nil

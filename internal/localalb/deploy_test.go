@@ -1,6 +1,7 @@
 package localalb
 
 import (
+	"context"
 	"strconv"
 	"testing"
 
@@ -124,3 +125,102 @@ func TestDeployerAgainstElbsim(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// watchedRules wraps the API and, after every rule change, checks that a
+// request without the route's header still matches a rule: inserting a
+// header route at the front, or removing it, must never leave the main path
+// to the listener's default action.
+type watchedRules struct {
+	ELBV2
+	t        *testing.T
+	listener string
+	changes  int
+}
+
+func (w *watchedRules) check(ctx context.Context, what string) {
+	w.changes++
+	if w.listener == "" {
+		return
+	}
+	rules, err := allRules(ctx, w.ELBV2, w.listener)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, r := range rules {
+		if aws.ToBool(r.IsDefault) {
+			continue
+		}
+		header := false
+		for _, c := range r.Conditions {
+			if aws.ToString(c.Field) == "http-header" {
+				header = true
+			}
+		}
+		if !header {
+			return
+		}
+	}
+	w.t.Errorf("after %s, no rule routes requests without the header: %d rules", what, len(rules))
+}
+
+func (w *watchedRules) CreateRule(ctx context.Context, in *elbv2.CreateRuleInput, o ...func(*elbv2.Options)) (*elbv2.CreateRuleOutput, error) {
+	out, err := w.ELBV2.CreateRule(ctx, in, o...)
+	w.check(ctx, "CreateRule")
+	return out, err
+}
+
+func (w *watchedRules) ModifyRule(ctx context.Context, in *elbv2.ModifyRuleInput, o ...func(*elbv2.Options)) (*elbv2.ModifyRuleOutput, error) {
+	out, err := w.ELBV2.ModifyRule(ctx, in, o...)
+	w.check(ctx, "ModifyRule")
+	return out, err
+}
+
+func (w *watchedRules) DeleteRule(ctx context.Context, in *elbv2.DeleteRuleInput, o ...func(*elbv2.Options)) (*elbv2.DeleteRuleOutput, error) {
+	out, err := w.ELBV2.DeleteRule(ctx, in, o...)
+	w.check(ctx, "DeleteRule")
+	return out, err
+}
+
+func TestDeployerInsertsAndRemovesAHeaderRouteWithoutAGap(t *testing.T) {
+	_, api := elbsimtest.Start(t, elbsim.Options{})
+	w := &watchedRules{ELBV2: api, t: t}
+	d := &deployer{api: w, cluster: "test"}
+	b := &modelBuilder{cluster: "test", services: fakeServices(map[string]intstr.IntOrString{
+		"ns/stable": intstr.FromInt32(8080), "ns/canary": intstr.FromInt32(8080)})}
+	weighted := `{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"stable","servicePort":80,"weight":100},{"serviceName":"canary","servicePort":80,"weight":0}]}}`
+	route := `{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"canary","servicePort":80,"weight":100}]}}`
+	stack := StackID{Namespace: "ns", Name: "web"}
+	build := func(withRoute bool) *stackModel {
+		ann := map[string]string{AnnotationActionsPrefix + "web": weighted}
+		paths := []networkingv1.HTTPIngressPath{path("/", networkingv1.PathTypePrefix, "web", networkingv1.ServiceBackendPort{Name: UseAnnotationPortName})}
+		if withRoute {
+			ann[AnnotationActionsPrefix+"hdr"] = route
+			ann[AnnotationConditionsPrefix+"hdr"] = `[{"field":"http-header","httpHeaderConfig":{"httpHeaderName":"X-Canary","values":["yes"]}}]`
+			paths = append([]networkingv1.HTTPIngressPath{path("/*", networkingv1.PathTypeImplementationSpecific, "hdr", networkingv1.ServiceBackendPort{Name: UseAnnotationPortName})}, paths...)
+		}
+		m, err := b.build(stack, []*networkingv1.Ingress{testIngress("ns", "web", ann, paths...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	ctx := t.Context()
+	dep, err := d.deploy(ctx, build(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := api.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(dep.LoadBalancerARN)})
+	if err != nil || len(ls.Listeners) != 1 {
+		t.Fatalf("listeners %v %v", ls, err)
+	}
+	w.listener = aws.ToString(ls.Listeners[0].ListenerArn)
+	for _, withRoute := range []bool{true, false, true, false} {
+		before := w.changes
+		if _, err := d.deploy(ctx, build(withRoute)); err != nil {
+			t.Fatal(err)
+		}
+		if w.changes == before {
+			t.Fatalf("deploy with route=%t changed no rule", withRoute)
+		}
+	}
+}
