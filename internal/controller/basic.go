@@ -101,6 +101,9 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	if err := c.basicServices(ctx); err != nil {
 		return err
 	}
+	if restarted, err := c.restartPods(ctx, nil); err != nil || !restarted {
+		return err
+	}
 	if err := c.cleanupHistory(ctx); err != nil {
 		return err
 	}

@@ -206,6 +206,9 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if c.status.Canary.Weights != nil && c.status.Canary.Weights.Verified != nil {
 		c.status.Canary.Weights.Verified = ptr.To(true)
 	}
+	if restarted, err := c.restartPods(ctx, c.restartGate(t)); err != nil || !restarted {
+		return err
+	}
 	if c.mode != modeProgress {
 		return nil
 	}

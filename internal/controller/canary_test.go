@@ -3,8 +3,10 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -246,4 +248,32 @@ func findCondition(ro *v1alpha1.Rollout, t string) *v1alpha1.RolloutCondition {
 		}
 	}
 	return nil
+}
+
+func TestRestartAtEvictsOneBatchAtATime(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(50))
+	s.run(50, "healthy on v1", isHealthy)
+	var before []string
+	for _, p := range s.pods() {
+		before = append(before, p.Name)
+	}
+	at := metav1.NewTime(s.now.Add(time.Second).Truncate(time.Second))
+	s.now = s.now.Add(time.Second)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.RestartAt = &at })
+	// Never more than one pod (25% of 4) away at a time.
+	ro := s.run(200, "restarted", func(ro *v1alpha1.Rollout) bool {
+		if n := len(s.pods()); n < 3 {
+			t.Fatalf("%d of 4 pods left during the restart", n)
+		}
+		return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at)
+	})
+	for _, p := range s.pods() {
+		if slices.Contains(before, p.Name) {
+			t.Fatalf("pod %s survived the restart", p.Name)
+		}
+	}
+	if !isHealthy(ro) {
+		t.Fatalf("not healthy after the restart: %s", ro.Status.Message)
+	}
 }

@@ -108,6 +108,16 @@ func newSim(t *testing.T) *sim {
 				}
 				return c.Delete(ctx, obj, opts...)
 			},
+			SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj client.Object, sobj client.Object, opts ...client.SubResourceCreateOption) error {
+				if err := sp.fail(); err != nil {
+					return err
+				}
+				if sub == "eviction" {
+					// No PodDisruptionBudget here: an eviction deletes the pod.
+					return c.Delete(ctx, obj)
+				}
+				return c.SubResource(sub).Create(ctx, obj, sobj, opts...)
+			},
 			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 				if err := sp.fail(); err != nil {
 					return err
@@ -264,6 +274,7 @@ func (s *sim) cluster() {
 			s.nextIP++
 			p := corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("%s-%d", rs.Name, s.nextIP), Labels: maps.Clone(rs.Spec.Template.Labels),
+					CreationTimestamp: metav1.NewTime(s.now),
 					OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}},
 				Spec: *rs.Spec.Template.Spec.DeepCopy(),
 			}
@@ -334,6 +345,12 @@ func (s *sim) fail() error {
 		return fmt.Errorf("simulated crash before write %d", s.writes)
 	}
 	return nil
+}
+
+func (s *sim) pods() []corev1.Pod {
+	var pods corev1.PodList
+	s.must(s.c.List(context.Background(), &pods, client.InNamespace(s.ns)))
+	return pods.Items
 }
 
 func (s *sim) replicaSets() []appsv1.ReplicaSet {

@@ -543,5 +543,28 @@ func (c *rolloutContext) canarySpec(t *trafficState, cw, sw int32, routes map[st
 	for _, name := range slices.Sorted(maps.Keys(routes)) {
 		spec.routes = append(spec.routes, routeSpec{name: name, conditions: routes[name], service: t.canarySvc, hash: t.canarySel, pods: c.obs.podsSelectedBy(t.canarySvc)})
 	}
+	// Managed routes not in force must have no rule left (with the headers
+	// the steps give them).
+	for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+		if _, on := routes[mr.Name]; on {
+			continue
+		}
+		if cond := c.routeConditions(mr.Name); cond != "" {
+			spec.routes = append(spec.routes, routeSpec{name: mr.Name, conditions: cond, removed: true})
+		}
+	}
 	return spec
+}
+
+// routeConditions is the conditions annotation any setHeaderRoute step gives
+// route ("" when no step matches anything for it).
+func (c *rolloutContext) routeConditions(route string) string {
+	for _, st := range c.ro.Spec.Strategy.Canary.Steps {
+		if h := st.SetHeaderRoute; h != nil && h.Name == route && len(h.Match) > 0 {
+			if v, err := albannotation.HeaderConditions(h.Match); err == nil {
+				return v
+			}
+		}
+	}
+	return ""
 }

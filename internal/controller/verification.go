@@ -318,6 +318,18 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	v.Reason, v.Message = res.Reason, res.Message
 	v.TargetGroups = observations(res)
 	c.recordALBStatus(res)
+	if res.Outcome == verify.Verified && v.Kind == v1alpha1.VerificationAbort {
+		// Before the canary scales down, no other rule of the ALB (a stale
+		// header route, a path straight to the canary service) may still
+		// send it traffic.
+		if msg := trafficOutsideAction(s, res); msg != "" {
+			res.Outcome, res.Reason, res.Message = verify.Pending, verify.ReasonWeightMismatch, msg
+			res.NextCheck = 2 * time.Second
+			if !c.now.Before(v.StartedAt.Add(c.verifyTimeout())) {
+				res.Outcome, res.Cause, res.Reason = verify.TimedOut, verify.ReasonWeightMismatch, verify.ReasonVerificationTimedOut
+			}
+		}
+	}
 	c.r.metrics.verification(c.ro, string(res.Outcome))
 	switch res.Outcome {
 	case verify.Verified:
@@ -367,6 +379,26 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		c.wait(max(res.NextCheck, 200*time.Millisecond), "verifying %s: %s", strings.ToLower(string(v.Kind)), res.Message)
 		return outcomePending
 	}
+}
+
+// trafficOutsideAction names the rules outside the verified action that
+// forward traffic to a service the spec wants at weight 0.
+func trafficOutsideAction(s *verifySpec, res verify.Result) string {
+	zero := map[string]bool{}
+	for _, d := range s.dests {
+		if d.weight == 0 && d.svc != nil {
+			zero[d.svc.Name] = true
+		}
+	}
+	var out []string
+	for _, r := range res.OtherRules {
+		for _, f := range r.Forward {
+			if f.Weight > 0 && zero[f.Service] {
+				out = append(out, fmt.Sprintf("listener :%d rule %s forwards weight %d to %s (%s), which must get no traffic", r.ListenerPort, r.Rule, f.Weight, f.Service, f.Name))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // awsProblem reports whether a reason says the ELBv2 API could not be read
