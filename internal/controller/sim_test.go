@@ -275,7 +275,7 @@ func (s *sim) cluster() {
 			p := corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("%s-%d", rs.Name, s.nextIP), Labels: maps.Clone(rs.Spec.Template.Labels),
 					CreationTimestamp: metav1.NewTime(s.now),
-					OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}},
+					OwnerReferences:   []metav1.OwnerReference{*metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))}},
 				Spec: *rs.Spec.Template.Spec.DeepCopy(),
 			}
 			s.must(s.c.Create(ctx, &p))
