@@ -158,6 +158,8 @@ type canaryApp struct {
 	readinessPath string
 	// hcHealthy is the ALB healthy threshold (default 2).
 	hcHealthy int
+	// groupName puts the Ingresses in an ingress group (one ALB for several).
+	groupName string
 }
 
 func (a canaryApp) ingressNames() []string {
@@ -245,9 +247,11 @@ func (a canaryApp) create(t *testing.T, ns string) *v1alpha1.Rollout {
 		hc = 2
 	}
 	for _, name := range names {
-		createAll(t, ingress(ns, name, root, albannotation.UseAnnotation, map[string]string{
-			localalb.AnnotationHealthyCount: fmt.Sprint(hc),
-		}))
+		ann := map[string]string{localalb.AnnotationHealthyCount: fmt.Sprint(hc)}
+		if a.groupName != "" {
+			ann[localalb.AnnotationGroupName] = a.groupName
+		}
+		createAll(t, ingress(ns, name, root, albannotation.UseAnnotation, ann))
 	}
 	ro := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: a.name, Labels: map[string]string{replicaset.InstanceIDLabel: ns}},
