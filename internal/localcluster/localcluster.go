@@ -282,7 +282,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, httpc *http.Client, etcdPo
 		"--service-account-issuer=" + c.apiURL,
 		"--service-account-key-file=" + s.saPubFile,
 		"--service-account-signing-key-file=" + s.saKeyFile,
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=10.0.0.0/16", // room for thousands of Services (scale runs)
 		"--authorization-mode=Node,RBAC",
 		// As envtest does: pods need no service-account tokens.
 		"--disable-admission-plugins=ServiceAccount",
