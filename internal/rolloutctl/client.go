@@ -265,3 +265,7 @@ func crdMissing(err error) error {
 	}
 	return nil
 }
+
+// Kube returns the Kubernetes client, for commands that read other objects
+// (the verify command reads Services, Ingresses and pods).
+func (c *Client) Kube() client.WithWatch { return c.kube }
