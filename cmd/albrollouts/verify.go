@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/albrollouts/albrollouts/internal/controller"
@@ -62,8 +63,20 @@ errors.`,
 				if err != nil {
 					return err
 				}
+				cfg, _, err := o.RESTConfig()
+				if err != nil {
+					return err
+				}
+				scheme, err := controller.NewScheme()
+				if err != nil {
+					return err
+				}
+				kube, err := client.New(cfg, client.Options{Scheme: scheme})
+				if err != nil {
+					return err
+				}
 				now := time.Now()
-				in, err := controller.Expectation(ctx, cl.Kube(), obj.Rollout, now, time.Minute)
+				in, err := controller.Expectation(ctx, kube, obj.Rollout, now, time.Minute)
 				if err != nil {
 					return fmt.Errorf("rollout %s: %w", args[0], err)
 				}
@@ -83,7 +96,7 @@ errors.`,
 				case verify.Verified:
 					return nil
 				case verify.Failed:
-					return &exitError{code: exitCheckFailed, err: fmt.Errorf("the check failed: %s", res.Message)}
+					return &exitError{code: exitCheckFailed, err: fmt.Errorf("the check failed (%s)", res.Reason)}
 				default:
 					return &exitError{code: exitNotVerified, err: fmt.Errorf("not verified (%s)", res.Reason)}
 				}

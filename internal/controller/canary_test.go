@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
 func weightStep(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: ptr.To(w)} }
@@ -275,5 +276,28 @@ func TestRestartAtEvictsOneBatchAtATime(t *testing.T) {
 	}
 	if !isHealthy(ro) {
 		t.Fatalf("not healthy after the restart: %s", ro.Status.Message)
+	}
+}
+
+func TestExpectationIsWhatTheControllerVerifies(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(30), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 30%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	in, err := Expectation(context.Background(), s.c, ro, s.now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Destinations) != 2 || in.Destinations[0].Service != "web-canary" || in.Destinations[0].Weight != 30 ||
+		in.Destinations[1].Service != "web-stable" || in.Destinations[1].Weight != 70 || len(in.Destinations[0].Targets) != 1 || len(in.Destinations[1].Targets) != 2 {
+		t.Fatalf("expectation %+v", in.Destinations)
+	}
+	if in.ActionName != "web-root" || len(in.Ingresses) != 1 || in.Ingresses[0].Hostname == "" {
+		t.Fatalf("expectation %+v", in)
+	}
+	// And the verifier agrees the ALB does it.
+	if res := s.v.Verify(context.Background(), in); res.Outcome != verify.Verified {
+		t.Fatalf("verify %s: %s", res.Outcome, res.Message)
 	}
 }

@@ -26,6 +26,9 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if b := os.Getenv("ALBROLLOUTS_BIN"); b != "" {
+		bin = b
+	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("%s is not built (make build): %v", bin, err)
 	}
