@@ -32,6 +32,12 @@ help: ## List the targets.
 build: ## Build bin/albrollouts.
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts ./cmd/albrollouts
 
+.PHONY: demo
+demo: ## The demo: a verified canary, a broken version aborted, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
+	@echo "make demo: building bin/albrollouts, then the control-plane binaries if they are missing (first run only, about 7 minutes), then the demo (under 3 minutes)"
+	@$(MAKE) --no-print-directory build
+	bin/albrollouts demo --k8s-bins-script hack/build-k8s-bins.sh $(DEMO_FLAGS)
+
 k8s-bins: ## Build etcd, kube-apiserver, kube-controller-manager into the cache (once).
 	hack/build-k8s-bins.sh
 

@@ -195,13 +195,15 @@ func WriteSummary(w io.Writer, r *Result, color bool) error {
 	if r.Dir != "" {
 		_, _ = fmt.Fprintf(&b, "logs: %s\n", r.Dir)
 	}
-	if p := r.Problems(); len(p) > 0 {
-		b.WriteString(paint(sgrRed, "\nproblems:") + "\n")
+	if r.Interrupted {
+		b.WriteString("\n" + paint(sgrYellow, "interrupted: the scenarios did not finish") + "\n")
+	} else if p := r.Problems(); len(p) > 0 {
+		b.WriteString("\n" + paint(sgrRed, "problems:") + "\n")
 		for _, s := range p {
 			b.WriteString("  - " + s + "\n")
 		}
 	} else {
-		b.WriteString(paint(sgrGreen, "\nall checks passed: "+strings.Join(r.checked(), "; ")) + "\n")
+		b.WriteString("\n" + paint(sgrGreen, "all checks passed: "+strings.Join(r.checked(), "; ")) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -129,3 +129,14 @@ func TestWriteSummary(t *testing.T) {
 		t.Errorf("summary of a failed run:\n%s", b.String())
 	}
 }
+
+func TestWriteSummaryInterrupted(t *testing.T) {
+	r := goodResult()
+	r.Interrupted = true
+	r.Scenarios[2].Outcome = OutcomeInterrupted
+	var b bytes.Buffer
+	_ = WriteSummary(&b, r, false)
+	if !strings.Contains(b.String(), "interrupted: the scenarios did not finish") || strings.Contains(b.String(), "problems:") || strings.Contains(b.String(), "all checks passed") {
+		t.Errorf("summary of an interrupted run:\n%s", b.String())
+	}
+}

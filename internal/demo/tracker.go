@@ -236,11 +236,13 @@ func (t *tracker) recordVerification(key string, ro *v1alpha1.Rollout, v *v1alph
 		}
 		if h := t.pre; h != nil {
 			if h.Finished == 0 {
-				h.Finished, h.Phase = now, PhasePassed
+				// Passed in the update that wrote the weights: the last
+				// observation written is from before it passed.
+				h.Finished, h.Phase, h.Targets = now, PhasePassed, ""
 			}
 			s.HealthFirst = h
 			t.pre, t.preKey = nil, ""
-			text := fmt.Sprintf("%s: pods healthy in their target group after %s", s.Label, (h.Finished - h.Started).Round(100*time.Millisecond))
+			text := fmt.Sprintf("%s: the pods that get more traffic were healthy in their target group after %s", s.Label, (h.Finished - h.Started).Round(100*time.Millisecond))
 			if h.Targets != "" {
 				text += " (" + h.Targets + ")"
 			}
