@@ -9,7 +9,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -300,4 +302,72 @@ func TestExpectationIsWhatTheControllerVerifies(t *testing.T) {
 	if res := s.v.Verify(context.Background(), in); res.Outcome != verify.Verified {
 		t.Fatalf("verify %s: %s", res.Outcome, res.Message)
 	}
+}
+
+func TestCanaryMaxTrafficWeightStickinessAndPrefix(t *testing.T) {
+	s := newSim(t)
+	s.prefix = "custom.example.com"
+	ro := s.canaryRollout(4, weightStep(50), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		tr := ro.Spec.Strategy.Canary.TrafficRouting
+		tr.MaxTrafficWeight = ptr.To(int32(200))
+		tr.ALB.AnnotationPrefix = s.prefix
+		tr.ALB.StickinessConfig = &v1alpha1.StickinessConfig{Enabled: true, DurationSeconds: 300}
+	})
+	_ = ro
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "paused at 50 of 200", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	if s.albWeights["web-canary"] != 50 || s.albWeights["web-stable"] != 150 {
+		t.Fatalf("ALB weights %v, want canary 50 and stable 150 of 200", s.albWeights)
+	}
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	a := ing.Annotations["custom.example.com/actions.web-root"]
+	if !strings.Contains(a, `"TargetGroupStickinessConfig":{"Enabled":true,"DurationSeconds":300}`) {
+		t.Fatalf("action %s", a)
+	}
+	if _, ok := ing.Annotations["alb.ingress.kubernetes.io/actions.web-root"]; ok {
+		t.Fatal("the default prefix was written too")
+	}
+	if m := ing.Annotations["rollouts.argoproj.io/managed-alb-annotations"]; m != `{"web":["custom.example.com/actions.web-root"]}` {
+		t.Fatalf("bookkeeping %s", m)
+	}
+	if n := s.replicasOf(s.rollout().Status.CurrentPodHash); n != 1 {
+		t.Fatalf("canary at 50 of 200 with 4 replicas: %d pods, want 1", n)
+	}
+}
+
+func TestCanaryFollowsReplicasChangesMidRollout(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(int32(8)) }) // the HPA scales up
+	ro = s.run(30, "scaled to 8", func(ro *v1alpha1.Rollout) bool {
+		return s.replicasOf(v1) == 8 && s.replicasOf(v2) == 4 && ro.Status.HPAReplicas == 12
+	})
+	if ro.Status.HPAReplicas != 12 || ro.Status.Selector != "app=web" {
+		t.Fatalf("scale subresource status: HPAReplicas %d, selector %q", ro.Status.HPAReplicas, ro.Status.Selector)
+	}
+}
+
+func TestBasicCanaryWithoutTrafficRouting(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+		cs.MaxSurge, cs.MaxUnavailable = ptr.To(intstr.FromInt32(1)), ptr.To(intstr.FromInt32(0))
+	})
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 25%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	if c, st := s.replicasOf(ro.Status.CurrentPodHash), s.replicasOf(v1); c != 1 || st != 3 {
+		t.Fatalf("25%% of 4 by pods: canary %d, stable %d", c, st)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(80, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS != v1 && s.replicasOf(v1) == 0 })
 }

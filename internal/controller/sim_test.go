@@ -54,8 +54,40 @@ type sim struct {
 	pendingLB []lbChange
 	// unhealthyVersion: pods of this image fail the ALB health check.
 	unhealthyVersion string
+	// actionName is the service of the Ingress "web" whose actions
+	// annotation the model ALB applies (default web-root); actionW are the
+	// weights it applied. Ingress paths that name a service directly (a
+	// plain backend, blue-green's selector mode) forward all of their
+	// traffic to its group: weight 100 in albWeights.
+	actionName string
+	actionW    map[string]int32
+	// healthLag: passes from a target's registration until it passes the
+	// ALB health check (0: at once).
+	healthLag int
+	regAt     map[string]map[string]int // service → pod IP → pass registered
+	// unhealthyIn: service → version whose pods fail that group's health
+	// check only (another health-check path on that Service).
+	unhealthyIn map[string]string
+	// atomic: clients must never see two versions at once (blue-green in
+	// the ALB); maxVersions is the most versions served at once so far.
+	atomic      bool
+	maxVersions int
+	// lenient records broken invariants in violations instead of failing
+	// (to show that a strategy breaks them).
+	lenient    bool
+	violations []string
+	// plain are the services Ingress paths name directly, and whether
+	// their group ever had a healthy target: the invariant holds for such a
+	// group from then on (the load balancer routes a plain path as soon as
+	// it exists, before the first pods are healthy).
+	plain map[string]bool
+	// exempt groups carry no production traffic (a preview path in
+	// selector mode): the invariant does not apply to them.
+	exempt map[string]bool
 	// failVerify makes every check fail with this reason (an AWS error).
 	failVerify string
+	// prefix is the annotation prefix the model load balancer controller reads.
+	prefix string
 	nextIP     int
 	passes     int
 	// writes counts the controller's writes; failWriteAt makes that one fail
@@ -128,7 +160,8 @@ func newSim(t *testing.T) *sim {
 		Build()
 	s := sp
 	*s = sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
-		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}}
+		albWeights: map[string]int32{}, registered: map[string]map[string]bool{},
+		actionName: "web-root", regAt: map[string]map[string]int{}, unhealthyIn: map[string]string{}, plain: map[string]bool{}, exempt: map[string]bool{}}
 	s.v = &simVerifier{s: s}
 	s.rec = events.NewFakeRecorder(10000)
 	s.r = New(c, s.v, s.rec, Options{VerifyByDefault: true, Now: func() time.Time { return s.now }})
@@ -294,32 +327,59 @@ func (s *sim) cluster() {
 	s.must(s.c.List(ctx, &svcs, client.InNamespace(s.ns)))
 	for _, svc := range svcs.Items {
 		reg := map[string]bool{}
+		at := map[string]int{}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		for _, p := range pods.Items {
 			if sel.Matches(labels.Set(p.Labels)) && p.DeletionTimestamp == nil && p.Status.PodIP != "" {
 				reg[p.Status.PodIP] = true
+				at[p.Status.PodIP] = s.passes
+				if prev, ok := s.regAt[svc.Name][p.Status.PodIP]; ok {
+					at[p.Status.PodIP] = prev
+				}
 			}
 		}
 		s.registered[svc.Name] = reg
+		s.regAt[svc.Name] = at
 	}
 	var ing networkingv1.Ingress
 	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
-	if a, err := albannotation.ParseAction(ing.Annotations[albannotation.ActionKey("", "web-root")]); err == nil {
+	if a, err := albannotation.ParseAction(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)]); err == nil {
 		if w, ok := a.Weights(); ok {
 			nw := map[string]int32{}
 			for k, v := range w {
 				nw[k] = int32(v)
 			}
 			if len(s.pendingLB) == 0 || !maps.Equal(s.pendingLB[len(s.pendingLB)-1].weights, nw) {
-				if !maps.Equal(nw, s.albWeights) || len(s.pendingLB) > 0 {
+				if !maps.Equal(nw, s.actionW) || len(s.pendingLB) > 0 {
 					s.pendingLB = append(s.pendingLB, lbChange{at: s.passes + s.lbLag, weights: nw})
 				}
 			}
 		}
 	}
 	for len(s.pendingLB) > 0 && s.pendingLB[0].at <= s.passes {
-		s.albWeights = s.pendingLB[0].weights
+		s.actionW = s.pendingLB[0].weights
 		s.pendingLB = s.pendingLB[1:]
+	}
+	s.albWeights = maps.Clone(s.actionW)
+	if s.albWeights == nil {
+		s.albWeights = map[string]int32{}
+	}
+	var ings networkingv1.IngressList
+	s.must(s.c.List(ctx, &ings, client.InNamespace(s.ns)))
+	for _, ing := range ings.Items {
+		for _, r := range ing.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				if b := p.Backend.Service; b != nil && b.Port.Name != albannotation.UseAnnotation {
+					s.albWeights[b.Name] = 100
+					if _, ok := s.plain[b.Name]; !ok {
+						s.plain[b.Name] = false
+					}
+				}
+			}
+		}
 	}
 	ro := s.rollout()
 	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
@@ -383,7 +443,10 @@ func (s *sim) canaryImage() string {
 
 // healthyIn reports whether a pod IP is registered and healthy in a service's group.
 func (s *sim) healthyIn(service, ip string) bool {
-	if !s.registered[service][ip] {
+	if !s.registered[service][ip] || s.passes-s.regAt[service][ip] < s.healthLag {
+		return false
+	}
+	if v := s.unhealthyIn[service]; v != "" && s.podOfVersion(ip, v) {
 		return false
 	}
 	return s.unhealthyVersion == "" || !s.podOfVersion(ip, s.unhealthyVersion)
@@ -405,7 +468,7 @@ func (s *sim) podOfVersion(ip, version string) bool {
 func (s *sim) checkInvariants() {
 	s.t.Helper()
 	for svc, w := range s.albWeights {
-		if w == 0 {
+		if w == 0 || s.exempt[svc] {
 			continue
 		}
 		healthy := 0
@@ -414,11 +477,47 @@ func (s *sim) checkInvariants() {
 				healthy++
 			}
 		}
+		if served, isPlain := s.plain[svc]; isPlain && !served {
+			s.plain[svc] = healthy > 0
+			continue
+		}
 		if healthy == 0 {
+			if s.lenient {
+				s.violations = append(s.violations, fmt.Sprintf("pass %d: weight %d to %s, no healthy target", s.passes, w, svc))
+				continue
+			}
 			s.t.Fatalf("pass %d: the ALB sends weight %d to %s, which has no healthy target (registered %v)\nhistory:\n%s",
 				s.passes, w, svc, s.registered[svc], strings.Join(s.history, "\n"))
 		}
 	}
+	versions := s.servedVersions()
+	s.maxVersions = max(s.maxVersions, len(versions))
+	if s.atomic && len(versions) > 1 {
+		s.t.Fatalf("pass %d: clients see versions %v at once (ALB %v)\nhistory:\n%s", s.passes, versions, s.albWeights, strings.Join(s.history, "\n"))
+	}
+}
+
+// servedVersions are the images of the healthy targets of the groups that
+// get traffic.
+func (s *sim) servedVersions() []string {
+	set := map[string]bool{}
+	pods := s.pods()
+	for svc, w := range s.albWeights {
+		if w == 0 {
+			continue
+		}
+		for ip := range s.registered[svc] {
+			if !s.healthyIn(svc, ip) {
+				continue
+			}
+			for _, p := range pods {
+				if p.Status.PodIP == ip {
+					set[p.Spec.Containers[0].Image] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 // simVerifier judges the model ALB like the engine: weights as desired on
@@ -439,6 +538,16 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 		res.Outcome, res.Reason, res.Message = verify.Failed, s.failVerify, "simulated "+s.failVerify
 		res.NextCheck = time.Second
 		return v.deadline(res, in)
+	}
+	if in.ActionName == "" && len(in.Destinations) != 1 {
+		s.t.Fatalf("pass %d: a plain-backend verification with %d destinations (the engine rejects it)", s.passes, len(in.Destinations))
+	}
+	var sum int32
+	for _, d := range in.Destinations {
+		sum += d.Weight
+	}
+	if sum == 0 {
+		s.t.Fatalf("pass %d: a verification with every weight 0 (the engine rejects it)", s.passes)
 	}
 	var problems []string
 	for _, d := range in.Destinations {

@@ -51,6 +51,7 @@ type verifySpec struct {
 	servicePort int32
 	dests       []destSpec
 	routes      []routeSpec
+	portName    string // the port as Ingress backends name it, if by name (blue-green plain backends)
 }
 
 func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, weight int32, pods []corev1.Pod) {
@@ -134,6 +135,9 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 		TargetGroupBindings: c.obs.bindings,
 		DesiredAt:           desiredAt,
 		Timeout:             c.verifyTimeout(),
+	}
+	if s.portName != "" {
+		in.ServicePort = s.portName
 	}
 	for _, ing := range s.ingresses {
 		host := ""
@@ -318,7 +322,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	v.Reason, v.Message = res.Reason, res.Message
 	v.TargetGroups = observations(res)
 	c.recordALBStatus(res)
-	if res.Outcome == verify.Verified && v.Kind == v1alpha1.VerificationAbort {
+	if res.Outcome == verify.Verified && v.Kind == v1alpha1.VerificationAbort && c.ro.Spec.Strategy.Canary != nil {
 		// Before the canary scales down, no other rule of the ALB (a stale
 		// header route, a path straight to the canary service) may still
 		// send it traffic.
@@ -348,9 +352,12 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	case verify.Failed:
 		v.Phase = v1alpha1.VerificationFailed
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Reason, res.Message)
-		if res.Reason == string(elbv2.KindLoadBalancerNotFound) {
+		switch {
+		case res.Reason == string(elbv2.KindLoadBalancerNotFound):
 			c.warning("LoadBalancerNotFound", "Failed to find load balancer: %s", res.Message)
-		} else {
+		case v.Kind == v1alpha1.VerificationCanaryWeight:
+			c.warning("WeightVerifyError", "Failed to verify weight: %s", res.Message)
+		default:
 			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
 		}
 		c.wait(max(res.NextCheck, time.Second), "verification failed (%s): %s", res.Reason, res.Message)
