@@ -200,6 +200,9 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	}
 	done, err := c.driveTraffic(ctx, t, goal)
 	c.trafficSettled = done
+	if t.written {
+		c.lookupALBStatus(ctx, c.canarySpec(t, t.canaryW, t.stableW, t.routes))
+	}
 	if err != nil || !done {
 		return err
 	}

@@ -371,3 +371,26 @@ func TestBasicCanaryWithoutTrafficRouting(t *testing.T) {
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
 	s.run(80, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS != v1 && s.replicasOf(v1) == 0 })
 }
+
+// Without verification, status.alb is still filled (Argo Rollouts leaves it
+// empty then), and nothing waits for the ALB.
+func TestStatusALBWithoutVerification(t *testing.T) {
+	s := newSim(t)
+	s.r.opts.VerifyByDefault = false
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.v.loadBalancers = true
+	ro := s.run(50, "healthy on v1", isHealthy)
+	if ro.Status.ALB == nil || ro.Status.ALB.LoadBalancer.Name == "" || ro.Status.ALB.StableTargetGroup.Name == "" {
+		t.Fatalf("status.alb %+v", ro.Status.ALB)
+	}
+	if ro.Status.Verification != nil || ro.Status.Canary.Weights == nil || ro.Status.Canary.Weights.Verified != nil {
+		t.Fatalf("verification status without verification: %+v %+v", ro.Status.Verification, ro.Status.Canary.Weights)
+	}
+	calls := s.v.calls
+	for i := 0; i < 20; i++ {
+		s.step()
+	}
+	if s.v.calls != calls {
+		t.Fatalf("%d more ELBv2 lookups once status.alb was known", s.v.calls-calls)
+	}
+}

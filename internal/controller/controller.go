@@ -24,6 +24,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -110,13 +111,19 @@ type Reconciler struct {
 	recorder events.EventRecorder
 	opts     Options
 	metrics  *rolloutMetrics
+
+	// albLookups remembers, per rollout, when its load balancer was last
+	// looked up for status.alb while it does not verify (best effort, not
+	// state: a restart just looks again).
+	albLookupsMu sync.Mutex
+	albLookups   map[types.UID]time.Time
 }
 
 // New returns a Reconciler. c should be a cached client (the manager's);
 // verifier may be nil only if no rollout ever verifies.
 func New(c client.Client, verifier Verifier, recorder events.EventRecorder, o Options) *Reconciler {
 	o.setDefaults()
-	return &Reconciler{client: c, live: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer)}
+	return &Reconciler{client: c, live: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer), albLookups: map[types.UID]time.Time{}}
 }
 
 // WithLiveReader makes the reconciler read Rollouts through r (the manager's

@@ -527,6 +527,8 @@ type simVerifier struct {
 	s      *sim
 	calls  int
 	inputs []verify.Input
+	// loadBalancers makes results name a load balancer and its groups.
+	loadBalancers bool
 }
 
 func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
@@ -534,6 +536,13 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 	v.inputs = append(v.inputs, in)
 	s := v.s
 	res := verify.Result{Deadline: in.DesiredAt.Add(in.Timeout)}
+	if v.loadBalancers {
+		lb := verify.LoadBalancerObservation{Ingress: "web", Name: "k8s-ns-web", ARN: "arn:lb", FullName: "app/k8s-ns-web/1"}
+		for _, d := range in.Destinations {
+			lb.TargetGroups = append(lb.TargetGroups, verify.TargetGroupRef{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, ARN: "arn:tg-" + d.Service})
+		}
+		res.LoadBalancers = []verify.LoadBalancerObservation{lb}
+	}
 	if s.failVerify != "" {
 		res.Outcome, res.Reason, res.Message = verify.Failed, s.failVerify, "simulated "+s.failVerify
 		res.NextCheck = time.Second

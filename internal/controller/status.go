@@ -98,8 +98,9 @@ func (c *rolloutContext) finishStatus() {
 	}
 	c.removeCondition(v1alpha1.ConditionInvalidSpec)
 	if !c.verifying() {
+		// status.alb / status.albs stay: they are looked up even without
+		// verification (Argo Rollouts leaves them empty then).
 		c.status.Verification = nil
-		c.status.ALB, c.status.ALBs = nil, nil
 		c.removeCondition(v1alpha1.ConditionTrafficVerified)
 		if w := c.status.Canary.Weights; w != nil {
 			w.Verified = nil

@@ -496,6 +496,31 @@ func (c *rolloutContext) recordALBStatus(res verify.Result) {
 	c.status.ALBs = albs
 }
 
+// lookupALBStatus fills status.alb / status.albs for a rollout that does not
+// verify, when they are empty, at most every 5 minutes and ignoring errors:
+// the names and ARNs of the load balancer and target groups are useful
+// (dashboards, CloudWatch dimensions) even without verification.
+func (c *rolloutContext) lookupALBStatus(ctx context.Context, s *verifySpec) {
+	if c.verifying() || c.r.verifier == nil || c.status.ALB != nil {
+		return
+	}
+	c.r.albLookupsMu.Lock()
+	last, seen := c.r.albLookups[c.ro.UID]
+	if seen && c.now.Sub(last) < 5*time.Minute {
+		c.r.albLookupsMu.Unlock()
+		return
+	}
+	c.r.albLookups[c.ro.UID] = c.now
+	c.r.albLookupsMu.Unlock()
+	in, err := c.input(s, c.now)
+	if err != nil {
+		return
+	}
+	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
+	defer cancel()
+	c.recordALBStatus(c.r.verifier.Verify(vctx, in))
+}
+
 // onTimedOut handles a verification that timed out: during an update it
 // aborts the rollout (traffic goes back to stable, verified, before the
 // canary scales down); otherwise the rollout stays where it is, Degraded.
