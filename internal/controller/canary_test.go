@@ -369,7 +369,9 @@ func TestBasicCanaryWithoutTrafficRouting(t *testing.T) {
 		t.Fatalf("25%% of 4 by pods: canary %d, stable %d", c, st)
 	}
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
-	s.run(80, "healthy on v2", func(r *v1alpha1.Rollout) bool { return isHealthy(r) && r.Status.StableRS != v1 && s.replicasOf(v1) == 0 })
+	s.run(80, "healthy on v2", func(r *v1alpha1.Rollout) bool {
+		return isHealthy(r) && r.Status.StableRS != v1 && s.replicasOf(v1) == 0
+	})
 }
 
 // Without verification, status.alb is still filled (Argo Rollouts leaves it

@@ -88,8 +88,8 @@ type sim struct {
 	failVerify string
 	// prefix is the annotation prefix the model load balancer controller reads.
 	prefix string
-	nextIP     int
-	passes     int
+	nextIP int
+	passes int
 	// writes counts the controller's writes; failWriteAt makes that one fail
 	// (as if the controller died just before it).
 	writes      int
