@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -54,6 +55,15 @@ const (
 	// pollTimeout bounds every wait for state; generous for a loaded 2-core machine.
 	pollTimeout = 60 * time.Second
 )
+
+// suiteTimeScale is timeScale, or ALBROLLOUTS_E2E_TIME_SCALE for measured
+// runs that need real-er timings (health-check timeouts scale too).
+func suiteTimeScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("ALBROLLOUTS_E2E_TIME_SCALE"), 64); err == nil && v > 0 {
+		return v
+	}
+	return timeScale
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -129,7 +139,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	env, err = localenv.Start(ctx, localenv.Options{
 		Dir:                dir,
-		TimeScale:          timeScale,
+		TimeScale:          suiteTimeScale(),
 		LBLag:              lbLag,
 		HealthPollInterval: 200 * time.Millisecond,
 		PodCIDR:            podCIDR,

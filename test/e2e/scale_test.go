@@ -32,6 +32,9 @@ func TestControllerAtScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if b := os.Getenv("ALBROLLOUTS_BIN"); b != "" {
+		bin = b
+	}
 	ns := namespace(t, "scale")
 	cmd := exec.Command(bin, "controller", "--kubeconfig", env.KubeconfigPath(), "--namespace", ns, "--instance-id", ns,
 		"--aws-verify-target-group", "--aws-region", localenv.DefaultRegion, "--aws-endpoint-url", env.ELBV2Endpoint(),
