@@ -1,9 +1,308 @@
 package controller
 
-import "context"
+import (
+	"context"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+)
+
+// Blue-green, as Argo Rollouts runs it: the active Service selects the active
+// (stable) ReplicaSet; a new template gets a new ReplicaSet of
+// previewReplicaCount pods (or full size) that the preview Service selects;
+// the rollout pauses before the switch unless auto-promotion is on (and then
+// waits autoPromotionSeconds); the switch points the active Service at the new
+// pods; the old ReplicaSet scales down scaleDownDelaySeconds later. An abort
+// points everything back at the stable ReplicaSet and scales the new one down
+// after abortScaleDownDelaySeconds.
+//
+// What albrollouts adds is that every traffic move is verified through the
+// ELBv2 API before the next one (see bluegreen_traffic.go for the two ways the
+// switch is made):
+//
+//   - Service-selector mode (Argo's manifests: an Ingress path whose backend is
+//     the active Service): before the switch the new pods are healthy in the
+//     preview target group (when an ALB routes to the preview Service); the
+//     switch widens the active selector so that the old pods stay registered
+//     while the new ones join and pass the ALB health check, and narrows it to
+//     the new pods only once they are healthy in the active group.
+//   - ALB mode (blueGreen.alb names an Ingress): the switch is a weight flip
+//     between the active and preview target groups, atomic for clients.
+//
+// In both, the switch counts as done (stableRS := the new hash, "Completed
+// blue-green update", the old ReplicaSet's scale-down delay starts) only once
+// every new pod is registered and healthy in the active target group and all
+// traffic goes there, verified.
+
+// bgGoal is where a blue-green rollout's traffic should be: the hash the
+// active Service selects (all traffic on its group) and the hash the preview
+// Service selects.
+type bgGoal struct {
+	active, preview string
+	kind            v1alpha1.VerificationKind
+}
 
 // reconcileBlueGreen runs one pass of a blue-green rollout.
 func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
-	c.specError("the blue-green strategy is not available in this build")
+	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {
+		// A new template (or a rollback): a new update starts.
+		c.status.PauseConditions, c.status.ControllerPause = nil, false
+		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
+		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+	}
+	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
+		return err
+	}
+	c.status.CurrentPodHash = c.newHash
+	c.mode = c.canaryMode() // the same rule: steady, abort or progress
+	switch c.mode {
+	case modeSteady:
+		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
+		c.status.PauseConditions, c.status.ControllerPause = nil, false
+		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+	case modeAbort:
+		if c.status.AbortedAt == nil {
+			c.abort("", "")
+		}
+		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+	case modeProgress:
+		if c.status.AbortedAt != nil {
+			// Retried (status.abort cleared): the update starts again,
+			// pause included.
+			c.status.AbortedAt = nil
+			c.status.PauseConditions, c.status.ControllerPause = nil, false
+			c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
+		}
+	}
+	t, ok := c.observeBlueGreen(ctx)
+	defer c.recordSelectors(t)
+	if !ok {
+		return nil
+	}
+	promoted, desiredNew := false, c.replicas()
+	if c.mode == modeProgress {
+		promoted, desiredNew = c.blueGreenPromotion(t)
+	}
+	if err := c.scaleBlueGreen(ctx, t, desiredNew); err != nil {
+		return err
+	}
+	if c.ro.Spec.Paused && c.mode == modeProgress {
+		// spec.paused: no Service moves and no weight changes.
+		c.wait(0, "manually paused")
+		return nil
+	}
+	goal := bgGoal{active: c.status.StableRS, preview: c.status.StableRS, kind: v1alpha1.VerificationBlueGreenSwitch}
+	switch c.mode {
+	case modeProgress:
+		goal.preview = c.newHash
+		if promoted {
+			goal.active = c.newHash
+		}
+	case modeAbort:
+		goal.kind = v1alpha1.VerificationAbort
+	}
+	var done bool
+	var err error
+	if t.alb {
+		done, err = c.driveBlueGreenALB(ctx, t, goal)
+	} else {
+		done, err = c.driveBlueGreenSelector(ctx, t, goal)
+	}
+	c.trafficSettled = done
+	if err != nil || !done {
+		return err
+	}
+	if c.mode == modeProgress && goal.active == c.newHash {
+		// The new pods serve all traffic from the active target group,
+		// verified: the switch is done. The old ReplicaSet's scale-down
+		// delay starts on the next pass, now that it is no longer stable.
+		c.promote("Completed blue-green update")
+		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+		return nil
+	}
+	if restarted, err := c.restartPods(ctx, c.blueGreenRestartGate(t)); err != nil || !restarted {
+		return err
+	}
 	return nil
+}
+
+// recordSelectors copies the hashes the Services select into
+// status.blueGreen, as Argo Rollouts does (after this pass's changes).
+func (c *rolloutContext) recordSelectors(t *bgTraffic) {
+	if t == nil {
+		return
+	}
+	c.status.BlueGreen.ActiveSelector, c.status.BlueGreen.PreviewSelector = "", ""
+	if t.activeSvc != nil {
+		c.status.BlueGreen.ActiveSelector = t.activeSvc.Spec.Selector[replicaset.HashLabel]
+	}
+	if t.previewSvc != nil {
+		c.status.BlueGreen.PreviewSelector = t.previewSvc.Spec.Selector[replicaset.HashLabel]
+	}
+}
+
+// blueGreenPromotion decides, during an update, whether the switch to the new
+// ReplicaSet may go ahead, and how many pods the new ReplicaSet should have
+// now. It runs Argo Rollouts' pause: with autoPromotionEnabled false the
+// rollout pauses (BlueGreenPause) once the new ReplicaSet is available, until
+// promoted; with autoPromotionSeconds it pauses that long. With
+// previewReplicaCount the preview runs that many pods until the pause is over
+// (scaleUpPreviewCheckPoint), then grows to full size before the switch.
+func (c *rolloutContext) blueGreenPromotion(t *bgTraffic) (bool, int32) {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	replicas := c.replicas()
+	if c.status.PromoteFull || c.switchStarted(t) {
+		// promote --full, or a switch already under way (a restart, a
+		// retry mid-switch): no pause, full size.
+		c.removeBlueGreenPause()
+		return true, replicas
+	}
+	desired := replicas
+	checkpoint := c.status.BlueGreen.ScaleUpPreviewCheckPoint
+	resumed := checkpoint && !c.ro.Spec.Paused && len(c.status.PauseConditions) == 0
+	if bg.PreviewReplicaCount != nil && !resumed {
+		desired = *bg.PreviewReplicaCount
+	}
+	if !replicaset.Settled(c.newRS) || replicaset.Replicas(c.newRS) != desired || replicaset.Available(c.newRS) < desired {
+		c.wait(0, "waiting for the new ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), desired)
+		return false, desired
+	}
+	if !c.blueGreenPauseDone() {
+		return false, desired
+	}
+	if desired != replicas {
+		// The pause is over: the preview grows to full size before the switch.
+		c.status.BlueGreen.ScaleUpPreviewCheckPoint = true
+		c.progressed = true
+		c.wait(0, "scaling the new ReplicaSet %s to %d pods before the switch", c.newRS.Name, replicas)
+		return false, replicas
+	}
+	return true, replicas
+}
+
+// blueGreenPauseDone runs the BlueGreenPause and reports whether it is over:
+// no pause wanted, autoPromotionSeconds passed, or the user promoted (the
+// pause conditions cleared while status.controllerPause stays true, until the
+// switch completes).
+func (c *rolloutContext) blueGreenPauseDone() bool {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	auto := bg.AutoPromotionEnabled == nil || *bg.AutoPromotionEnabled
+	if c.status.BlueGreen.ScaleUpPreviewCheckPoint || (auto && bg.AutoPromotionSeconds == 0) {
+		c.removeBlueGreenPause()
+		return true
+	}
+	var pc *v1alpha1.PauseCondition
+	for i := range c.status.PauseConditions {
+		if c.status.PauseConditions[i].Reason == v1alpha1.PauseReasonBlueGreenPause {
+			pc = &c.status.PauseConditions[i]
+		}
+	}
+	if pc == nil {
+		if c.status.ControllerPause {
+			return true
+		}
+		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: metav1.NewTime(c.now)})
+		c.status.ControllerPause = true
+		c.normal("RolloutPaused", "Rollout is paused (%s)", v1alpha1.PauseReasonBlueGreenPause)
+		c.progressed = true
+		if auto {
+			c.after(time.Duration(bg.AutoPromotionSeconds) * time.Second)
+		}
+		return false
+	}
+	if !auto {
+		c.wait(0, "paused until promoted")
+		return false
+	}
+	end := pc.StartTime.Add(time.Duration(bg.AutoPromotionSeconds) * time.Second)
+	if c.now.Before(end) {
+		c.after(end.Sub(c.now))
+		c.wait(0, "promoting automatically at %s (autoPromotionSeconds %d)", end.UTC().Format(time.RFC3339), bg.AutoPromotionSeconds)
+		return false
+	}
+	c.removeBlueGreenPause()
+	c.normal("RolloutResumed", "Rollout is resumed")
+	return true
+}
+
+// removeBlueGreenPause drops the BlueGreenPause condition (controllerPause
+// stays as it is: it records that the pause happened).
+func (c *rolloutContext) removeBlueGreenPause() {
+	var out []v1alpha1.PauseCondition
+	for _, pc := range c.status.PauseConditions {
+		if pc.Reason != v1alpha1.PauseReasonBlueGreenPause {
+			out = append(out, pc)
+		}
+	}
+	if len(out) != len(c.status.PauseConditions) {
+		c.progressed = true
+	}
+	c.status.PauseConditions = out
+}
+
+// scaleBlueGreen sizes the ReplicaSets: the stable one keeps spec.replicas,
+// the new one desiredNew; after an abort the new one scales down (after
+// abortScaleDownDelaySeconds) once no Service of the rollout selects it any
+// more; any other one scales down after scaleDownDelaySeconds once no Service
+// selects it.
+func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desiredNew int32) error {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	replicas := c.replicas()
+	switch c.mode {
+	case modeSteady:
+		if err := c.scale(ctx, c.newRS, replicas); err != nil {
+			return err
+		}
+	case modeProgress:
+		if err := c.scale(ctx, c.newRS, desiredNew); err != nil {
+			return err
+		}
+	case modeAbort:
+		if !t.references(c.newRS) {
+			delay := time.Duration(ptr.Deref(bg.AbortScaleDownDelaySeconds, 30)) * time.Second
+			if bg.AbortScaleDownDelaySeconds != nil && *bg.AbortScaleDownDelaySeconds == 0 {
+				delay = -1 // 0 keeps the preview running, as in Argo Rollouts
+			}
+			if err := c.scaleDownAfter(ctx, c.newRS, delay); err != nil {
+				return err
+			}
+		}
+	}
+	if c.stableRS != nil && c.stableRS != c.newRS {
+		if err := c.scale(ctx, c.stableRS, replicas); err != nil {
+			return err
+		}
+	}
+	delay := time.Duration(ptr.Deref(bg.ScaleDownDelaySeconds, 30)) * time.Second
+	for _, rs := range c.obs.rss {
+		if rs == c.newRS || rs == c.stableRS || replicaset.HashOf(rs) == c.newHash || replicaset.HashOf(rs) == c.status.StableRS {
+			continue
+		}
+		if t.references(rs) {
+			continue
+		}
+		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {
+			return err
+		}
+	}
+	return c.cleanupHistory(ctx)
+}
+
+// switchStarted reports whether the switch to the new ReplicaSet is under
+// way: the active Service selects the new pods, or is widened (as Argo
+// Rollouts fast-tracks an active Service without a hash label), or, in ALB
+// mode, traffic goes to the preview group on the new pods.
+func (c *rolloutContext) switchStarted(t *bgTraffic) bool {
+	if t.activeSvc == nil {
+		return false
+	}
+	if !t.activePinned || t.activeSel == c.newHash {
+		return true
+	}
+	return t.alb && t.written && t.previewW > 0 && t.previewPinned && t.previewSel == c.newHash
 }

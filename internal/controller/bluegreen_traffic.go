@@ -1,0 +1,626 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// bgTraffic is what the traffic side of a blue-green rollout looks like from
+// Kubernetes: what the Services select, and either the action annotation of
+// the Ingresses (ALB mode) or the ALB Ingresses whose paths route to the
+// Services directly (Service-selector mode).
+type bgTraffic struct {
+	// alb: the switch is made in the ALB (blueGreen.alb names an Ingress).
+	alb                   bool
+	activeSvc, previewSvc *corev1.Service
+	// activeSel and previewSel are the hashes the Services select; pinned
+	// is false while a selector has no hash label (it selects every pod of
+	// the rollout).
+	activeSel, previewSel       string
+	activePinned, previewPinned bool
+
+	// ALB mode: the Ingresses with the action, and the weights they carry.
+	ingresses  []*networkingv1.Ingress
+	actionName string
+	// written is true when every Ingress carries a forward action to
+	// exactly the active and preview services with the same weights.
+	written           bool
+	activeW, previewW int32
+
+	// Service-selector mode: the ALB Ingresses whose paths name the active
+	// (preview) Service itself, and the Service port they name.
+	activeIngs, previewIngs []*networkingv1.Ingress
+	activePort, previewPort backendPort
+}
+
+// backendPort is a Service port as an Ingress backend names it: the number,
+// and the name when the backend names it so.
+type backendPort struct {
+	number int32
+	name   string
+}
+
+// references reports whether a Service of the rollout selects the
+// ReplicaSet's pods (so they may be registered in a target group).
+func (t *bgTraffic) references(rs *appsv1.ReplicaSet) bool {
+	return t != nil && (selects(t.activeSvc, rs) || selects(t.previewSvc, rs))
+}
+
+// observeBlueGreen reads the Services and Ingresses of a blue-green rollout;
+// false when the spec names objects that do not exist (spec errors).
+func (c *rolloutContext) observeBlueGreen(ctx context.Context) (*bgTraffic, bool) {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	t := &bgTraffic{}
+	ok := true
+	if svc := c.obs.services[bg.ActiveService]; svc == nil {
+		c.specError("service %s/%s does not exist: create it (the rollout points its selector at the active ReplicaSet's pods)", c.ro.Namespace, bg.ActiveService)
+		ok = false
+	} else {
+		t.activeSvc = svc
+		t.activeSel, t.activePinned = svc.Spec.Selector[replicaset.HashLabel]
+	}
+	if bg.PreviewService != "" {
+		if svc := c.obs.services[bg.PreviewService]; svc == nil {
+			c.specError("service %s/%s does not exist: create it (the rollout points its selector at the new ReplicaSet's pods before the switch)", c.ro.Namespace, bg.PreviewService)
+			ok = false
+		} else {
+			t.previewSvc = svc
+			t.previewSel, t.previewPinned = svc.Spec.Selector[replicaset.HashLabel]
+		}
+	}
+	if names := bg.ALB.IngressNames(); len(names) > 0 {
+		return t, c.observeBlueGreenALB(t, names) && ok
+	}
+	if !ok || !c.verifying() {
+		return t, ok
+	}
+	var err error
+	if t.activeIngs, t.activePort, err = c.plainIngresses(ctx, t.activeSvc); err != nil {
+		c.specError("%v", err)
+		return t, false
+	}
+	if t.previewSvc != nil {
+		if t.previewIngs, t.previewPort, err = c.plainIngresses(ctx, t.previewSvc); err != nil {
+			c.specError("%v", err)
+			return t, false
+		}
+	}
+	return t, true
+}
+
+// observeBlueGreenALB reads the action annotation of the ALB mode.
+func (c *rolloutContext) observeBlueGreenALB(t *bgTraffic, names []string) bool {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	alb := bg.ALB
+	t.alb = true
+	t.actionName = alb.RootService
+	if t.actionName == "" {
+		t.actionName = bg.ActiveService
+	}
+	ok := t.activeSvc != nil && t.previewSvc != nil
+	for _, svc := range []*corev1.Service{t.activeSvc, t.previewSvc} {
+		if svc != nil && !hasPort(svc, alb.ServicePort) {
+			c.specError("service %s/%s has no port %d (blueGreen.alb.servicePort)", c.ro.Namespace, svc.Name, alb.ServicePort)
+			ok = false
+		}
+	}
+	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
+	t.written = true
+	for i, name := range names {
+		ing := c.obs.ingresses[name]
+		if ing == nil {
+			c.specError("ingress %s/%s does not exist (blueGreen.alb)", c.ro.Namespace, name)
+			ok, t.written = false, false
+			continue
+		}
+		if !albannotation.HasBackend(ing, t.actionName) {
+			c.specError("ingress %s/%s has no path whose backend is service %s with port name %s: the load balancer controller would not apply the rollout's switch",
+				c.ro.Namespace, name, t.actionName, albannotation.UseAnnotation)
+			ok = false
+		}
+		t.ingresses = append(t.ingresses, ing)
+		pw, aw, valid := parseWeights(ing.Annotations[key], bg.PreviewService, bg.ActiveService)
+		switch {
+		case !valid:
+			t.written = false
+		case i == 0:
+			t.previewW, t.activeW = pw, aw
+		case pw != t.previewW || aw != t.activeW:
+			t.written = false
+		}
+	}
+	return ok
+}
+
+// plainIngresses finds the ALB Ingresses of the namespace with a path (or
+// default backend) whose backend is svc itself (not an action): the Ingresses
+// of Argo Rollouts' blue-green manifests. An Ingress is taken for an ALB one
+// when its class is alb (ingressClassName or the legacy annotation) or it
+// carries alb.ingress.kubernetes.io annotations. When they name svc by
+// different ports, those naming the first port found are verified.
+func (c *rolloutContext) plainIngresses(ctx context.Context, svc *corev1.Service) ([]*networkingv1.Ingress, backendPort, error) {
+	var list networkingv1.IngressList
+	if err := c.r.client.List(ctx, &list, client.InNamespace(c.ro.Namespace)); err != nil {
+		return nil, backendPort{}, fmt.Errorf("listing the ingresses of namespace %s to find the ALB in front of service %s: %w", c.ro.Namespace, svc.Name, err)
+	}
+	var out []*networkingv1.Ingress
+	var port backendPort
+	found := false
+	for i := range list.Items {
+		ing := &list.Items[i]
+		if ing.DeletionTimestamp != nil || !isALBIngress(ing) {
+			continue
+		}
+		for _, b := range ingressBackends(ing) {
+			if b.Name != svc.Name || b.Port.Name == albannotation.UseAnnotation {
+				continue
+			}
+			p, ok := resolveBackendPort(svc, b.Port)
+			if !ok {
+				return nil, backendPort{}, fmt.Errorf("ingress %s/%s routes to service %s on port %s, which the service does not have", ing.Namespace, ing.Name, svc.Name, describeBackendPort(b.Port))
+			}
+			if !found {
+				port, found = p, true
+			}
+			if p == port {
+				out = append(out, ing)
+				break
+			}
+		}
+	}
+	return out, port, nil
+}
+
+func isALBIngress(ing *networkingv1.Ingress) bool {
+	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == "alb" {
+		return true
+	}
+	if ing.Annotations["kubernetes.io/ingress.class"] == "alb" {
+		return true
+	}
+	for k := range ing.Annotations {
+		if strings.HasPrefix(k, albannotation.DefaultPrefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// ingressBackends lists the Service backends of an Ingress.
+func ingressBackends(ing *networkingv1.Ingress) []networkingv1.IngressServiceBackend {
+	var out []networkingv1.IngressServiceBackend
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+		out = append(out, *b.Service)
+	}
+	for _, r := range ing.Spec.Rules {
+		if r.HTTP == nil {
+			continue
+		}
+		for _, p := range r.HTTP.Paths {
+			if p.Backend.Service != nil {
+				out = append(out, *p.Backend.Service)
+			}
+		}
+	}
+	return out
+}
+
+func resolveBackendPort(svc *corev1.Service, p networkingv1.ServiceBackendPort) (backendPort, bool) {
+	for _, sp := range svc.Spec.Ports {
+		if (p.Name != "" && sp.Name == p.Name) || (p.Name == "" && sp.Port == p.Number) {
+			return backendPort{number: sp.Port, name: p.Name}, true
+		}
+	}
+	return backendPort{}, false
+}
+
+func describeBackendPort(p networkingv1.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return strconv.Itoa(int(p.Number))
+}
+
+// servedPods are the pods that serve a Service pinned to hash (all the pods
+// it selects when it is not pinned).
+func (c *rolloutContext) servedPods(svc *corev1.Service, hash string) []corev1.Pod {
+	if hash == "" {
+		return c.obs.podsSelectedBy(svc)
+	}
+	return c.obs.podsOf(hash)
+}
+
+// fullyAvailable reports whether the ReplicaSet of hash has all its pods
+// available and seen ready, so its targets can be verified; it records what
+// the rollout waits for when not.
+func (c *rolloutContext) fullyAvailable(hash, purpose string) bool {
+	rs := replicaset.FindByHash(c.obs.rss, hash)
+	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
+		readyPods(c.obs.podsOf(hash)) < replicaset.Replicas(rs) {
+		name := c.ro.Name + "-" + hash
+		if rs != nil {
+			name = fmt.Sprintf("%s (%d/%d available)", rs.Name, replicaset.Available(rs), replicaset.Replicas(rs))
+		}
+		c.wait(time.Second, "waiting for ReplicaSet %s to be available before %s", name, purpose)
+		return false
+	}
+	return true
+}
+
+// runFresh runs a verification whose Verified outcome allows a switch in
+// this very pass: a record verified in an earlier pass (before a pause, say,
+// after which the pods may have turned unhealthy, or the IAM permission been
+// revoked) is checked again first, with a new start.
+func (c *rolloutContext) runFresh(ctx context.Context, kind v1alpha1.VerificationKind, s *verifySpec) (outcome, error) {
+	if !c.verifying() {
+		return outcomeVerified, nil
+	}
+	if v := c.status.Verification; v != nil && v.Phase == v1alpha1.VerificationVerified && v.Fingerprint == s.fingerprint() &&
+		v.FinishedAt != nil && v.FinishedAt.Before(&metav1.Time{Time: c.now}) {
+		c.startVerification(kind, s)
+	}
+	return c.runVerification(ctx, kind, s)
+}
+
+// ----- Service-selector mode -----
+
+// plainSpec verifies a Service that Ingress paths name directly: all of the
+// rule's traffic goes to its target group, and the pods (the Service's own,
+// or with requireHealthy the given ones among possibly more) are healthy in it.
+func plainSpec(ings []*networkingv1.Ingress, port backendPort, role verify.Role, svc *corev1.Service, hash string, pods []corev1.Pod, requireHealthy bool) *verifySpec {
+	spec := &verifySpec{ingresses: ings, servicePort: port.number, portName: port.name}
+	spec.add(role, svc, hash, 100, pods)
+	spec.dests[0].requireHealthy = requireHealthy
+	return spec
+}
+
+// driveBlueGreenSelector moves a Service-selector blue-green one safe step
+// toward goal and reports whether it is there, verified.
+//
+// The preview Service gets no production traffic and follows its goal at
+// once, as in Argo Rollouts. The active Service moves from one ReplicaSet to
+// another in the least-downtime way a selector allows: its selector is
+// widened (the hash label removed, so it selects every pod of the rollout):
+// the old pods stay registered and healthy in the active target group while
+// the new ones are registered and pass the ALB health check (the ALB sends
+// nothing to a target still in its initial state); once every pod of the goal
+// is healthy there, verified, the selector is narrowed to them and the old
+// pods drain. While widened, both versions serve. Without verification (or
+// without an ALB in front of the active Service) the selector moves at once,
+// as Argo Rollouts moves it.
+func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
+	if t.previewSvc != nil && (!t.previewPinned || t.previewSel != goal.preview) && replicaset.FindByHash(c.obs.rss, goal.preview) != nil {
+		return false, c.switchService(ctx, t.previewSvc, goal.preview, "preview")
+	}
+	if !c.verifying() || len(t.activeIngs) == 0 {
+		return c.switchUnverified(ctx, t, goal)
+	}
+	pinnedToGoal := t.activePinned && t.activeSel == goal.active
+	if c.mode == modeProgress && goal.active != c.newHash && pinnedToGoal {
+		// Before the switch: the preview is what there is to verify.
+		if ok, verified, err := c.previewGate(ctx, t, false); ok {
+			return verified, err
+		}
+	}
+	if pinnedToGoal {
+		spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsSelectedBy(t.activeSvc), false)
+		out, err := c.runVerification(ctx, goal.kind, spec)
+		return out == outcomeVerified, err
+	}
+	if !c.fullyAvailable(goal.active, "pointing service "+t.activeSvc.Name+" at it") {
+		return false, nil
+	}
+	if t.activePinned {
+		// The switch starts only after a check made now: with every new pod
+		// healthy in the preview target group when an ALB routes to the
+		// preview, else with the ALB serving the active group as it is.
+		ok, verified, err := false, false, error(nil)
+		if c.mode == modeProgress && goal.active == c.newHash {
+			ok, verified, err = c.previewGate(ctx, t, true)
+		}
+		if !ok {
+			spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.obs.podsSelectedBy(t.activeSvc), false)
+			out, rerr := c.runFresh(ctx, goal.kind, spec)
+			verified, err = out == outcomeVerified, rerr
+		}
+		if !verified {
+			return false, err
+		}
+		return false, c.widenService(ctx, t.activeSvc, goal.active)
+	}
+	// Widened: narrow once every pod of the goal is healthy in the active group.
+	spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), true)
+	if out, err := c.runVerification(ctx, goal.kind, spec); out != outcomeVerified {
+		return false, err
+	}
+	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
+}
+
+// previewGate verifies, when an ALB routes to the preview Service, that every
+// pod of the new ReplicaSet is registered and healthy in the preview target
+// group. ok is false when there is nothing to verify (no ALB in front of the
+// preview, or the preview not yet on the new pods, or none of them ready).
+func (c *rolloutContext) previewGate(ctx context.Context, t *bgTraffic, fresh bool) (ok, verified bool, err error) {
+	if t.previewSvc == nil || len(t.previewIngs) == 0 || !t.previewPinned || t.previewSel != c.newHash ||
+		replicaset.Replicas(c.newRS) == 0 || !replicaset.Settled(c.newRS) || replicaset.Available(c.newRS) < replicaset.Replicas(c.newRS) {
+		return false, false, nil
+	}
+	spec := plainSpec(t.previewIngs, t.previewPort, verify.RolePreview, t.previewSvc, c.newHash, c.obs.podsSelectedBy(t.previewSvc), false)
+	run := c.runVerification
+	if fresh {
+		run = c.runFresh
+	}
+	out, err := run(ctx, v1alpha1.VerificationTargetHealth, spec)
+	return true, out == outcomeVerified, err
+}
+
+// switchUnverified points the active Service at the goal as Argo Rollouts
+// does: at once, once its ReplicaSet is fully available.
+func (c *rolloutContext) switchUnverified(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
+	if c.verifying() {
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, reasonNoALBIngress,
+			fmt.Sprintf("no ALB Ingress routes to service %s (none of class alb names it as a backend), so the switch cannot be verified: it is made as Argo Rollouts makes it; name the Ingress in blueGreen.alb for a switch made in the ALB", t.activeSvc.Name))
+	}
+	if t.activePinned && t.activeSel == goal.active {
+		return true, nil
+	}
+	rs := replicaset.FindByHash(c.obs.rss, goal.active)
+	if rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) {
+		c.wait(time.Second, "waiting for ReplicaSet %s-%s to be available before pointing service %s at it", c.ro.Name, goal.active, t.activeSvc.Name)
+		return false, nil
+	}
+	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
+}
+
+// reasonNoALBIngress: verification is on, but no ALB routes to the active Service.
+const reasonNoALBIngress = "NoALBIngress"
+
+// widenService removes the hash label from a Service's selector, so that it
+// selects every pod of the rollout while the pods of hash join its target
+// group.
+func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, hash string) error {
+	n := svc.DeepCopy()
+	from := n.Spec.Selector[replicaset.HashLabel]
+	delete(n.Spec.Selector, replicaset.HashLabel)
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("widening the selector of active service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	*svc = *n
+	c.progressed = true
+	c.normal("SwitchService", "Widened selector of active service %s from %s to every pod of the rollout, until the pods of %s are healthy in its target group", svc.Name, from, hash)
+	c.after(100 * time.Millisecond)
+	return nil
+}
+
+// ----- ALB mode -----
+
+// bgSpec is the verification of an ALB-mode traffic state: the preview and
+// active services at their weights, with the pods each selects.
+func (c *rolloutContext) bgSpec(t *bgTraffic, previewW, activeW int32) *verifySpec {
+	spec := &verifySpec{ingresses: t.ingresses, actionName: t.actionName, servicePort: c.ro.Spec.Strategy.BlueGreen.ALB.ServicePort}
+	spec.add(verify.RolePreview, t.previewSvc, t.previewSel, previewW, c.obs.podsSelectedBy(t.previewSvc))
+	spec.add(verify.RoleActive, t.activeSvc, t.activeSel, activeW, c.obs.podsSelectedBy(t.activeSvc))
+	return spec
+}
+
+// verifyBlueGreenCurrent verifies the ALB-mode traffic state as it is.
+func (c *rolloutContext) verifyBlueGreenCurrent(ctx context.Context, t *bgTraffic, kind v1alpha1.VerificationKind) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	out, err := c.runVerification(ctx, kind, c.bgSpec(t, t.previewW, t.activeW))
+	return out == outcomeVerified, err
+}
+
+// driveBlueGreenALB moves an ALB-mode blue-green one safe step toward goal and
+// reports whether it is there, verified. A Service's selector moves only while
+// its target group gets no traffic (verified on every listener); traffic moves
+// to a group only once the pods that will serve it are healthy in it; the
+// weights move all at once (100/0 to 0/100), so clients never see both
+// versions. The switch: preview on the new pods, healthy → flip to the preview
+// group → active Service on the new pods, healthy in the active group →
+// weight back to the active group. An abort takes the same path back.
+func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
+	if !t.written {
+		// No valid action yet (first deploy), or the Ingresses disagree:
+		// all traffic to the active group first.
+		return false, c.moveBlueGreenWeight(ctx, t, 0, goal)
+	}
+	if !t.activePinned || t.activeSel != goal.active {
+		narrowing := !t.activePinned && c.subsetOf(t.activeSvc, goal.active)
+		if t.activeW > 0 && !narrowing {
+			// Traffic leaves the active group for the preview group, which
+			// must serve the goal's pods.
+			if !t.previewPinned || t.previewSel != goal.active {
+				if t.previewW > 0 {
+					// Both groups carry traffic and the preview is on other
+					// pods (a hand-edited action): all to the active group.
+					return false, c.moveBlueGreenWeight(ctx, t, 0, goal)
+				}
+				return false, c.movePreview(ctx, t, goal.active, goal.kind)
+			}
+			return false, c.moveBlueGreenWeight(ctx, t, 100, goal)
+		}
+		if !c.canSwitchTo(goal.active, t.activeSvc, t.activeW > 0) {
+			return false, nil
+		}
+		if c.verifying() {
+			spec := c.bgSpec(t, t.previewW, t.activeW)
+			kind := goal.kind
+			if narrowing && t.activeW > 0 {
+				spec.requireHealthy(t.activeSvc.Name, c.obs.podsOf(goal.active))
+				kind = v1alpha1.VerificationTargetHealth
+			}
+			if out, err := c.runVerification(ctx, kind, spec); out != outcomeVerified {
+				return false, err
+			}
+		}
+		return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
+	}
+	if t.activeW != 100 {
+		return false, c.moveBlueGreenWeight(ctx, t, 0, goal)
+	}
+	if !t.previewPinned || t.previewSel != goal.preview {
+		return false, c.movePreview(ctx, t, goal.preview, goal.kind)
+	}
+	spec := c.bgSpec(t, t.previewW, t.activeW)
+	kind := goal.kind
+	if c.mode == modeProgress && goal.active != c.newHash && t.previewSel == c.newHash && replicaset.Replicas(c.newRS) > 0 &&
+		replicaset.Settled(c.newRS) && replicaset.Available(c.newRS) >= replicaset.Replicas(c.newRS) {
+		// Before the switch: every new pod registered and healthy in the
+		// preview target group (the ALB health-checks it at weight 0 too).
+		spec.requireHealthy(t.previewSvc.Name, nil)
+		kind = v1alpha1.VerificationTargetHealth
+	}
+	if !c.verifying() {
+		return true, nil
+	}
+	out, err := c.runVerification(ctx, kind, spec)
+	return out == outcomeVerified, err
+}
+
+// canSwitchTo checks that the ReplicaSet a Service is about to select exists,
+// with available pods when traffic depends on the Service.
+func (c *rolloutContext) canSwitchTo(hash string, svc *corev1.Service, underTraffic bool) bool {
+	rs := replicaset.FindByHash(c.obs.rss, hash)
+	if rs == nil {
+		c.wait(time.Second, "waiting for ReplicaSet %s-%s before pointing service %s at it", c.ro.Name, hash, svc.Name)
+		return false
+	}
+	if underTraffic && replicaset.Available(rs) < 1 {
+		c.wait(0, "waiting for an available pod of %s before pointing service %s at it", rs.Name, svc.Name)
+		return false
+	}
+	return true
+}
+
+// movePreview points the preview Service at hash, once no listener sends
+// traffic to the preview group (verified).
+func (c *rolloutContext) movePreview(ctx context.Context, t *bgTraffic, hash string, kind v1alpha1.VerificationKind) error {
+	if t.previewW != 0 {
+		return fmt.Errorf("internal error: moving preview service %s while it has weight %d", t.previewSvc.Name, t.previewW)
+	}
+	if !c.canSwitchTo(hash, t.previewSvc, false) {
+		return nil
+	}
+	if ok, err := c.verifyBlueGreenCurrent(ctx, t, kind); !ok || err != nil {
+		return err
+	}
+	return c.switchService(ctx, t.previewSvc, hash, "preview")
+}
+
+// moveBlueGreenWeight writes previewW to the preview group and the rest to
+// the active group, once the group that gains traffic is ready: its
+// ReplicaSet fully available and, when verifying, its pods registered and
+// healthy in its target group, checked within bgFreshness.
+func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, previewW int32, goal bgGoal) error {
+	gaining, hash := t.activeSvc, t.activeSel
+	if !t.activePinned {
+		hash = goal.active
+	}
+	if t.written && previewW > t.previewW {
+		gaining, hash = t.previewSvc, t.previewSel
+	}
+	if !c.fullyAvailable(hash, "sending traffic to service "+gaining.Name) {
+		return nil
+	}
+	undo := gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
+	if c.verifying() && t.written && !undo {
+		spec := c.bgSpec(t, t.previewW, t.activeW)
+		spec.requireHealthy(gaining.Name, c.servedPods(gaining, hash))
+		if out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+			return err
+		}
+	}
+	return c.writeBlueGreenWeights(ctx, t, previewW, goal)
+}
+
+// undoingTimedOut reports whether the weights as written are those of a
+// verification that timed out (the load balancer controller never applied
+// them, or the group that got the traffic never turned healthy): moving the
+// traffic back to the group it came from, whose pods never left it, then
+// needs no check of the written state first (that check could never pass);
+// the move itself is verified.
+func (c *rolloutContext) undoingTimedOut(t *bgTraffic) bool {
+	v := c.status.Verification
+	return v != nil && v.Phase == v1alpha1.VerificationTimedOut && v.Fingerprint == c.bgSpec(t, t.previewW, t.activeW).fingerprint()
+}
+
+// writeBlueGreenWeights writes the action with previewW to the preview group
+// and the rest to the active group on every Ingress, in one annotation write
+// each, and starts its verification.
+func (c *rolloutContext) writeBlueGreenWeights(ctx context.Context, t *bgTraffic, previewW int32, goal bgGoal) error {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	port := strconv.Itoa(int(bg.ALB.ServicePort))
+	value, err := albannotation.Forward([]albannotation.Destination{
+		{Service: bg.ActiveService, Port: port, Weight: 100 - previewW},
+		{Service: bg.PreviewService, Port: port, Weight: previewW},
+	}, nil)
+	if err != nil {
+		c.specError("cannot build the ALB action: %v", err)
+		return nil
+	}
+	key := albannotation.ActionKey(bg.ALB.AnnotationPrefix, t.actionName)
+	for _, ing := range t.ingresses {
+		if err := c.patchIngress(ctx, ing, func(n *networkingv1.Ingress) error {
+			n.Annotations[key] = value
+			return c.manage(n, true, key)
+		}); err != nil {
+			return err
+		}
+	}
+	c.progressed = true
+	c.normal("TrafficWeightUpdated", "Traffic switched: active service %s %d%%, preview service %s %d%%", bg.ActiveService, 100-previewW, bg.PreviewService, previewW)
+	if c.verifying() {
+		t2 := *t
+		t2.written, t2.previewW, t2.activeW = true, previewW, 100-previewW
+		c.startVerification(goal.kind, c.bgSpec(&t2, previewW, 100-previewW))
+	}
+	c.after(time.Second)
+	return nil
+}
+
+// blueGreenRestartGate, for spec.restartAt, verifies that the pods of the
+// group that gets traffic are registered and healthy in it before the next
+// batch of pods is evicted (the exact pod set is part of the fingerprint).
+func (c *rolloutContext) blueGreenRestartGate(t *bgTraffic) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		if !c.verifying() {
+			return true, nil
+		}
+		var spec *verifySpec
+		switch {
+		case t.alb:
+			spec = c.bgSpec(t, t.previewW, t.activeW)
+			for i := range spec.dests {
+				if spec.dests[i].weight > 0 {
+					spec.dests[i].requireHealthy = true
+				}
+			}
+		case len(t.activeIngs) > 0:
+			spec = plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.obs.podsSelectedBy(t.activeSvc), true)
+		default:
+			return true, nil
+		}
+		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
+		return out == outcomeVerified, err
+	}
+}
