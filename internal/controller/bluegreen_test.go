@@ -264,6 +264,36 @@ func TestBlueGreenSelectorBadVersionIsSwitchedBack(t *testing.T) {
 	}
 }
 
+// The new version breaks right after the active Service was narrowed to it
+// (before the switch was verified): the verification times out and the
+// abort takes the active Service back to v1 without first asking the broken
+// state to verify, by widening it again and narrowing it to v1 once v1 is
+// healthy in the group.
+func TestBlueGreenSelectorAbortAfterTheNewVersionBreaks(t *testing.T) {
+	s := newSim(t)
+	s.healthLag = 1
+	s.lenient = true // the group has no healthy target while v2 is broken: that is v2's fault
+	s.blueGreenRollout(2, bgOptions{})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "narrowed to v2", func(ro *v1alpha1.Rollout) bool {
+		if s.selectorOf("web-active") == ro.Status.CurrentPodHash && ro.Status.StableRS == v1 {
+			s.unhealthyVersion = "v2"
+			return true
+		}
+		return false
+	})
+	ro := s.run(200, "back on v1", func(ro *v1alpha1.Rollout) bool {
+		s.keepsReplicas(v1, 2, "while v2 was tried")
+		v := ro.Status.Verification
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.selectorOf("web-active") == v1 && v != nil &&
+			v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+	})
+	if ro.Status.StableRS != v1 || !strings.Contains(ro.Status.Message, "VerificationTimedOut") {
+		t.Fatalf("stable %s, message %q", ro.Status.StableRS, ro.Status.Message)
+	}
+}
+
 // previewReplicaCount: one preview pod while paused; promoted, the preview
 // grows to full size (scaleUpPreviewCheckPoint) and only then switches.
 func TestBlueGreenPreviewReplicaCount(t *testing.T) {

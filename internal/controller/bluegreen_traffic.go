@@ -325,20 +325,15 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		return false, nil
 	}
 	if t.activePinned {
-		// The switch starts only after a check made now: with every new pod
-		// healthy in the preview target group when an ALB routes to the
-		// preview, else with the ALB serving the active group as it is.
-		ok, verified, err := false, false, error(nil)
 		if c.mode == modeProgress && goal.active == c.newHash {
-			ok, verified, err = c.previewGate(ctx, t, true)
-		}
-		if !ok {
-			spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.obs.podsSelectedBy(t.activeSvc), false)
-			out, rerr := c.runFresh(ctx, goal.kind, spec)
-			verified, err = out == outcomeVerified, rerr
-		}
-		if !verified {
-			return false, err
+			// The switch starts only with every new pod healthy in the
+			// preview target group, checked now, when an ALB routes to the
+			// preview. Widening needs no other check: it only adds targets,
+			// and the ALB sends nothing to a target before it passes the
+			// health check; the narrowing is what is verified.
+			if ok, verified, err := c.previewGate(ctx, t, true); ok && !verified {
+				return false, err
+			}
 		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active)
 	}
