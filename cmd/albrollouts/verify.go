@@ -150,7 +150,7 @@ func writeVerification(w io.Writer, color bool, name string, res verify.Result) 
 			if state == "" {
 				state = "not registered"
 			}
-			_, _ = fmt.Fprintf(w, "  %s %s: %s %s %s\n", g.Name, t.Target.String(), state, t.Reason, t.Description)
+			_, _ = fmt.Fprintf(w, "  %s %s: %s %s %s\n", g.Name, t.String(), state, t.Reason, t.Description)
 		}
 	}
 	verdict := string(res.Outcome)

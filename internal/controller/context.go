@@ -8,9 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -76,10 +74,6 @@ func (c *rolloutContext) result() reconcile.Result {
 	return reconcile.Result{RequeueAfter: c.requeue}
 }
 
-func (c *rolloutContext) logf(ctx context.Context, msg string, kv ...any) {
-	log.FromContext(ctx).Info(msg, kv...)
-}
-
 // event records a Kubernetes event on the rollout.
 func (c *rolloutContext) event(eventType, reason, format string, args ...any) {
 	if c.r.recorder == nil {
@@ -142,11 +136,3 @@ func (c *rolloutContext) specError(format string, args ...any) {
 
 // joinMsgs joins messages for a condition.
 func joinMsgs(msgs []string) string { return strings.Join(msgs, "; ") }
-
-// objectRef names an object for messages.
-func objectRef(o runtime.Object) string {
-	if m, ok := o.(interface{ GetName() string }); ok {
-		return m.GetName()
-	}
-	return fmt.Sprintf("%T", o)
-}

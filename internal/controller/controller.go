@@ -287,7 +287,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsConflict(err) {
 			// Someone (the CLI, a user) changed the rollout meanwhile: start over
 			// from what it says now.
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, nil
 		}
 		return reconcile.Result{}, err
 	}

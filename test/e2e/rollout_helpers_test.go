@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -44,9 +44,9 @@ const rolloutTimeout = 3 * time.Minute
 // one test's namespace by instance id, so tests never see each other's
 // rollouts and a test can kill and restart its controller.
 type testController struct {
-	t      *testing.T
-	ns     string
-	opts   controller.ManagerOptions
+	t    *testing.T
+	ns   string
+	opts controller.ManagerOptions
 	// reg holds this controller's metrics (the ELBv2 calls it made).
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
@@ -108,7 +108,10 @@ func (c *testController) stop() {
 	}
 	c.cancel()
 	select {
-	case <-c.done:
+	case err := <-c.done:
+		if err != nil {
+			c.t.Logf("controller of %s stopped: %v", c.ns, err)
+		}
 	case <-time.After(30 * time.Second):
 		c.t.Errorf("controller of %s did not stop within 30s", c.ns)
 	}
@@ -193,7 +196,7 @@ func podTemplate(app, version string, envs map[string]string, readinessPath stri
 				Image:     demoapp.ImageRepository + ":" + version,
 				Env:       ev,
 				Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 60}}},
-				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				Ports:     []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readinessPath, Port: intstr.FromString("http")}},
 					PeriodSeconds:    1,
