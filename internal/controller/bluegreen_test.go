@@ -474,6 +474,42 @@ func TestBlueGreenALBAbortAfterFailedPostSwitchVerification(t *testing.T) {
 	}
 }
 
+// v2 breaks (fails every health check) once it has the traffic: right after
+// the flip, or after the active Service was re-pointed at it. The abort must
+// not wait for the broken state to verify; it takes traffic back to v1, each
+// move verified, and v1 never scales down.
+func TestBlueGreenALBAbortWhenTheNewVersionBreaks(t *testing.T) {
+	for _, when := range []string{"flipped", "re-pointed"} {
+		t.Run(when, func(t *testing.T) {
+			s := newSim(t)
+			s.lbLag = 1
+			s.healthLag = 1
+			s.lenient = true // the preview group has no healthy target while v2 is broken: that is v2's fault
+			s.blueGreenRollout(2, bgOptions{alb: true})
+			v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+			setImage(s, "v2")
+			s.run(80, when, func(ro *v1alpha1.Rollout) bool {
+				v2 := ro.Status.CurrentPodHash
+				hit := s.albWeights["web-preview"] == 100 && (when == "flipped" || s.selectorOf("web-active") == v2)
+				if hit {
+					s.unhealthyVersion = "v2"
+				}
+				return hit
+			})
+			s.atomic = false
+			ro := s.run(300, "back on v1", func(ro *v1alpha1.Rollout) bool {
+				s.keepsReplicas(v1, 2, "while v2 was tried")
+				v := ro.Status.Verification
+				return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.albWeights["web-active"] == 100 && s.selectorOf("web-active") == v1 &&
+					v != nil && v.Phase == v1alpha1.VerificationVerified
+			})
+			if ro.Status.StableRS != v1 || !strings.Contains(ro.Status.Message, "VerificationTimedOut") {
+				t.Fatalf("stable %s, message %q", ro.Status.StableRS, ro.Status.Message)
+			}
+		})
+	}
+}
+
 // A version that fails the ALB health check never gets traffic in ALB mode:
 // the preview check times out and the rollout is aborted before the flip.
 func TestBlueGreenALBBadVersionNeverSwitched(t *testing.T) {

@@ -457,7 +457,12 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 		if !c.canSwitchTo(goal.active, t.activeSvc, t.activeW > 0) {
 			return false, nil
 		}
-		if c.verifying() {
+		// During the switch the active group's weight 0 is verified before
+		// its selector moves. Back to stable (abort, rollback), the active
+		// Service only left stable after that verification, and no weight
+		// was written since; the state it leaves may be broken (the reason
+		// for the abort) and could never verify, so it is not asked to.
+		if c.verifying() && (c.mode == modeProgress || narrowing) {
 			spec := c.bgSpec(t, t.previewW, t.activeW)
 			kind := goal.kind
 			if narrowing && t.activeW > 0 {
@@ -541,11 +546,37 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 	if c.verifying() && t.written && !undo {
 		spec := c.bgSpec(t, t.previewW, t.activeW)
 		spec.requireHealthy(gaining.Name, c.servedPods(gaining, hash))
-		if out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+		out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec)
+		// Back to stable (abort, rollback), what fails may be the group
+		// that loses the traffic (the broken new version, the reason for
+		// the abort): the move waits only for the gaining group's health.
+		back := c.mode != modeProgress && gaining == t.activeSvc
+		if out != outcomeVerified && (!back || !c.checkedHealthy(spec, gaining.Name)) {
 			return err
 		}
 	}
 	return c.writeBlueGreenWeights(ctx, t, previewW, goal)
+}
+
+// checkedHealthy reports whether the check of spec made in this pass found
+// every expected target of service registered and healthy in each of its
+// target groups (whatever it found elsewhere).
+func (c *rolloutContext) checkedHealthy(s *verifySpec, service string) bool {
+	v := c.status.Verification
+	if v == nil || v.Fingerprint != s.fingerprint() || v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) {
+		return false
+	}
+	n := 0
+	for _, g := range v.TargetGroups {
+		if g.Service != service {
+			continue
+		}
+		if g.ExpectedTargets == 0 || g.HealthyTargets < g.ExpectedTargets || len(g.Unhealthy) > 0 {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // undoingTimedOut reports whether the weights as written are those of a

@@ -560,25 +560,31 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 	}
 	var problems []string
 	for _, d := range in.Destinations {
+		// What the engine reports per group, whatever the outcome: the
+		// rule's weight, and the health of the expected targets when judged.
+		g := verify.TargetGroupObservation{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, DesiredWeight: d.Weight,
+			Rules: []verify.RuleWeight{{ListenerPort: 80, Rule: "1", Weight: s.albWeights[d.Service], Total: 100}}}
 		if got := s.albWeights[d.Service]; got != d.Weight {
 			problems = append(problems, fmt.Sprintf("%s weight %d want %d", d.Service, got, d.Weight))
 		}
 		if d.Weight > 0 || d.RequireHealthy {
+			g.HealthChecked, g.Expected = true, len(d.Targets)
 			if len(d.Targets) == 0 {
 				problems = append(problems, d.Service+" no expected targets")
 			}
 			for _, t := range d.Targets {
 				if !s.healthyIn(d.Service, t.ID) {
 					problems = append(problems, fmt.Sprintf("%s target %s not healthy", d.Service, t.ID))
+					g.NotHealthy = append(g.NotHealthy, verify.TargetState{Target: t, State: "unhealthy"})
+				} else {
+					g.Healthy++
 				}
 			}
 		}
+		res.TargetGroups = append(res.TargetGroups, g)
 	}
 	if len(problems) == 0 {
 		res.Outcome, res.Reason, res.Message = verify.Verified, verify.ReasonWeightsVerified, "ok"
-		for _, d := range in.Destinations {
-			res.TargetGroups = append(res.TargetGroups, verify.TargetGroupObservation{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, DesiredWeight: d.Weight, HealthChecked: true, Healthy: len(d.Targets), Expected: len(d.Targets)})
-		}
 		return res
 	}
 	slices.Sort(problems)
