@@ -396,3 +396,25 @@ func TestStatusALBWithoutVerification(t *testing.T) {
 		t.Fatalf("%d more ELBv2 lookups once status.alb was known", s.v.calls-calls)
 	}
 }
+
+// A canary that breaks after its weight was verified: the abort must still
+// move the traffic back to stable (needing only stable healthy) and scale
+// the canary down.
+func TestCanaryAbortFromABrokenCanary(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 1
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	s.lenient = true // the ALB fails open on the broken canary meanwhile; that is what the abort is for
+	s.unhealthyVersion = "v2"
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(200, "aborted with the canary scaled down", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.replicasOf(v2) == 0
+	})
+	if s.albWeights["web-canary"] != 0 || s.albWeights["web-stable"] != 100 {
+		t.Fatalf("ALB after abort %v", s.albWeights)
+	}
+}

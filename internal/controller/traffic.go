@@ -328,10 +328,17 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// healthy in it (the ALB health-checks a group at weight 0 too). When
 	// nothing valid is written yet no traffic flows through the action, and
 	// the first write is verified like any other.
+	//
+	// Moving traffic back to the stable service (an abort, a rollback) needs
+	// only the stable pods healthy: the canary that loses the traffic may be
+	// the broken version the move runs from, and the written weights may be
+	// ones the load balancer controller never applied.
 	if c.verifying() && t.written {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.requireHealthy(raisingName, nil)
-		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
+		toStable := raisingName == t.stableName && w < t.canaryW
+		if out != outcomeVerified && (!toStable || !c.checkedHealthy(spec, t.stableName)) {
 			return err
 		}
 	}
