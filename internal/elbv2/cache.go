@@ -2,6 +2,7 @@ package elbv2
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -9,12 +10,22 @@ import (
 )
 
 // ttlCache coalesces concurrent reads of the same key into one call
-// (singleflight) and keeps successful answers for ttl, so that N
-// verifications behind one load balancer cost one call per key per ttl.
-// Errors are not cached.
+// (singleflight) and keeps successful answers, so that N verifications
+// behind one load balancer cost one call per key per round. Errors are not
+// cached.
+//
+// An answer is stamped with the moment its first request was sent, after
+// the rate-limit wait, not when the read was asked for: a read that queued
+// for seconds behind other calls shows the load balancer as it was when it
+// left the queue, so it serves every verification whose change was written
+// before that.
 type ttlCache[V any] struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl time.Duration // default maximum age of a reused answer
+	// retain: how long answers are kept at all, for callers that accept any
+	// age (WithMaxAge(ctx, AnyAge)).
+	retain time.Duration
+	now    func() time.Time
+	lim    *limiter
 	// callTimeout bounds a shared call: it runs detached from the context of
 	// whichever caller started it, so that one caller giving up does not fail
 	// the others waiting on the same key.
@@ -22,97 +33,140 @@ type ttlCache[V any] struct {
 
 	mu      sync.Mutex
 	entries map[string]cacheEntry[V]
-	started map[string]time.Time // start of the call in flight per key
+	// tickets holds, per key, the rate-limit ticket of the read in flight
+	// (or about to start): callers that join raise it to their priority.
+	tickets map[string]*ticket
 	flight  singleflight.Group
 }
 
 type cacheEntry[V any] struct {
 	value   V
-	fetched time.Time // when the call that produced value started
-	expires time.Time
+	fetched time.Time // when the read's first request was sent
 }
 
-func newTTLCache[V any](ttl, callTimeout time.Duration, now func() time.Time) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, callTimeout: callTimeout, now: now, entries: map[string]cacheEntry[V]{}, started: map[string]time.Time{}}
+// defaultRetain is how long answers are kept for callers that accept any age.
+const defaultRetain = 15 * time.Minute
+
+func newTTLCache[V any](ttl, callTimeout time.Duration, now func() time.Time, lim *limiter) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, retain: max(defaultRetain, ttl), callTimeout: callTimeout, now: now, lim: lim,
+		entries: map[string]cacheEntry[V]{}, tickets: map[string]*ticket{}}
 }
 
 // get returns the cached value of key or calls fetch once for all
-// concurrent callers. With a freshness bound in ctx (WithNotBefore), only an
-// answer whose fetch started at or after that time is accepted: a
-// verification never decides on data read before its change was written.
-func (c *ttlCache[V]) get(ctx context.Context, key string, fetch func(ctx context.Context) (V, error)) (V, error) {
+// concurrent callers, with the time the answer was read.
+//
+// With a freshness bound in ctx (WithNotBefore), only an answer whose first
+// request was sent at or after that time is accepted: a verification never
+// decides on data read before its change was written. A bound later than
+// the call itself is taken as the call's start, since no answer can be
+// newer. With WithMaxAge the caller says how old an answer may be (default:
+// the cache's TTL). prio is the queue priority of a read this call starts,
+// unless ctx names one (WithPriority).
+func (c *ttlCache[V]) get(ctx context.Context, key string, prio Priority, fetch func(ctx context.Context) (V, error)) (V, time.Time, error) {
 	notBefore := notBeforeOf(ctx)
-	for attempt := 0; ; attempt++ {
-		if v, ok := c.peek(key, notBefore); ok {
-			return v, nil
+	if now := c.now(); notBefore.After(now) {
+		notBefore = now
+	}
+	maxAge := maxAgeOf(ctx, c.ttl)
+	mine := c.lim.newTicket(ctx, prio)
+	for {
+		if e, ok := c.peek(key, notBefore, maxAge); ok {
+			return e.value, e.fetched, nil
 		}
 		c.mu.Lock()
-		started, inFlight := c.started[key]
+		tk, joined := c.tickets[key]
+		if !joined {
+			tk = mine
+			c.tickets[key] = tk
+		}
 		c.mu.Unlock()
+		if joined {
+			c.lim.raise(tk, mine.prio, mine.since)
+		}
 		ch := c.flight.DoChan(key, func() (any, error) {
 			// A flight that finished between our peek and this call has
 			// already stored a fresh answer: use it instead of calling AWS.
-			if v, ok := c.peek(key, notBefore); ok {
-				return v, nil
+			if e, ok := c.peek(key, notBefore, maxAge); ok {
+				return e, nil
 			}
-			start := c.now()
 			c.mu.Lock()
-			c.started[key] = start
+			tk := c.tickets[key]
+			if tk == nil {
+				tk = mine
+				c.tickets[key] = tk
+			}
 			c.mu.Unlock()
 			defer func() {
 				c.mu.Lock()
-				delete(c.started, key)
+				if c.tickets[key] == tk {
+					delete(c.tickets, key)
+				}
 				c.mu.Unlock()
 			}()
+			rc := &receipt{}
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.callTimeout)
 			defer cancel()
-			v, err := fetch(fctx)
-			if err == nil {
-				c.put(key, v, start)
+			start := c.now()
+			v, err := fetch(withTicket(withReceipt(fctx, rc), tk))
+			if err != nil {
+				return nil, err
 			}
-			return v, err
+			e := cacheEntry[V]{value: v, fetched: rc.at(start)}
+			c.put(key, e)
+			return e, nil
 		})
 		var r singleflight.Result
 		select {
 		case r = <-ch:
 		case <-ctx.Done():
 			var zero V
-			return zero, ctx.Err()
+			return zero, time.Time{}, ctx.Err()
 		}
 		if r.Err != nil {
 			var zero V
-			return zero, r.Err
+			return zero, time.Time{}, r.Err
 		}
-		// A call that was already running when we joined may have started
-		// before our bound; then wait for a fresh one (at most twice).
-		if inFlight && started.Before(notBefore) && attempt < 2 {
-			continue
+		// A read that was queued or sent before our bound does not count;
+		// the next one starts after this call did, so it will.
+		if e := r.Val.(cacheEntry[V]); !e.fetched.Before(notBefore) {
+			return e.value, e.fetched, nil
 		}
-		return r.Val.(V), nil
 	}
 }
 
-func (c *ttlCache[V]) peek(key string, notBefore time.Time) (V, bool) {
+// peek returns the entry of key if it was read at or after notBefore and is
+// younger than maxAge.
+func (c *ttlCache[V]) peek(key string, notBefore time.Time, maxAge time.Duration) (cacheEntry[V], bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || !c.now().Before(e.expires) || e.fetched.Before(notBefore) {
-		var zero V
-		return zero, false
+	if !ok || e.fetched.Before(notBefore) || c.now().Sub(e.fetched) >= maxAge {
+		return cacheEntry[V]{}, false
 	}
-	return e.value, true
+	return e, true
 }
 
-func (c *ttlCache[V]) put(key string, v V, fetched time.Time) {
+// readSince reports whether key has an answer read at or after t, of any age.
+func (c *ttlCache[V]) readSince(key string, t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	c.entries[key] = cacheEntry[V]{value: v, fetched: fetched, expires: now.Add(c.ttl)}
-	// Drop expired entries now and then so that the map does not grow with
+	e, ok := c.entries[key]
+	return ok && !e.fetched.Before(t)
+}
+
+func (c *ttlCache[V]) put(key string, e cacheEntry[V]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.entries[key]; ok && old.fetched.After(e.fetched) {
+		return // a later read finished first
+	}
+	c.entries[key] = e
+	// Drop old entries now and then so that the map does not grow with
 	// every target group the process ever saw.
 	if len(c.entries)%256 == 0 {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
+		now := c.now()
+		for k, x := range c.entries {
+			if now.Sub(x.fetched) > c.retain {
 				delete(c.entries, k)
 			}
 		}
@@ -126,7 +180,7 @@ func (c *ttlCache[V]) forget(key string) {
 	delete(c.entries, key)
 }
 
-// forgetIfOlder removes key if its entry was stored more than age ago, and
+// forgetIfOlder removes key if its entry was read more than age ago, and
 // reports whether it did (or there was no entry).
 func (c *ttlCache[V]) forgetIfOlder(key string, age time.Duration) bool {
 	c.mu.Lock()
@@ -145,14 +199,83 @@ func (c *ttlCache[V]) forgetIfOlder(key string, age time.Duration) bool {
 type notBeforeKey struct{}
 
 // WithNotBefore returns a context under which the provider answers rules,
-// target health and listeners only from calls started at or after t (cached
+// target health and listeners only from reads sent at or after t (cached
 // answers that are older are re-read; target-group lists are exempt). The
-// verifier passes the time the desired state was written.
+// verifier passes the time the desired state was written. The bound also
+// orders the rate-limit queue within a priority: the oldest change first.
 func WithNotBefore(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, notBeforeKey{}, t)
 }
 
 func notBeforeOf(ctx context.Context) time.Time {
 	t, _ := ctx.Value(notBeforeKey{}).(time.Time)
+	return t
+}
+
+type maxAgeKey struct{}
+
+// AnyAge, as WithMaxAge's argument, accepts a cached answer however old it
+// is (still subject to WithNotBefore).
+const AnyAge = time.Duration(math.MaxInt64)
+
+// WithMaxAge returns a context under which cached rules, target health and
+// listeners are reused while younger than d, instead of the provider's
+// TTLs. The verifier uses AnyAge to look at what it already read after a
+// change (enough to say "not yet"), and short ages before it says Verified.
+func WithMaxAge(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, maxAgeKey{}, d)
+}
+
+func maxAgeOf(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Value(maxAgeKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return def
+}
+
+// receipt records when a read's first request was sent.
+type receipt struct {
+	mu   sync.Mutex
+	sent time.Time
+}
+
+func (r *receipt) stamp(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sent.IsZero() {
+		r.sent = t
+	}
+}
+
+// at returns the send time, or def when nothing was sent.
+func (r *receipt) at(def time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sent.IsZero() {
+		return def
+	}
+	return r.sent
+}
+
+type receiptKey struct{}
+
+func withReceipt(ctx context.Context, r *receipt) context.Context {
+	return context.WithValue(ctx, receiptKey{}, r)
+}
+
+func stampSent(ctx context.Context, t time.Time) {
+	if r, ok := ctx.Value(receiptKey{}).(*receipt); ok {
+		r.stamp(t)
+	}
+}
+
+type ticketKey struct{}
+
+func withTicket(ctx context.Context, t *ticket) context.Context {
+	return context.WithValue(ctx, ticketKey{}, t)
+}
+
+func ticketOf(ctx context.Context) *ticket {
+	t, _ := ctx.Value(ticketKey{}).(*ticket)
 	return t
 }

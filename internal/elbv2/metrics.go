@@ -20,6 +20,7 @@ type metrics struct {
 	calls     *prometheus.CounterVec   // one per API call as the provider sees it (after SDK retries)
 	duration  *prometheus.HistogramVec // wall time of those calls, retries and rate-limit waits included
 	throttles *prometheus.CounterVec   // individual attempts AWS answered with Throttling
+	waits     *prometheus.HistogramVec // time each attempt waited for the client-side rate limit
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,11 +38,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "albrollouts_elbv2_api_throttled_attempts_total",
 			Help: "Individual ELBv2 request attempts answered with Throttling (the SDK retries them with backoff).",
 		}, []string{"operation"}),
+		waits: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "albrollouts_elbv2_rate_limit_wait_seconds",
+			Help:    "Time each ELBv2 request attempt waited for the client-side rate limit, by operation and queue priority (finish, first, poll, low).",
+			Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"operation", "priority"}),
 	}
 	if reg != nil {
 		m.calls = sharedmetrics.Register(reg, m.calls)
 		m.duration = sharedmetrics.Register(reg, m.duration)
 		m.throttles = sharedmetrics.Register(reg, m.throttles)
+		m.waits = sharedmetrics.Register(reg, m.waits)
 	}
 	return m
 }

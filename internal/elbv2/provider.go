@@ -5,7 +5,10 @@
 // the API bill and the throttling low when a thousand rollouts verify at once:
 //
 //   - a client-side token bucket (default 8 calls/s, burst 30) in front of
-//     every request attempt, under AWS's Describe* limit of 10/s per account;
+//     every request attempt, under AWS's Describe* limit of 10/s per account,
+//     whose queue is served by priority (WithPriority: reads that can finish
+//     a verification, then first reads after a change, then re-reads) and,
+//     within a priority, oldest change first;
 //   - the SDK's standard retry for throttles (exponential backoff with jitter);
 //   - singleflight coalescing plus a short TTL cache (default 2 s, shorter than
 //     any poll interval) per listener's rules and per target group's health,
@@ -14,7 +17,9 @@
 //     calls per round, not O(N);
 //   - a freshness bound (WithNotBefore) that rules, target health and
 //     listeners honour: a verification never decides on data read before its
-//     change was written;
+//     change was written. An answer counts from the moment its request left
+//     the rate-limit queue, so a read that waited serves every change written
+//     while it waited;
 //   - a cache of load balancers by DNS name, filled by one paginated
 //     DescribeLoadBalancers scan on a miss and invalidated on LoadBalancerNotFound;
 //   - target-group tags cached per ARN and fetched in batches of at most 20.
@@ -43,7 +48,6 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 )
 
 // Defaults of Options.
@@ -134,7 +138,7 @@ type Provider struct {
 	api     API
 	region  string
 	opts    Options
-	limiter *rate.Limiter
+	limiter *limiter
 	// perAttempt is true when api is the real SDK client: the token bucket
 	// and the throttle counter then run as SDK middleware on every attempt,
 	// retries included. Other API implementations are limited per call.
@@ -155,7 +159,16 @@ type Provider struct {
 	health       *ttlCache[[]TargetHealth]
 
 	tagsMu sync.Mutex
-	tags   map[string]cacheEntry[map[string]string]
+	tags   map[string]tagEntry
+
+	pollMu sync.Mutex
+	polled map[string]time.Time // resources re-read while waiting, when last asked
+}
+
+// tagEntry is the cached tags of one resource.
+type tagEntry struct {
+	tags    map[string]string
+	expires time.Time
 }
 
 // New builds the process's ELBv2 client from the SDK default configuration
@@ -207,19 +220,23 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 // client's region; it is used to detect load balancers of another region.
 func NewWithAPI(api API, o Options) *Provider {
 	o.setDefaults()
+	// The token bucket runs on the wall clock even when the caches use a
+	// test clock: it paces real requests.
+	lim := newLimiter(o.RateLimit, o.Burst, time.Now)
 	p := &Provider{
 		api:          api,
 		region:       o.Region,
 		opts:         o,
-		limiter:      rate.NewLimiter(rate.Limit(o.RateLimit), o.Burst),
+		limiter:      lim,
 		metrics:      newMetrics(o.Registerer),
 		lbByDNS:      map[string]LoadBalancer{},
 		gone:         map[string]goneLoadBalancer{},
-		listeners:    newTTLCache[[]Listener](o.StructureTTL, o.CallTimeout, o.Now),
-		rules:        newTTLCache[[]Rule](o.CacheTTL, o.CallTimeout, o.Now),
-		targetGroups: newTTLCache[[]TargetGroup](o.StructureTTL, o.CallTimeout, o.Now),
-		health:       newTTLCache[[]TargetHealth](o.CacheTTL, o.CallTimeout, o.Now),
-		tags:         map[string]cacheEntry[map[string]string]{},
+		listeners:    newTTLCache[[]Listener](o.StructureTTL, o.CallTimeout, o.Now, lim),
+		rules:        newTTLCache[[]Rule](o.CacheTTL, o.CallTimeout, o.Now, lim),
+		targetGroups: newTTLCache[[]TargetGroup](o.StructureTTL, o.CallTimeout, o.Now, lim),
+		health:       newTTLCache[[]TargetHealth](o.CacheTTL, o.CallTimeout, o.Now, lim),
+		tags:         map[string]tagEntry{},
+		polled:       map[string]time.Time{},
 	}
 	if _, ok := api.(*awselbv2.Client); ok {
 		p.perAttempt = true
@@ -233,6 +250,52 @@ func NewWithAPI(api API, o Options) *Provider {
 // Region returns the region of the client.
 func (p *Provider) Region() string { return p.region }
 
+// Now is the provider's clock, the one the read times it reports are on.
+func (p *Provider) Now() time.Time { return p.opts.Now() }
+
+// CacheTTL is how long rules and target health are reused by default.
+func (p *Provider) CacheTTL() time.Duration { return p.opts.CacheTTL }
+
+// pollShare is the part of the rate limit that re-reads (PriorityPoll) may
+// take when every polled resource is read once per PollInterval.
+const pollShare = 0.5
+
+// PollInterval is how often a resource that is re-read while waiting
+// (rules that do not match yet, targets not healthy yet) should be read
+// again: often enough to see a change within about one interval, rarely
+// enough that all resources being polled take at most half the rate limit
+// (the other half stays for first reads after a change and for the reads
+// that finish a verification). It is CacheTTL while few resources are
+// polled, and grows with their number up to StructureTTL.
+func (p *Provider) PollInterval() time.Duration {
+	now := p.opts.Now()
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
+	n := 0
+	for k, t := range p.polled {
+		if now.Sub(t) > p.opts.StructureTTL {
+			delete(p.polled, k)
+			continue
+		}
+		n++
+	}
+	return pollInterval(n, p.opts.RateLimit, p.opts.CacheTTL, p.opts.StructureTTL)
+}
+
+// pollInterval is the interval at which n resources can each be read once
+// with pollShare of rate calls per second, between lo and hi.
+func pollInterval(n int, rate float64, lo, hi time.Duration) time.Duration {
+	d := time.Duration(float64(n) / (rate * pollShare) * float64(time.Second))
+	return min(max(d, lo), max(hi, lo))
+}
+
+// notePoll records that key is being re-read while waiting, for PollInterval.
+func (p *Provider) notePoll(kind, key string) {
+	p.pollMu.Lock()
+	defer p.pollMu.Unlock()
+	p.polled[kind+" "+key] = p.opts.Now()
+}
+
 // errClientRateLimited is returned when the client-side token bucket cannot
 // grant a token before the call's deadline.
 var errClientRateLimited = errors.New("client-side ELBv2 rate limit: more calls queued than can be made before the deadline")
@@ -241,8 +304,8 @@ var errClientRateLimited = errors.New("client-side ELBv2 rate limit: more calls 
 // after the SDK's retry middleware, so that they see every attempt.
 func (p *Provider) addAttemptMiddleware(stack *middleware.Stack) error {
 	mw := middleware.FinalizeMiddlewareFunc("albrolloutsRateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-		if err := p.limiter.Wait(ctx); err != nil {
-			return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("%w: %v", errClientRateLimited, err)
+		if err := p.wait(ctx, awsmiddleware.GetOperationName(ctx)); err != nil {
+			return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 		}
 		out, md, err := next.HandleFinalize(ctx, in)
 		if err != nil && isThrottle(err) {
@@ -257,6 +320,23 @@ func (p *Provider) addAttemptMiddleware(stack *middleware.Stack) error {
 	return nil
 }
 
+// wait queues for a token with the ticket in ctx, and stamps the read's
+// receipt with the time the request leaves the queue.
+func (p *Provider) wait(ctx context.Context, op string) error {
+	tk := ticketOf(ctx)
+	if tk == nil {
+		tk = p.limiter.newTicket(ctx, PriorityFirst)
+	}
+	start := time.Now()
+	prio, err := p.limiter.wait(ctx, tk)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errClientRateLimited, err)
+	}
+	p.metrics.waits.WithLabelValues(op, prio.String()).Observe(time.Since(start).Seconds())
+	stampSent(ctx, p.opts.Now())
+	return nil
+}
+
 // call runs one API request with rate limiting (when not done per attempt),
 // metrics and error classification.
 func call[T any](ctx context.Context, p *Provider, op, resource string, f func(context.Context) (T, error)) (T, error) {
@@ -265,10 +345,11 @@ func call[T any](ctx context.Context, p *Provider, op, resource string, f func(c
 		v   T
 		err error
 	)
+	if ticketOf(ctx) == nil {
+		ctx = withTicket(ctx, p.limiter.newTicket(ctx, PriorityFirst))
+	}
 	if !p.perAttempt {
-		if werr := p.limiter.Wait(ctx); werr != nil {
-			err = fmt.Errorf("%w: %v", errClientRateLimited, werr)
-		}
+		err = p.wait(ctx, op)
 	}
 	if err == nil {
 		v, err = f(ctx)
@@ -423,7 +504,13 @@ type goneLoadBalancer struct {
 // added shortly before a change is seen by the check that verifies it;
 // without it, a list up to StructureTTL old is reused.
 func (p *Provider) Listeners(ctx context.Context, lbARN string) ([]Listener, error) {
-	return p.listeners.get(ctx, lbARN, func(ctx context.Context) ([]Listener, error) {
+	ls, _, err := p.ListenersAt(ctx, lbARN)
+	return ls, err
+}
+
+// ListenersAt is Listeners with the time the list was read.
+func (p *Provider) ListenersAt(ctx context.Context, lbARN string) ([]Listener, time.Time, error) {
+	return p.listeners.get(ctx, lbARN, PriorityFirst, func(ctx context.Context) ([]Listener, error) {
 		var ls []Listener
 		var marker *string
 		for {
@@ -449,7 +536,26 @@ func (p *Provider) Listeners(ctx context.Context, lbARN string) ([]Listener, err
 
 // Rules returns the rules of a listener, the default rule included.
 func (p *Provider) Rules(ctx context.Context, listenerARN string) ([]Rule, error) {
-	rs, err := p.rules.get(ctx, listenerARN, func(ctx context.Context) ([]Rule, error) {
+	rs, _, err := p.RulesAt(ctx, listenerARN)
+	return rs, err
+}
+
+// RulesAt is Rules with the time the rules were read. A read it makes
+// queues as PriorityPoll when the listener was already read after the
+// freshness bound (a re-read while waiting for the change), else as
+// PriorityFirst; WithPriority overrides that.
+func (p *Provider) RulesAt(ctx context.Context, listenerARN string) ([]Rule, time.Time, error) {
+	prio := PriorityFirst
+	if nb := notBeforeOf(ctx); !nb.IsZero() && p.rules.readSince(listenerARN, nb) {
+		prio = PriorityPoll
+	}
+	if cp, ok := priorityOf(ctx); ok {
+		prio = cp
+	}
+	if prio == PriorityPoll {
+		p.notePoll(OpDescribeRules, listenerARN)
+	}
+	rs, at, err := p.rules.get(ctx, listenerARN, prio, func(ctx context.Context) ([]Rule, error) {
 		var rs []Rule
 		var marker *string
 		for {
@@ -472,17 +578,21 @@ func (p *Provider) Rules(ctx context.Context, listenerARN string) ([]Rule, error
 		// The listener list of its load balancer is stale.
 		p.listeners.forget(loadBalancerARNOfListener(listenerARN))
 	}
-	return rs, err
+	return rs, at, err
 }
 
-// withoutNotBefore drops the freshness bound: a load balancer's target
-// groups do not change with a weight step, and a rule naming a group missing
-// from the list triggers a refresh (RefreshTargetGroups).
+// withoutNotBefore drops the freshness bound and any maximum age: a load
+// balancer's target groups do not change with a weight step, and a rule
+// naming a group missing from the list triggers a refresh
+// (RefreshTargetGroups).
 func withoutNotBefore(ctx context.Context) context.Context {
-	if notBeforeOf(ctx).IsZero() {
-		return ctx
+	if !notBeforeOf(ctx).IsZero() {
+		ctx = context.WithValue(ctx, notBeforeKey{}, time.Time{})
 	}
-	return context.WithValue(ctx, notBeforeKey{}, time.Time{})
+	if _, ok := ctx.Value(maxAgeKey{}).(time.Duration); ok {
+		ctx = context.WithValue(ctx, maxAgeKey{}, time.Duration(0))
+	}
+	return ctx
 }
 
 // loadBalancerARNOfListener maps
@@ -498,7 +608,7 @@ func loadBalancerARNOfListener(listenerARN string) string {
 // TargetGroups returns the target groups attached to a load balancer, each
 // with its tags.
 func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGroup, error) {
-	return p.targetGroups.get(withoutNotBefore(ctx), lbARN, func(ctx context.Context) ([]TargetGroup, error) {
+	tgs, _, err := p.targetGroups.get(withoutNotBefore(ctx), lbARN, PriorityFirst, func(ctx context.Context) ([]TargetGroup, error) {
 		var tgs []TargetGroup
 		var marker *string
 		for {
@@ -524,6 +634,7 @@ func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGrou
 		}
 		return tgs, nil
 	})
+	return tgs, err
 }
 
 // RefreshTargetGroups drops the cached target-group list of a load balancer
@@ -559,7 +670,7 @@ func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
 		p.tagsMu.Lock()
 		for _, arn := range batch {
 			// A group AWS returned no description for has no tags (yet).
-			p.tags[arn] = cacheEntry[map[string]string]{value: map[string]string{}, expires: now.Add(p.opts.CacheTTL)}
+			p.tags[arn] = tagEntry{tags: map[string]string{}, expires: now.Add(p.opts.CacheTTL)}
 		}
 		for _, d := range out.TagDescriptions {
 			m := make(map[string]string, len(d.Tags))
@@ -570,14 +681,14 @@ func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
 			if len(m) == 0 {
 				ttl = p.opts.CacheTTL
 			}
-			p.tags[aws.ToString(d.ResourceArn)] = cacheEntry[map[string]string]{value: m, expires: now.Add(ttl)}
+			p.tags[aws.ToString(d.ResourceArn)] = tagEntry{tags: m, expires: now.Add(ttl)}
 		}
 		p.tagsMu.Unlock()
 	}
 	p.tagsMu.Lock()
 	defer p.tagsMu.Unlock()
 	for i := range tgs {
-		tgs[i].Tags = p.tags[tgs[i].ARN].value
+		tgs[i].Tags = p.tags[tgs[i].ARN].tags
 	}
 	return nil
 }
@@ -585,7 +696,16 @@ func (p *Provider) attachTags(ctx context.Context, tgs []TargetGroup) error {
 // TargetHealth returns the health of every target registered in (or
 // draining from) a target group.
 func (p *Provider) TargetHealth(ctx context.Context, tgARN string) ([]TargetHealth, error) {
-	return p.health.get(ctx, tgARN, func(ctx context.Context) ([]TargetHealth, error) {
+	hs, _, err := p.TargetHealthAt(ctx, tgARN)
+	return hs, err
+}
+
+// TargetHealthAt is TargetHealth with the time the health was read.
+func (p *Provider) TargetHealthAt(ctx context.Context, tgARN string) ([]TargetHealth, time.Time, error) {
+	if prio, ok := priorityOf(ctx); ok && prio == PriorityPoll {
+		p.notePoll(OpDescribeTargetHealth, tgARN)
+	}
+	return p.health.get(ctx, tgARN, PriorityFirst, func(ctx context.Context) ([]TargetHealth, error) {
 		out, err := call(ctx, p, OpDescribeTargetHealth, tgARN, func(ctx context.Context) (*awselbv2.DescribeTargetHealthOutput, error) {
 			return p.api.DescribeTargetHealth(ctx, &awselbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)}, p.optFns...)
 		})

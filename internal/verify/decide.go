@@ -101,9 +101,18 @@ func Decide(in Input, obs Observation, now time.Time, b Backoff) Result {
 			elapsed.Round(100*time.Millisecond), in.timeout(), res.Message)
 		return res
 	}
-	res.NextCheck = min(b.Delay(elapsed, jitterKey(&in)), remaining)
+	next := b.Delay(elapsed, jitterKey(&in))
+	if res.Outcome == Pending && !obs.NextRead.IsZero() {
+		// Come back when what blocks is read again: checks of every
+		// rollout behind one listener then share that read.
+		next = max(obs.NextRead.Sub(now), MinNextCheck)
+	}
+	res.NextCheck = min(next, remaining)
 	return res
 }
+
+// MinNextCheck is the shortest NextCheck of a pending check.
+const MinNextCheck = 100 * time.Millisecond
 
 func jitterKey(in *Input) string {
 	var b strings.Builder

@@ -46,6 +46,11 @@ import (
 // Observation is the ELBv2 state a check saw, per ingress.
 type Observation struct {
 	Ingresses []IngressState
+	// NextRead is when what blocks the verdict (rules that do not match,
+	// targets not healthy) will be read again: the earliest answer it rests
+	// on plus the provider's poll interval. Zero when unknown; Decide then
+	// schedules the next check by its backoff.
+	NextRead time.Time
 }
 
 // IngressState is what was read for one ingress's load balancer.
@@ -58,12 +63,18 @@ type IngressState struct {
 	TargetGroups []elbv2.TargetGroup
 	// Health by target group ARN; a missing key means "not read".
 	Health map[string][]elbv2.TargetHealth
+	// HealthReadAt is when each group's health was read.
+	HealthReadAt map[string]time.Time
+
+	nextRead time.Time // see Observation.NextRead
 }
 
 // ListenerState is a listener with its rules.
 type ListenerState struct {
 	Listener elbv2.Listener
 	Rules    []elbv2.Rule
+	// ReadAt is when the rules were read.
+	ReadAt time.Time
 }
 
 // Options configure a Verifier.
@@ -100,6 +111,16 @@ func New(p *elbv2.Provider, o Options) *Verifier {
 // Verify reads the ALB state the input depends on and decides. It blocks
 // only for the ELBv2 calls (rate-limited, coalesced and cached by the
 // provider); give ctx a deadline.
+//
+// A check first looks at what was read since the change was written
+// (answers of any age, see lookPending) and re-reads only what blocks the
+// verdict: the rules while they do not match, the health of the groups whose
+// targets are not healthy yet, each at most once per poll interval (the
+// provider's PollInterval, derived from the rate limit and the number of
+// resources being polled). "Not yet" needs nothing more. A check that would
+// say Verified (or TimedOut) looks again with no answer older than the
+// provider's TTL at the start of the call and the listener list read after
+// the change (lookConfirm), as fresh as a check that reads everything.
 func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	start := time.Now()
 	v.metrics.inFlight.Inc()
@@ -111,14 +132,60 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	if err := in.validate(); err != nil {
 		res = Decide(in, Observation{}, v.opts.Now(), v.opts.Backoff)
 	} else {
-		obs := v.observe(ctx, &in)
+		look := lookAt{mode: lookPending, start: v.elb.Now()}
+		obs := v.observe(ctx, &in, look, nil)
 		res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
-		if res.Outcome == Verified && v.freshenListeners(ctx, &in, &obs) {
+		if res.Outcome == Verified || res.Outcome == TimedOut {
+			look.mode = lookConfirm
+			obs = v.observe(ctx, &in, look, &obs)
 			res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
+			if res.Outcome == Verified && v.freshenListeners(ctx, &in, &obs, look) {
+				res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
+			}
 		}
 	}
 	v.metrics.observe(in, res, time.Since(start), v.opts.Now())
 	return res
+}
+
+// lookMode says how old the answers a check uses may be. Every answer is
+// read after the change was written (elbv2.WithNotBefore with DesiredAt)
+// whatever the mode; an answer read before it never decides.
+type lookMode int
+
+const (
+	// lookPending accepts answers of any age, enough to say "not yet", and
+	// re-reads what blocks the verdict once it is older than the poll
+	// interval: a pending check costs at most one read per blocking
+	// listener or target group and poll interval.
+	lookPending lookMode = iota
+	// lookConfirm accepts only answers read during this call or younger
+	// than the provider's TTLs when it started, as a check that reads
+	// everything would: a verdict of Verified or TimedOut rests on it.
+	lookConfirm
+)
+
+// lookAt is how one check reads.
+type lookAt struct {
+	mode  lookMode
+	start time.Time // when the check started, on the provider's clock
+}
+
+// stale reports whether an answer read at t should be read again now: it
+// is older than age and was read before this check started (what the check
+// read itself is as new as it gets).
+func (l lookAt) stale(t, now time.Time, age time.Duration) bool {
+	return t.Before(l.start) && now.Sub(t) >= age
+}
+
+// maxAge is the age an answer may have now to be reused in mode lookConfirm:
+// ttl at the start of the check, so that answers read during the check
+// (which may have queued for the rate limit) always count.
+func (l lookAt) maxAge(now time.Time, ttl time.Duration) time.Duration {
+	if l.mode == lookPending {
+		return elbv2.AnyAge
+	}
+	return ttl + max(now.Sub(l.start), 0)
 }
 
 // observe reads, per ingress: the load balancer by DNS name, its listeners,
@@ -133,17 +200,34 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 // timeout so that a timeout diagnosis names the unhealthy targets too:
 // while the LBC has not caught up, early polls then cost no
 // DescribeTargetHealth calls.
-func (v *Verifier) observe(ctx context.Context, in *Input) Observation {
+//
+// With prev (an observation of the same check), the load balancer, its
+// target groups and its cached listener list are taken from there: only
+// what a verdict needs fresh is read again.
+func (v *Verifier) observe(ctx context.Context, in *Input, look lookAt, prev *Observation) Observation {
 	var obs Observation
-	for _, ing := range in.Ingresses {
-		obs.Ingresses = append(obs.Ingresses, v.observeIngress(ctx, in, ing, false))
+	var next time.Time // on the provider's clock
+	for i, ing := range in.Ingresses {
+		var p *IngressState
+		if prev != nil && i < len(prev.Ingresses) && prev.Ingresses[i].Err == nil && prev.Ingresses[i].LoadBalancer.ARN != "" {
+			p = &prev.Ingresses[i]
+		}
+		st := v.observeIngress(ctx, in, ing, look, false, p)
+		if !st.nextRead.IsZero() && (next.IsZero() || st.nextRead.Before(next)) {
+			next = st.nextRead
+		}
+		obs.Ingresses = append(obs.Ingresses, st)
+	}
+	if !next.IsZero() {
+		// Read times are on the provider's clock, Decide's now on ours.
+		obs.NextRead = v.opts.Now().Add(next.Sub(v.elb.Now()))
 	}
 	return obs
 }
 
 // observeIngress reads one ingress's load balancer; with freshListeners the
 // listener list too must have been read after DesiredAt.
-func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, freshListeners bool) IngressState {
+func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, look lookAt, freshListeners bool, prev *IngressState) IngressState {
 	st := IngressState{Ingress: ing.Name}
 	if ing.Hostname == "" {
 		return st
@@ -153,12 +237,30 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 	if freshListeners {
 		listenerCtx = bounded
 	}
-	st.Err = v.readLoadBalancer(bounded, listenerCtx, in, ing, &st)
-	if st.Err != nil {
+	rulesCtx := elbv2.WithMaxAge(bounded, look.maxAge(v.elb.Now(), v.elb.CacheTTL()))
+	if st.Err = v.readLoadBalancer(bounded, listenerCtx, rulesCtx, in, ing, &st, prev, freshListeners); st.Err != nil {
 		return st
 	}
 	view := matchIngress(in, ing, &st)
 	applied := rulesApplied(in, ing, &st, view)
+	poll := v.elb.PollInterval()
+	if !applied && look.mode == lookPending {
+		// What blocks is the rules: read them again if the answers are
+		// older than the poll interval.
+		if look.stale(st.rulesReadAt(), v.elb.Now(), poll) {
+			if st.Err = v.readRules(elbv2.WithMaxAge(bounded, poll), &st); st.Err != nil {
+				return st
+			}
+			view = matchIngress(in, ing, &st)
+			applied = rulesApplied(in, ing, &st, view)
+		}
+		if !applied {
+			st.nextRead = st.rulesReadAt().Add(poll)
+		}
+	}
+	// Reads that can finish this verification go first in the rate-limit
+	// queue; health read only for a diagnosis goes last.
+	finish := elbv2.WithPriority(bounded, elbv2.PriorityFinish)
 	if applied && !freshListeners {
 		// The check may say Verified, and then needs a listener list read
 		// after the change (freshenListeners). Ask for it now, alongside the
@@ -168,14 +270,87 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 		done, lbARN := make(chan struct{}), st.LoadBalancer.ARN
 		go func() {
 			defer close(done)
-			_, _ = v.elb.Listeners(bounded, lbARN)
+			_, _ = v.elb.Listeners(finish, lbARN)
 		}()
 		defer func() { <-done }()
 	}
-	if applied || v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2 {
-		st.Err = v.readHealth(bounded, view, &st)
+	healthAge := look.maxAge(v.elb.Now(), v.elb.CacheTTL())
+	switch {
+	case applied:
+		st.Err = v.readHealth(elbv2.WithMaxAge(finish, healthAge), healthGroups(view), &st)
+		if st.Err == nil && look.mode == lookPending {
+			// What blocks now is the health of the groups whose targets
+			// are not healthy: read those again once older than the poll
+			// interval.
+			if stale := v.staleGroups(in, ing, &st, view, look, poll); len(stale) > 0 {
+				st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, elbv2.PriorityPoll), poll), stale, &st)
+			}
+			st.nextRead = st.healthReadAt(blockingGroups(in, ing, &st, view)).Add(poll)
+		}
+	case v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2:
+		age := healthAge
+		if look.mode == lookPending {
+			age = poll
+		}
+		st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, elbv2.PriorityLow), age), healthGroups(view), &st)
 	}
 	return st
+}
+
+// rulesReadAt is when the oldest rules answer of the state was read (zero
+// when none was).
+func (st *IngressState) rulesReadAt() time.Time {
+	var oldest time.Time
+	for _, l := range st.Listeners {
+		if oldest.IsZero() || l.ReadAt.Before(oldest) {
+			oldest = l.ReadAt
+		}
+	}
+	return oldest
+}
+
+// healthReadAt is when the oldest health answer of arns was read (zero
+// when there is none).
+func (st *IngressState) healthReadAt(arns []string) time.Time {
+	var oldest time.Time
+	for _, arn := range arns {
+		if t, ok := st.HealthReadAt[arn]; ok && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	return oldest
+}
+
+// blockingGroups lists the judged groups whose expected targets are not all
+// healthy (or whose health was not read).
+func blockingGroups(in *Input, ing Ingress, st *IngressState, view ingressView) []string {
+	var out []string
+	for _, g := range groupObservations(in, ing, view) {
+		if !g.judge {
+			continue
+		}
+		hs, read := st.Health[g.ARN]
+		d := view.sets()[g.set].set.dests[g.dest]
+		if !read {
+			out = append(out, g.ARN)
+		} else if _, ok := evalTargets(d, hs, &g); !ok {
+			out = append(out, g.ARN)
+		}
+	}
+	return out
+}
+
+// staleGroups lists the blocking groups whose health is older than age and
+// was not read by this check.
+func (v *Verifier) staleGroups(in *Input, ing Ingress, st *IngressState, view ingressView, look lookAt, age time.Duration) []string {
+	var out []string
+	now := v.elb.Now()
+	for _, arn := range blockingGroups(in, ing, st, view) {
+		if t, ok := st.HealthReadAt[arn]; !ok || look.stale(t, now, age) {
+			out = append(out, arn)
+		}
+	}
+	return out
 }
 
 // freshenListeners is called when a check would say Verified. A listener
@@ -185,8 +360,8 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, f
 // (no call when the list was read after DesiredAt, as observeIngress asks
 // for once the rules match) and, for a load balancer whose list changed,
 // the ingress's whole state. It reports whether the observation changed.
-func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observation) bool {
-	bounded := elbv2.WithNotBefore(ctx, in.DesiredAt)
+func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observation, look lookAt) bool {
+	bounded := elbv2.WithPriority(elbv2.WithNotBefore(ctx, in.DesiredAt), elbv2.PriorityFinish)
 	changed := false
 	for i, ing := range in.Ingresses {
 		st := &obs.Ingresses[i]
@@ -198,7 +373,7 @@ func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observa
 		case err != nil:
 			st.Err, changed = err, true
 		case !sameListeners(ls, st.Listeners):
-			*st = v.observeIngress(ctx, in, ing, true)
+			*st = v.observeIngress(ctx, in, ing, look, true, st)
 			changed = true
 		}
 	}
@@ -221,27 +396,39 @@ func sameListeners(ls []elbv2.Listener, seen []ListenerState) bool {
 	return true
 }
 
-// readLoadBalancer reads the load balancer, its listeners (under
-// listenerCtx), target groups and rules (under ctx).
-func (v *Verifier) readLoadBalancer(ctx, listenerCtx context.Context, in *Input, ing Ingress, st *IngressState) error {
-	lb, err := v.elb.LoadBalancerByDNS(ctx, ing.Hostname)
-	if err != nil {
-		return err
-	}
-	st.LoadBalancer = lb
-	listeners, err := v.elb.Listeners(listenerCtx, lb.ARN)
-	if err != nil {
-		return err
-	}
-	if st.TargetGroups, err = v.elb.TargetGroups(ctx, lb.ARN); err != nil {
-		return err
-	}
-	for _, l := range listeners {
-		rules, err := v.elb.Rules(ctx, l.ARN)
-		if err != nil {
+// readLoadBalancer reads the load balancer and target groups (under ctx),
+// its listeners (under listenerCtx) and their rules (under rulesCtx). With
+// prev, the load balancer and target groups are prev's, and so are the
+// listeners unless they must be fresh.
+func (v *Verifier) readLoadBalancer(ctx, listenerCtx, rulesCtx context.Context, in *Input, ing Ingress, st *IngressState, prev *IngressState, freshListeners bool) error {
+	var (
+		listeners []elbv2.Listener
+		err       error
+	)
+	if prev != nil {
+		st.LoadBalancer, st.TargetGroups = prev.LoadBalancer, prev.TargetGroups
+		for _, l := range prev.Listeners {
+			listeners = append(listeners, l.Listener)
+		}
+	} else {
+		if st.LoadBalancer, err = v.elb.LoadBalancerByDNS(ctx, ing.Hostname); err != nil {
 			return err
 		}
-		st.Listeners = append(st.Listeners, ListenerState{Listener: l, Rules: rules})
+		if st.TargetGroups, err = v.elb.TargetGroups(ctx, st.LoadBalancer.ARN); err != nil {
+			return err
+		}
+	}
+	lb := st.LoadBalancer
+	if prev == nil || freshListeners {
+		if listeners, err = v.elb.Listeners(listenerCtx, lb.ARN); err != nil {
+			return err
+		}
+	}
+	for _, l := range listeners {
+		st.Listeners = append(st.Listeners, ListenerState{Listener: l})
+	}
+	if err := v.readRules(rulesCtx, st); err != nil {
+		return err
 	}
 	// The group list is cached longer than the rules; a rule naming a group
 	// it does not hold means a group was created since, and a group of our
@@ -300,15 +487,31 @@ func routeDestinations(in *Input) [][]Destination {
 	return out
 }
 
-// readHealth reads the health of every judged group.
-func (v *Verifier) readHealth(ctx context.Context, view ingressView, st *IngressState) error {
-	st.Health = map[string][]elbv2.TargetHealth{}
-	for _, arn := range healthGroups(view) {
-		hs, err := v.elb.TargetHealth(ctx, arn)
+// readRules reads the rules of each listener of st.
+func (v *Verifier) readRules(ctx context.Context, st *IngressState) error {
+	for i := range st.Listeners {
+		l := &st.Listeners[i]
+		rules, at, err := v.elb.RulesAt(ctx, l.Listener.ARN)
 		if err != nil {
 			return err
 		}
-		st.Health[arn] = hs
+		l.Rules, l.ReadAt = rules, at
+	}
+	return nil
+}
+
+// readHealth reads the health of the groups arns into st.
+func (v *Verifier) readHealth(ctx context.Context, arns []string, st *IngressState) error {
+	if st.Health == nil {
+		st.Health = map[string][]elbv2.TargetHealth{}
+		st.HealthReadAt = map[string]time.Time{}
+	}
+	for _, arn := range arns {
+		hs, at, err := v.elb.TargetHealthAt(ctx, arn)
+		if err != nil {
+			return err
+		}
+		st.Health[arn], st.HealthReadAt[arn] = hs, at
 	}
 	return nil
 }

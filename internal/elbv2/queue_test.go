@@ -1,0 +1,227 @@
+package elbv2_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/elbv2/fake"
+)
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling a goroutine's progress
+	}
+}
+
+// A read that waited in the rate-limit queue shows the ALB as it was when it
+// was sent: it serves a change written while it waited.
+func TestReadCountsFromWhenItWasSent(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	l := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	p, clk, _ := newProvider(t, f)
+	ctx := context.Background()
+	p.StopTokens()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Rules(elbv2.WithNotBefore(ctx, clk.now()), l)
+		done <- err
+	}()
+	waitFor(t, "the read to queue", func() bool { return p.Queued() == 1 })
+	clk.add(time.Second)
+	written := clk.now() // a change written while the read waits
+	p.GrantTokens(1)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rs, at, err := p.RulesAt(elbv2.WithNotBefore(ctx, written), l)
+	if err != nil || len(rs) == 0 {
+		t.Fatal(rs, err)
+	}
+	if !at.Equal(written) {
+		t.Fatalf("read at %v, want when it left the queue (%v)", at, written)
+	}
+	if n := f.Calls(elbv2.OpDescribeRules); n != 1 {
+		t.Fatalf("DescribeRules = %d, want 1: the queued read was sent after the change", n)
+	}
+	// A change written after the read was sent needs a new read.
+	clk.add(time.Millisecond)
+	p.GrantTokens(1)
+	if _, err := p.Rules(elbv2.WithNotBefore(ctx, clk.now()), l); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls(elbv2.OpDescribeRules); n != 2 {
+		t.Fatalf("DescribeRules = %d, want 2", n)
+	}
+}
+
+// A re-read of a listener (PriorityPoll) that a verification of a newer
+// change joins becomes that change's first read: it goes before first reads
+// of later changes, and one call serves both.
+func TestJoiningAQueuedReRead(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	la := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	lbB := f.AddLoadBalancer("b")
+	lb2 := f.AddListener(*lbB.LoadBalancerArn, 80, "HTTP")
+	p, clk, _ := newProvider(t, f)
+	ctx := context.Background()
+	b0 := clk.now()
+	if _, err := p.Rules(elbv2.WithNotBefore(ctx, b0), la); err != nil {
+		t.Fatal(err)
+	}
+	p.StopTokens()
+	clk.add(time.Second)
+	type res struct {
+		who string
+		err error
+	}
+	done := make(chan res, 3)
+	read := func(who string, ctx context.Context, l string) {
+		_, err := p.Rules(ctx, l)
+		done <- res{who, err}
+	}
+	// A pending verification of change b0 re-reads listener A.
+	go read("re-read of A", elbv2.WithMaxAge(elbv2.WithNotBefore(ctx, b0), time.Millisecond), la)
+	waitFor(t, "the re-read to queue", func() bool { return p.Queued() == 1 })
+	if prio, _, _ := p.QueueHead(); prio != elbv2.PriorityPoll {
+		t.Fatalf("re-read queued at %v, want poll", prio)
+	}
+	// A first read of listener B for a change written later.
+	b3 := clk.now()
+	go read("first read of B", elbv2.WithNotBefore(ctx, b3), lb2)
+	waitFor(t, "the second read to queue", func() bool { return p.Queued() == 2 })
+	if prio, _, _ := p.QueueHead(); prio != elbv2.PriorityFirst {
+		t.Fatalf("head at %v, want the first read of B", prio)
+	}
+	// A change on A written before b3 joins the re-read of A.
+	b1 := b3.Add(-time.Millisecond)
+	go read("first read of A", elbv2.WithNotBefore(ctx, b1), la)
+	waitFor(t, "the re-read to be raised", func() bool {
+		prio, since, _ := p.QueueHead()
+		return prio == elbv2.PriorityFirst && since.Equal(b1)
+	})
+	p.GrantTokens(1)
+	got := map[string]bool{}
+	for range 2 {
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		got[r.who] = true
+	}
+	if !got["re-read of A"] || !got["first read of A"] {
+		t.Fatalf("one token served %v, want both reads of A", got)
+	}
+	p.GrantTokens(1)
+	if r := <-done; r.who != "first read of B" || r.err != nil {
+		t.Fatalf("%+v", r)
+	}
+	if n := f.Calls(elbv2.OpDescribeRules); n != 3 {
+		t.Fatalf("DescribeRules = %d, want 3 (A, A again for both, B)", n)
+	}
+}
+
+// A bound later than the call (a clock ahead of ours) is taken as the
+// call's start: the read is accepted, not repeated.
+func TestBoundInTheFutureIsTheCallsStart(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	l := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	p, clk, _ := newProvider(t, f)
+	if _, err := p.Rules(elbv2.WithNotBefore(context.Background(), clk.now().Add(time.Hour)), l); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls(elbv2.OpDescribeRules); n != 1 {
+		t.Fatalf("DescribeRules = %d, want 1", n)
+	}
+}
+
+// WithMaxAge: AnyAge reuses what was read after the bound however old it
+// is; a short age re-reads.
+func TestMaxAge(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	l := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	tg := f.AddTargetGroup(*lb.LoadBalancerArn, "tg", nil)
+	p, clk, _ := newProvider(t, f)
+	ctx := elbv2.WithNotBefore(context.Background(), clk.now())
+	if _, err := p.Rules(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.TargetHealth(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(5 * time.Minute)
+	any := elbv2.WithMaxAge(ctx, elbv2.AnyAge)
+	if _, err := p.Rules(any, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.TargetHealth(any, tg); err != nil {
+		t.Fatal(err)
+	}
+	if r, h := f.Calls(elbv2.OpDescribeRules), f.Calls(elbv2.OpDescribeTargetHealth); r != 1 || h != 1 {
+		t.Fatalf("DescribeRules %d, DescribeTargetHealth %d, want 1 each (any age)", r, h)
+	}
+	// Without it, the TTL applies.
+	if _, err := p.Rules(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Calls(elbv2.OpDescribeRules); r != 2 {
+		t.Fatalf("DescribeRules = %d, want 2", r)
+	}
+	// Any age does not mean any bound: a later change needs a new read.
+	clk.add(time.Second)
+	if _, err := p.TargetHealth(elbv2.WithMaxAge(elbv2.WithNotBefore(context.Background(), clk.now()), elbv2.AnyAge), tg); err != nil {
+		t.Fatal(err)
+	}
+	if h := f.Calls(elbv2.OpDescribeTargetHealth); h != 2 {
+		t.Fatalf("DescribeTargetHealth = %d, want 2", h)
+	}
+}
+
+// PollInterval grows with the number of resources being re-read.
+func TestPollIntervalFollowsThePolledResources(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	var ls []string
+	for i := range 20 {
+		ls = append(ls, f.AddListener(*lb.LoadBalancerArn, int32(80+i), "HTTP"))
+	}
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	p := elbv2.NewWithAPI(f, elbv2.Options{Region: "us-east-1", RateLimit: 8, Burst: 100, Now: clk.now})
+	if d := p.PollInterval(); d != elbv2.DefaultCacheTTL {
+		t.Fatalf("nothing polled: %v", d)
+	}
+	ctx := elbv2.WithNotBefore(context.Background(), clk.now())
+	for _, l := range ls {
+		if _, err := p.Rules(ctx, l); err != nil { // first reads
+			t.Fatal(err)
+		}
+	}
+	if d := p.PollInterval(); d != elbv2.DefaultCacheTTL {
+		t.Fatalf("first reads count as polls: %v", d)
+	}
+	clk.add(elbv2.DefaultCacheTTL)
+	for _, l := range ls {
+		if _, err := p.Rules(ctx, l); err != nil { // re-reads of the same change
+			t.Fatal(err)
+		}
+	}
+	// 20 listeners at half of 8/s: each every 5 s.
+	if d := p.PollInterval(); d != 5*time.Second {
+		t.Fatalf("20 listeners polled: %v, want 5s", d)
+	}
+	clk.add(elbv2.DefaultStructureTTL + time.Second)
+	if d := p.PollInterval(); d != elbv2.DefaultCacheTTL {
+		t.Fatalf("after the polls stopped: %v", d)
+	}
+}
