@@ -63,12 +63,9 @@ func keepDirOnFailure(t *testing.T, dir string) {
 	})
 }
 
-// demoScenarios are the scenarios the end-to-end test runs.
-var demoScenarios = "canary,abort"
-
 func TestDemoHeadless(t *testing.T) {
 	var out syncBuffer
-	o := e2eOptions(t, demoScenarios, &out)
+	o := e2eOptions(t, ScenarioAll, &out)
 	dir, err := os.MkdirTemp("", "albrollouts-demo-test-")
 	if err != nil {
 		t.Fatal(err)
@@ -110,12 +107,10 @@ func TestDemoHeadless(t *testing.T) {
 	} else {
 		checkAbort(t, res, sc)
 	}
-	if strings.Contains(demoScenarios, ScenarioBlueGreen) {
-		if sc := byName[ScenarioBlueGreen]; sc == nil {
-			t.Error("no blue-green scenario")
-		} else {
-			checkBlueGreen(t, res, sc)
-		}
+	if sc := byName[ScenarioBlueGreen]; sc == nil {
+		t.Error("no blue-green scenario")
+	} else {
+		checkBlueGreen(t, res, sc)
 	}
 
 	// The report: written, well-formed, one point per sample in each series.

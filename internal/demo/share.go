@@ -62,13 +62,29 @@ func desiredShare(ro *v1alpha1.Rollout, newHash string) int {
 		i := int(ptr.Deref(st.CurrentStepIndex, 0))
 		return percent(stepWeight(c.Steps, i, maxWeight(ro)), maxWeight(ro))
 	}
-	if v := st.Verification; v != nil && v.Kind == v1alpha1.VerificationBlueGreenSwitch && v.PodTemplateHash == newHash && v.DesiredWeights != nil {
-		return percent(v.DesiredWeights.Canary, v.DesiredWeights.Canary+v.DesiredWeights.Stable)
+	// Blue-green: the state the controller is moving the ALB to, as its
+	// latest verification describes it.
+	return blueGreenShare(ro, st.Verification, newHash)
+}
+
+// blueGreenShare is the new version's share in a blue-green verification
+// (ALB mode): the preview group's weight (DesiredWeights.Canary) if the
+// preview Service selects the new pods, plus the active group's
+// (DesiredWeights.Stable) if the active Service does. status.blueGreen holds
+// the selectors as of the same status write.
+func blueGreenShare(ro *v1alpha1.Rollout, v *v1alpha1.VerificationStatus, newHash string) int {
+	if v == nil || v.DesiredWeights == nil || newHash == "" || v.Kind == v1alpha1.VerificationAbort {
+		return 0
 	}
-	if st.BlueGreen.ActiveSelector == newHash {
-		return 100
+	d := v.DesiredWeights
+	var n int32
+	if ro.Status.BlueGreen.PreviewSelector == newHash {
+		n += d.Canary
 	}
-	return 0
+	if ro.Status.BlueGreen.ActiveSelector == newHash {
+		n += d.Stable
+	}
+	return percent(n, d.Canary+d.Stable)
 }
 
 // writtenShare is the share of the weights last written to the ALB (the
@@ -109,19 +125,7 @@ func verifiedShare(ro *v1alpha1.Rollout, newHash string, prev int) int {
 	if v == nil || v.Phase != v1alpha1.VerificationVerified || !fingerprintCurrent(ro, v) {
 		return prev
 	}
-	switch {
-	case newHash == "":
-		return 0
-	case v.Kind == v1alpha1.VerificationAbort:
-		return 0
-	case v.PodTemplateHash != newHash:
-		return prev
-	case v.DesiredWeights != nil:
-		return percent(v.DesiredWeights.Canary, v.DesiredWeights.Canary+v.DesiredWeights.Stable)
-	case ro.Status.BlueGreen.ActiveSelector == newHash:
-		return 100
-	}
-	return prev
+	return blueGreenShare(ro, v, newHash)
 }
 
 // fingerprintCurrent: the verification describes the generation the status
@@ -158,15 +162,20 @@ func stepText(ro *v1alpha1.Rollout, newHash string) (text string, index, count i
 		}
 		return fmt.Sprintf("step %d", i+1), i, n + 1
 	}
+	bg := &st.BlueGreen
 	switch {
 	case newHash == "":
-		return "waiting for the update", 0, 3
+		return "waiting for the update", 0, 4
 	case st.Abort:
-		return "aborted", 0, 3
+		return "aborted", 0, 4
 	case st.StableRS == newHash:
-		return "switched", 3, 3
-	case st.BlueGreen.ActiveSelector == newHash:
-		return "switching", 2, 3
+		return "switched", 4, 4
+	case bg.ActiveSelector == newHash:
+		return "active service on the new pods", 3, 4
+	case blueGreenShare(ro, st.Verification, newHash) == 100:
+		return "flip to the preview group", 2, 4
+	case bg.PreviewSelector == newHash:
+		return "preview on the new pods", 1, 4
 	}
-	return "preview", 1, 3
+	return "preview", 0, 4
 }

@@ -97,29 +97,66 @@ func TestSharesWithMaxTrafficWeight(t *testing.T) {
 	}
 }
 
+// The ALB-mode switch as the controller runs it: preview on the new pods at
+// weight 0, the flip to the preview group, the active Service on the new
+// pods, the weight back to the active group.
 func TestSharesBlueGreen(t *testing.T) {
 	ro := testBlueGreen()
-	ro.Status.StableRS = "blue"
-	ro.Status.BlueGreen.ActiveSelector = "blue"
-	if got := desiredShare(ro, "green"); got != 0 {
-		t.Errorf("before the switch: desired %d", got)
+	sc := &ScenarioResult{From: "blue", To: "green"}
+	bg := &ro.Status.BlueGreen
+	ro.Status.StableRS, bg.ActiveSelector, bg.PreviewSelector = "blue", "blue", "blue"
+	verify := func(phase v1alpha1.VerificationPhase, preview, active int32) {
+		ro.Status.Verification = &v1alpha1.VerificationStatus{Kind: v1alpha1.VerificationBlueGreenSwitch, Phase: phase,
+			Fingerprint: "fp", PodTemplateHash: "green", DesiredWeights: &v1alpha1.VerificationWeights{Canary: preview, Stable: active}}
 	}
-	ro.Status.Verification = &v1alpha1.VerificationStatus{Kind: v1alpha1.VerificationBlueGreenSwitch, Phase: v1alpha1.VerificationPending,
-		Fingerprint: "fp", PodTemplateHash: "green", DesiredWeights: &v1alpha1.VerificationWeights{Canary: 100, Stable: 0}}
-	if got := desiredShare(ro, "green"); got != 100 {
-		t.Errorf("switching: desired %d", got)
+	steps := []struct {
+		name              string
+		preview, active   string
+		pw, aw            int32
+		phase             v1alpha1.VerificationPhase
+		desired, verified int
+		label, stage      string
+	}{
+		{"preview at weight 0, still on blue", "blue", "blue", 0, 100, v1alpha1.VerificationVerified, 0, 0, "preview ready, all traffic on blue", "preview"},
+		{"preview on green at weight 0", "green", "blue", 0, 100, v1alpha1.VerificationVerified, 0, 0, "preview ready, all traffic on blue", "preview on the new pods"},
+		{"flip written", "green", "blue", 100, 0, v1alpha1.VerificationPending, 100, 0, "flip to green (preview group)", "flip to the preview group"},
+		{"flip verified", "green", "blue", 100, 0, v1alpha1.VerificationVerified, 100, 100, "flip to green (preview group)", "flip to the preview group"},
+		{"active on green", "green", "green", 100, 0, v1alpha1.VerificationVerified, 100, 100, "active service on green (no traffic yet)", "active service on the new pods"},
+		{"weight back to active, pending", "green", "green", 0, 100, v1alpha1.VerificationPending, 100, 100, "all traffic on green (active group)", "active service on the new pods"},
+		{"weight back to active, verified", "green", "green", 0, 100, v1alpha1.VerificationVerified, 100, 100, "all traffic on green (active group)", "active service on the new pods"},
 	}
-	if got := verifiedShare(ro, "green", 0); got != 0 {
-		t.Errorf("switch pending: verified %d", got)
+	prev := 0
+	for _, st := range steps {
+		bg.PreviewSelector, bg.ActiveSelector = st.preview, st.active
+		verify(st.phase, st.pw, st.aw)
+		if got := desiredShare(ro, "green"); got != st.desired {
+			t.Errorf("%s: desired %d, want %d", st.name, got, st.desired)
+		}
+		prev = verifiedShare(ro, "green", prev)
+		if prev != st.verified {
+			t.Errorf("%s: verified %d, want %d", st.name, prev, st.verified)
+		}
+		if got := stepLabel(ro, ro.Status.Verification, sc, "green"); got != st.label {
+			t.Errorf("%s: label %q, want %q", st.name, got, st.label)
+		}
+		if got, _, _ := stepText(ro, "green"); got != st.stage {
+			t.Errorf("%s: stage %q, want %q", st.name, got, st.stage)
+		}
 	}
-	ro.Status.Verification.Phase = v1alpha1.VerificationVerified
-	if got := verifiedShare(ro, "green", 0); got != 100 {
-		t.Errorf("switch verified: %d", got)
+	ro.Status.StableRS = "green"
+	if got, _, _ := stepText(ro, "green"); got != "switched" || desiredShare(ro, "green") != 100 {
+		t.Errorf("switched: %q, desired %d", got, desiredShare(ro, "green"))
 	}
 	// A Verified status computed for an older generation does not count.
 	ro.Generation = 3
 	if got := verifiedShare(ro, "green", 0); got != 0 {
 		t.Errorf("stale generation: verified %d", got)
+	}
+	// An abort's verification gives the new version nothing.
+	ro.Generation = 2
+	ro.Status.Verification.Kind = v1alpha1.VerificationAbort
+	if got := verifiedShare(ro, "green", 100); got != 0 {
+		t.Errorf("abort verified: %d", got)
 	}
 }
 

@@ -202,7 +202,7 @@ func (t *tracker) recordVerification(key string, ro *v1alpha1.Rollout, v *v1alph
 		}
 		if phase == string(v1alpha1.VerificationTimedOut) || phase == string(v1alpha1.VerificationFailed) {
 			t.pre, t.preKey = nil, ""
-			s := Step{Scenario: t.sc.Name, Kind: string(v.Kind), Label: stepLabel(ro, v, t.sc), Desired: verificationShare(v),
+			s := Step{Scenario: t.sc.Name, Kind: string(v.Kind), Label: stepLabel(ro, v, t.sc, t.newHash), Desired: verificationShare(ro, v, t.newHash),
 				Started: h.Started, Finished: h.Finished, Phase: phase, Reason: v.Reason, Message: v.Message, Attempts: v.Attempts, Targets: h.Targets}
 			t.sc.Steps = append(t.sc.Steps, s)
 			t.stepIndex[key] = len(t.sc.Steps) - 1
@@ -216,7 +216,7 @@ func (t *tracker) recordVerification(key string, ro *v1alpha1.Rollout, v *v1alph
 		// The same shift verified again (its pods or Services changed, so
 		// its fingerprint did): the same step.
 		last := &t.sc.Steps[len(t.sc.Steps)-1]
-		if last.Kind == string(v.Kind) && last.Label == stepLabel(ro, v, t.sc) && last.Phase == string(v1alpha1.VerificationVerified) {
+		if last.Kind == string(v.Kind) && last.Label == stepLabel(ro, v, t.sc, t.newHash) && last.Phase == string(v1alpha1.VerificationVerified) {
 			i, ok = len(t.sc.Steps)-1, true
 			t.stepIndex[key] = i
 			if phase == last.Phase {
@@ -230,8 +230,8 @@ func (t *tracker) recordVerification(key string, ro *v1alpha1.Rollout, v *v1alph
 		s := Step{
 			Scenario: t.sc.Name,
 			Kind:     string(v.Kind),
-			Label:    stepLabel(ro, v, t.sc),
-			Desired:  verificationShare(v),
+			Label:    stepLabel(ro, v, t.sc, t.newHash),
+			Desired:  verificationShare(ro, v, t.newHash),
 			Started:  t.startedAt(v, now),
 		}
 		if h := t.pre; h != nil {
@@ -282,8 +282,12 @@ func (t *tracker) startedAt(v *v1alpha1.VerificationStatus, now time.Duration) t
 	return now
 }
 
-// verificationShare is the new version's share a verification expects.
-func verificationShare(v *v1alpha1.VerificationStatus) int {
+// verificationShare is the new version's share a verification of rollout
+// ro expects.
+func verificationShare(ro *v1alpha1.Rollout, v *v1alpha1.VerificationStatus, newHash string) int {
+	if ro.Spec.Strategy.BlueGreen != nil {
+		return blueGreenShare(ro, v, newHash)
+	}
 	switch v.Kind {
 	case v1alpha1.VerificationPromotion:
 		return 100
@@ -302,8 +306,8 @@ func verificationShare(v *v1alpha1.VerificationStatus) int {
 }
 
 // stepLabel names a verification for people.
-func stepLabel(ro *v1alpha1.Rollout, v *v1alpha1.VerificationStatus, sc *ScenarioResult) string {
-	share := verificationShare(v)
+func stepLabel(ro *v1alpha1.Rollout, v *v1alpha1.VerificationStatus, sc *ScenarioResult, newHash string) string {
+	share := verificationShare(ro, v, newHash)
 	switch v.Kind {
 	case v1alpha1.VerificationCanaryWeight:
 		if share == 100 {
@@ -320,10 +324,16 @@ func stepLabel(ro *v1alpha1.Rollout, v *v1alpha1.VerificationStatus, sc *Scenari
 	case v1alpha1.VerificationAbort:
 		return "abort: all traffic on " + sc.From
 	case v1alpha1.VerificationBlueGreenSwitch:
-		if share == 100 {
-			return "switch to " + sc.To
+		bg := &ro.Status.BlueGreen
+		switch {
+		case share == 0:
+			return "preview ready, all traffic on " + sc.From
+		case bg.ActiveSelector != newHash:
+			return "flip to " + sc.To + " (preview group)"
+		case v.DesiredWeights != nil && v.DesiredWeights.Stable == 0:
+			return "active service on " + sc.To + " (no traffic yet)"
 		}
-		return fmt.Sprintf("switch: %d%% on %s", share, sc.To)
+		return "all traffic on " + sc.To + " (active group)"
 	}
 	return string(v.Kind)
 }
