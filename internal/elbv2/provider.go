@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -163,6 +164,12 @@ type Provider struct {
 
 	pollMu sync.Mutex
 	polled map[string]time.Time // resources re-read while waiting, when last asked
+
+	scanMu       sync.Mutex
+	tgScan       *accountScan // every target group of the account, when it fits one page
+	tgScanLarge  time.Time    // until when the account is known not to fit
+	tgScanFlight singleflight.Group
+	tgAsked      map[string]time.Time // load balancers whose group list was read, when
 }
 
 // tagEntry is the cached tags of one resource.
@@ -237,6 +244,7 @@ func NewWithAPI(api API, o Options) *Provider {
 		health:       newTTLCache[[]TargetHealth](o.CacheTTL, o.CallTimeout, o.Now, lim),
 		tags:         map[string]tagEntry{},
 		polled:       map[string]time.Time{},
+		tgAsked:      map[string]time.Time{},
 	}
 	if _, ok := api.(*awselbv2.Client); ok {
 		p.perAttempt = true
@@ -607,9 +615,23 @@ func loadBalancerARNOfListener(listenerARN string) string {
 
 // TargetGroups returns the target groups attached to a load balancer, each
 // with its tags.
+//
+// In an account whose target groups fit in one DescribeTargetGroups page
+// (400), one call lists them for every load balancer once a second one is
+// asked for (see groupsFromAccountScan); otherwise each load balancer's list
+// is one call.
 func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGroup, error) {
 	tgs, _, err := p.targetGroups.get(withoutNotBefore(ctx), lbARN, PriorityFirst, func(ctx context.Context) ([]TargetGroup, error) {
-		var tgs []TargetGroup
+		tgs, ok, err := p.groupsFromAccountScan(ctx, lbARN)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := p.attachTags(ctx, tgs); err != nil {
+				return nil, err
+			}
+			return tgs, nil
+		}
 		var marker *string
 		for {
 			out, err := call(ctx, p, OpDescribeTargetGroups, lbARN, func(ctx context.Context) (*awselbv2.DescribeTargetGroupsOutput, error) {
@@ -641,7 +663,105 @@ func (p *Provider) TargetGroups(ctx context.Context, lbARN string) ([]TargetGrou
 // when it is older than CacheTTL, so that the next TargetGroups call sees
 // groups created since. It reports whether the list will be re-read.
 func (p *Provider) RefreshTargetGroups(lbARN string) bool {
-	return p.targetGroups.forgetIfOlder(lbARN, p.opts.CacheTTL)
+	if !p.targetGroups.forgetIfOlder(lbARN, p.opts.CacheTTL) {
+		return false
+	}
+	p.scanMu.Lock()
+	if s := p.tgScan; s != nil && p.opts.Now().Sub(s.fetched) > p.opts.CacheTTL {
+		p.tgScan = nil
+	}
+	p.scanMu.Unlock()
+	return true
+}
+
+// accountScan is every target group of the account, read in one call and
+// grouped by the load balancers that route to them.
+type accountScan struct {
+	byLB    map[string][]TargetGroup
+	fetched time.Time
+}
+
+// largeAccountRecheck is how long an account known to hold more target
+// groups than one page is not scanned again.
+const largeAccountRecheck = 10 * time.Minute
+
+// groupsFromAccountScan returns the target groups of a load balancer from
+// one DescribeTargetGroups call without filter, which lists every target
+// group of the account, each with the load balancers that route to it: N
+// load balancers then cost one call instead of N. It scans only when another
+// load balancer's list was asked for within StructureTTL (one load balancer
+// is one call either way), and reuses a scan for StructureTTL, like a load
+// balancer's own list. ok is false when there is no scan, when the
+// account's groups do not fit in one page (the scan is then not tried again
+// for largeAccountRecheck), and when the scan shows no group for lbARN: the
+// load balancer's own list then tells whether it was deleted, is new or has
+// none.
+func (p *Provider) groupsFromAccountScan(ctx context.Context, lbARN string) ([]TargetGroup, bool, error) {
+	now := p.opts.Now()
+	p.scanMu.Lock()
+	others := 0
+	for lb, t := range p.tgAsked {
+		switch {
+		case now.Sub(t) > p.opts.StructureTTL:
+			delete(p.tgAsked, lb)
+		case lb != lbARN:
+			others++
+		}
+	}
+	p.tgAsked[lbARN] = now
+	if now.Before(p.tgScanLarge) {
+		p.scanMu.Unlock()
+		return nil, false, nil
+	}
+	if s := p.tgScan; s != nil && now.Sub(s.fetched) < p.opts.StructureTTL {
+		p.scanMu.Unlock()
+		tgs := slices.Clone(s.byLB[lbARN])
+		return tgs, len(tgs) > 0, nil
+	}
+	p.scanMu.Unlock()
+	if others == 0 {
+		return nil, false, nil
+	}
+	ch := p.tgScanFlight.DoChan("scan", func() (any, error) {
+		start := p.opts.Now()
+		out, err := call(ctx, p, OpDescribeTargetGroups, "", func(ctx context.Context) (*awselbv2.DescribeTargetGroupsOutput, error) {
+			return p.api.DescribeTargetGroups(ctx, &awselbv2.DescribeTargetGroupsInput{PageSize: aws.Int32(pageSize)}, p.optFns...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out.NextMarker != nil && *out.NextMarker != "" {
+			p.scanMu.Lock()
+			p.tgScanLarge = p.opts.Now().Add(largeAccountRecheck)
+			p.scanMu.Unlock()
+			return (*accountScan)(nil), nil
+		}
+		s := &accountScan{byLB: map[string][]TargetGroup{}, fetched: start}
+		for _, tg := range out.TargetGroups {
+			for _, lb := range tg.LoadBalancerArns {
+				s.byLB[lb] = append(s.byLB[lb], fromTargetGroup(tg))
+			}
+		}
+		p.scanMu.Lock()
+		p.tgScan = s
+		p.scanMu.Unlock()
+		return s, nil
+	})
+	var r singleflight.Result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if r.Err != nil {
+		return nil, false, r.Err
+	}
+	s := r.Val.(*accountScan)
+	if s == nil {
+		return nil, false, nil
+	}
+	tgs := slices.Clone(s.byLB[lbARN])
+	return tgs, len(tgs) > 0, nil
 }
 
 // attachTags fills tgs[i].Tags from the tag cache, fetching the missing ARNs

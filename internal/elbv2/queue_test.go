@@ -2,6 +2,7 @@ package elbv2_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -223,5 +224,89 @@ func TestPollIntervalFollowsThePolledResources(t *testing.T) {
 	clk.add(elbv2.DefaultStructureTTL + time.Second)
 	if d := p.PollInterval(); d != elbv2.DefaultCacheTTL {
 		t.Fatalf("after the polls stopped: %v", d)
+	}
+}
+
+// Target-group lists of several load balancers come from one call when the
+// account's groups fit in one page.
+func TestTargetGroupsOfSeveralLoadBalancersInOneCall(t *testing.T) {
+	f := fake.New()
+	var lbs []string
+	want := map[string][]string{}
+	for i := range 3 {
+		lb := *f.AddLoadBalancer(fmt.Sprintf("lb%d", i)).LoadBalancerArn
+		lbs = append(lbs, lb)
+		for j := range 2 {
+			name := fmt.Sprintf("tg%d-%d", i, j)
+			f.AddTargetGroup(lb, name, map[string]string{"ingress.k8s.aws/resource": "ns/" + name})
+			want[lb] = append(want[lb], name)
+		}
+	}
+	empty := *f.AddLoadBalancer("empty").LoadBalancerArn
+	p, clk, _ := newProvider(t, f)
+	ctx := context.Background()
+	check := func(lb string) {
+		t.Helper()
+		tgs, err := p.TargetGroups(ctx, lb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tg := range tgs {
+			names = append(names, tg.Name)
+			if tg.Tags["ingress.k8s.aws/resource"] != "ns/"+tg.Name {
+				t.Errorf("%s has tags %v", tg.Name, tg.Tags)
+			}
+		}
+		if fmt.Sprint(names) != fmt.Sprint(want[lb]) {
+			t.Fatalf("groups of %s: %v, want %v", lb, names, want[lb])
+		}
+	}
+	check(lbs[0]) // one load balancer: its own list
+	check(lbs[1]) // a second one: the account's list, for every load balancer
+	check(lbs[2])
+	if n := f.Calls(elbv2.OpDescribeTargetGroups); n != 2 {
+		t.Fatalf("DescribeTargetGroups = %d for 3 load balancers, want 2", n)
+	}
+	// A load balancer the scan shows no group for is asked directly.
+	check(empty)
+	if n := f.Calls(elbv2.OpDescribeTargetGroups); n != 3 {
+		t.Fatalf("DescribeTargetGroups = %d, want 3", n)
+	}
+	// A group created since is seen once the list is refreshed.
+	clk.add(elbv2.DefaultCacheTTL + time.Millisecond)
+	f.AddTargetGroup(lbs[2], "tg2-new", nil)
+	want[lbs[2]] = append(want[lbs[2]], "tg2-new")
+	if !p.RefreshTargetGroups(lbs[2]) {
+		t.Fatal("no refresh")
+	}
+	tgs, err := p.TargetGroups(ctx, lbs[2])
+	if err != nil || len(tgs) != 3 {
+		t.Fatalf("after refresh: %v %v", tgs, err)
+	}
+}
+
+// An account with more groups than one page is not scanned again: each
+// load balancer's list is one call.
+func TestLargeAccountListsTargetGroupsPerLoadBalancer(t *testing.T) {
+	f := fake.New()
+	var lbs []string
+	for i := range 5 {
+		lb := *f.AddLoadBalancer(fmt.Sprintf("lb%d", i)).LoadBalancerArn
+		lbs = append(lbs, lb)
+		for j := range 90 {
+			f.AddTargetGroup(lb, fmt.Sprintf("tg%d-%d", i, j), nil)
+		}
+	}
+	p, _, _ := newProvider(t, f)
+	for _, lb := range lbs {
+		tgs, err := p.TargetGroups(context.Background(), lb)
+		if err != nil || len(tgs) != 90 {
+			t.Fatalf("%s: %d groups, %v", lb, len(tgs), err)
+		}
+	}
+	// One per load balancer, plus the one scan that found 450 groups.
+	if n := f.Calls(elbv2.OpDescribeTargetGroups); n != 6 {
+		t.Fatalf("DescribeTargetGroups = %d, want 6", n)
 	}
 }
