@@ -30,7 +30,7 @@ type Sample struct {
 	// Verified is the new version's share as last verified on the ALB.
 	Verified int `json:"verified"`
 	// Measured is the new version's share (percent) of the successful answers
-	// in the last 2 s (this sample's window and the ones before it); the
+	// in the last second (this sample's window and the one before it); the
 	// previous sample's value when none came (MeasuredFresh false).
 	Measured      float64 `json:"measured"`
 	MeasuredFresh bool    `json:"measuredFresh"`
@@ -197,6 +197,8 @@ type Result struct {
 	Failures []Failure `json:"failures,omitempty"`
 	Requests int       `json:"requests"`
 	Failed   int       `json:"failed"`
+	// SampleInterval is the time between two samples.
+	SampleInterval time.Duration `json:"sampleInterval"`
 	// ELBV2Calls is the number of ELBv2 API calls the controller made.
 	ELBV2Calls float64 `json:"elbv2Calls"`
 	// ReportPath is where the HTML report was written ("" if not).

@@ -94,7 +94,7 @@ svg .scenario-label{font-weight:600;fill:#1d2430}
 		esc(r.Started.UTC().Format("2006-01-02 15:04:05 UTC")), esc(r.Duration.Round(100*time.Millisecond).String()), len(r.Scenarios), r.Requests, r.Failed, r.ELBV2Calls)
 	writeChecks(&b, r)
 	b.WriteString("<h2>Traffic over time</h2>\n")
-	b.WriteString(`<p class="sub">Per scenario, the share of traffic (percent) for the scenario's new version: <b>desired</b> (where the controller is moving it), <b>verified</b> (what the ELBv2 API last confirmed the ALB forwards, with every target that gets traffic healthy) and <b>measured</b> (the new version's share of the answers the traffic generator got in each sample). Vertical marks are verification outcomes (green: verified, red: timed out or failed); red crosses at the bottom are failed requests.</p>` + "\n")
+	b.WriteString(`<p class="sub">Per scenario, the share of traffic (percent) for the scenario's new version: <b>desired</b> (where the controller is moving it), <b>verified</b> (what the ELBv2 API last confirmed the ALB forwards, with every target that gets traffic healthy) and <b>measured</b> (the new version's share of the answers the traffic generator got in the last second). Vertical marks are verification outcomes (green: verified, red: timed out or failed); red crosses at the bottom are failed requests.</p>` + "\n")
 	writeChart(&b, r)
 	writeStepTable(&b, r)
 	writeScenarioTable(&b, r)
@@ -156,7 +156,11 @@ func writeChart(b *strings.Builder, r *Result) {
 			cls += " alt"
 		}
 		fmt.Fprintf(b, `<rect class="%s" x="%s" y="%d" width="%s" height="%d"/>`+"\n", cls, f1(x0), chartTop, f1(math.Max(x1-x0, 1)), chartH-chartTop-chartBottom)
-		fmt.Fprintf(b, `<text class="scenario-label" x="%s" y="%d">%s</text>`+"\n", f1(x0+4), chartTop-8, esc(scenarioCaption(r, g.name)))
+		// Keep the caption inside the chart: a band at the right edge gets
+		// it right-aligned (7 units a character is wide enough at 11px).
+		caption := scenarioCaption(r, g.name)
+		lx := math.Min(x0+4, float64(chartW-chartRight)-7*float64(len([]rune(caption))))
+		fmt.Fprintf(b, `<text class="scenario-label" x="%s" y="%d">%s</text>`+"\n", f1(math.Max(lx, chartLeft)), chartTop-8, esc(caption))
 	}
 	// Grid and axes.
 	for _, p := range []float64{0, 25, 50, 75, 100} {
@@ -215,7 +219,7 @@ func writeChart(b *strings.Builder, r *Result) {
 	lx += 100
 	fmt.Fprintf(b, `<line class="series measured" x1="%d" y1="%d" x2="%d" y2="%d"/><text x="%d" y="%d">measured</text>`, lx, ly-4, lx+24, ly-4, lx+30, ly)
 	lx += 110
-	fmt.Fprintf(b, `<text x="%d" y="%d">%d failed request(s) · %d samples every %s</text></g>`+"\n", lx, ly, len(r.Failures), len(r.Samples), esc(sampleEvery(r.Samples)))
+	fmt.Fprintf(b, `<text x="%d" y="%d">%d failed request(s) · %d samples every %s</text></g>`+"\n", lx, ly, len(r.Failures), len(r.Samples), esc(r.SampleInterval.String()))
 	b.WriteString("</svg>\n")
 }
 
@@ -243,13 +247,6 @@ func scenarioCaption(r *Result, name string) string {
 		}
 	}
 	return name
-}
-
-func sampleEvery(samples []Sample) string {
-	if len(samples) < 2 {
-		return "-"
-	}
-	return ((samples[len(samples)-1].At - samples[0].At) / time.Duration(len(samples)-1)).Round(10 * time.Millisecond).String()
 }
 
 // tickStep picks a time-axis step giving 5 to 12 ticks.

@@ -95,7 +95,7 @@ type Options struct {
 	Width int
 	// SampleInterval is the time between two samples (default 500ms).
 	SampleInterval time.Duration
-	// Rate is the traffic generator's requests per second (default 20).
+	// Rate is the traffic generator's requests per second (default 40).
 	Rate float64
 	// StartTimeout bounds the start of the local environment (default 3m).
 	StartTimeout time.Duration
@@ -151,7 +151,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.SampleInterval = 500 * time.Millisecond
 	}
 	if o.Rate <= 0 {
-		o.Rate = 20
+		o.Rate = 40
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = 3 * time.Minute
@@ -242,7 +242,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	names, _ := scenarioList(o.Scenario)
 	r := &run{opts: o, start: time.Now(), addrs: map[string]bool{}}
-	r.res = &Result{Started: r.start}
+	r.res = &Result{Started: r.start, SampleInterval: o.SampleInterval}
 	r.ui = newTerminal(o.Out, o.Terminal, o.Color, o.Width, r.start)
 	defer r.ui.close()
 	res := r.res
@@ -541,8 +541,10 @@ func versionOf(ro *v1alpha1.Rollout) string {
 func (r *run) ensureApp(ctx context.Context, sc *ScenarioResult, name, version string) (string, error) {
 	var ro v1alpha1.Rollout
 	err := r.kc.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, &ro)
+	created := false
 	switch {
 	case apierrors.IsNotFound(err):
+		created = true
 		var objs []client.Object
 		kind := "canary"
 		if name == BlueGreenApp {
@@ -577,7 +579,11 @@ func (r *run) ensureApp(ctx context.Context, sc *ScenarioResult, name, version s
 		return "", fmt.Errorf("rollout %s/%s is not Healthy within 3m (%s)", Namespace, name, describeRollout(last))
 	}
 	v := versionOf(last)
-	r.event(sc.Name, levelOK, fmt.Sprintf("%s is Healthy on %s, traffic verified (%s)", name, v, time.Since(start).Round(100*time.Millisecond)), false)
+	if created {
+		r.event(sc.Name, levelOK, fmt.Sprintf("%s is Healthy on %s, traffic verified (%s)", name, v, time.Since(start).Round(100*time.Millisecond)), false)
+	} else {
+		r.event(sc.Name, levelInfo, fmt.Sprintf("%s runs %s, Healthy", name, v), false)
+	}
 	return v, nil
 }
 

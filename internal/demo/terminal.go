@@ -233,7 +233,7 @@ func measuredText(v liveView) string {
 		total += n
 	}
 	if total == 0 {
-		return fmt.Sprintf("%s %.1f%% (no answers in the last 2s)", v.To, v.Measured)
+		return fmt.Sprintf("%s %.1f%% (no answers in the last second)", v.To, v.Measured)
 	}
 	versions := slices.Sorted(maps.Keys(v.Window))
 	slices.SortStableFunc(versions, func(a, b string) int {

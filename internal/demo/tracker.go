@@ -373,7 +373,7 @@ func observationText(obs []v1alpha1.TargetGroupObservation) string {
 }
 
 // measureWindow is the span the measured share is computed over.
-const measureWindow = 2 * time.Second
+const measureWindow = time.Second
 
 // sample takes one point of the time series.
 func (t *tracker) sample(ctx context.Context) {
@@ -387,8 +387,8 @@ func (t *tracker) sample(ctx context.Context) {
 		s.Desired = desiredShare(ro, t.newHash)
 		s.Phase = string(ro.Status.Phase)
 	}
-	// The measured share is over the last MeasureWindow (a sample's window
-	// holds only ~10 answers at 20 requests/s).
+	// The measured share is over the last measureWindow (a sample's window
+	// holds only ~20 answers at 40 requests/s).
 	t.recent = append(t.recent, w)
 	if n := max(1, int(measureWindow/t.r.opts.SampleInterval)); len(t.recent) > n {
 		t.recent = t.recent[len(t.recent)-n:]
