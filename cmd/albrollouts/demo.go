@@ -44,6 +44,9 @@ The control-plane binaries are built once (about 7 minutes) when missing, with
 --k8s-bins-script (what make demo passes).`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := o.Validate(); err != nil {
+					return usageErrorf("%v", err)
+				}
 				out := cmd.OutOrStdout()
 				o.Out = out
 				o.Terminal = rolloutview.IsTerminal(out)

@@ -104,6 +104,13 @@ type Options struct {
 	OnEvent func(Event)
 }
 
+// Validate says what is wrong with the options (a bad scenario name, speed,
+// time scale, lag or timeout), before anything starts.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o Options) withDefaults() (Options, error) {
 	if o.Scenario == "" {
 		o.Scenario = ScenarioAll
