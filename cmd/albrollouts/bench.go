@@ -19,10 +19,12 @@ func init() {
 			Short: "Cost and latency of verifying weight changes of many rollouts, ours vs the naive per-rollout call chain",
 			Long: `verify starts elbsim in-process with AWS's Describe* limits (bucket 40, 10/s), builds
 --rollouts rollouts on --albs ALBs, applies one weight change per rollout and measures,
-for albrollouts' shared provider and for the naive per-rollout chain (DescribeLoadBalancers
+for albrollouts' shared provider, for the naive per-rollout chain (DescribeLoadBalancers
 scan, DescribeTargetGroups, DescribeTags, DescribeListeners, DescribeRules per check, new
-client per check, every 10 s), the ELBv2 calls per verification, the throttled calls and
-the time from the ALB applying the change to Verified.`,
+client per check, every 10 s), and for albrollouts again while another client (the load
+balancer controller) makes --lbc-rate Describe* calls per second in the same account, the
+ELBv2 calls per verification, the throttled calls by Action and the time from the ALB
+applying the change to Verified (p50, p99, max).`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				if !quiet {
@@ -43,8 +45,10 @@ the time from the ALB applying the change to Verified.`,
 		f.DurationVar(&cfg.Spread, "spread", 10*time.Second, "window over which the weight changes start")
 		f.DurationVar(&cfg.MaxDuration, "max-duration", 10*time.Minute, "cap per phase")
 		f.DurationVar(&cfg.NaiveInterval, "naive-interval", 10*time.Second, "re-check interval of the naive chain")
-		f.BoolVar(&cfg.SkipNaive, "skip-naive", false, "run only albrollouts' phase")
-		f.BoolVar(&cfg.SkipOurs, "skip-ours", false, "run only the naive phase")
+		f.Float64Var(&cfg.LBCRate, "lbc-rate", 2, "Describe* calls per second of the other client (the load balancer controller) in the third phase")
+		f.BoolVar(&cfg.SkipNaive, "skip-naive", false, "leave out the naive phase")
+		f.BoolVar(&cfg.SkipOurs, "skip-ours", false, "leave out albrollouts' first phase")
+		f.BoolVar(&cfg.SkipShared, "skip-shared", false, "leave out the phase shared with the load balancer controller's calls")
 		f.Float64Var(&cfg.Provider.RateLimit, "rate-limit", elbv2.DefaultRateLimit, "client-side ELBv2 calls per second")
 		f.IntVar(&cfg.Provider.Burst, "burst", elbv2.DefaultBurst, "client-side ELBv2 burst")
 		f.DurationVar(&cfg.Provider.CacheTTL, "cache-ttl", elbv2.DefaultCacheTTL, "provider cache TTL for rules and target health")

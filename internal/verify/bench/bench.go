@@ -1,21 +1,27 @@
 // Package bench measures what verifying a weight change costs when many
 // rollouts share one AWS account: an in-process elbsim with AWS's Describe
 // limits (token bucket of 40, 10 per second), N rollouts spread over M ALBs,
-// each writing a weight change and polling until it is verified. It runs two
-// phases in the same elbsim:
+// each writing a weight change and polling until it is verified. It runs
+// three phases in the same elbsim:
 //
 //   - "albrollouts": the verify package through one shared elbv2.Provider
-//     (rate limit, coalescing, caches), polling with its backoff;
+//     (rate limit, priorities, coalescing, caches), checking again after
+//     each result's NextCheck as the controller does;
 //   - "naive": the per-rollout call chain of Argo Rollouts' verifier — a new
 //     client per check, DescribeLoadBalancers scan, DescribeTargetGroups,
 //     DescribeTags (20 per call), DescribeListeners, DescribeRules per
 //     listener, canary weight only — re-checked every 10 s (Argo's interval;
 //     errors are retried at the same interval, which is kinder than Argo's
-//     15-minute resync).
+//     15-minute resync);
+//   - "albrollouts + load balancer controller": albrollouts again (a new
+//     provider, nothing cached) while another client makes Describe* calls
+//     at Config.LBCRate per second, as the AWS Load Balancer Controller does
+//     in the same account, sharing its Describe* budget.
 //
-// For each phase it reports the ELBv2 calls elbsim received per verification,
-// how many were throttled, and the time from the ALB applying the change
-// (ModifyRule answered) to the verdict (p50/p99/max).
+// For each phase it reports the ELBv2 calls elbsim received per verification
+// (the other client's are counted apart), how many were throttled, by
+// Action, and the time from the ALB applying the change (ModifyRule
+// answered) to the verdict (p50/p99/max).
 package bench
 
 import (
@@ -57,8 +63,11 @@ type Config struct {
 	MaxDuration time.Duration
 	// NaiveInterval is the naive chain's re-check interval (10 s, Argo's).
 	NaiveInterval time.Duration
-	// SkipOurs / SkipNaive leave a phase out.
-	SkipOurs, SkipNaive bool
+	// LBCRate is the Describe* calls per second another client (the load
+	// balancer controller) makes during the third phase (2).
+	LBCRate float64
+	// SkipOurs / SkipNaive / SkipShared leave a phase out.
+	SkipOurs, SkipNaive, SkipShared bool
 	// Provider tunes the shared provider (rate limit, caches); Region,
 	// endpoint and credentials are set by the bench.
 	Provider elbv2.Options
@@ -88,6 +97,9 @@ func (c *Config) setDefaults() {
 	if c.NaiveInterval <= 0 {
 		c.NaiveInterval = 10 * time.Second
 	}
+	if c.LBCRate <= 0 {
+		c.LBCRate = 2
+	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -100,8 +112,12 @@ type Phase struct {
 	Verified  int
 	Calls     int64 // Describe* calls elbsim received, throttled ones included
 	Throttled int64
-	// ByOperation splits Calls by ELBv2 operation.
-	ByOperation map[string]int64
+	// ByOperation splits Calls by ELBv2 operation, ThrottledByOperation
+	// Throttled.
+	ByOperation, ThrottledByOperation map[string]int64
+	// Others are the calls of the other client (the load balancer
+	// controller) in the same phase, not counted above.
+	Others Background
 	// Latencies from the ALB applying the change to Verified, sorted.
 	Latencies []time.Duration
 	Wall      time.Duration
@@ -121,6 +137,13 @@ func (p Phase) Percentile(q float64) (d time.Duration, ok bool) {
 	return p.Latencies[idx], true
 }
 
+// Background is what the other client sharing the account did.
+type Background struct {
+	Rate      float64 // calls per second it aimed at
+	Calls     int64
+	Throttled int64
+}
+
 // Report is the result of Run.
 type Report struct {
 	Config Config
@@ -131,6 +154,8 @@ type Report struct {
 type rollout struct {
 	name           string
 	dns            string
+	lbARN          string
+	listeners      []string
 	canary, stable string
 	rules          []string
 	canaryTargets  []verify.Target
@@ -161,21 +186,39 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer e.close()
 	rep := Report{Config: cfg}
-	if !cfg.SkipOurs {
+	ours := func() (checker, error) {
 		po := cfg.Provider
 		po.Region, po.EndpointURL, po.Credentials = region, e.srv.Endpoint(), e.awsCfg.Credentials
 		prov, err := elbv2.New(ctx, po)
 		if err != nil {
+			return nil, err
+		}
+		return e.ourChecker(verify.New(prov, verify.Options{})), nil
+	}
+	if !cfg.SkipOurs {
+		check, err := ours()
+		if err != nil {
 			return rep, err
 		}
-		p, err := e.phase(ctx, "albrollouts (shared provider)", 25, 75, e.ourChecker(verify.New(prov, verify.Options{})))
+		p, err := e.phase(ctx, PhaseOurs, 25, 75, check, 0)
 		if err != nil {
 			return rep, err
 		}
 		rep.Phases = append(rep.Phases, p)
 	}
 	if !cfg.SkipNaive {
-		p, err := e.phase(ctx, "naive per-rollout chain", 50, 50, e.naiveChecker)
+		p, err := e.phase(ctx, PhaseNaive, 50, 50, e.naiveChecker, 0)
+		if err != nil {
+			return rep, err
+		}
+		rep.Phases = append(rep.Phases, p)
+	}
+	if !cfg.SkipShared {
+		check, err := ours()
+		if err != nil {
+			return rep, err
+		}
+		p, err := e.phase(ctx, PhaseShared, 75, 25, check, cfg.LBCRate)
 		if err != nil {
 			return rep, err
 		}
@@ -183,6 +226,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	return rep, nil
 }
+
+// The names of the phases.
+const (
+	PhaseOurs   = "albrollouts (shared provider)"
+	PhaseNaive  = "naive per-rollout chain"
+	PhaseShared = "albrollouts + load balancer controller"
+)
 
 func setup(ctx context.Context, cfg Config) (*env, error) {
 	srv, err := elbsim.Start(ctx, elbsim.Options{Listen: "127.0.0.1:0", Region: region, TimeScale: cfg.TimeScale})
@@ -248,7 +298,7 @@ func targetOf(s *http.Server) verify.Target {
 // build creates the ALBs, listeners, target groups, rules and targets.
 func (e *env) build(ctx context.Context) error {
 	type lb struct {
-		dns       string
+		arn, dns  string
 		listeners []string
 	}
 	lbs := make([]lb, e.cfg.ALBs)
@@ -258,7 +308,7 @@ func (e *env) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("CreateLoadBalancer: %w", err)
 		}
-		lbs[i].dns = *out.LoadBalancers[0].DNSName
+		lbs[i].arn, lbs[i].dns = *out.LoadBalancers[0].LoadBalancerArn, *out.LoadBalancers[0].DNSName
 		for l := range e.cfg.Listeners {
 			lo, err := e.admin.CreateListener(ctx, &awselbv2.CreateListenerInput{LoadBalancerArn: out.LoadBalancers[0].LoadBalancerArn,
 				Port: aws.Int32(int32(80 + l)), Protocol: types.ProtocolEnumHttp,
@@ -272,7 +322,7 @@ func (e *env) build(ctx context.Context) error {
 	e.rollouts = make([]*rollout, e.cfg.Rollouts)
 	return parallel(ctx, e.cfg.Rollouts, 8, func(i int) error {
 		a := lbs[i%e.cfg.ALBs]
-		r := &rollout{name: fmt.Sprintf("app%04d", i), dns: a.dns,
+		r := &rollout{name: fmt.Sprintf("app%04d", i), dns: a.dns, lbARN: a.arn, listeners: a.listeners,
 			canaryTargets: []verify.Target{targetOf(e.backends[i%len(e.backends)])},
 			stableTargets: []verify.Target{targetOf(e.backends[(i+1)%len(e.backends)])}}
 		var err error
@@ -398,8 +448,10 @@ func parallel(ctx context.Context, n, workers int, f func(int) error) error {
 type checker func(ctx context.Context, r *rollout, canary, stable int32, desiredAt, applied time.Time) (time.Duration, bool)
 
 // phase applies a weight change to every rollout (spread over cfg.Spread)
-// with AWS's Describe limits in force, and measures the checker.
-func (e *env) phase(ctx context.Context, name string, canary, stable int32, check checker) (Phase, error) {
+// with AWS's Describe limits in force, and measures the checker. With
+// lbcRate > 0 another client makes that many Describe* calls per second
+// meanwhile (see background).
+func (e *env) phase(ctx context.Context, name string, canary, stable int32, check checker, lbcRate float64) (Phase, error) {
 	f := e.srv.Faults()
 	f.SetThrottling(false)
 	f.SetThrottling(true) // refills the buckets
@@ -415,6 +467,11 @@ func (e *env) phase(ctx context.Context, name string, canary, stable int32, chec
 	defer cancel()
 	start := time.Now()
 	logf(e.cfg.Log, "phase %s: %d rollouts -> canary %d / stable %d\n", name, len(e.rollouts), canary, stable)
+	var bg *background
+	if lbcRate > 0 {
+		bg = e.startBackground(lbcRate)
+		logf(e.cfg.Log, "  another client makes %.1f Describe* calls/s meanwhile\n", lbcRate)
+	}
 
 	lat := make([]time.Duration, len(e.rollouts))
 	ok := make([]bool, len(e.rollouts))
@@ -448,20 +505,34 @@ func (e *env) phase(ctx context.Context, name string, canary, stable int32, chec
 		}()
 	}
 	wg.Wait()
+	wall := time.Since(start)
+	var others map[string]callCount
+	if bg != nil {
+		others = bg.stop()
+	}
 	if applyErr != nil && pctx.Err() == nil {
 		return Phase{}, applyErr
 	}
 	after := e.srv.Stats().Actions
-	p := Phase{Name: name, Rollouts: len(e.rollouts), Wall: time.Since(start), ByOperation: map[string]int64{}}
+	p := Phase{Name: name, Rollouts: len(e.rollouts), Wall: wall, ByOperation: map[string]int64{}, ThrottledByOperation: map[string]int64{}}
+	if bg != nil {
+		p.Others.Rate = lbcRate
+	}
 	for action, a := range after {
 		if !strings.HasPrefix(action, "Describe") {
 			continue
 		}
-		if n := a.Calls - before[action].Calls; n > 0 {
+		o := others[action]
+		p.Others.Calls += o.calls
+		p.Others.Throttled += o.throttled
+		if n := a.Calls - before[action].Calls - o.calls; n > 0 {
 			p.ByOperation[action] = n
+			p.Calls += n
 		}
-		p.Calls += a.Calls - before[action].Calls
-		p.Throttled += a.Throttled - before[action].Throttled
+		if n := a.Throttled - before[action].Throttled - o.throttled; n > 0 {
+			p.ThrottledByOperation[action] = n
+			p.Throttled += n
+		}
 	}
 	for i := range lat {
 		if ok[i] {

@@ -24,8 +24,11 @@ func TestRunSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
-	if len(rep.Phases) != 2 {
+	if len(rep.Phases) != 3 {
 		t.Fatalf("%d phases", len(rep.Phases))
+	}
+	if shared := rep.Phases[2]; shared.Name != PhaseShared || shared.Others.Calls == 0 {
+		t.Fatalf("third phase %s: the other client made %d calls", shared.Name, shared.Others.Calls)
 	}
 	for _, p := range rep.Phases {
 		if p.Verified != 6 || p.Calls == 0 {
@@ -41,7 +44,8 @@ func TestRunSmoke(t *testing.T) {
 			t.Errorf("%s: calls by operation %v do not add up to %d", p.Name, p.ByOperation, p.Calls)
 		}
 	}
-	if !strings.Contains(out.String(), "naive per-rollout chain") || !strings.Contains(out.String(), "calls: DescribeListeners") {
+	if !strings.Contains(out.String(), "naive per-rollout chain") || !strings.Contains(out.String(), "calls: DescribeListeners") ||
+		!strings.Contains(out.String(), "the other client (load balancer controller, 2.0 Describe*/s)") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 }
@@ -59,10 +63,7 @@ func BenchmarkVerifyWeightChange(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, p := range rep.Phases {
-			prefix := "ours_"
-			if strings.HasPrefix(p.Name, "naive") {
-				prefix = "naive_"
-			}
+			prefix := map[string]string{PhaseOurs: "ours_", PhaseNaive: "naive_", PhaseShared: "shared_"}[p.Name]
 			b.ReportMetric(p.CallsPerVerification(), prefix+"calls/verification")
 			b.ReportMetric(float64(p.Throttled), prefix+"throttled")
 			b.ReportMetric(float64(p.Verified), prefix+"verified")

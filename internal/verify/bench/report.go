@@ -30,10 +30,20 @@ func (r Report) WriteTable(w io.Writer) error {
 	for _, p := range r.Phases {
 		var parts []string
 		for _, op := range slices.Sorted(maps.Keys(p.ByOperation)) {
-			parts = append(parts, fmt.Sprintf("%s %d", op, p.ByOperation[op]))
+			part := fmt.Sprintf("%s %d", op, p.ByOperation[op])
+			if n := p.ThrottledByOperation[op]; n > 0 {
+				part += fmt.Sprintf(" (%d throttled)", n)
+			}
+			parts = append(parts, part)
 		}
 		if _, err := fmt.Fprintf(w, "%s calls: %s\n", p.Name, strings.Join(parts, ", ")); err != nil {
 			return err
+		}
+		if p.Others.Rate > 0 {
+			if _, err := fmt.Fprintf(w, "%s: the other client (load balancer controller, %.1f Describe*/s) made %d calls, %d throttled\n",
+				p.Name, p.Others.Rate, p.Others.Calls, p.Others.Throttled); err != nil {
+				return err
+			}
 		}
 	}
 	_, err := fmt.Fprintf(w, "latency = from the ALB applying the change (ModifyRule answered) to Verified; \">X\" = not verified within the %v cap\n", c.MaxDuration)
