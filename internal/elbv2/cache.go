@@ -2,6 +2,7 @@ package elbv2
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 // left the queue, so it serves every verification whose change was written
 // before that.
 type ttlCache[V any] struct {
+	op  string        // the ELBv2 operation that fills it, for errors
 	ttl time.Duration // default maximum age of a reused answer
 	// retain: how long answers are kept at all, for callers that accept any
 	// age (WithMaxAge(ctx, AnyAge)).
@@ -47,8 +49,8 @@ type cacheEntry[V any] struct {
 // defaultRetain is how long answers are kept for callers that accept any age.
 const defaultRetain = 15 * time.Minute
 
-func newTTLCache[V any](ttl, callTimeout time.Duration, now func() time.Time, lim *limiter) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, retain: max(defaultRetain, ttl), callTimeout: callTimeout, now: now, lim: lim,
+func newTTLCache[V any](op string, ttl, callTimeout time.Duration, now func() time.Time, lim *limiter) *ttlCache[V] {
+	return &ttlCache[V]{op: op, ttl: ttl, retain: max(defaultRetain, ttl), callTimeout: callTimeout, now: now, lim: lim,
 		entries: map[string]cacheEntry[V]{}, tickets: map[string]*ticket{}}
 }
 
@@ -120,7 +122,7 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, prio Priority, fetch 
 		case r = <-ch:
 		case <-ctx.Done():
 			var zero V
-			return zero, time.Time{}, ctx.Err()
+			return zero, time.Time{}, c.gaveUp(ctx, key, tk)
 		}
 		if r.Err != nil {
 			var zero V
@@ -132,6 +134,21 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, prio Priority, fetch 
 			return e.value, e.fetched, nil
 		}
 	}
+}
+
+// gaveUp is the error of a caller whose context ended while it waited for a
+// read: a Throttled error when the read is still queued for the client-side
+// rate limit (more reads are asked for than the limit lets through before
+// the caller's deadline), else the context's error. The read goes on; its
+// answer is cached for the next check.
+func (c *ttlCache[V]) gaveUp(ctx context.Context, key string, tk *ticket) error {
+	queued, ahead := c.lim.waiting(tk)
+	if !queued {
+		return ctx.Err()
+	}
+	return &Error{Kind: KindThrottled, Operation: c.op, Resource: key, Err: ctx.Err(), Detail: fmt.Sprintf(
+		"%s %s: still queued for the client-side ELBv2 rate limit when the check's deadline came (%d calls waiting); the read goes on and the next check uses its answer",
+		c.op, key, ahead)}
 }
 
 // peek returns the entry of key if it was read at or after notBefore and is

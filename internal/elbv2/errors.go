@@ -87,7 +87,7 @@ func (e *Error) Error() string {
 		}
 		fmt.Fprintf(&b, ": add %q to the controller's IAM policy (see config/iam-policy.json)", e.Action)
 		return b.String()
-	case KindRegionMismatch, KindLoadBalancerNotFound:
+	case KindRegionMismatch, KindLoadBalancerNotFound, KindThrottled:
 		if e.Detail != "" {
 			return e.Detail
 		}

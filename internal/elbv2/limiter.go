@@ -325,6 +325,13 @@ func (l *limiter) promoteLocked(now time.Time) {
 	}
 }
 
+// waiting reports whether t is queued, and how many calls are.
+func (l *limiter) waiting(t *ticket) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return t.w != nil && t.w.index >= 0, len(l.queue)
+}
+
 // queued returns the number of waiters.
 func (l *limiter) queued() int {
 	l.mu.Lock()

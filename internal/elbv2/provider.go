@@ -238,10 +238,10 @@ func NewWithAPI(api API, o Options) *Provider {
 		metrics:      newMetrics(o.Registerer),
 		lbByDNS:      map[string]LoadBalancer{},
 		gone:         map[string]goneLoadBalancer{},
-		listeners:    newTTLCache[[]Listener](o.StructureTTL, o.CallTimeout, o.Now, lim),
-		rules:        newTTLCache[[]Rule](o.CacheTTL, o.CallTimeout, o.Now, lim),
-		targetGroups: newTTLCache[[]TargetGroup](o.StructureTTL, o.CallTimeout, o.Now, lim),
-		health:       newTTLCache[[]TargetHealth](o.CacheTTL, o.CallTimeout, o.Now, lim),
+		listeners:    newTTLCache[[]Listener](OpDescribeListeners, o.StructureTTL, o.CallTimeout, o.Now, lim),
+		rules:        newTTLCache[[]Rule](OpDescribeRules, o.CacheTTL, o.CallTimeout, o.Now, lim),
+		targetGroups: newTTLCache[[]TargetGroup](OpDescribeTargetGroups, o.StructureTTL, o.CallTimeout, o.Now, lim),
+		health:       newTTLCache[[]TargetHealth](OpDescribeTargetHealth, o.CacheTTL, o.CallTimeout, o.Now, lim),
 		tags:         map[string]tagEntry{},
 		polled:       map[string]time.Time{},
 		tgAsked:      map[string]time.Time{},
@@ -263,6 +263,9 @@ func (p *Provider) Now() time.Time { return p.opts.Now() }
 
 // CacheTTL is how long rules and target health are reused by default.
 func (p *Provider) CacheTTL() time.Duration { return p.opts.CacheTTL }
+
+// StructureTTL is how long listener and target-group lists are reused by default.
+func (p *Provider) StructureTTL() time.Duration { return p.opts.StructureTTL }
 
 // pollShare is the part of the rate limit that re-reads (PriorityPoll) may
 // take when every polled resource is read once per PollInterval.

@@ -3,6 +3,7 @@ package elbv2_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -308,5 +309,36 @@ func TestLargeAccountListsTargetGroupsPerLoadBalancer(t *testing.T) {
 	// One per load balancer, plus the one scan that found 450 groups.
 	if n := f.Calls(elbv2.OpDescribeTargetGroups); n != 6 {
 		t.Fatalf("DescribeTargetGroups = %d, want 6", n)
+	}
+}
+
+// A caller whose deadline comes while its read is still queued gets a
+// Throttled error that says so; the read goes on and the next call uses it.
+func TestDeadlineWhileQueuedIsThrottled(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	l := f.AddListener(*lb.LoadBalancerArn, 80, "HTTP")
+	p, clk, _ := newProvider(t, f)
+	p.StopTokens()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	bound := elbv2.WithNotBefore(context.Background(), clk.now())
+	go func() {
+		_, err := p.Rules(elbv2.WithNotBefore(ctx, clk.now()), l)
+		errc <- err
+	}()
+	waitFor(t, "the read to queue", func() bool { return p.Queued() == 1 })
+	cancel()
+	err := <-errc
+	if elbv2.KindOf(err) != elbv2.KindThrottled || !strings.Contains(err.Error(), "still queued for the client-side ELBv2 rate limit") {
+		t.Fatalf("error %v, want Throttled: still queued", err)
+	}
+	p.GrantTokens(1)
+	waitFor(t, "the read to finish", func() bool { return f.Calls(elbv2.OpDescribeRules) == 1 })
+	if _, err := p.Rules(bound, l); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls(elbv2.OpDescribeRules); n != 1 {
+		t.Fatalf("DescribeRules = %d, want 1: the abandoned read's answer is used", n)
 	}
 }

@@ -233,9 +233,12 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 		return st
 	}
 	bounded := elbv2.WithNotBefore(ctx, in.DesiredAt)
+	// A listener list read after the change counts if this check read it,
+	// or it was younger than the provider's TTL when the check started.
+	freshList := elbv2.WithMaxAge(bounded, look.maxAge(v.elb.Now(), v.elb.StructureTTL()))
 	listenerCtx := ctx
 	if freshListeners {
-		listenerCtx = bounded
+		listenerCtx = freshList
 	}
 	rulesCtx := elbv2.WithMaxAge(bounded, look.maxAge(v.elb.Now(), v.elb.CacheTTL()))
 	if st.Err = v.readLoadBalancer(bounded, listenerCtx, rulesCtx, in, ing, &st, prev, freshListeners); st.Err != nil {
@@ -270,7 +273,7 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 		done, lbARN := make(chan struct{}), st.LoadBalancer.ARN
 		go func() {
 			defer close(done)
-			_, _ = v.elb.Listeners(finish, lbARN)
+			_, _ = v.elb.Listeners(elbv2.WithPriority(freshList, elbv2.PriorityFinish), lbARN)
 		}()
 		defer func() { <-done }()
 	}
@@ -362,6 +365,7 @@ func (v *Verifier) staleGroups(in *Input, ing Ingress, st *IngressState, view in
 // the ingress's whole state. It reports whether the observation changed.
 func (v *Verifier) freshenListeners(ctx context.Context, in *Input, obs *Observation, look lookAt) bool {
 	bounded := elbv2.WithPriority(elbv2.WithNotBefore(ctx, in.DesiredAt), elbv2.PriorityFinish)
+	bounded = elbv2.WithMaxAge(bounded, look.maxAge(v.elb.Now(), v.elb.StructureTTL()))
 	changed := false
 	for i, ing := range in.Ingresses {
 		st := &obs.Ingresses[i]
