@@ -35,6 +35,9 @@ const (
 type appSpec struct {
 	version    string
 	healthFail bool
+	// timeout, when set, becomes the rollout's timeoutSeconds with this
+	// version.
+	timeout time.Duration
 }
 
 func image(version string) string { return demoapp.ImageRepository + ":" + version }

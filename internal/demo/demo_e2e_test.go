@@ -46,7 +46,8 @@ func e2eOptions(t *testing.T, scenarios string, out *syncBuffer) Options {
 		Speed:         10,
 		TimeScale:     0.05,
 		LBLag:         time.Second,
-		VerifyTimeout: 8 * time.Second,
+		VerifyTimeout: time.Minute, // the healthy steps: generous on a loaded machine
+		BrokenTimeout: 8 * time.Second,
 		PodCIDR:       e2ePodCIDR,
 		BinDir:        needBinaries(t),
 		Out:           out,

@@ -74,9 +74,11 @@ type Options struct {
 	// (default 1s).
 	LBLag time.Duration
 	// VerifyTimeout is the rollouts' verification timeout (timeoutSeconds,
-	// whole seconds; default 15s). The broken version's verification takes
-	// this long to time out.
+	// whole seconds; default 30s, the controller's default).
 	VerifyTimeout time.Duration
+	// BrokenTimeout is the timeout set together with the broken version:
+	// how long its verification takes to time out (default 15s).
+	BrokenTimeout time.Duration
 	// PodCIDR is the pod range (default DefaultPodCIDR).
 	PodCIDR string
 	// Dir receives the logs; default a new temporary directory, removed
@@ -140,10 +142,15 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("load-balancer lag %s must not be negative", o.LBLag)
 	}
 	if o.VerifyTimeout == 0 {
-		o.VerifyTimeout = 15 * time.Second
+		o.VerifyTimeout = 30 * time.Second
 	}
-	if o.VerifyTimeout < time.Second || o.VerifyTimeout > time.Hour {
-		return o, fmt.Errorf("verification timeout %s: use 1s to 1h", o.VerifyTimeout)
+	if o.BrokenTimeout == 0 {
+		o.BrokenTimeout = 15 * time.Second
+	}
+	for _, d := range []time.Duration{o.VerifyTimeout, o.BrokenTimeout} {
+		if d < time.Second || d > time.Hour {
+			return o, fmt.Errorf("verification timeout %s: use 1s to 1h", d)
+		}
 	}
 	if o.PodCIDR == "" {
 		o.PodCIDR = DefaultPodCIDR
@@ -463,11 +470,11 @@ func (r *run) runAbort(ctx context.Context, sc *ScenarioResult) error {
 		return err
 	}
 	defer r.finish(t, sc)
-	if err := r.update(ctx, t, CanaryApp, appSpec{version: sc.To, healthFail: true}); err != nil {
+	if err := r.update(ctx, t, CanaryApp, appSpec{version: sc.To, healthFail: true, timeout: r.opts.BrokenTimeout}); err != nil {
 		return err
 	}
-	r.event(sc.Name, levelInfo, fmt.Sprintf("image %s with %s=true set; verification timeout %s", image(sc.To), demoapp.EnvHealthFail, r.opts.VerifyTimeout), false)
-	if err := t.waitFor(ctx, r.opts.VerifyTimeout+3*time.Minute, "aborted with all traffic verified back on "+sc.From, abortedVerified); err != nil {
+	r.event(sc.Name, levelInfo, fmt.Sprintf("image %s with %s=true set, and a verification timeout of %s", image(sc.To), demoapp.EnvHealthFail, r.opts.BrokenTimeout), false)
+	if err := t.waitFor(ctx, r.opts.BrokenTimeout+3*time.Minute, "aborted with all traffic verified back on "+sc.From, abortedVerified); err != nil {
 		return err
 	}
 	sc.Outcome = OutcomeAborted
@@ -647,7 +654,16 @@ func (r *run) update(ctx context.Context, t *tracker, name string, s appSpec) er
 		return fmt.Errorf("read rollout %s/%s: %w", Namespace, name, err)
 	}
 	t.setUpdate(ro.Generation + 1)
-	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": podTemplate(name, s)}})
+	spec := map[string]any{"template": podTemplate(name, s)}
+	if s.timeout > 0 {
+		alb := map[string]any{"timeoutSeconds": int32(s.timeout / time.Second)}
+		if ro.Spec.Strategy.Canary != nil {
+			spec["strategy"] = map[string]any{"canary": map[string]any{"trafficRouting": map[string]any{"alb": alb}}}
+		} else {
+			spec["strategy"] = map[string]any{"blueGreen": map[string]any{"alb": alb}}
+		}
+	}
+	patch, err := json.Marshal(map[string]any{"spec": spec})
 	if err != nil {
 		return err
 	}

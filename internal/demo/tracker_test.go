@@ -206,7 +206,7 @@ func TestScenarioList(t *testing.T) {
 func TestOptionsValidation(t *testing.T) {
 	for _, o := range []Options{
 		{Speed: -1}, {Speed: 5000}, {TimeScale: -0.1}, {TimeScale: 2}, {LBLag: -time.Second},
-		{VerifyTimeout: time.Millisecond}, {Scenario: "nope"},
+		{VerifyTimeout: time.Millisecond}, {BrokenTimeout: 2 * time.Hour}, {Scenario: "nope"},
 	} {
 		if _, err := o.withDefaults(); err == nil {
 			t.Errorf("%+v accepted", o)
