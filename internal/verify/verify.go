@@ -36,6 +36,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,9 @@ type Verifier struct {
 	elb     *elbv2.Provider
 	opts    Options
 	metrics *metrics
+
+	watchMu sync.Mutex
+	watches map[string]*watch // see Submit
 }
 
 // New returns a Verifier reading through p.
