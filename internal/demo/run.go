@@ -705,7 +705,9 @@ func (r *run) finish(t *tracker, sc *ScenarioResult) {
 	}
 	stepNumbers(sc, samples)
 	var pods corev1.PodList
-	if err := r.kc.List(context.Background(), &pods, client.InNamespace(Namespace)); err == nil {
+	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.kc.List(lctx, &pods, client.InNamespace(Namespace)); err == nil {
 		for _, p := range pods.Items {
 			if p.Status.PodIP != "" {
 				r.addAddress(net.JoinHostPort(p.Status.PodIP, "8080"))
