@@ -117,7 +117,8 @@ func (t *tracker) sampleLoop(ctx context.Context) {
 	}
 }
 
-func signal(ch chan struct{}) {
+// poke wakes a waiter on ch without blocking.
+func poke(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:
@@ -150,7 +151,7 @@ func (t *tracker) observe(ro *v1alpha1.Rollout) {
 		return
 	}
 	t.ro = ro.DeepCopy()
-	defer signal(t.changed)
+	defer poke(t.changed)
 	st := &ro.Status
 	if t.updateGen > 0 && t.newHash == "" && observedGeneration(ro) >= t.updateGen && st.CurrentPodHash != "" {
 		t.newHash = st.CurrentPodHash
@@ -412,7 +413,7 @@ func (t *tracker) sample(ctx context.Context) {
 		t.reportFailures()
 	}
 	t.r.ui.show(view)
-	signal(t.sampled)
+	poke(t.sampled)
 }
 
 // reportFailures turns new failed requests into events (the first few).
