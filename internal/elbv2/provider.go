@@ -7,14 +7,16 @@
 //   - a client-side token bucket (default 8 calls/s, burst 30) in front of
 //     every request attempt, under AWS's Describe* limit of 10/s per account,
 //     whose queue is served by priority (WithPriority: reads that can finish
-//     a verification, then first reads after a change, then re-reads) and,
-//     within a priority, oldest change first;
+//     a verification, then first reads after a change and structure reads,
+//     then re-reads, then diagnosis reads) and, within a priority, oldest
+//     change first; a call that waited 10 s is served as a finishing read;
 //   - the SDK's standard retry for throttles (exponential backoff with jitter);
-//   - singleflight coalescing plus a short TTL cache (default 2 s, shorter than
-//     any poll interval) per listener's rules and per target group's health,
-//     and a longer one (10 s) per load balancer's listeners and target groups,
-//     so that N rollouts behind one ALB cost O(listeners + target groups)
-//     calls per round, not O(N);
+//   - singleflight coalescing plus a short TTL cache (default 2 s) per
+//     listener's rules and per target group's health, and a longer one (10 s)
+//     per load balancer's listeners and target groups, so that N rollouts
+//     behind one ALB cost O(listeners + target groups) calls per round, not
+//     O(N); callers may accept other ages (WithMaxAge), and PollInterval says
+//     how often a re-read while waiting fits the rate limit;
 //   - a freshness bound (WithNotBefore) that rules, target health and
 //     listeners honour: a verification never decides on data read before its
 //     change was written. An answer counts from the moment its request left
@@ -22,10 +24,14 @@
 //     while it waited;
 //   - a cache of load balancers by DNS name, filled by one paginated
 //     DescribeLoadBalancers scan on a miss and invalidated on LoadBalancerNotFound;
-//   - target-group tags cached per ARN and fetched in batches of at most 20.
+//   - target-group lists of every load balancer from one call when the
+//     account's groups fit in one page, and tags cached per ARN and fetched
+//     in batches of at most 20.
 //
 // Every call is counted in albrollouts_elbv2_api_calls_total{operation,outcome}
-// and timed in albrollouts_elbv2_api_call_duration_seconds{operation}.
+// and timed in albrollouts_elbv2_api_call_duration_seconds{operation}; the
+// rate-limit wait of each attempt in
+// albrollouts_elbv2_rate_limit_wait_seconds{operation,priority}.
 // Failures are returned as *Error with a Kind that says what happened and what
 // to do (AccessDenied names the IAM action to add).
 package elbv2

@@ -23,10 +23,24 @@
 // action's groups without being its rules are reported in Result.OtherRules.
 // An input without ActionName verifies a plain Service backend (blue-green).
 //
+// Every answer a verdict rests on was read after the desired state was
+// written (elbv2.WithNotBefore with Input.DesiredAt). A pending check uses
+// what was already read since then and re-reads only what blocks it (rules
+// that do not match yet, groups whose targets are not healthy yet), each at
+// most once per poll interval (elbv2.Provider.PollInterval); a check that
+// would say Verified or TimedOut first reads again whatever is older than the
+// provider's TTLs were when it started. Reads queue for the rate limit by
+// what they are for (see elbv2.Priority).
+//
 // The verdict is a pure function of the input, the observed ELBv2 state and
 // the current time (Decide); nothing sleeps. The caller requeues after
-// Result.NextCheck, an exponential backoff with jitter that never passes the
-// deadline. Target groups are found by the LBC's ingress.k8s.aws/resource tag
+// Result.NextCheck: for a pending check, when what blocks it will be read
+// again (so the checks of every rollout behind one listener share that
+// read); after an AWS error, an exponential backoff with jitter; never past
+// the deadline. Submit runs the checks in the background instead and calls
+// back when the result changes.
+//
+// Target groups are found by the LBC's ingress.k8s.aws/resource tag
 // (<ns>/<ingress>-<service>:<port>) or by TargetGroupBindings
 // (ListTargetGroupBindings); expected targets come from EndpointSlices
 // (TargetsFromEndpointSlices). Result.LoadBalancers names the load balancers
