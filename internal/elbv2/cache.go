@@ -12,8 +12,11 @@ import (
 
 // ttlCache coalesces concurrent reads of the same key into one call
 // (singleflight) and keeps successful answers, so that N verifications
-// behind one load balancer cost one call per key per round. Errors are not
-// cached.
+// behind one load balancer cost one call per key per round. A failed read
+// is answered again for failureTTL to callers with a freshness bound it
+// meets (verifications), so that a denied or throttled action is not asked
+// again by every check of every rollout in between; callers without a
+// bound (doctor) always read.
 //
 // An answer is stamped with the moment its first request was sent, after
 // the rate-limit wait, not when the read was asked for: a read that queued
@@ -33,8 +36,9 @@ type ttlCache[V any] struct {
 	// the others waiting on the same key.
 	callTimeout time.Duration
 
-	mu      sync.Mutex
-	entries map[string]cacheEntry[V]
+	mu       sync.Mutex
+	entries  map[string]cacheEntry[V]
+	failures map[string]failure // the last read of a key, when it failed
 	// tickets holds, per key, the rate-limit ticket of the read in flight
 	// (or about to start): callers that join raise it to their priority.
 	tickets map[string]*ticket
@@ -46,12 +50,22 @@ type cacheEntry[V any] struct {
 	fetched time.Time // when the read's first request was sent
 }
 
+// failure is a read that failed.
+type failure struct {
+	err  error
+	sent time.Time
+}
+
+// failureTTL is how long a failed read is answered again instead of
+// repeated.
+const failureTTL = time.Second
+
 // defaultRetain is how long answers are kept for callers that accept any age.
 const defaultRetain = 15 * time.Minute
 
 func newTTLCache[V any](op string, ttl, callTimeout time.Duration, now func() time.Time, lim *limiter) *ttlCache[V] {
 	return &ttlCache[V]{op: op, ttl: ttl, retain: max(defaultRetain, ttl), callTimeout: callTimeout, now: now, lim: lim,
-		entries: map[string]cacheEntry[V]{}, tickets: map[string]*ticket{}}
+		entries: map[string]cacheEntry[V]{}, failures: map[string]failure{}, tickets: map[string]*ticket{}}
 }
 
 // get returns the cached value of key or calls fetch once for all
@@ -74,6 +88,10 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, prio Priority, fetch 
 	for {
 		if e, ok := c.peek(key, notBefore, maxAge); ok {
 			return e.value, e.fetched, nil
+		}
+		if err := c.recentFailure(key, notBefore); err != nil {
+			var zero V
+			return zero, time.Time{}, err
 		}
 		c.mu.Lock()
 		tk, joined := c.tickets[key]
@@ -111,6 +129,7 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, prio Priority, fetch 
 			start := c.now()
 			v, err := fetch(withTicket(withReceipt(fctx, rc), tk))
 			if err != nil {
+				c.fail(key, failure{err: err, sent: rc.at(start)})
 				return nil, err
 			}
 			e := cacheEntry[V]{value: v, fetched: rc.at(start)}
@@ -163,6 +182,35 @@ func (c *ttlCache[V]) peek(key string, notBefore time.Time, maxAge time.Duration
 	return e, true
 }
 
+// recentFailure returns the error of the last read of key if it failed less
+// than failureTTL ago and was sent at or after notBefore (which must be set).
+func (c *ttlCache[V]) recentFailure(key string, notBefore time.Time) error {
+	if notBefore.IsZero() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.failures[key]
+	if !ok || f.sent.Before(notBefore) || c.now().Sub(f.sent) >= failureTTL {
+		return nil
+	}
+	return f.err
+}
+
+func (c *ttlCache[V]) fail(key string, f failure) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failures[key] = f
+	if len(c.failures)%256 == 0 {
+		now := c.now()
+		for k, x := range c.failures {
+			if now.Sub(x.sent) >= failureTTL {
+				delete(c.failures, k)
+			}
+		}
+	}
+}
+
 // readSince reports whether key has an answer read at or after t, of any age.
 func (c *ttlCache[V]) readSince(key string, t time.Time) bool {
 	c.mu.Lock()
@@ -178,6 +226,9 @@ func (c *ttlCache[V]) put(key string, e cacheEntry[V]) {
 		return // a later read finished first
 	}
 	c.entries[key] = e
+	if f, ok := c.failures[key]; ok && !f.sent.After(e.fetched) {
+		delete(c.failures, key)
+	}
 	// Drop old entries now and then so that the map does not grow with
 	// every target group the process ever saw.
 	if len(c.entries)%256 == 0 {
@@ -195,6 +246,7 @@ func (c *ttlCache[V]) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, key)
+	delete(c.failures, key)
 }
 
 // forgetIfOlder removes key if its entry was read more than age ago, and

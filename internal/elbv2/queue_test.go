@@ -342,3 +342,51 @@ func TestDeadlineWhileQueuedIsThrottled(t *testing.T) {
 		t.Fatalf("DescribeRules = %d, want 1: the abandoned read's answer is used", n)
 	}
 }
+
+// A failed read is answered again for a second to verifications whose bound
+// it meets, instead of being repeated by every check.
+func TestFailedReadIsNotRepeatedAtOnce(t *testing.T) {
+	f := fake.New()
+	lb := f.AddLoadBalancer("a")
+	tg := f.AddTargetGroup(*lb.LoadBalancerArn, "tg", nil)
+	p, clk, _ := newProvider(t, f)
+	principal := "arn:aws:sts::123456789012:assumed-role/albrollouts/pod"
+	f.Fail(elbv2.OpDescribeTargetHealth, fake.AccessDenied(elbv2.OpDescribeTargetHealth, principal))
+	bound := elbv2.WithNotBefore(context.Background(), clk.now())
+	for range 10 {
+		if _, err := p.TargetHealth(bound, tg); elbv2.KindOf(err) != elbv2.KindAccessDenied {
+			t.Fatalf("err = %v", err)
+		}
+		clk.add(50 * time.Millisecond)
+	}
+	if n := f.Calls(elbv2.OpDescribeTargetHealth); n != 1 {
+		t.Fatalf("DescribeTargetHealth = %d for 10 checks within 0.5 s, want 1", n)
+	}
+	// A second later it is asked again.
+	clk.add(time.Second)
+	_, _ = p.TargetHealth(bound, tg)
+	if n := f.Calls(elbv2.OpDescribeTargetHealth); n != 2 {
+		t.Fatalf("DescribeTargetHealth = %d, want 2", n)
+	}
+	// A change written after the failure is not answered by it.
+	clk.add(time.Millisecond)
+	_, _ = p.TargetHealth(elbv2.WithNotBefore(context.Background(), clk.now()), tg)
+	if n := f.Calls(elbv2.OpDescribeTargetHealth); n != 3 {
+		t.Fatalf("DescribeTargetHealth = %d, want 3", n)
+	}
+	// Without a bound (doctor), every call asks.
+	_, _ = p.TargetHealth(context.Background(), tg)
+	if n := f.Calls(elbv2.OpDescribeTargetHealth); n != 4 {
+		t.Fatalf("DescribeTargetHealth = %d, want 4", n)
+	}
+	// The operator fixes IAM: within the second the failure is still the
+	// answer, then the next check succeeds.
+	f.ClearFailures()
+	if _, err := p.TargetHealth(bound, tg); elbv2.KindOf(err) != elbv2.KindAccessDenied {
+		t.Fatalf("err = %v, want the failure of 0 s ago", err)
+	}
+	clk.add(time.Second)
+	if _, err := p.TargetHealth(bound, tg); err != nil {
+		t.Fatal(err)
+	}
+}
