@@ -229,3 +229,24 @@ func waitsByPriority(t *testing.T, reg *prometheus.Registry) map[string]int {
 	}
 	return out
 }
+
+// With two ingresses, one verified and one pending, the next check comes
+// when the pending one's rules are read again, not at once.
+func TestOneIngressDoneOnePendingComesBackAtThePollInterval(t *testing.T) {
+	c := newClocked(t)
+	lb2 := c.f.AddLoadBalancer("k8s-demo-web2")
+	l2 := c.f.AddListener(*lb2.LoadBalancerArn, 443, "HTTPS")
+	c2 := c.f.AddTargetGroup(*lb2.LoadBalancerArn, "k8s-demo-canary-2222", map[string]string{ResourceTag: "demo/web2-web-canary:80"})
+	s2 := c.f.AddTargetGroup(*lb2.LoadBalancerArn, "k8s-demo-stable-2222", map[string]string{ResourceTag: "demo/web2-web-stable:80"})
+	c.setHealth(c2, canaryTargets, elbv2.StateHealthy, "")
+	c.setHealth(s2, stableTargets, elbv2.StateHealthy, "")
+	c.f.SetRule(l2, "1", tg(c2, 0), tg(s2, 100))
+	in := c.input(25, 75)
+	in.DesiredAt = c.clk
+	in.Ingresses = append(in.Ingresses, Ingress{Name: "web2", Hostname: *lb2.DNSName})
+	res := c.check(t, in)
+	wantResult(t, res, Pending, ReasonWeightMismatch, "ingress web2: listener :443 rule 1")
+	if res.NextCheck != c.p.PollInterval() {
+		t.Fatalf("NextCheck %v, want the poll interval %v", res.NextCheck, c.p.PollInterval())
+	}
+}

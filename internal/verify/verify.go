@@ -275,8 +275,8 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 			view = matchIngress(in, ing, &st)
 			applied = rulesApplied(in, ing, &st, view)
 		}
-		if !applied {
-			st.nextRead = st.rulesReadAt().Add(poll)
+		if t := st.rulesReadAt(); !applied && !t.IsZero() {
+			st.nextRead = t.Add(poll)
 		}
 	}
 	// Reads that can finish this verification go first in the rate-limit
@@ -306,7 +306,9 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 			if stale := v.staleGroups(in, ing, &st, view, look, poll); len(stale) > 0 {
 				st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, elbv2.PriorityPoll), poll), stale, &st)
 			}
-			st.nextRead = st.healthReadAt(blockingGroups(in, ing, &st, view)).Add(poll)
+			if t := st.healthReadAt(blockingGroups(in, ing, &st, view)); !t.IsZero() {
+				st.nextRead = t.Add(poll)
+			}
 		}
 	case v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2:
 		age := healthAge
