@@ -191,8 +191,6 @@ type limiter struct {
 	arrivals []*waiter
 	seq      uint64
 	timer    *time.Timer
-	// granted counts the tokens given, by priority, for tests.
-	granted [PriorityLow + 1]uint64
 }
 
 func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
@@ -232,7 +230,6 @@ func (l *limiter) wait(ctx context.Context, t *ticket) (Priority, error) {
 	now := l.now()
 	if len(l.queue) == 0 && l.bucket.take(now) {
 		p := t.prio
-		l.granted[p]++
 		l.mu.Unlock()
 		return p, nil
 	}
@@ -278,7 +275,6 @@ func (l *limiter) dispatchLocked(now time.Time) {
 			w.t.w = nil
 		}
 		w.granted = w.t.prio
-		l.granted[w.granted]++
 		close(w.ready)
 	}
 	if len(l.queue) == 0 {
