@@ -511,31 +511,67 @@ func routeDestinations(in *Input) [][]Destination {
 	return out
 }
 
-// readRules reads the rules of each listener of st.
+// readRules reads the rules of each listener of st, all at once: they wait
+// for the rate limit together (at this check's place in the queue) instead
+// of one after the other. The first error in listener order is returned.
 func (v *Verifier) readRules(ctx context.Context, st *IngressState) error {
-	for i := range st.Listeners {
+	errs := make([]error, len(st.Listeners))
+	parallel(len(st.Listeners), func(i int) {
 		l := &st.Listeners[i]
 		rules, at, err := v.elb.RulesAt(ctx, l.Listener.ARN)
 		if err != nil {
-			return err
+			errs[i] = err
+			return
 		}
 		l.Rules, l.ReadAt = rules, at
-	}
-	return nil
+	})
+	return firstError(errs)
 }
 
-// readHealth reads the health of the groups arns into st.
+// readHealth reads the health of the groups arns into st, all at once as
+// readRules does. Groups read before an error are kept.
 func (v *Verifier) readHealth(ctx context.Context, arns []string, st *IngressState) error {
 	if st.Health == nil {
 		st.Health = map[string][]elbv2.TargetHealth{}
 		st.HealthReadAt = map[string]time.Time{}
 	}
-	for _, arn := range arns {
-		hs, at, err := v.elb.TargetHealthAt(ctx, arn)
+	type answer struct {
+		hs  []elbv2.TargetHealth
+		at  time.Time
+		err error
+	}
+	answers := make([]answer, len(arns))
+	parallel(len(arns), func(i int) {
+		hs, at, err := v.elb.TargetHealthAt(ctx, arns[i])
+		answers[i] = answer{hs, at, err}
+	})
+	errs := make([]error, len(arns))
+	for i, a := range answers {
+		if errs[i] = a.err; a.err == nil {
+			st.Health[arns[i]], st.HealthReadAt[arns[i]] = a.hs, a.at
+		}
+	}
+	return firstError(errs)
+}
+
+// parallel runs f(0..n-1) concurrently and waits for all; n of one runs inline.
+func parallel(n int, f func(i int)) {
+	if n == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { f(i) })
+	}
+	wg.Wait()
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		st.Health[arn], st.HealthReadAt[arn] = hs, at
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,20 +123,35 @@ func (c *testController) stop() {
 // elbv2Calls is the number of ELBv2 API calls this controller made (all
 // operations and outcomes), read from its metrics.
 func (c *testController) elbv2Calls() float64 {
+	var n float64
+	for _, v := range c.elbv2CallsByOperation() {
+		n += v
+	}
+	return n
+}
+
+// elbv2CallsByOperation splits elbv2Calls by ELBv2 operation.
+func (c *testController) elbv2CallsByOperation() map[string]float64 {
 	mfs, err := c.reg.Gather()
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	var n float64
+	out := map[string]float64{}
 	for _, mf := range mfs {
 		if mf.GetName() != "albrollouts_elbv2_api_calls_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			n += m.GetCounter().GetValue()
+			op := "unknown"
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "operation" {
+					op = l.GetValue()
+				}
+			}
+			out[op] += m.GetCounter().GetValue()
 		}
 	}
-	return n
+	return out
 }
 
 // restart starts a new controller for the same namespace.
@@ -575,6 +592,10 @@ func scenarioReport(t *testing.T, name string, start time.Time, rep loadgen.Repo
 	}
 	line := fmt.Sprintf("scenario %-28s requests %5d failed %3d wall %6s elbv2-calls %5.0f verifications %3d calls/verification %5.1f",
 		name, rep.Total, rep.Failed, time.Since(start).Round(100*time.Millisecond), calls, len(verified), per)
+	byOp := ctl.elbv2CallsByOperation()
+	for _, op := range slices.Sorted(maps.Keys(byOp)) {
+		line += fmt.Sprintf(" %s %.0f", strings.TrimPrefix(op, "Describe"), byOp[op])
+	}
 	t.Log(line)
 	if path := os.Getenv("ALBROLLOUTS_E2E_REPORT"); path != "" {
 		if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
