@@ -545,7 +545,7 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 	undo := gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
 	if c.verifying() && t.written && !undo {
 		spec := c.bgSpec(t, t.previewW, t.activeW)
-		spec.requireHealthy(gaining.Name, c.servedPods(gaining, hash))
+		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
 		out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec)
 		// Back to stable (abort, rollback), what fails may be the group
 		// that loses the traffic (the broken new version, the reason for

@@ -54,6 +54,25 @@ func TestCanaryFullRolloutVerifiesEveryStep(t *testing.T) {
 	if w := ro.Status.Canary.Weights; w == nil || w.Verified == nil || !*w.Verified || w.Canary.Weight != 0 {
 		t.Fatalf("final weights status %+v", w)
 	}
+	// Each raise was preceded by a health-only check of the group that gains
+	// (canary 10, canary 50, then stable at promotion), and every write by a
+	// full verification.
+	var gains []string
+	full := 0
+	for _, in := range s.v.inputs {
+		if !in.HealthOnly {
+			full++
+			continue
+		}
+		for _, d := range in.Destinations {
+			if d.RequireHealthy {
+				gains = append(gains, d.Service)
+			}
+		}
+	}
+	if !slices.Contains(gains, "web-canary") || !slices.Contains(gains, "web-stable") || full == 0 {
+		t.Fatalf("health-only checks required %v, %d full checks", gains, full)
+	}
 }
 
 func TestCanaryAbortReturnsTrafficBeforeScalingDown(t *testing.T) {

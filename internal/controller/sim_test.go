@@ -548,6 +548,9 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 		res.NextCheck = time.Second
 		return v.deadline(res, in)
 	}
+	if in.HealthOnly && !slices.ContainsFunc(in.Destinations, func(d verify.Destination) bool { return d.RequireHealthy }) {
+		s.t.Fatalf("pass %d: a health-only check that requires nothing (the engine rejects it)", s.passes)
+	}
 	if in.ActionName == "" && len(in.Destinations) != 1 {
 		s.t.Fatalf("pass %d: a plain-backend verification with %d destinations (the engine rejects it)", s.passes, len(in.Destinations))
 	}
@@ -564,10 +567,10 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 		// rule's weight, and the health of the expected targets when judged.
 		g := verify.TargetGroupObservation{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, DesiredWeight: d.Weight,
 			Rules: []verify.RuleWeight{{ListenerPort: 80, Rule: "1", Weight: s.albWeights[d.Service], Total: 100}}}
-		if got := s.albWeights[d.Service]; got != d.Weight {
+		if got := s.albWeights[d.Service]; got != d.Weight && !in.HealthOnly {
 			problems = append(problems, fmt.Sprintf("%s weight %d want %d", d.Service, got, d.Weight))
 		}
-		if d.Weight > 0 || d.RequireHealthy {
+		if (d.Weight > 0 && !in.HealthOnly) || d.RequireHealthy {
 			g.HealthChecked, g.Expected = true, len(d.Targets)
 			if len(d.Targets) == 0 {
 				problems = append(problems, d.Service+" no expected targets")
@@ -585,6 +588,9 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 	}
 	if len(problems) == 0 {
 		res.Outcome, res.Reason, res.Message = verify.Verified, verify.ReasonWeightsVerified, "ok"
+		if in.HealthOnly {
+			res.Reason = verify.ReasonTargetsHealthy
+		}
 		return res
 	}
 	slices.Sort(problems)

@@ -325,9 +325,12 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		return nil
 	}
 	// Health before weight: the pods that will serve the raised group are
-	// healthy in it (the ALB health-checks a group at weight 0 too). When
-	// nothing valid is written yet no traffic flows through the action, and
-	// the first write is verified like any other.
+	// healthy in it (the ALB health-checks a group at weight 0 too), read
+	// now. Only that is checked (beforeRaise): the weights in place were
+	// verified when written, the group that loses traffic needs nothing, and
+	// the write that follows is verified in full. When nothing valid is
+	// written yet no traffic flows through the action, and the first write
+	// is verified like any other.
 	//
 	// Moving traffic back to the stable service (an abort, a rollback) needs
 	// only the stable pods healthy: the canary that loses the traffic may be
@@ -335,7 +338,7 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// ones the load balancer controller never applied.
 	if c.verifying() && t.written {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
-		spec.requireHealthy(raisingName, nil)
+		spec.beforeRaise(raisingName, nil)
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
 		toStable := raisingName == t.stableName && w < t.canaryW
 		if out != outcomeVerified && (!toStable || !c.checkedHealthy(spec, t.stableName)) {
@@ -404,7 +407,7 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 	}
 	if adding && c.verifying() {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
-		spec.requireHealthy(t.canaryName, nil)
+		spec.beforeRaise(t.canaryName, nil)
 		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
 			return err
 		}

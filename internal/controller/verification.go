@@ -52,6 +52,9 @@ type verifySpec struct {
 	dests       []destSpec
 	routes      []routeSpec
 	portName    string // the port as Ingress backends name it, if by name (blue-green plain backends)
+	// healthOnly: verify.Input.HealthOnly, the check before raising a
+	// group's weight (see beforeRaise).
+	healthOnly bool
 }
 
 func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, weight int32, pods []corev1.Pod) {
@@ -71,6 +74,16 @@ func (s *verifySpec) requireHealthy(service string, pods []corev1.Pod) {
 	}
 }
 
+// beforeRaise makes the spec the check made before the service's group gets
+// more traffic: its pods (or the given ones) registered and healthy in every
+// group of it that the action's rules reference, and nothing else. The
+// weights in place were verified when written, and the next ones are
+// verified fully once written; the other groups do not gain traffic.
+func (s *verifySpec) beforeRaise(service string, pods []corev1.Pod) {
+	s.requireHealthy(service, pods)
+	s.healthOnly = true
+}
+
 // fingerprint identifies what the spec verifies: ingresses, each service with
 // the hash it selects and its weight, header routes, and for the services
 // that must be healthy whatever their weight, the exact targets. Roles are
@@ -85,6 +98,9 @@ func (s *verifySpec) fingerprint() string {
 	parts = append(parts, "ingress="+strings.Join(ings, ","))
 	if s.actionName != "" {
 		parts = append(parts, "action="+s.actionName)
+	}
+	if s.healthOnly {
+		parts = append(parts, "health-only")
 	}
 	var dests []string
 	for _, d := range s.dests {
@@ -135,6 +151,7 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 		TargetGroupBindings: c.obs.bindings,
 		DesiredAt:           desiredAt,
 		Timeout:             c.verifyTimeout(),
+		HealthOnly:          s.healthOnly,
 	}
 	if s.portName != "" {
 		in.ServicePort = s.portName
@@ -182,7 +199,7 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 // pod cache shows fewer ready pods than its ReplicaSet reports available.
 func (c *rolloutContext) targetsIncomplete(s *verifySpec, in verify.Input) string {
 	for i, d := range s.dests {
-		if d.weight == 0 && !d.requireHealthy {
+		if (d.weight == 0 || s.healthOnly) && !d.requireHealthy {
 			continue
 		}
 		got := len(in.Destinations[i].Targets)

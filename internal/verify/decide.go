@@ -59,6 +59,9 @@ func Decide(in Input, obs Observation, now time.Time, b Backoff) Result {
 		return res
 	}
 	worst := ingressVerdict{sev: sevVerified, reason: ReasonWeightsVerified}
+	if in.HealthOnly {
+		worst.reason = ReasonTargetsHealthy
+	}
 	var msgs, summaries []string
 	for _, ing := range in.Ingresses {
 		v := decideIngress(&in, ing, findState(obs, ing.Name))
@@ -207,6 +210,10 @@ func rulesVerdict(in *Input, ing Ingress, st *IngressState, view ingressView) in
 			v.add(sevWeights, ReasonWeightMismatch, ruleMismatch(in, ing, view, action, r))
 		}
 	}
+	if in.HealthOnly {
+		// The routes in place were verified when written.
+		return v
+	}
 	for k := range view.routes {
 		sv := &view.routes[k]
 		route := sv.set.route
@@ -276,6 +283,8 @@ func (sv *setView) judged() []string {
 		switch {
 		case d.RequireHealthy:
 			pick = refs
+		case sv.set.healthOnly:
+			// Only the destinations that RequireHealthy are judged.
 		case d.Weight > 0 && len(weighted) > 0:
 			pick = weighted
 		case d.Weight > 0:
@@ -440,13 +449,13 @@ func ruleMismatch(in *Input, ing Ingress, view ingressView, sv *setView, r ruleV
 	}
 	var parts []string
 	for i := range dests {
-		if !slices.Contains(r.missing, i) && !sharesDiffer(desired, r.weights, r.total, i) {
+		if !slices.Contains(r.missing, i) && (sv.set.healthOnly || !sharesDiffer(desired, r.weights, r.total, i)) {
 			continue
 		}
 		parts = append(parts, weightText(in, ing, view, sv, r, i, sumD))
 	}
 	for _, u := range r.unknown {
-		if u.Weight != 0 {
+		if u.Weight != 0 && !sv.set.healthOnly {
 			parts = append(parts, fmt.Sprintf("target group %s (not tagged for this %s) weight %d, want 0", groupName(view, u.ARN), strings.Fields(sv.set.label(in))[0], u.Weight))
 		}
 	}
@@ -541,6 +550,9 @@ func routeNotFoundMessage(st *IngressState, r *Route) string {
 
 // verifiedSummary says what was verified.
 func verifiedSummary(in *Input, view ingressView, healthy []string) string {
+	if in.HealthOnly {
+		return fmt.Sprintf("targets healthy: %s, in the groups of %d rule(s) (weights not judged)", strings.Join(healthy, ", "), len(view.action.rules))
+	}
 	s := "weights " + setSummary(&view.action)
 	for _, sv := range view.routes {
 		if len(sv.set.dests) == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -79,6 +80,16 @@ type Input struct {
 	DesiredAt time.Time
 	// Timeout is how long the ALB may take to converge; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// HealthOnly asks only what raising a group's weight needs: every rule
+	// of the action references a group of each destination that
+	// RequireHealthy, and that destination's expected targets are
+	// registered and healthy in every such group, read after DesiredAt. The
+	// rules' weights, the health of the other destinations and the routes
+	// are not judged, and no fresh listener list is read before Verified:
+	// the weights in place were verified when they were written, and the
+	// ones about to be written are verified (fully) then. At least one
+	// destination must RequireHealthy.
+	HealthOnly bool
 }
 
 // Ingress is one Ingress that routes through the action.
@@ -217,6 +228,9 @@ func (in *Input) validate() error {
 		if len(r.Destinations) > 0 && sumWeights(r.Destinations) == 0 {
 			errs = append(errs, fmt.Errorf("%s: all desired weights are 0 (give no destinations for a removed route)", what))
 		}
+	}
+	if in.HealthOnly && !slices.ContainsFunc(in.Destinations, func(d Destination) bool { return d.RequireHealthy }) {
+		errs = append(errs, errors.New("a health-only check without a destination that requires healthy targets checks nothing"))
 	}
 	if in.DesiredAt.IsZero() {
 		errs = append(errs, errors.New("the time the desired state was written is not set"))

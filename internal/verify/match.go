@@ -28,6 +28,9 @@ type destSet struct {
 	// groupDest maps the ARN of each target group of a destination to its
 	// index in dests.
 	groupDest map[string]int
+	// healthOnly: Input.HealthOnly; a rule matches when it references the
+	// destinations that RequireHealthy, whatever its weights.
+	healthOnly bool
 }
 
 // label names the set in diagnoses.
@@ -139,7 +142,7 @@ func matchIngress(in *Input, ing Ingress, st *IngressState) ingressView {
 
 // newDestSet maps the load balancer's target groups to the destinations.
 func newDestSet(in *Input, ing Ingress, st *IngressState, route *Route, dests []Destination) *destSet {
-	s := &destSet{route: route, dests: dests, groupDest: map[string]int{}}
+	s := &destSet{route: route, dests: dests, groupDest: map[string]int{}, healthOnly: in.HealthOnly}
 	byTag := map[string]int{}
 	for i, d := range dests {
 		byTag[ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d))] = i
@@ -180,7 +183,7 @@ func viewRule(s *destSet, l elbv2.Listener, r elbv2.Rule) ruleView {
 			rv.missing = append(rv.missing, i)
 		}
 	}
-	rv.matches = n > 0 && len(rv.missing) == 0 && sharesMatch(desired, rv.weights, rv.unknown)
+	rv.matches = n > 0 && len(rv.missing) == 0 && (s.healthOnly || sharesMatch(desired, rv.weights, rv.unknown))
 	return rv
 }
 

@@ -31,7 +31,9 @@ const (
 // RegionMismatch, LoadBalancerNotFound, ListenerNotFound, TargetGroupNotFound,
 // AWSCredentialsUnavailable, AWSUnreachable, AWSError.
 const (
-	ReasonWeightsVerified            = "WeightsVerified"
+	ReasonWeightsVerified = "WeightsVerified"
+	// ReasonTargetsHealthy is the reason of a Verified Input.HealthOnly check.
+	ReasonTargetsHealthy             = "TargetsHealthy"
 	ReasonLoadBalancerNotProvisioned = "LoadBalancerNotProvisioned"
 	ReasonRulesNotFound              = "RulesNotFound"
 	ReasonWeightMismatch             = "WeightMismatch"

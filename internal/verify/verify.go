@@ -157,7 +157,7 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 			look.mode = lookConfirm
 			obs = v.observe(ctx, &in, look, &obs)
 			res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
-			if res.Outcome == Verified && v.freshenListeners(ctx, &in, &obs, look) {
+			if res.Outcome == Verified && !in.HealthOnly && v.freshenListeners(ctx, &in, &obs, look) {
 				res = Decide(in, obs, v.opts.Now(), v.opts.Backoff)
 			}
 		}
@@ -282,7 +282,7 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 	// Reads that can finish this verification go first in the rate-limit
 	// queue; health read only for a diagnosis goes last.
 	finish := elbv2.WithPriority(bounded, elbv2.PriorityFinish)
-	if applied && !freshListeners {
+	if applied && !freshListeners && !in.HealthOnly {
 		// The check may say Verified, and then needs a listener list read
 		// after the change (freshenListeners). Ask for it now, alongside the
 		// health reads: it then waits for the rate limit together with them
