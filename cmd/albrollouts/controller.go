@@ -45,6 +45,8 @@ func (f *controllerFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.opts.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 = off)")
 	fs.StringVar(&f.opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 = off)")
 	fs.IntVar(&f.opts.Workers, "workers", controller.DefaultWorkers, "rollouts reconciled in parallel")
+	fs.Float32Var(&f.opts.KubeQPS, "qps", controller.DefaultKubeQPS, "maximum requests per second to the Kubernetes API")
+	fs.IntVar(&f.opts.KubeBurst, "burst", controller.DefaultKubeBurst, "maximum burst of requests to the Kubernetes API")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }

@@ -53,7 +53,20 @@ type ManagerOptions struct {
 	// NoVerifier builds no ELBv2 client: rollouts that verify then report an
 	// error. For clusters without AWS access where no rollout verifies.
 	NoVerifier bool
+	// KubeQPS and KubeBurst bound the client's requests to the Kubernetes
+	// API (Argo Rollouts' --qps and --burst). Zero keeps the config's own
+	// values, or DefaultKubeQPS and DefaultKubeBurst when it has none
+	// (client-go would otherwise allow 5/s, which a few hundred rollouts
+	// stepping at once exceed many times over).
+	KubeQPS   float32
+	KubeBurst int
 }
+
+// Defaults of ManagerOptions.KubeQPS and KubeBurst, as Argo Rollouts'.
+const (
+	DefaultKubeQPS   = 40
+	DefaultKubeBurst = 80
+)
 
 // NewScheme returns the scheme the controller reads and writes.
 func NewScheme() (*runtime.Scheme, error) {
@@ -70,6 +83,7 @@ func NewScheme() (*runtime.Scheme, error) {
 // NewManager builds a controller-runtime manager running the rollout
 // controller, with one ELBv2 provider and one verifier for the process.
 func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
+	cfg = kubeClientConfig(cfg, o)
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, fmt.Errorf("building the scheme: %w", err)
@@ -147,4 +161,23 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// kubeClientConfig is a copy of cfg with the request limits of o
+// (ManagerOptions.KubeQPS, KubeBurst).
+func kubeClientConfig(cfg *rest.Config, o ManagerOptions) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	switch {
+	case o.KubeQPS > 0:
+		cfg.QPS = o.KubeQPS
+	case cfg.QPS == 0:
+		cfg.QPS = DefaultKubeQPS
+	}
+	switch {
+	case o.KubeBurst > 0:
+		cfg.Burst = o.KubeBurst
+	case cfg.Burst == 0:
+		cfg.Burst = DefaultKubeBurst
+	}
+	return cfg
 }
