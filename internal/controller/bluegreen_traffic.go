@@ -118,32 +118,9 @@ func (c *rolloutContext) observeBlueGreenALB(t *bgTraffic, names []string) bool 
 			ok = false
 		}
 	}
-	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
-	t.written = true
-	for i, name := range names {
-		ing := c.obs.ingresses[name]
-		if ing == nil {
-			c.specError("ingress %s/%s does not exist (blueGreen.alb)", c.ro.Namespace, name)
-			ok, t.written = false, false
-			continue
-		}
-		if !albannotation.HasBackend(ing, t.actionName) {
-			c.specError("ingress %s/%s has no path whose backend is service %s with port name %s: the load balancer controller would not apply the rollout's switch",
-				c.ro.Namespace, name, t.actionName, albannotation.UseAnnotation)
-			ok = false
-		}
-		t.ingresses = append(t.ingresses, ing)
-		pw, aw, valid := parseWeights(ing.Annotations[key], bg.PreviewService, bg.ActiveService)
-		switch {
-		case !valid:
-			t.written = false
-		case i == 0:
-			t.previewW, t.activeW = pw, aw
-		case pw != t.previewW || aw != t.activeW:
-			t.written = false
-		}
-	}
-	return ok
+	act := c.observeAction(names, alb.AnnotationPrefix, t.actionName, bg.PreviewService, bg.ActiveService, "blueGreen.alb", "switch")
+	t.ingresses, t.written, t.previewW, t.activeW = act.ingresses, act.written, act.first, act.second
+	return ok && act.ok
 }
 
 // plainIngresses finds the ALB Ingresses of the namespace with a path (or

@@ -102,32 +102,9 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 	if t.stableSvc != nil {
 		t.stableSel = t.stableSvc.Spec.Selector[replicaset.HashLabel]
 	}
-	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
-	t.written = true
-	for i, name := range alb.IngressNames() {
-		ing := c.obs.ingresses[name]
-		if ing == nil {
-			c.specError("ingress %s/%s does not exist (trafficRouting.alb)", c.ro.Namespace, name)
-			ok = false
-			t.written = false
-			continue
-		}
-		if !albannotation.HasBackend(ing, t.actionName) {
-			c.specError("ingress %s/%s has no path whose backend is service %s with port name %s: the load balancer controller would not apply the rollout's weights",
-				c.ro.Namespace, name, t.actionName, albannotation.UseAnnotation)
-			ok = false
-		}
-		t.ingresses = append(t.ingresses, ing)
-		cw, sw, valid := parseWeights(ing.Annotations[key], t.canaryName, t.stableName)
-		switch {
-		case !valid:
-			t.written = false
-		case i == 0:
-			t.canaryW, t.stableW = cw, sw
-		case cw != t.canaryW || sw != t.stableW:
-			t.written = false
-		}
-	}
+	act := c.observeAction(alb.IngressNames(), alb.AnnotationPrefix, t.actionName, t.canaryName, t.stableName, "trafficRouting.alb", "weights")
+	ok = ok && act.ok
+	t.ingresses, t.written, t.canaryW, t.stableW = act.ingresses, act.written, act.first, act.second
 	// Header routes: present when every Ingress has the action, the
 	// conditions and the path.
 	if len(t.ingresses) > 0 {
@@ -156,6 +133,50 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 
 func hasPort(svc *corev1.Service, port int32) bool {
 	return slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == port })
+}
+
+// actionState is the action annotation as the Ingresses of a rollout carry it.
+type actionState struct {
+	ingresses []*networkingv1.Ingress // the named Ingresses that exist
+	// written: every named Ingress exists and carries the same valid
+	// action, which gives first and second their weights.
+	written       bool
+	first, second int32
+	// ok is false when an Ingress is missing or has no path to the action
+	// (a spec error has been reported).
+	ok bool
+}
+
+// observeAction reads the action annotation (prefix, action) of the named
+// Ingresses with the weights of services first and second. field names the
+// rollout's spec field and change what the action carries, in errors.
+func (c *rolloutContext) observeAction(names []string, prefix, action, first, second, field, change string) actionState {
+	st := actionState{written: true, ok: true}
+	key := albannotation.ActionKey(prefix, action)
+	for i, name := range names {
+		ing := c.obs.ingresses[name]
+		if ing == nil {
+			c.specError("ingress %s/%s does not exist (%s)", c.ro.Namespace, name, field)
+			st.ok, st.written = false, false
+			continue
+		}
+		if !albannotation.HasBackend(ing, action) {
+			c.specError("ingress %s/%s has no path whose backend is service %s with port name %s: the load balancer controller would not apply the rollout's %s",
+				c.ro.Namespace, name, action, albannotation.UseAnnotation, change)
+			st.ok = false
+		}
+		st.ingresses = append(st.ingresses, ing)
+		fw, sw, valid := parseWeights(ing.Annotations[key], first, second)
+		switch {
+		case !valid:
+			st.written = false
+		case i == 0:
+			st.first, st.second = fw, sw
+		case fw != st.first || sw != st.second:
+			st.written = false
+		}
+	}
+	return st
 }
 
 // parseWeights reads the canary and stable weights of an action annotation;
