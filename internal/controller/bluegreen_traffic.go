@@ -524,9 +524,11 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 		spec := c.bgSpec(t, t.previewW, t.activeW)
 		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
 		out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec)
-		// Back to stable (abort, rollback), what fails may be the group
-		// that loses the traffic (the broken new version, the reason for
-		// the abort): the move waits only for the gaining group's health.
+		// Back to stable (abort, rollback), the move waits only for the
+		// gaining group's targets to be seen healthy, even when the check
+		// is not Verified otherwise (written weights the load balancer
+		// controller never applied); the group that loses the traffic, the
+		// broken new version maybe, is not judged at all.
 		back := c.mode != modeProgress && gaining == t.activeSvc
 		if out != outcomeVerified && (!back || !c.checkedHealthy(spec, gaining.Name)) {
 			return err

@@ -353,10 +353,12 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// written yet no traffic flows through the action, and the first write
 	// is verified like any other.
 	//
-	// Moving traffic back to the stable service (an abort, a rollback) needs
-	// only the stable pods healthy: the canary that loses the traffic may be
-	// the broken version the move runs from, and the written weights may be
-	// ones the load balancer controller never applied.
+	// Moving traffic back to the stable service (an abort, a rollback) goes
+	// ahead once the stable pods were seen healthy in the groups the rules
+	// reference, even when the check is not Verified otherwise: the written
+	// weights may be ones the load balancer controller never applied (a rule
+	// that lacks the stable group). The canary that loses the traffic, maybe
+	// the broken version the move runs from, is not judged at all.
 	if c.verifying() && t.written {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(raisingName, nil)

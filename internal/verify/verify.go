@@ -545,13 +545,16 @@ func (v *Verifier) readHealth(ctx context.Context, arns []string, st *IngressSta
 		hs, at, err := v.elb.TargetHealthAt(ctx, arns[i])
 		answers[i] = answer{hs, at, err}
 	})
-	errs := make([]error, len(arns))
+	var first error
 	for i, a := range answers {
-		if errs[i] = a.err; a.err == nil {
+		switch {
+		case a.err == nil:
 			st.Health[arns[i]], st.HealthReadAt[arns[i]] = a.hs, a.at
+		case first == nil:
+			first = a.err
 		}
 	}
-	return firstError(errs)
+	return first
 }
 
 // parallel runs f(0..n-1) concurrently and waits for all; n of one runs inline.
