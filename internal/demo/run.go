@@ -402,11 +402,11 @@ func (r *run) scenario(ctx context.Context, name string) {
 	var err error
 	switch name {
 	case ScenarioCanary:
-		err = r.runCanary(ctx, sc)
+		err = r.runPlan(ctx, sc, r.canaryPlan())
 	case ScenarioAbort:
-		err = r.runAbort(ctx, sc)
+		err = r.runPlan(ctx, sc, r.abortPlan())
 	case ScenarioBlueGreen:
-		err = r.runBlueGreen(ctx, sc)
+		err = r.runPlan(ctx, sc, r.blueGreenPlan())
 	}
 	sc.Duration = r.since() - sc.Started
 	switch {
@@ -425,88 +425,91 @@ func (r *run) pause() time.Duration {
 	return time.Duration(float64(r.opts.Pause) / r.opts.Speed).Round(time.Millisecond)
 }
 
-// runCanary: v1 → v2 through 10 → 25 → 50 → 100, every step verified.
-func (r *run) runCanary(ctx context.Context, sc *ScenarioResult) error {
-	sc.From, sc.To, sc.Expected = "v1", "v2", OutcomePromoted
-	sc.Title = fmt.Sprintf("canary %s → %s: 10 → 25 → 50 → 100 %%, every step verified", sc.From, sc.To)
-	r.event(sc.Name, levelInfo, "▶ "+sc.Title, false)
-	from, err := r.ensureApp(ctx, sc, CanaryApp, sc.From)
-	if err != nil {
-		return err
-	}
-	sc.From = from
-	t, err := r.track(ctx, sc, CanaryApp, serviceRole{CanaryApp + "-stable", "stable"}, serviceRole{CanaryApp + "-canary", "canary"})
-	if err != nil {
-		return err
-	}
-	defer r.finish(t, sc)
-	if err := r.update(ctx, t, CanaryApp, appSpec{version: sc.To}); err != nil {
-		return err
-	}
-	r.event(sc.Name, levelInfo, fmt.Sprintf("image %s set; steps setWeight 10, 25, 50 with pauses of %s, then 100", image(sc.To), r.pause()), false)
-	if err := t.waitFor(ctx, 3*time.Minute+4*r.pause(), "promoted to "+sc.To+" with all traffic verified", promotedVerified(t)); err != nil {
-		return err
-	}
-	sc.Outcome = OutcomePromoted
-	t.markEnd()
-	t.waitSamples(ctx, lingerSamples)
-	return nil
+// scenarioPlan is what one scenario does: update an app from one version to
+// another and wait for an outcome, watching the given services' traffic.
+type scenarioPlan struct {
+	app, from, to, expected, title string
+	services                       []serviceRole
+	spec                           appSpec
+	note                           string // logged once the update is written
+	timeout                        time.Duration
+	// goal says what is awaited, once the version the app really runs
+	// (from) is known; done tells it from the rollout.
+	goal func(from string) string
+	done func(t *tracker) func(ro *v1alpha1.Rollout, newHash string) bool
 }
 
-// runAbort: a broken v3 (readiness passes, the ALB health check fails)
+// canaryPlan: v1 → v2 through 10 → 25 → 50 → 100, every step verified.
+func (r *run) canaryPlan() scenarioPlan {
+	from, to := "v1", "v2"
+	return scenarioPlan{
+		app: CanaryApp, from: from, to: to, expected: OutcomePromoted,
+		title:    fmt.Sprintf("canary %s → %s: 10 → 25 → 50 → 100 %%, every step verified", from, to),
+		services: []serviceRole{{CanaryApp + "-stable", "stable"}, {CanaryApp + "-canary", "canary"}},
+		spec:     appSpec{version: to},
+		note:     fmt.Sprintf("image %s set; steps setWeight 10, 25, 50 with pauses of %s, then 100", image(to), r.pause()),
+		timeout:  3*time.Minute + 4*r.pause(),
+		goal:     func(string) string { return "promoted to " + to + " with all traffic verified" },
+		done:     promotedVerified,
+	}
+}
+
+// abortPlan: a broken v3 (readiness passes, the ALB health check fails)
 // never gets traffic; the verification times out, the rollout aborts and
 // all traffic is verified back on the previous version.
-func (r *run) runAbort(ctx context.Context, sc *ScenarioResult) error {
-	sc.From, sc.To, sc.Expected = "v2", "v3", OutcomeAborted
-	sc.Title = fmt.Sprintf("broken %s: pods pass readiness (%s) but fail the ALB health check (%s)", sc.To, readinessPath, demoapp.HealthPath)
-	r.event(sc.Name, levelInfo, "▶ "+sc.Title, false)
-	from, err := r.ensureApp(ctx, sc, CanaryApp, sc.From)
-	if err != nil {
-		return err
+func (r *run) abortPlan() scenarioPlan {
+	from, to := "v2", "v3"
+	return scenarioPlan{
+		app: CanaryApp, from: from, to: to, expected: OutcomeAborted,
+		title:    fmt.Sprintf("broken %s: pods pass readiness (%s) but fail the ALB health check (%s)", to, readinessPath, demoapp.HealthPath),
+		services: []serviceRole{{CanaryApp + "-stable", "stable"}, {CanaryApp + "-canary", "canary"}},
+		spec:     appSpec{version: to, healthFail: true, timeout: r.opts.BrokenTimeout},
+		note:     fmt.Sprintf("image %s with %s=true set, and a verification timeout of %s", image(to), demoapp.EnvHealthFail, r.opts.BrokenTimeout),
+		timeout:  r.opts.BrokenTimeout + 3*time.Minute,
+		goal:     func(from string) string { return "aborted with all traffic verified back on " + from },
+		done:     func(*tracker) func(*v1alpha1.Rollout, string) bool { return abortedVerified },
 	}
-	sc.From = from
-	t, err := r.track(ctx, sc, CanaryApp, serviceRole{CanaryApp + "-stable", "stable"}, serviceRole{CanaryApp + "-canary", "canary"})
-	if err != nil {
-		return err
-	}
-	defer r.finish(t, sc)
-	if err := r.update(ctx, t, CanaryApp, appSpec{version: sc.To, healthFail: true, timeout: r.opts.BrokenTimeout}); err != nil {
-		return err
-	}
-	r.event(sc.Name, levelInfo, fmt.Sprintf("image %s with %s=true set, and a verification timeout of %s", image(sc.To), demoapp.EnvHealthFail, r.opts.BrokenTimeout), false)
-	if err := t.waitFor(ctx, r.opts.BrokenTimeout+3*time.Minute, "aborted with all traffic verified back on "+sc.From, abortedVerified); err != nil {
-		return err
-	}
-	sc.Outcome = OutcomeAborted
-	t.markEnd()
-	t.waitSamples(ctx, lingerSamples)
-	return nil
 }
 
-// runBlueGreen: a blue-green Rollout of the demo app switched from blue to
+// blueGreenPlan: a blue-green Rollout of the demo app switched from blue to
 // green in the ALB, verified.
-func (r *run) runBlueGreen(ctx context.Context, sc *ScenarioResult) error {
-	sc.From, sc.To, sc.Expected = "blue", "green", OutcomeSwitched
-	sc.Title = fmt.Sprintf("blue-green %s → %s, switched in the ALB and verified", sc.From, sc.To)
+func (r *run) blueGreenPlan() scenarioPlan {
+	from, to := "blue", "green"
+	return scenarioPlan{
+		app: BlueGreenApp, from: from, to: to, expected: OutcomeSwitched,
+		title:    fmt.Sprintf("blue-green %s → %s, switched in the ALB and verified", from, to),
+		services: []serviceRole{{BlueGreenApp + "-active", "active"}, {BlueGreenApp + "-preview", "preview"}},
+		spec:     appSpec{version: to},
+		note:     fmt.Sprintf("image %s set; preview first, then the switch in the ALB", image(to)),
+		timeout:  3 * time.Minute,
+		goal:     func(string) string { return "switched to " + to + " with all traffic verified" },
+		done:     promotedVerified,
+	}
+}
+
+// runPlan runs a scenario's plan: the app at its starting version, traffic
+// tracked, the update written, the outcome awaited, a few more samples.
+func (r *run) runPlan(ctx context.Context, sc *ScenarioResult, p scenarioPlan) error {
+	sc.From, sc.To, sc.Expected, sc.Title = p.from, p.to, p.expected, p.title
 	r.event(sc.Name, levelInfo, "▶ "+sc.Title, false)
-	from, err := r.ensureApp(ctx, sc, BlueGreenApp, sc.From)
+	from, err := r.ensureApp(ctx, sc, p.app, sc.From)
 	if err != nil {
 		return err
 	}
 	sc.From = from
-	t, err := r.track(ctx, sc, BlueGreenApp, serviceRole{BlueGreenApp + "-active", "active"}, serviceRole{BlueGreenApp + "-preview", "preview"})
+	t, err := r.track(ctx, sc, p.app, p.services...)
 	if err != nil {
 		return err
 	}
 	defer r.finish(t, sc)
-	if err := r.update(ctx, t, BlueGreenApp, appSpec{version: sc.To}); err != nil {
+	if err := r.update(ctx, t, p.app, p.spec); err != nil {
 		return err
 	}
-	r.event(sc.Name, levelInfo, fmt.Sprintf("image %s set; preview first, then the switch in the ALB", image(sc.To)), false)
-	if err := t.waitFor(ctx, 3*time.Minute, "switched to "+sc.To+" with all traffic verified", promotedVerified(t)); err != nil {
+	r.event(sc.Name, levelInfo, p.note, false)
+	if err := t.waitFor(ctx, p.timeout, p.goal(sc.From), p.done(t)); err != nil {
 		return err
 	}
-	sc.Outcome = OutcomeSwitched
+	sc.Outcome = p.expected
 	t.markEnd()
 	t.waitSamples(ctx, lingerSamples)
 	return nil
