@@ -85,16 +85,6 @@ func pausedBlueGreen(ro *v1alpha1.Rollout) (bool, string) {
 	return true, ""
 }
 
-// onNewVersion: healthy, and stable is no longer old.
-func onNewVersion(old string) func(*v1alpha1.Rollout) (bool, string) {
-	return func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == old {
-			return false, "still on the old version"
-		}
-		return healthy(ro)
-	}
-}
-
 // flipped: the verification in status is of traffic on the preview group.
 func flipped(s *v1alpha1.RolloutStatus) bool {
 	v := s.Verification

@@ -35,12 +35,7 @@ func TestRolloutCanaryFull(t *testing.T) {
 	tl := watchRollout(t, ns, "web")
 	start := time.Now()
 	setImage(t, ns, "web", "v2")
-	ro = waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1Hash {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	ro = waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1Hash))
 	// All traffic on v2 now.
 	gen.Window()
 	waitOldScaledDown(t, ns, "web", v1Hash)

@@ -55,12 +55,7 @@ func TestRolloutCanaryAccessDenied(t *testing.T) {
 	env.Elbsim().Faults().AllowAction("DescribeTargetHealth")
 	waitRollout(t, ns, "web", "paused at 60% after the fault cleared", rolloutTimeout, pausedAt(3))
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	rep := gen.Stop()
 	assertNoFailures(t, "AccessDenied mid-rollout", rep)
 	scenarioReport(t, "AccessDenied", start, rep, ctl, tl)
@@ -92,12 +87,7 @@ func TestRolloutCanaryThrottlingStorm(t *testing.T) {
 	before := env.Elbsim().Stats()
 	start := time.Now()
 	setImage(t, ns, "web", "v2")
-	waitRollout(t, ns, "web", "healthy on v2", 2*rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", 2*rolloutTimeout, onNewVersion(v1))
 	after := env.Elbsim().Stats()
 	var throttled int64
 	for action, a := range after.Actions {
@@ -126,12 +116,7 @@ func TestRolloutCanaryPropagationDelay(t *testing.T) {
 	t.Cleanup(func() { env.Elbsim().SetPropagationDelay(0) })
 	start := time.Now()
 	setImage(t, ns, "web", "v2")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	waitOldScaledDown(t, ns, "web", v1)
 	rep := gen.Stop()
 	assertNoFailures(t, "propagation delay", rep)

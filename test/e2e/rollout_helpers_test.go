@@ -329,6 +329,41 @@ func verificationText(ro *v1alpha1.Rollout) string {
 	return fmt.Sprintf("%s %s %s: %s", v.Kind, v.Phase, v.Reason, v.Message)
 }
 
+// setBrokenVersion updates the rollout to version, whose pods pass their
+// readiness probe (on /) but fail the ALB health check (HEALTH_FAIL: /healthz
+// answers 500).
+func setBrokenVersion(t *testing.T, ns, name, version string) {
+	t.Helper()
+	patchRollout(t, ns, name, `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"albrollouts/demo:`+version+`","env":[{"name":"HEALTH_FAIL","value":"true"}],`+
+		`"ports":[{"name":"http","containerPort":8080}],"readinessProbe":{"httpGet":{"path":"/","port":"http"},"periodSeconds":1,"failureThreshold":2}}]}}}}`)
+}
+
+// aborted: the rollout aborted and is Degraded.
+func aborted(ro *v1alpha1.Rollout) (bool, string) {
+	return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Abort, "not aborted"
+}
+
+// assertHealthCheckTimeout checks that the rollout's message says the
+// verification timed out on targets failing the ALB health check.
+func assertHealthCheckTimeout(t *testing.T, ro *v1alpha1.Rollout) {
+	t.Helper()
+	for _, want := range []string{"VerificationTimedOut", "Target.ResponseCodeMismatch"} {
+		if !strings.Contains(ro.Status.Message, want) {
+			t.Errorf("message %q lacks %s", ro.Status.Message, want)
+		}
+	}
+}
+
+// onNewVersion: healthy, and stable is no longer old.
+func onNewVersion(old string) func(*v1alpha1.Rollout) (bool, string) {
+	return func(ro *v1alpha1.Rollout) (bool, string) {
+		if ro.Status.StableRS == old {
+			return false, "still on the old version"
+		}
+		return healthy(ro)
+	}
+}
+
 // healthy: the current template is stable, Healthy, and its status was
 // computed for the current generation.
 func healthy(ro *v1alpha1.Rollout) (bool, string) {

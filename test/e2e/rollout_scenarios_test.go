@@ -108,11 +108,8 @@ func TestRolloutCanaryBadVersion(t *testing.T) {
 	tl := watchRollout(t, ns, "web")
 	start := time.Now()
 	// v2 fails /healthz (the ALB health check) but its readiness probe on / passes.
-	patchRollout(t, ns, "web", `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"albrollouts/demo:v2","env":[{"name":"HEALTH_FAIL","value":"true"}],`+
-		`"ports":[{"name":"http","containerPort":8080}],"readinessProbe":{"httpGet":{"path":"/","port":"http"},"periodSeconds":1,"failureThreshold":2}}]}}}}`)
-	ro := waitRollout(t, ns, "web", "aborted", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Abort, "not aborted"
-	})
+	setBrokenVersion(t, ns, "web", "v2")
+	ro := waitRollout(t, ns, "web", "aborted", rolloutTimeout, aborted)
 	rep := gen.Stop()
 	assertNoFailures(t, "bad version", rep)
 	if rep.ByVersion["v2"] > 0 {
@@ -123,11 +120,7 @@ func TestRolloutCanaryBadVersion(t *testing.T) {
 			t.Fatalf("a canary weight of %d was written for a version that fails the ALB health check", w.Canary.Weight)
 		}
 	}
-	for _, want := range []string{"VerificationTimedOut", "Target.ResponseCodeMismatch"} {
-		if !strings.Contains(ro.Status.Message, want) {
-			t.Errorf("message %q lacks %s", ro.Status.Message, want)
-		}
-	}
+	assertHealthCheckTimeout(t, ro)
 	if c := rolloutCondition(ro, v1alpha1.ConditionTrafficVerified); c == nil || c.Reason != "VerificationTimedOut" {
 		t.Errorf("TrafficVerified condition %+v", c)
 	}
@@ -165,12 +158,7 @@ func TestRolloutCanaryDynamicStableScale(t *testing.T) {
 		return n == 1, fmt.Sprintf("stable has %d replicas", n)
 	})
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	waitOldScaledDown(t, ns, "web", v1)
 	rep := gen.Stop()
 	assertNoFailures(t, "dynamicStableScale", rep)
@@ -213,12 +201,7 @@ func TestRolloutCanarySetCanaryScale(t *testing.T) {
 		return n == 1, fmt.Sprintf("canary has %d replicas", n)
 	})
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	rep := gen.Stop()
 	assertNoFailures(t, "setCanaryScale", rep)
 	scenarioReport(t, "setCanaryScale", start, rep, ctl, tl)
@@ -259,12 +242,7 @@ func TestRolloutCanaryControllerRestart(t *testing.T) {
 		ctl.restart()
 		t.Logf("controller restarted: %s", at.what)
 	}
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	waitOldScaledDown(t, ns, "web", v1)
 	rep := gen.Stop()
 	assertNoFailures(t, "controller restarted mid-step", rep)
@@ -297,12 +275,7 @@ func TestRolloutCanaryTwoIngresses(t *testing.T) {
 		}
 	}
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	rep1, rep2 := gen1.Stop(), gen2.Stop()
 	assertNoFailures(t, "two ingresses, first ALB", rep1)
 	assertNoFailures(t, "two ingresses, second ALB", rep2)
@@ -393,12 +366,7 @@ func TestRolloutCanaryHeaderRoute(t *testing.T) {
 		t.Errorf("header route not written: %v", ing.Annotations)
 	}
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v2", rolloutTimeout, onNewVersion(v1))
 	rep := gen.Stop()
 	assertNoFailures(t, "header route (no header)", rep)
 	if ing := ingressOf(t, ns, "web"); albannotation.HasBackend(ing, "canary-header") {
@@ -439,12 +407,7 @@ func TestRolloutCanaryTemplateChange(t *testing.T) {
 	})
 	gen.Window()
 	promote(t, ns, "web")
-	waitRollout(t, ns, "web", "healthy on v3", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on v1"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "web", "healthy on v3", rolloutTimeout, onNewVersion(v1))
 	rep := gen.Stop()
 	assertNoFailures(t, "template change mid-rollout", rep)
 	if rep.ByVersion["v3"] == 0 {
@@ -476,12 +439,7 @@ func TestRolloutArgoGettingStartedALB(t *testing.T) {
 	}
 	waitRollout(t, ns, "rollouts-demo", "paused at 5%", rolloutTimeout, pausedAt(1))
 	promote(t, ns, "rollouts-demo")
-	waitRollout(t, ns, "rollouts-demo", "healthy on yellow", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
-		if ro.Status.StableRS == v1 {
-			return false, "still on blue"
-		}
-		return healthy(ro)
-	})
+	waitRollout(t, ns, "rollouts-demo", "healthy on yellow", rolloutTimeout, onNewVersion(v1))
 	rep := gen.Stop()
 	assertNoFailures(t, "Argo getting-started ALB canary", rep)
 	if rep.ByVersion["yellow"] == 0 || rep.ByVersion["blue"] == 0 {
