@@ -24,6 +24,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -117,6 +119,76 @@ type Reconciler struct {
 	// state: a restart just looks again).
 	albLookupsMu sync.Mutex
 	albLookups   map[types.UID]time.Time
+
+	// own remembers the controller's own writes to Rollouts, whose watch
+	// events are not a reason for another pass.
+	own ownWrites
+}
+
+// ownWrites remembers, per Rollout, the resourceVersions of the controller's
+// latest writes to it (the revision annotation and the status). The watch
+// drops the update events of those versions: a pass that wrote status has
+// already asked for its next pass (RequeueAfter), and reacting to its own
+// write would reconcile a pending rollout as fast as the API server answers.
+// A write by anyone else (the CLI's promote or abort, kubectl) has another
+// resourceVersion and is seen as usual.
+type ownWrites struct {
+	mu  sync.Mutex
+	rvs map[types.UID][]string
+}
+
+// ownWritesKept bounds the versions remembered per Rollout: a pass writes at
+// most two (annotation, status), and an event is dropped once matched.
+const ownWritesKept = 4
+
+func (w *ownWrites) wrote(uid types.UID, rv string) {
+	if uid == "" || rv == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rvs == nil {
+		w.rvs = map[types.UID][]string{}
+	}
+	l := append(w.rvs[uid], rv)
+	if len(l) > ownWritesKept {
+		l = l[len(l)-ownWritesKept:]
+	}
+	w.rvs[uid] = l
+}
+
+// consume reports whether rv is one of the controller's own writes of the
+// Rollout, and forgets it.
+func (w *ownWrites) consume(uid types.UID, rv string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.rvs[uid]
+	i := slices.Index(l, rv)
+	if i < 0 {
+		return false
+	}
+	w.rvs[uid] = slices.Delete(l, i, i+1)
+	return true
+}
+
+func (w *ownWrites) forget(uid types.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.rvs, uid)
+}
+
+// notOwnWrite passes every event but the update a Rollout's own status or
+// annotation write caused.
+func (r *Reconciler) notOwnWrite() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !r.own.consume(e.ObjectNew.GetUID(), e.ObjectNew.GetResourceVersion())
+		},
+		DeleteFunc: func(e event.DeleteEvent) bool {
+			r.own.forget(e.Object.GetUID())
+			return true
+		},
+	}
 }
 
 // New returns a Reconciler. c should be a cached client (the manager's);
@@ -157,7 +229,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.ours(o.GetLabels()) })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
-		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine)).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.notOwnWrite())).
 		Owns(&appsv1.ReplicaSet{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfPod)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexServices))).

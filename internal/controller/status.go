@@ -290,6 +290,7 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 			if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 				return err
 			}
+			c.r.own.wrote(n.UID, n.ResourceVersion)
 			orig.ResourceVersion = n.ResourceVersion
 		}
 	}
@@ -298,5 +299,9 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 	}
 	n := orig.DeepCopy()
 	n.Status = *c.status
-	return c.r.client.Status().Patch(ctx, n, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	if err := c.r.client.Status().Patch(ctx, n, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	c.r.own.wrote(n.UID, n.ResourceVersion)
+	return nil
 }
