@@ -334,6 +334,12 @@ type VerificationStatus struct {
 	// StartedAt is when this verification began (the traffic shift was written).
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// DesiredAt is when the traffic shift was written, to the microsecond
+	// (StartedAt is cut to whole seconds by the API server). It is the
+	// freshness bound: an ELBv2 read sent before it does not count as
+	// evidence for this verification.
+	// +optional
+	DesiredAt *metav1.MicroTime `json:"desiredAt,omitempty"`
 	// LastCheckedAt is when the ELBv2 API was last asked.
 	// +optional
 	LastCheckedAt *metav1.Time `json:"lastCheckedAt,omitempty"`

@@ -912,6 +912,10 @@ func (in *VerificationStatus) DeepCopyInto(out *VerificationStatus) {
 		in, out := &in.StartedAt, &out.StartedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.DesiredAt != nil {
+		in, out := &in.DesiredAt, &out.DesiredAt
+		*out = (*in).DeepCopy()
+	}
 	if in.LastCheckedAt != nil {
 		in, out := &in.LastCheckedAt, &out.LastCheckedAt
 		*out = (*in).DeepCopy()

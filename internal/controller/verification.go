@@ -248,7 +248,8 @@ const (
 // startVerification records a new verification of spec in status, starting
 // now (after the change it verifies was written).
 func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *verifySpec) *v1alpha1.VerificationStatus {
-	now := metav1.NewTime(c.r.opts.Now())
+	at := c.r.opts.Now()
+	now, desiredAt := metav1.NewTime(at), metav1.NewMicroTime(at)
 	v := &v1alpha1.VerificationStatus{
 		Phase:           v1alpha1.VerificationPending,
 		Kind:            kind,
@@ -256,6 +257,7 @@ func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *ve
 		PodTemplateHash: c.newHash,
 		TimeoutSeconds:  int32(c.verifyTimeout() / time.Second),
 		StartedAt:       &now,
+		DesiredAt:       &desiredAt,
 	}
 	if c.ro.Spec.Strategy.Canary != nil && c.status.CurrentStepIndex != nil {
 		v.StepIndex = ptr.To(*c.status.CurrentStepIndex)
@@ -269,6 +271,23 @@ func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *ve
 	c.status.Verification = v
 	c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, verify.ReasonWeightMismatch, "verification started: "+string(kind))
 	return v
+}
+
+// freshnessBound is the instant after which an ELBv2 read counts as evidence
+// for verification v: when its change was written. The API server keeps
+// StartedAt to whole seconds only, so a record without DesiredAt (written by
+// an older controller) counts from the end of StartedAt's second: reads sent
+// up to a second before the write must not pass for reads after it (an
+// abort right after a step would otherwise be verified by reads of the state
+// before the step).
+func freshnessBound(v *v1alpha1.VerificationStatus) time.Time {
+	if v.DesiredAt != nil && !v.DesiredAt.IsZero() {
+		return v.DesiredAt.Time
+	}
+	if v.StartedAt == nil {
+		return time.Time{}
+	}
+	return v.StartedAt.Add(time.Second)
 }
 
 // verified reports whether the last verification verified exactly spec.
@@ -307,7 +326,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	if c.r.verifier == nil {
 		return outcomePending, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
 	}
-	in, err := c.input(s, v.StartedAt.Time)
+	in, err := c.input(s, freshnessBound(v))
 	if err != nil {
 		c.specError("cannot verify: %v", err)
 		return outcomePending, nil
@@ -386,7 +405,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			// it is and keep checking, in a new window.
 			v.Phase = v1alpha1.VerificationFailed
 			v.Reason = res.Cause
-			v.StartedAt = &now
+			v.StartedAt, v.DesiredAt = &now, ptr.To(metav1.NewMicroTime(now.Time))
 			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Cause, res.Message)
 			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
 			c.wait(5*time.Second, "verification failing (%s): %s", res.Cause, res.Message)
