@@ -153,6 +153,12 @@ type PauseReason string
 const (
 	PauseReasonCanaryPauseStep PauseReason = "CanaryPauseStep"
 	PauseReasonBlueGreenPause  PauseReason = "BlueGreenPause"
+	// PauseReasonInconclusiveAnalysisRun: an analysis gate gave no verdict.
+	// albrollouts runs no analysis yet, so every analysis gate pauses with
+	// it until a user promotes.
+	PauseReasonInconclusiveAnalysisRun PauseReason = "InconclusiveAnalysisRun"
+	// PauseReasonInconclusiveExperiment: the same for an experiment step.
+	PauseReasonInconclusiveExperiment PauseReason = "InconclusiveExperiment"
 )
 
 // PauseCondition is a reason for a pause and when it started.
@@ -170,6 +176,25 @@ type CanaryStatus struct {
 	// +kubebuilder:validation:Enum=ping;pong
 	// +optional
 	StablePingPong string `json:"stablePingPong,omitempty"`
+	// CurrentBackgroundAnalysisRunStatus is the background analysis
+	// (spec.strategy.canary.analysis) of the update.
+	// +optional
+	CurrentBackgroundAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentBackgroundAnalysisRunStatus,omitempty"`
+}
+
+// RolloutAnalysisRunStatus is the state of an analysis gate of the rollout
+// (Argo Rollouts' shape). albrollouts runs no AnalysisRun yet: such a gate
+// is recorded with an empty name and status Inconclusive, and the rollout
+// pauses until a user promotes past it.
+type RolloutAnalysisRunStatus struct {
+	// Name is the AnalysisRun's name (empty: none was run).
+	Name string `json:"name"`
+	// Status is the AnalysisRun's phase (Pending, Running, Successful,
+	// Failed, Error or Inconclusive).
+	Status string `json:"status"`
+	// Message says why.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // TrafficWeights is how traffic is split.
@@ -213,6 +238,13 @@ type BlueGreenStatus struct {
 	// to full size after the rollout is resumed.
 	// +optional
 	ScaleUpPreviewCheckPoint bool `json:"scaleUpPreviewCheckPoint,omitempty"`
+	// PrePromotionAnalysisRunStatus is the analysis that gates the switch.
+	// +optional
+	PrePromotionAnalysisRunStatus *RolloutAnalysisRunStatus `json:"prePromotionAnalysisRunStatus,omitempty"`
+	// PostPromotionAnalysisRunStatus is the analysis that gates making the
+	// switched-to ReplicaSet stable.
+	// +optional
+	PostPromotionAnalysisRunStatus *RolloutAnalysisRunStatus `json:"postPromotionAnalysisRunStatus,omitempty"`
 }
 
 // ALBStatus names the AWS resources behind one Ingress.

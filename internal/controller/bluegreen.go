@@ -53,6 +53,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+		c.resetGates()
 	}
 	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
 		return err
@@ -64,6 +65,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+		c.resetGates()
 	case modeAbort:
 		if c.status.AbortedAt == nil {
 			c.abort("", "")
@@ -76,6 +78,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 			c.status.AbortedAt = nil
 			c.status.PauseConditions, c.status.ControllerPause = nil, false
 			c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
+			c.resetGates()
 			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 	}
@@ -119,8 +122,15 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 	}
 	if c.mode == modeProgress && goal.active == c.newHash {
 		// The new pods serve all traffic from the active target group,
-		// verified: the switch is done. The old ReplicaSet's scale-down
-		// delay starts on the next pass, now that it is no longer stable.
+		// verified: the switch is done. The old ReplicaSet stays stable
+		// (and scaled up, for an abort) until the post-promotion analysis
+		// gate is passed.
+		if bg := c.ro.Spec.Strategy.BlueGreen; bg.PostPromotionAnalysis != nil && !c.status.PromoteFull &&
+			!c.recordGate(&c.status.BlueGreen.PostPromotionAnalysisRunStatus, "the post-promotion analysis (spec.strategy.blueGreen.postPromotionAnalysis)") {
+			return nil
+		}
+		// The old ReplicaSet's scale-down delay starts on the next pass,
+		// now that it is no longer stable.
 		c.promote("Completed blue-green update")
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 		return nil
@@ -170,6 +180,10 @@ func (c *rolloutContext) blueGreenPromotion(t *bgTraffic) (bool, int32) {
 	}
 	if !replicaset.Settled(c.newRS) || replicaset.Replicas(c.newRS) != desired || replicaset.Available(c.newRS) < desired {
 		c.wait(0, "waiting for the new ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), desired)
+		return false, desired
+	}
+	if bg.PrePromotionAnalysis != nil &&
+		!c.recordGate(&c.status.BlueGreen.PrePromotionAnalysisRunStatus, "the pre-promotion analysis (spec.strategy.blueGreen.prePromotionAnalysis)") {
 		return false, desired
 	}
 	if !c.blueGreenPauseDone() {

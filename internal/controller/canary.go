@@ -34,6 +34,7 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 		c.status.CurrentStepIndex = ptr.To(int32(0))
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
+		c.resetGates()
 	}
 	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
 		return err
@@ -50,6 +51,7 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	case modeSteady:
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
+		c.resetGates()
 		if n := int32(len(cs.Steps)); n > 0 {
 			c.status.CurrentStepIndex = &n
 		} else {
@@ -64,6 +66,7 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 			// Retried (status.abort cleared): the steps start again.
 			c.status.AbortedAt = nil
 			c.status.CurrentStepIndex = ptr.To(int32(0))
+			c.resetGates()
 			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 		if c.status.CurrentStepIndex == nil {
@@ -181,7 +184,14 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		c.status.CurrentStepIndex = ptr.To(int32(n))
 	}
 	i = min(max(i, 0), n)
-	goal, err := c.canaryGoal(t, i)
+	// A background analysis that cannot be evaluated holds traffic where
+	// the step before its startingStep left it, until a user promotes.
+	at := i
+	held := c.mode == modeProgress && c.backgroundGatePending(i)
+	if held {
+		at = i - 1
+	}
+	goal, err := c.canaryGoal(t, at)
 	if err != nil {
 		c.specError("%v", err)
 		return nil
@@ -190,7 +200,7 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if t.written {
 		c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, t.canaryW, t.stableName, t.stableSel, writtenVerified)
 	}
-	if err := c.scaleCanaryALB(ctx, t, goal, i, writtenVerified); err != nil {
+	if err := c.scaleCanaryALB(ctx, t, goal, at, writtenVerified); err != nil {
 		return err
 	}
 	if c.ro.Spec.Paused && c.mode == modeProgress {
@@ -213,6 +223,12 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		return err
 	}
 	if c.mode != modeProgress {
+		return nil
+	}
+	if held {
+		if c.backgroundGate(i) {
+			c.after(10 * time.Millisecond)
+		}
 		return nil
 	}
 	if i < n {
@@ -256,6 +272,9 @@ func (c *rolloutContext) canaryGoal(t *trafficState, i int) (trafficGoal, error)
 
 // completeStep reports whether step i is done, traffic being at its goal.
 func (c *rolloutContext) completeStep(st *v1alpha1.CanaryStep, i int, goal trafficGoal) bool {
+	if !c.backgroundGate(i) {
+		return false
+	}
 	switch {
 	case st.SetWeight != nil, st.SetCanaryScale != nil:
 		want := replicaset.Replicas(c.newRS)
@@ -269,8 +288,9 @@ func (c *rolloutContext) completeStep(st *v1alpha1.CanaryStep, i int, goal traff
 	case st.SetHeaderRoute != nil:
 		return true
 	default:
-		c.warning("StepSkipped", "step %d (%s) is not supported by albrollouts and was skipped", i, describeStep(st))
-		return true
+		// analysis, experiment, plugin: a gate that cannot be evaluated
+		// fails closed.
+		return c.stepGate(st, i)
 	}
 }
 

@@ -40,6 +40,9 @@ type rolloutContext struct {
 	progressed bool
 	// waiting explains, for the status message, what the rollout waits for.
 	waiting string
+	// gateWhy explains a gate the rollout is paused at (the Paused
+	// condition's message).
+	gateWhy string
 	// invalid holds a spec error found while running (a Service or Ingress
 	// that does not exist, a port that does not exist...).
 	invalid []string

@@ -134,7 +134,11 @@ func (c *rolloutContext) finishStatus() {
 			fmt.Sprintf("ReplicaSet %s has successfully progressed", c.rsName()))
 	}
 	if paused {
-		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, reasonPaused, "Rollout is paused")
+		msg := "Rollout is paused"
+		if c.gateWhy != "" {
+			msg += ": " + c.gateWhy
+		}
+		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, reasonPaused, msg)
 	} else {
 		c.removeCondition(v1alpha1.ConditionPaused)
 	}
