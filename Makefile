@@ -52,8 +52,8 @@ test: test-deps build ## Unit, integration and end-to-end tests, plus a short fu
 test-unit: ## Only the tests that need no control plane (fast).
 	$(GO) test -count=1 -short $(GOTEST_FLAGS) ./...
 
-test-race: ## The verification engine and ELBv2 provider tests under the race detector.
-	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/...
+test-race: ## The verification engine, ELBv2 provider and rollout controller tests under the race detector.
+	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/... ./internal/controller/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/elbsim/query
