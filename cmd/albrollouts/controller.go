@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -102,7 +103,12 @@ default chain (environment, IRSA, EKS Pod Identity, instance role).`,
 				f.opts.Logger = logger
 				loading := clientcmd.NewDefaultClientConfigLoadingRules()
 				loading.ExplicitPath = f.kubeconfig
-				cfg, err := ctrl.GetConfig()
+				// With --kubeconfig, only that file: trying the in-cluster
+				// configuration first would log an error outside a cluster.
+				var cfg *rest.Config
+				if f.kubeconfig == "" {
+					cfg, err = ctrl.GetConfig()
+				}
 				if f.kubeconfig != "" || err != nil {
 					cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
 				}

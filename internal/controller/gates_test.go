@@ -177,3 +177,25 @@ func TestBlueGreenPostPromotionAnalysisGatesStable(t *testing.T) {
 		})
 	}
 }
+
+// Resuming a paused rollout leaves the Paused condition False, as Argo
+// Rollouts does, so `kubectl wait --for=condition=Paused=False` returns
+// (issue 17, item 7); it used to be removed.
+func TestPromoteSetsPausedConditionFalse(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused", pausedBy(v1alpha1.PauseReasonCanaryPauseStep))
+	promoteCLI(s)
+	ro := s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
+	for _, c := range ro.Status.Conditions {
+		if c.Type == v1alpha1.ConditionPaused {
+			if c.Status != "False" || c.Reason != reasonResumed {
+				t.Fatalf("Paused condition after promote: %s %s", c.Status, c.Reason)
+			}
+			return
+		}
+	}
+	t.Fatal("the Paused condition was removed at promote; kubectl wait --for=condition=Paused=False would never return")
+}

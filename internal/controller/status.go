@@ -24,6 +24,7 @@ const (
 	reasonRSUpdated          = "ReplicaSetUpdated"
 	reasonNewRSAvailable     = "NewReplicaSetAvailable"
 	reasonPaused             = "RolloutPaused"
+	reasonResumed            = "RolloutResumed"
 	reasonAborted            = "RolloutAborted"
 	reasonDeadlineExceeded   = "ProgressDeadlineExceeded"
 	reasonAvailable          = "AvailableReason"
@@ -139,8 +140,10 @@ func (c *rolloutContext) finishStatus() {
 			msg += ": " + c.gateWhy
 		}
 		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, reasonPaused, msg)
-	} else {
-		c.removeCondition(v1alpha1.ConditionPaused)
+	} else if c.condition(v1alpha1.ConditionPaused) != nil {
+		// Resumed: the condition stays, False, as in Argo Rollouts
+		// (`kubectl wait --for=condition=Paused=False` waits for it).
+		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")
 	}
 	if c.status.AvailableReplicas >= c.replicas() {
 		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
