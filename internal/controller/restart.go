@@ -62,8 +62,15 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 	batch := max(int(intOrPercent(c.maxUnavailable(), c.replicas(), false)), 1)
 	for i := 0; i < min(batch, len(old)); i++ {
 		p := old[i]
+		if u := c.vetEviction(&p); u != nil {
+			_ = c.refuse(u)
+			continue
+		}
 		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 		err := c.r.client.SubResource("eviction").Create(ctx, &p, ev)
+		if err == nil {
+			c.obs.markEvicted(p.Name, c.now)
+		}
 		switch {
 		case apierrors.IsTooManyRequests(err):
 			c.wait(5*time.Second, "restarting pods: eviction of %s refused by a PodDisruptionBudget; retrying", p.Name)
