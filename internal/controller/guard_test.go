@@ -81,7 +81,7 @@ func newBlueGreenSelectorFixture() *guardFixture {
 // rs adds a ReplicaSet of n available pods, all ready.
 func (f *guardFixture) rs(hash string, n int32) *appsv1.ReplicaSet {
 	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-" + hash, Labels: map[string]string{replicaset.HashLabel: hash}},
-		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(n), Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web", replicaset.HashLabel: hash}}}},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To(n), Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web", replicaset.HashLabel: hash}}}},
 		Status: appsv1.ReplicaSetStatus{Replicas: n, ReadyReplicas: n, AvailableReplicas: n}}
 	f.obs.rss = append(f.obs.rss, rs)
 	for i := int32(0); i < n; i++ {
@@ -166,7 +166,9 @@ func (f *guardFixture) noVerify() {
 }
 
 // rsOf returns the fixture's ReplicaSet of hash.
-func (f *guardFixture) rsOf(hash string) *appsv1.ReplicaSet { return replicaset.FindByHash(f.obs.rss, hash) }
+func (f *guardFixture) rsOf(hash string) *appsv1.ReplicaSet {
+	return replicaset.FindByHash(f.obs.rss, hash)
+}
 
 func selector(hash string) map[string]string {
 	sel := map[string]string{"app": "web"}
@@ -283,34 +285,56 @@ func TestGuardIngress(t *testing.T) {
 		want  string
 	}{
 		{"raise after a health check of the group", func(f *guardFixture) { f.action(0, 100); f.bound(0, 100); f.healthChecked("web-canary") },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80})
+			}, ""},
 		{"raise without a health check", func(f *guardFixture) { f.action(0, 100); f.bound(0, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80}) }, "before a check found"},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80})
+			}, "before a check found"},
 		{"raise after a health check of other targets", func(f *guardFixture) {
 			f.action(0, 100)
 			f.bound(0, 100)
 			f.healthChecked("web-canary")
 			f.rs("v2", 1) // one more canary pod since the check
-		}, func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80}) }, "before a check found"},
+		}, func(n *networkingv1.Ingress) {
+			n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80})
+		}, "before a check found"},
 		{"raise to a group with no ready pod", func(f *guardFixture) {
 			f.action(0, 100)
 			f.bound(0, 100)
 			f.svc("web-canary", "v3")
-		}, func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80}) }, "no ready pod"},
+		}, func(n *networkingv1.Ingress) {
+			n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80})
+		}, "no ready pod"},
 		{"lowering the canary raises the stable", func(f *guardFixture) { f.action(50, 50); f.bound(50, 50) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90}) }, "service ns/web-stable"},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90})
+			}, "service ns/web-stable"},
 		{"lowering the canary after a check of the stable", func(f *guardFixture) { f.action(50, 50); f.bound(50, 50); f.healthChecked("web-stable") },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90})
+			}, ""},
 		{"lowering within the bound needs nothing", func(f *guardFixture) { f.action(50, 50); f.bound(50, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90})
+			}, ""},
 		{"back to a weight not yet verified away is no raise", func(f *guardFixture) { f.action(100, 0); f.bound(100, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100})
+			}, ""},
 		{"weights that do not add up (bug 8)", func(f *guardFixture) { f.action(0, 100); f.bound(0, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 90}) }, "summing to 100"},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 90})
+			}, "summing to 100"},
 		{"another service", func(f *guardFixture) { f.action(0, 100); f.bound(0, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-other": 0, "web-stable": 100}) }, "exactly services"},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-other": 0, "web-stable": 100})
+			}, "exactly services"},
 		{"first write", func(f *guardFixture) {},
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100})
+			}, ""},
 		{"header route after a health check", func(f *guardFixture) { f.action(0, 100); f.bound(0, 100); f.healthChecked("web-canary") },
 			func(n *networkingv1.Ingress) {
 				g := &guardFixture{obs: &observed{ingresses: map[string]*networkingv1.Ingress{"web": n}}}
@@ -327,7 +351,9 @@ func TestGuardIngress(t *testing.T) {
 				delete(n.Annotations, albannotation.ConditionsKey("", "hdr"))
 			}, ""},
 		{"not verifying: ready pods suffice", func(f *guardFixture) { f.noVerify(); f.action(0, 100) },
-			func(n *networkingv1.Ingress) { n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80}) }, ""},
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 20, "web-stable": 80})
+			}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
