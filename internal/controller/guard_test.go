@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
@@ -462,5 +466,168 @@ func TestGuardBound(t *testing.T) {
 	c.boundVerified(spec)
 	if c.status.TrafficBound.Weights["web-canary"] != 50 {
 		t.Fatalf("a health-only check reset the bound: %+v", c.status.TrafficBound)
+	}
+}
+
+// ----- the guard in the simulator -----
+
+// passContext observes the simulated cluster as a pass does, for calling a
+// chokepoint directly (a deliberately wrong decision).
+func (s *sim) passContext() *rolloutContext {
+	s.t.Helper()
+	ro := s.rollout()
+	obs, err := s.r.observe(context.Background(), ro)
+	s.must(err)
+	c := newRolloutContext(s.r, ro, obs)
+	c.newHash = ro.Status.CurrentPodHash
+	c.mode = c.canaryMode()
+	return c
+}
+
+// A canary at 50 %, paused, and three wrong decisions made at the
+// chokepoints: point the canary Service at the stable pods while its group
+// has weight 50, scale the canary to zero under that weight, give the canary
+// all of the traffic without a health check of its targets. The guard
+// refuses all three with an event, nothing changes in the cluster, and the
+// rollout goes on.
+func TestGuardRefusesWrongDecisionsAtTheChokepoints(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	eventsText(s)
+	ctx := context.Background()
+
+	c := s.passContext()
+	err := c.switchService(ctx, c.obs.services["web-canary"], v1, "canary")
+	if !errors.Is(err, errUnsafeWrite) || s.selectorOf("web-canary") != v2 {
+		t.Fatalf("moving the canary Service under weight 50: err %v, selector %s", err, s.selectorOf("web-canary"))
+	}
+	c = s.passContext()
+	s.must(c.scale(ctx, replicaset.FindByHash(c.obs.rss, v2), 0))
+	if got := s.replicasOf(v2); got != 2 {
+		t.Fatalf("the canary under weight 50 was scaled to %d", got)
+	}
+	c = s.passContext()
+	ing := c.obs.ingresses["web"]
+	err = c.patchIngress(ctx, ing, func(n *networkingv1.Ingress) error {
+		n.Annotations[albannotation.ActionKey("", "web-root")] = forward(map[string]int32{"web-canary": 100, "web-stable": 0})
+		return nil
+	})
+	if !errors.Is(err, errUnsafeWrite) {
+		t.Fatalf("raising the canary to 100 without a health check: err %v", err)
+	}
+	ev := eventsText(s)
+	if n := strings.Count(ev, reasonUnsafeWrite); n != 3 {
+		t.Fatalf("%d refusal events, want 3:\n%s", n, ev)
+	}
+	for _, want := range []string{"point canary service web-canary at pods " + v1, "scale ReplicaSet web-" + v2 + " from 2 to 0", "write the action"} {
+		if !strings.Contains(ev, want) {
+			t.Fatalf("no refusal event says %q:\n%s", want, ev)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		s.step()
+	}
+	if s.albWeights["web-canary"] != 50 {
+		t.Fatalf("ALB %v after the refused writes", s.albWeights)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
+}
+
+// Issue 16, bug 10: from 50 % to 10 %, the canary kept its two pods until the
+// ALB was verified to send 10 % (the load balancer lags three passes).
+func TestGuardKeepsTheCanaryUntilItsLowerWeightIsVerified(t *testing.T) {
+	s := newSim(t)
+	s.lbLag = 3
+	s.canaryRollout(4, weightStep(50), pauseStep("5s"), weightStep(10), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(200, "paused at 10%", func(ro *v1alpha1.Rollout) bool {
+		if v2 := ro.Status.CurrentPodHash; s.albWeights["web-canary"] >= 50 {
+			s.keepsReplicas(v2, 2, "while the ALB sends the canary 50%")
+		}
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 3
+	})
+	if got := s.replicasOf(s.rollout().Status.CurrentPodHash); got != 1 {
+		t.Fatalf("canary at 10%% has %d replicas, want 1", got)
+	}
+}
+
+// Issue 16, bug 9: restartAt while the canary (one pod of four, 25 %) gets
+// traffic: its only pod is not evicted (the stable pods are), until the
+// promotion takes the traffic off it; then the restart completes.
+func TestGuardNeverEvictsTheLastPodOfAWeightedGroup(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	s.healthLag = 2
+	setImage(s, "v2")
+	ro := s.run(80, "paused at 25%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	canaryPod := ""
+	for _, p := range s.pods() {
+		if p.Labels[replicaset.HashLabel] == v2 {
+			canaryPod = p.Name
+		}
+	}
+	at := metav1.NewTime(s.now.Add(time.Second).Truncate(time.Second))
+	s.now = s.now.Add(time.Second)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.RestartAt = &at })
+	for i := 0; i < 40; i++ {
+		s.step()
+		if !slices.ContainsFunc(s.pods(), func(p corev1.Pod) bool { return p.Name == canaryPod }) {
+			t.Fatalf("pass %d: the only canary pod %s was evicted while the canary gets weight %d", s.passes, canaryPod, s.albWeights["web-canary"])
+		}
+	}
+	if ev := eventsText(s); !strings.Contains(ev, "evict pod "+canaryPod) {
+		t.Fatalf("no refusal event for the canary pod:\n%s", ev)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(200, "promoted and restarted", func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && ro.Status.StableRS == v2 && ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at)
+	})
+}
+
+// Issue 16, bug 2: a header route forwards to the canary group; an abort
+// would re-point the canary Service at the stable pods while the route is in
+// place (the state machine looks at the canary weight only). The guard
+// refuses the selector move for as long as the route forwards there.
+func TestGuardKeepsARoutedCanaryServiceInPlace(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4,
+		v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To(int32(1))}},
+		v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "hdr", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "x-canary", HeaderValue: &v1alpha1.StringMatch{Exact: "1"}}}}},
+		pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes = []v1alpha1.ManagedRoute{{Name: "hdr"}}
+	})
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	ro := s.run(80, "paused with the header route", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	v2 := ro.Status.CurrentPodHash
+	routed := func() bool {
+		var ing networkingv1.Ingress
+		s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+		return ing.Annotations[albannotation.ActionKey("", "hdr")] != ""
+	}
+	if !routed() || s.selectorOf("web-canary") != v2 {
+		t.Fatalf("at the pause: route %v, canary selector %s", routed(), s.selectorOf("web-canary"))
+	}
+	eventsText(s)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	for i := 0; i < 40; i++ {
+		s.step()
+		if routed() && s.selectorOf("web-canary") != v2 {
+			t.Fatalf("pass %d: the canary Service moved to %s while the header route forwards to it", s.passes, s.selectorOf("web-canary"))
+		}
+	}
+	if routed() {
+		if ev := eventsText(s); !strings.Contains(ev, reasonUnsafeWrite) || !strings.Contains(ev, "header route") {
+			t.Fatalf("the route stays and no refusal says why:\n%s", ev)
+		}
 	}
 }
