@@ -122,6 +122,13 @@ type RolloutStatus struct {
 	// Verification describes the verification of the last ALB traffic shift.
 	// +optional
 	Verification *VerificationStatus `json:"verification,omitempty"`
+	// TrafficBound is the most traffic the load balancer may be sending to
+	// each Service: that of the last verified action, and of every action
+	// written since (the load balancer controller may apply any of them
+	// until the last one is verified). The controller's safety guard reads
+	// it; it is kept only while the rollout verifies. albrollouts extension.
+	// +optional
+	TrafficBound *TrafficBound `json:"trafficBound,omitempty"`
 	// Conditions are the rollout's conditions (see the Condition* constants),
 	// in Argo Rollouts' shape.
 	// +optional
@@ -455,4 +462,17 @@ type TargetObservation struct {
 	// Description is the ELBv2 description of the reason.
 	// +optional
 	Description string `json:"description,omitempty"`
+}
+
+// TrafficBound is the most traffic the load balancer may be sending to the
+// Services of a rollout's action, written but not yet verified included.
+type TrafficBound struct {
+	// Weights are, per Service, the highest weight of the last verified
+	// action and of every action written since.
+	// +optional
+	Weights map[string]int32 `json:"weights,omitempty"`
+	// RouteServices are the Services a header route forwards to, in the last
+	// verified state or in a route written since.
+	// +optional
+	RouteServices []string `json:"routeServices,omitempty"`
 }

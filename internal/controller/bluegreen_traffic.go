@@ -372,6 +372,9 @@ func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, 
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	if u := c.vetSelector(svc, n.Spec.Selector, "widen the selector of active service "+svc.Name+" to every pod of the rollout"); u != nil {
+		return c.refuse(u)
+	}
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("widening the selector of active service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}

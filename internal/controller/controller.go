@@ -23,6 +23,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -365,6 +366,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	r.metrics.record(&ro, c.status)
 	if runErr != nil {
+		if errors.Is(runErr, errUnsafeWrite) {
+			// The guard refused a write (an event says which and why):
+			// look again later, from what is observed then.
+			return c.result(), nil
+		}
 		if apierrors.IsConflict(runErr) {
 			return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
 		}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
@@ -29,6 +31,10 @@ type observed struct {
 	// bindings are the namespace's TargetGroupBindings (read only when the
 	// rollout verifies).
 	bindings []verify.TargetGroupBinding
+	// plainBackends are the Services of the rollout that a path (or default
+	// backend) of an ALB Ingress names directly, not through an action: they
+	// receive that path's traffic whatever the weights (the write guard).
+	plainBackends map[string]bool
 }
 
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
@@ -80,6 +86,23 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			obs.ingresses[name] = &ing
 		case !apierrors.IsNotFound(err):
 			return nil, fmt.Errorf("reading ingress %s/%s: %w", ro.Namespace, name, err)
+		}
+	}
+	var ings networkingv1.IngressList
+	if err := r.client.List(ctx, &ings, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the ingresses of namespace %s: %w", ro.Namespace, err)
+	}
+	obs.plainBackends = map[string]bool{}
+	mine := rolloutServices(ro)
+	for i := range ings.Items {
+		ing := &ings.Items[i]
+		if ing.DeletionTimestamp != nil || !isALBIngress(ing) {
+			continue
+		}
+		for _, b := range ingressBackends(ing) {
+			if b.Port.Name != albannotation.UseAnnotation && slices.Contains(mine, b.Name) {
+				obs.plainBackends[b.Name] = true
+			}
 		}
 	}
 	if ro.ALBVerification().Enabled(r.opts.VerifyByDefault) {

@@ -95,6 +95,12 @@ func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, repli
 	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired {
 		return nil
 	}
+	if u := c.vetScale(rs, replicas); u != nil {
+		// Not scaled; the pass goes on (the verification that allows it
+		// may run further on).
+		_ = c.refuse(u)
+		return nil
+	}
 	n := rs.DeepCopy()
 	n.Spec.Replicas = ptr.To(replicas)
 	if n.Annotations == nil {

@@ -60,10 +60,20 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 		}
 	}
 	batch := max(int(intOrPercent(c.maxUnavailable(), c.replicas(), false)), 1)
-	for i := 0; i < min(batch, len(old)); i++ {
+	n := 0
+	for i := 0; i < len(old) && n < batch; i++ {
 		p := old[i]
+		if u := c.vetEviction(&p); u != nil {
+			// Another pod may go first; this one waits.
+			_ = c.refuse(u)
+			continue
+		}
+		n++
 		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 		err := c.r.client.SubResource("eviction").Create(ctx, &p, ev)
+		if err == nil {
+			c.obs.markEvicted(p.Name, c.now)
+		}
 		switch {
 		case apierrors.IsTooManyRequests(err):
 			c.wait(5*time.Second, "restarting pods: eviction of %s refused by a PodDisruptionBudget; retrying", p.Name)
@@ -74,6 +84,12 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 		default:
 			c.normal("RestartingPod", "Evicted pod %s (created before restartAt %s)", p.Name, at.UTC().Format(time.RFC3339))
 		}
+	}
+	if n == 0 {
+		// Every pod left is the last ready one of a Service with traffic
+		// (the guard refused it): the rollout goes on meanwhile (a promotion
+		// or a weight change frees them), the restart completes later.
+		return true, nil
 	}
 	c.progressed = true
 	c.wait(time.Second, "restarting pods: %d left to restart", len(old))

@@ -102,6 +102,7 @@ func (c *rolloutContext) finishStatus() {
 		// status.alb / status.albs stay: they are looked up even without
 		// verification (Argo Rollouts leaves them empty then).
 		c.status.Verification = nil
+		c.status.TrafficBound = nil
 		c.removeCondition(v1alpha1.ConditionTrafficVerified)
 		if w := c.status.Canary.Weights; w != nil {
 			w.Verified = nil

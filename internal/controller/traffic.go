@@ -505,10 +505,15 @@ func (c *rolloutContext) patchIngress(ctx context.Context, ing *networkingv1.Ing
 	if err := mutate(n); err != nil {
 		return err
 	}
+	if u := c.vetIngress(ing, n); u != nil {
+		return c.refuse(u)
+	}
+	c.growBound(ing)
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(ing, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("updating ingress %s/%s: %w", ing.Namespace, ing.Name, err)
 	}
 	*ing = *n
+	c.growBound(ing)
 	return nil
 }
 
@@ -524,6 +529,9 @@ func (c *rolloutContext) switchService(ctx context.Context, svc *corev1.Service,
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	if u := c.vetSelector(svc, n.Spec.Selector, fmt.Sprintf("point %s service %s at pods %s", role, svc.Name, hash)); u != nil {
+		return c.refuse(u)
+	}
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("pointing %s service %s/%s at pods %s: %w", role, svc.Namespace, svc.Name, hash, err)
 	}

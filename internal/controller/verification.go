@@ -374,6 +374,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	switch res.Outcome {
 	case verify.Verified:
 		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
+		c.boundVerified(s)
 		c.progressed = true
 		if w := c.status.Canary.Weights; w != nil && len(s.dests) >= 2 && s.dests[0].weight == w.Canary.Weight && s.dests[1].weight == w.Stable.Weight {
 			w.Verified = ptr.To(true)
