@@ -434,19 +434,24 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 		if !c.canSwitchTo(goal.active, t.activeSvc, t.activeW > 0) {
 			return false, nil
 		}
-		// During the switch the active group's weight 0 is verified before
-		// its selector moves. Back to stable (abort, rollback), the active
-		// Service only left stable after that verification, and no weight
-		// was written since; the state it leaves may be broken (the reason
-		// for the abort) and could never verify, so it is not asked to.
-		if c.verifying() && (c.mode == modeProgress || narrowing) {
+		// The active group's weight 0 is seen applied (weights written but
+		// not verified count as traffic) before its selector moves. During
+		// the switch the whole state is verified. Back to stable (abort,
+		// rollback) the group that carries the traffic may serve the broken
+		// version (the reason for the abort) and never verify; its health
+		// is not this move's concern, the active group's weight is: a check
+		// that found the weights applied everywhere and only targets
+		// unhealthy is enough.
+		if c.verifying() {
 			spec := c.bgSpec(t, t.previewW, t.activeW)
 			kind := goal.kind
 			if narrowing && t.activeW > 0 {
 				spec.requireHealthy(t.activeSvc.Name, c.obs.podsOf(goal.active))
 				kind = v1alpha1.VerificationTargetHealth
 			}
-			if out, err := c.runVerification(ctx, kind, spec); out != outcomeVerified {
+			out, err := c.runVerification(ctx, kind, spec)
+			back := c.mode != modeProgress && !narrowing
+			if out != outcomeVerified && (!back || !c.checkedWeightsApplied(spec)) {
 				return false, err
 			}
 		}
@@ -556,6 +561,18 @@ func (c *rolloutContext) checkedHealthy(s *verifySpec, service string) bool {
 		n++
 	}
 	return n > 0
+}
+
+// checkedWeightsApplied reports whether the check of spec made in this pass
+// found the weights of every rule as the spec wants them, on every Ingress,
+// whatever it found of target health (the engine reports TargetsNotHealthy
+// only when the rules verify).
+func (c *rolloutContext) checkedWeightsApplied(s *verifySpec) bool {
+	v := c.status.Verification
+	if v == nil || v.Fingerprint != s.fingerprint() || v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) {
+		return false
+	}
+	return v.Phase == v1alpha1.VerificationVerified || (v.Phase == v1alpha1.VerificationPending && v.Reason == verify.ReasonTargetsNotHealthy)
 }
 
 // undoingTimedOut reports whether the weights as written are those of a
