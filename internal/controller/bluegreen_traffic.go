@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,9 +277,12 @@ func plainSpec(ings []*networkingv1.Ingress, port backendPort, role verify.Role,
 // the new ones are registered and pass the ALB health check (the ALB sends
 // nothing to a target still in its initial state); once every pod of the goal
 // is healthy there, verified, the selector is narrowed to them and the old
-// pods drain. While widened, both versions serve. Without verification (or
-// without an ALB in front of the active Service) the selector moves at once,
-// as Argo Rollouts moves it.
+// pods drain. While widened, both versions serve, and no third one: the
+// selector is widened only once no pod of another version is left (see
+// waitForOtherVersions), and a widening that a new template made stale is
+// undone before the new ReplicaSet gets pods (staleWidening). Without
+// verification (or without an ALB in front of the active Service) the
+// selector moves at once, as Argo Rollouts moves it.
 func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
 	if t.previewSvc != nil && (!t.previewPinned || t.previewSel != goal.preview) && replicaset.FindByHash(c.obs.rss, goal.preview) != nil {
 		return false, c.switchService(ctx, t.previewSvc, goal.preview, "preview")
@@ -312,6 +316,9 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 				return false, err
 			}
 		}
+		if c.waitForOtherVersions(t.activeSvc, t.activeSel, goal.active) {
+			return false, nil
+		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active)
 	}
 	// Widened: narrow once every pod of the goal is healthy in the active group.
@@ -320,6 +327,60 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		return false, err
 	}
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
+}
+
+// otherVersionPods lists the ReplicaSets, other than those of hashes, that
+// still have live pods: a widened selector would select those pods too.
+func (c *rolloutContext) otherVersionPods(hashes ...string) []*appsv1.ReplicaSet {
+	var out []*appsv1.ReplicaSet
+	for _, rs := range c.obs.rss {
+		if slices.Contains(hashes, replicaset.HashOf(rs)) {
+			continue
+		}
+		for _, p := range c.obs.podsOf(replicaset.HashOf(rs)) {
+			if p.DeletionTimestamp == nil {
+				out = append(out, rs)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// waitForOtherVersions reports whether the active Service must wait before
+// it is widened from one ReplicaSet to another: a widened selector selects
+// every pod of the rollout, so the pods of any other version (one kept for
+// scaleDownDelaySeconds, an aborted one kept for
+// abortScaleDownDelaySeconds) would join the active group and serve. They
+// scale down when their delay is over; the switch waits for that.
+func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, from, to string) bool {
+	others := c.otherVersionPods(from, to)
+	if len(others) == 0 {
+		return false
+	}
+	rs := others[0]
+	when := "once nothing depends on it"
+	if d, ok := replicaset.ScaleDownDeadline(rs); ok {
+		when = "at " + d.UTC().Format(time.RFC3339)
+	}
+	c.wait(time.Second, "waiting for ReplicaSet %s to scale down (%s) before widening the selector of active service %s: a widened selector would select its pods too", rs.Name, when, svc.Name)
+	return true
+}
+
+// staleWidening reports whether the active Service is widened over pods of
+// a version that is neither stable nor new (the template changed during the
+// switch): it must be narrowed back to stable before anything else, and the
+// new ReplicaSet must not grow meanwhile (its pods would join the group).
+func (c *rolloutContext) staleWidening(t *bgTraffic) bool {
+	if t == nil || t.alb || t.activeSvc == nil || t.activePinned || c.status.StableRS == "" {
+		return false
+	}
+	for _, p := range c.obs.podsSelectedBy(t.activeSvc) {
+		if h := p.Labels[replicaset.HashLabel]; h != c.status.StableRS && h != c.newHash && p.DeletionTimestamp == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // previewGate verifies, when an ALB routes to the preview Service, that every
