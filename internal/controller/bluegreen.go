@@ -29,7 +29,10 @@ import (
 //     preview target group (when an ALB routes to the preview Service); the
 //     switch widens the active selector so that the old pods stay registered
 //     while the new ones join and pass the ALB health check, and narrows it to
-//     the new pods only once they are healthy in the active group.
+//     the new pods only once they are healthy in the active group. It is
+//     widened only while the rollout has no pod of a third version (a
+//     retired or aborted one waiting for its scale-down delay), which
+//     would join the active group and serve.
 //   - ALB mode (blueGreen.alb names an Ingress): the switch is a weight flip
 //     between the active and preview target groups, atomic for clients.
 //
@@ -90,6 +93,13 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 	promoted, desiredNew := false, c.replicas()
 	if c.mode == modeProgress {
 		promoted, desiredNew = c.blueGreenPromotion(t)
+		if c.staleWidening(t) {
+			// The active Service, widened for a switch the new template
+			// replaced, selects every pod of the rollout: it goes back to
+			// stable before the new ReplicaSet gets pods.
+			promoted, desiredNew = false, min(desiredNew, replicaset.Replicas(c.newRS))
+			c.wait(0, "narrowing active service %s back to the stable pods %s before ReplicaSet %s gets pods", t.activeSvc.Name, c.status.StableRS, c.newRS.Name)
+		}
 	}
 	if err := c.scaleBlueGreen(ctx, t, desiredNew); err != nil {
 		return err
@@ -315,8 +325,13 @@ func (c *rolloutContext) switchStarted(t *bgTraffic) bool {
 	if t.activeSvc == nil {
 		return false
 	}
-	if !t.activePinned || t.activeSel == c.newHash {
+	if t.activeSel == c.newHash && t.activePinned {
 		return true
+	}
+	if !t.activePinned {
+		// Widened (or never pinned): a switch to the new pods only when it
+		// selects no other version than stable and new.
+		return !c.staleWidening(t)
 	}
 	return t.alb && t.written && t.previewW > 0 && t.previewPinned && t.previewSel == c.newHash
 }

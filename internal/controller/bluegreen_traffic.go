@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,9 +277,12 @@ func plainSpec(ings []*networkingv1.Ingress, port backendPort, role verify.Role,
 // the new ones are registered and pass the ALB health check (the ALB sends
 // nothing to a target still in its initial state); once every pod of the goal
 // is healthy there, verified, the selector is narrowed to them and the old
-// pods drain. While widened, both versions serve. Without verification (or
-// without an ALB in front of the active Service) the selector moves at once,
-// as Argo Rollouts moves it.
+// pods drain. While widened, both versions serve, and no third one: the
+// selector is widened only once no pod of another version is left (see
+// waitForOtherVersions), and a widening that a new template made stale is
+// undone before the new ReplicaSet gets pods (staleWidening). Without
+// verification (or without an ALB in front of the active Service) the
+// selector moves at once, as Argo Rollouts moves it.
 func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
 	if t.previewSvc != nil && (!t.previewPinned || t.previewSel != goal.preview) && replicaset.FindByHash(c.obs.rss, goal.preview) != nil {
 		return false, c.switchService(ctx, t.previewSvc, goal.preview, "preview")
@@ -312,6 +316,9 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 				return false, err
 			}
 		}
+		if c.waitForOtherVersions(t.activeSvc, t.activeSel, goal.active) {
+			return false, nil
+		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active)
 	}
 	// Widened: narrow once every pod of the goal is healthy in the active group.
@@ -320,6 +327,60 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		return false, err
 	}
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
+}
+
+// otherVersionPods lists the ReplicaSets, other than those of hashes, that
+// still have live pods: a widened selector would select those pods too.
+func (c *rolloutContext) otherVersionPods(hashes ...string) []*appsv1.ReplicaSet {
+	var out []*appsv1.ReplicaSet
+	for _, rs := range c.obs.rss {
+		if slices.Contains(hashes, replicaset.HashOf(rs)) {
+			continue
+		}
+		for _, p := range c.obs.podsOf(replicaset.HashOf(rs)) {
+			if p.DeletionTimestamp == nil {
+				out = append(out, rs)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// waitForOtherVersions reports whether the active Service must wait before
+// it is widened from one ReplicaSet to another: a widened selector selects
+// every pod of the rollout, so the pods of any other version (one kept for
+// scaleDownDelaySeconds, an aborted one kept for
+// abortScaleDownDelaySeconds) would join the active group and serve. They
+// scale down when their delay is over; the switch waits for that.
+func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, from, to string) bool {
+	others := c.otherVersionPods(from, to)
+	if len(others) == 0 {
+		return false
+	}
+	rs := others[0]
+	when := "once nothing depends on it"
+	if d, ok := replicaset.ScaleDownDeadline(rs); ok {
+		when = "at " + d.UTC().Format(time.RFC3339)
+	}
+	c.wait(time.Second, "waiting for ReplicaSet %s to scale down (%s) before widening the selector of active service %s: a widened selector would select its pods too", rs.Name, when, svc.Name)
+	return true
+}
+
+// staleWidening reports whether the active Service is widened over pods of
+// a version that is neither stable nor new (the template changed during the
+// switch): it must be narrowed back to stable before anything else, and the
+// new ReplicaSet must not grow meanwhile (its pods would join the group).
+func (c *rolloutContext) staleWidening(t *bgTraffic) bool {
+	if t == nil || t.alb || t.activeSvc == nil || t.activePinned || c.status.StableRS == "" {
+		return false
+	}
+	for _, p := range c.obs.podsSelectedBy(t.activeSvc) {
+		if h := p.Labels[replicaset.HashLabel]; h != c.status.StableRS && h != c.newHash && p.DeletionTimestamp == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // previewGate verifies, when an ALB routes to the preview Service, that every
@@ -437,19 +498,24 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 		if !c.canSwitchTo(goal.active, t.activeSvc, t.activeW > 0) {
 			return false, nil
 		}
-		// During the switch the active group's weight 0 is verified before
-		// its selector moves. Back to stable (abort, rollback), the active
-		// Service only left stable after that verification, and no weight
-		// was written since; the state it leaves may be broken (the reason
-		// for the abort) and could never verify, so it is not asked to.
-		if c.verifying() && (c.mode == modeProgress || narrowing) {
+		// The active group's weight 0 is seen applied (weights written but
+		// not verified count as traffic) before its selector moves. During
+		// the switch the whole state is verified. Back to stable (abort,
+		// rollback) the group that carries the traffic may serve the broken
+		// version (the reason for the abort) and never verify; its health
+		// is not this move's concern, the active group's weight is: a check
+		// that found the weights applied everywhere and only targets
+		// unhealthy is enough.
+		if c.verifying() {
 			spec := c.bgSpec(t, t.previewW, t.activeW)
 			kind := goal.kind
 			if narrowing && t.activeW > 0 {
 				spec.requireHealthy(t.activeSvc.Name, c.obs.podsOf(goal.active))
 				kind = v1alpha1.VerificationTargetHealth
 			}
-			if out, err := c.runVerification(ctx, kind, spec); out != outcomeVerified {
+			out, err := c.runVerification(ctx, kind, spec)
+			back := c.mode != modeProgress && !narrowing
+			if out != outcomeVerified && (!back || !c.checkedWeightsApplied(spec)) {
 				return false, err
 			}
 		}
@@ -559,6 +625,18 @@ func (c *rolloutContext) checkedHealthy(s *verifySpec, service string) bool {
 		n++
 	}
 	return n > 0
+}
+
+// checkedWeightsApplied reports whether the check of spec made in this pass
+// found the weights of every rule as the spec wants them, on every Ingress,
+// whatever it found of target health (the engine reports TargetsNotHealthy
+// only when the rules verify).
+func (c *rolloutContext) checkedWeightsApplied(s *verifySpec) bool {
+	v := c.status.Verification
+	if v == nil || v.Fingerprint != s.fingerprint() || v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) {
+		return false
+	}
+	return v.Phase == v1alpha1.VerificationVerified || (v.Phase == v1alpha1.VerificationPending && v.Reason == verify.ReasonTargetsNotHealthy)
 }
 
 // undoingTimedOut reports whether the weights as written are those of a

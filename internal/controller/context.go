@@ -117,6 +117,10 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		c.finishStatus()
 		return nil
 	}
+	if c.rejectSharedServices() {
+		c.finishStatus()
+		return nil
+	}
 	c.newHash = replicaset.PodTemplateHash(&c.ro.Spec.Template, c.ro.Status.CollisionCount)
 	var err error
 	switch {

@@ -28,6 +28,9 @@ type observed struct {
 	// services and ingresses the rollout names, by name; a missing one is absent.
 	services  map[string]*corev1.Service
 	ingresses map[string]*networkingv1.Ingress
+	// managedElsewhere maps the Services this rollout writes that another
+	// rollout manages to that rollout (see ownership.go).
+	managedElsewhere map[string]string
 	// bindings are the namespace's TargetGroupBindings (read only when the
 	// rollout verifies).
 	bindings []verify.TargetGroupBinding
@@ -78,6 +81,11 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			return nil, fmt.Errorf("reading service %s/%s: %w", ro.Namespace, name, err)
 		}
 	}
+	managed, err := r.servicesManagedElsewhere(ctx, ro, obs)
+	if err != nil {
+		return nil, err
+	}
+	obs.managedElsewhere = managed
 	for _, name := range rolloutIngresses(ro) {
 		var ing networkingv1.Ingress
 		err := r.client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &ing)

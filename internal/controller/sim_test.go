@@ -562,6 +562,7 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 		s.t.Fatalf("pass %d: a verification with every weight 0 (the engine rejects it)", s.passes)
 	}
 	var problems []string
+	weightsOK := true
 	for _, d := range in.Destinations {
 		// What the engine reports per group, whatever the outcome: the
 		// rule's weight, and the health of the expected targets when judged.
@@ -569,6 +570,7 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 			Rules: []verify.RuleWeight{{ListenerPort: 80, Rule: "1", Weight: s.albWeights[d.Service], Total: 100}}}
 		if got := s.albWeights[d.Service]; got != d.Weight && !in.HealthOnly {
 			problems = append(problems, fmt.Sprintf("%s weight %d want %d", d.Service, got, d.Weight))
+			weightsOK = false
 		}
 		if (d.Weight > 0 && !in.HealthOnly) || d.RequireHealthy {
 			g.HealthChecked, g.Expected = true, len(d.Targets)
@@ -595,6 +597,9 @@ func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 	}
 	slices.Sort(problems)
 	res.Outcome, res.Reason, res.Message = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; ")
+	if weightsOK {
+		res.Reason = verify.ReasonTargetsNotHealthy // as the engine: the rules verify, the targets do not
+	}
 	res.NextCheck = time.Second
 	return v.deadline(res, in)
 }

@@ -1,0 +1,190 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+)
+
+// switchBackWritten reports whether the last step of an ALB-mode switch is
+// written and not yet verified: the active Service on the new pods, all
+// weight written back to the active group.
+func switchBackWritten(s *sim, ro *v1alpha1.Rollout) bool {
+	v := ro.Status.Verification
+	return s.selectorOf("web-active") == ro.Status.CurrentPodHash && ro.Status.StableRS != ro.Status.CurrentPodHash &&
+		v != nil && v.Kind == v1alpha1.VerificationBlueGreenSwitch && v.Phase == v1alpha1.VerificationPending &&
+		v.DesiredWeights != nil && v.DesiredWeights.Stable == 100 && v.DesiredWeights.Canary == 0
+}
+
+// An abort (or a verification timeout) while the weight written back to the
+// active group is not yet verified: the abort moves the preview Service to
+// v1 and flips the weight to the preview group; the active Service may move
+// back to v1 only once the ALB is seen sending it nothing. Before the fix the
+// active Service was re-pointed right after the flip was written, while the
+// ALB still sent everything to the active group, whose targets were then
+// v2 draining and v1 initial.
+func TestBlueGreenALBAbortDuringTheLastSwitchStep(t *testing.T) {
+	for _, how := range []string{"abort", "timeout"} {
+		t.Run(how, func(t *testing.T) {
+			s := newSim(t)
+			s.lbLag = 3
+			s.healthLag = 2
+			s.blueGreenRollout(2, bgOptions{alb: true})
+			v1 := s.run(80, "healthy on v1", isHealthy).Status.StableRS
+			setImage(s, "v2")
+			s.run(120, "the weight written back to the active group", func(ro *v1alpha1.Rollout) bool {
+				if !switchBackWritten(s, ro) {
+					return false
+				}
+				if how == "abort" {
+					s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+				} else {
+					// The load balancer controller applies this write only
+					// after the verification timed out (30 s).
+					s.pendingLB[len(s.pendingLB)-1].at += 40
+				}
+				return true
+			})
+			ro := s.run(300, "aborted back to v1", func(ro *v1alpha1.Rollout) bool {
+				s.keepsReplicas(v1, 2, "while v2 was tried")
+				v := ro.Status.Verification
+				return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.selectorOf("web-active") == v1 && s.albWeights["web-active"] == 100 &&
+					v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+			})
+			if ro.Status.StableRS != v1 || s.selectorOf("web-preview") != v1 {
+				t.Fatalf("after the abort: stable %s, preview %s, want %s", ro.Status.StableRS, s.selectorOf("web-preview"), v1)
+			}
+			if how == "timeout" && !strings.Contains(ro.Status.Message, "VerificationTimedOut") {
+				t.Fatalf("message %q", ro.Status.Message)
+			}
+		})
+	}
+}
+
+// neverRegistered fails the test when a pod of one of the versions is
+// registered in the service's target group (selected by the Service).
+func (s *sim) neverRegistered(service string, versions ...string) {
+	s.t.Helper()
+	for ip := range s.registered[service] {
+		for _, v := range versions {
+			if s.podOfVersion(ip, v) {
+				s.t.Fatalf("pass %d: pod %s of %s is registered in the group of %s (selector %s)\nhistory:\n%s",
+					s.passes, ip, v, service, s.selectorOf(service), strings.Join(s.history, "\n"))
+			}
+		}
+	}
+}
+
+// Selector mode: v1 is kept for scaleDownDelaySeconds after the switch to
+// v2, and v3 comes within that delay. The switch to v3 must not widen the
+// active selector over v1's pods (before the fix every pod of the rollout
+// re-registered in the active group, v1 included, and served).
+func TestBlueGreenSelectorSwitchNeverSelectsARetiredVersion(t *testing.T) {
+	s := newSim(t)
+	s.healthLag = 2
+	s.blueGreenRollout(2, bgOptions{})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	v2 := s.run(120, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 }).Status.StableRS
+	if s.replicasOf(v1) != 2 {
+		t.Fatalf("v1 has %d replicas right after the switch, want 2 (scaleDownDelaySeconds)", s.replicasOf(v1))
+	}
+	setImage(s, "v3")
+	s.run(200, "healthy on v3", func(ro *v1alpha1.Rollout) bool {
+		s.neverRegistered("web-active", "v1")
+		return isHealthy(ro) && ro.Status.StableRS != v1 && ro.Status.StableRS != v2
+	})
+	if s.selectorOf("web-active") != s.rollout().Status.StableRS {
+		t.Fatalf("active selects %s", s.selectorOf("web-active"))
+	}
+}
+
+// Selector mode: v2 is aborted at the pause and waits
+// abortScaleDownDelaySeconds; v3 comes meanwhile. The switch to v3 must not
+// select the aborted v2's pods.
+func TestBlueGreenSelectorSwitchNeverSelectsAnAbortedVersion(t *testing.T) {
+	s := newSim(t)
+	s.healthLag = 2
+	s.blueGreenRollout(2, bgOptions{mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled = ptr.To(false) }})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	v2 := s.run(80, "paused", isPausedBlueGreen).Status.CurrentPodHash
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(40, "aborted", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.selectorOf("web-preview") == v1
+	})
+	if s.replicasOf(v2) == 0 {
+		t.Fatal("v2 scaled down at once; the test needs it kept for abortScaleDownDelaySeconds")
+	}
+	setImage(s, "v3")
+	s.run(80, "paused on v3", func(ro *v1alpha1.Rollout) bool {
+		s.neverRegistered("web-active", "v2")
+		return isPausedBlueGreen(ro) && ro.Status.CurrentPodHash != v2
+	})
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(200, "healthy on v3", func(ro *v1alpha1.Rollout) bool {
+		s.neverRegistered("web-active", "v2")
+		return isHealthy(ro) && ro.Status.StableRS != v1
+	})
+}
+
+// Selector mode: v3 comes while the active selector is widened for the
+// switch to v2. v2 is no longer wanted and v3 has not been previewed: the
+// active Service must not select v3's pods before its own switch, nor keep
+// v2's once v3 is the new version.
+func TestBlueGreenSelectorNewTemplateWhileWidened(t *testing.T) {
+	s := newSim(t)
+	s.healthLag = 3
+	s.blueGreenRollout(2, bgOptions{mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled = ptr.To(false) }})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused", isPausedBlueGreen)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(80, "widened", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
+	setImage(s, "v3")
+	ro := s.run(80, "paused on v3", func(ro *v1alpha1.Rollout) bool {
+		s.neverRegistered("web-active", "v3")
+		return isPausedBlueGreen(ro)
+	})
+	if ro.Status.StableRS != v1 || s.selectorOf("web-active") != v1 {
+		t.Fatalf("paused on v3: stable %s, active selects %s, want %s", ro.Status.StableRS, s.selectorOf("web-active"), v1)
+	}
+	s.neverRegistered("web-active", "v2")
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(200, "healthy on v3", func(ro *v1alpha1.Rollout) bool {
+		s.neverRegistered("web-active", "v2")
+		return isHealthy(ro) && ro.Status.StableRS != v1
+	})
+}
+
+// The same with promote --full right after v3 comes: the stale widening is
+// still undone first (v3's pods never join the group next to v2's), and the
+// rollout completes.
+func TestBlueGreenSelectorPromoteFullWhileWidened(t *testing.T) {
+	s := newSim(t)
+	s.healthLag = 3
+	s.blueGreenRollout(2, bgOptions{mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled = ptr.To(false) }})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused", isPausedBlueGreen)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(80, "widened", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
+	v2 := s.rollout().Status.CurrentPodHash
+	setImage(s, "v3")
+	s.run(5, "on v3", func(ro *v1alpha1.Rollout) bool { return ro.Status.CurrentPodHash != v2 })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })
+	s.run(300, "healthy on v3", func(ro *v1alpha1.Rollout) bool {
+		v2, v3 := false, false
+		for ip := range s.registered["web-active"] {
+			v2 = v2 || s.podOfVersion(ip, "v2")
+			v3 = v3 || s.podOfVersion(ip, "v3")
+		}
+		if v2 && v3 {
+			t.Fatalf("pass %d: v2 and v3 both registered in the active group\nhistory:\n%s", s.passes, strings.Join(s.history, "\n"))
+		}
+		return isHealthy(ro) && ro.Status.StableRS != v1
+	})
+}
