@@ -381,7 +381,10 @@ func (o *observed) markEvicted(name string, at time.Time) {
 // vetSelector checks a write of svc's selector to sel.
 func (c *rolloutContext) vetSelector(svc *corev1.Service, sel map[string]string, write string) *unsafeWrite {
 	object := fmt.Sprintf("service %s/%s", svc.Namespace, svc.Name)
-	if by := svc.Annotations[ManagedByAnnotation]; by != "" && by != c.ro.Name {
+	// Another rollout's Service (observed by servicesManagedElsewhere: an
+	// annotation naming a rollout that is gone or no longer names the
+	// Service is stale, and the Service is taken over).
+	if by := c.obs.managedElsewhere[svc.Name]; by != "" {
 		return &unsafeWrite{write: write, object: object,
 			invariant: fmt.Sprintf("the service is managed by rollout %s (annotation %s)", by, ManagedByAnnotation),
 			waitFor:   "the rollouts to name different services"}
