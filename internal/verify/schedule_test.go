@@ -305,7 +305,7 @@ func TestAReadSentBeforeDesiredAtNeverCountsSubSecond(t *testing.T) {
 	first := c.input(0, 100)
 	first.DesiredAt = second.Add(100 * time.Millisecond)
 	wantResult(t, c.check(t, first), Verified, ReasonWeightsVerified) // A, read at .200
-	c.setWeights(25, 75)                                                // B written at .400, applied at .500
+	c.setWeights(25, 75)                                              // B written at .400, applied at .500
 	abort := c.input(0, 100)
 	abort.DesiredAt = second.Add(700 * time.Millisecond) // A again
 	c.clk = second.Add(800 * time.Millisecond)
