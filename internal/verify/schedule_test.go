@@ -327,3 +327,49 @@ func TestAReadSentBeforeDesiredAtNeverCountsSubSecond(t *testing.T) {
 	c2.clk = second.Add(800 * time.Millisecond)
 	wantResult(t, c2.check(t, cut), Verified, ReasonWeightsVerified)
 }
+
+// Issue 16, item 14, the timeout side: a check that would say TimedOut
+// reads again what is older than the TTLs, the health a timeout diagnosis
+// names included; those reads finish the verification and go first too,
+// not last as a diagnosis read of a pending check does. (The rate limit of
+// 1/s makes the poll interval 4 s once both listeners are polled, longer
+// than the 2 s TTL, so the confirming check has something to read.)
+func TestTimedOutCheckReadsAgainAsFinishing(t *testing.T) {
+	c := &clocked{fixture: newFixture(t), reg: prometheus.NewRegistry()}
+	c.clk = c.now
+	now := func() time.Time { return c.clk }
+	c.p = elbv2.NewWithAPI(c.f, elbv2.Options{Region: "us-east-1", RateLimit: 1, Burst: 1e6, Now: now, Registerer: c.reg})
+	c.v = New(c.p, Options{Now: now})
+	c.setWeights(0, 100)
+	in := c.input(25, 75)
+	in.DesiredAt, in.Timeout = c.clk, 7*time.Second
+	at := func(d time.Duration) Result {
+		t.Helper()
+		c.clk = in.DesiredAt.Add(d)
+		return c.check(t, in)
+	}
+	at(0)
+	at(2 * time.Second) // the rules are polled: the poll interval becomes 4 s
+	if got := c.p.PollInterval(); got != 4*time.Second {
+		t.Fatalf("poll interval %v, want 4s", got)
+	}
+	at(3500 * time.Millisecond) // second half: health read for the diagnosis (low)
+	at(6 * time.Second)         // rules polled again; health younger than the poll interval
+	before := waitsByPriority(t, c.reg)
+	res := at(7100 * time.Millisecond)
+	wantResult(t, res, TimedOut, ReasonVerificationTimedOut, "canary k8s-demo-canary-1a2b weight 0, want 25")
+	got := waitsByPriority(t, c.reg)
+	for key := range got {
+		got[key] -= before[key]
+	}
+	for key, want := range map[string]int{
+		"DescribeTargetHealth finish": 2, // canary and stable, 3.6 s old: read again before TimedOut
+		"DescribeTargetHealth low":    0,
+		"DescribeRules poll":          0, // 1.1 s old: fresh enough
+		"DescribeRules finish":        0,
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %d calls, want %d (all: %v)", key, got[key], want, got)
+		}
+	}
+}

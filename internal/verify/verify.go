@@ -326,11 +326,13 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 			}
 		}
 	case v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2:
-		age := healthAge
+		// Health only a diagnosis needs: last in the queue, unless this
+		// check is about to say TimedOut and waits for it.
+		age, prio := healthAge, elbv2.PriorityFinish
 		if look.mode == lookPending {
-			age = poll
+			age, prio = poll, elbv2.PriorityLow
 		}
-		st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, elbv2.PriorityLow), age), healthGroups(view), &st)
+		st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, prio), age), healthGroups(view), &st)
 	}
 	return st
 }
