@@ -12,8 +12,8 @@
 //     balancer controller puts every path of an ingress on all its
 //     listeners; one that has, say, a rule forwarding to the stable group
 //     alone while another has the action's has not been given the action
-//     yet, and is Pending, named), every header route
-//     of the input is in place (or gone, when removed), and every expected
+//     yet, and is Pending, named), every header route of the input is in
+//     place (or gone, when removed), and every expected
 //     target of every group that gets traffic, or whose destination
 //     RequireHealthy, is registered and healthy (other groups at weight 0 may
 //     hold anything; unexpected healthy targets are reported, not fatal);
