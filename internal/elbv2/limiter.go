@@ -18,7 +18,9 @@ type Priority int8
 // The priorities, most urgent first.
 const (
 	// PriorityFinish is a read that can complete a verification whose rules
-	// already match: target health, the listener list read after the change.
+	// already match: target health, the listener list read after the change,
+	// and whatever a check about to say Verified or TimedOut reads again
+	// (the rules included).
 	PriorityFinish Priority = iota
 	// PriorityFirst is the first read of a resource after a change was
 	// written, and every read of the structure (load balancers, target

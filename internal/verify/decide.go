@@ -153,9 +153,9 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 	v := rulesVerdict(in, ing, st, view)
 	v.lb = loadBalancerObservation(in, ing, st, view)
 	v.others = otherRules(ing, view)
-	if len(view.others) > 0 {
+	if others := unjudgedOthers(view); len(others) > 0 {
 		v.notes = append(v.notes, fmt.Sprintf("note: %d rule(s) forward to a target group of the %s without being its rules, not judged: %s",
-			len(view.others), view.action.set.label(in), describeRules(view, view.action.set, view.others)))
+			len(others), view.action.set.label(in), describeRules(view, view.action.set, others)))
 	}
 	groups := groupObservations(in, ing, view)
 	targetsOK := true
@@ -204,6 +204,9 @@ func rulesVerdict(in *Input, ing Ingress, st *IngressState, view ingressView) in
 	action := &view.action
 	if len(action.rules) == 0 {
 		v.add(sevNoRules, ReasonRulesNotFound, noRulesMessage(in, ing, st, view))
+	}
+	for _, lr := range view.unapplied {
+		v.add(sevNoRules, ReasonRulesNotFound, unappliedMessage(in, view, lr))
 	}
 	for _, r := range action.rules {
 		if !r.matches {
@@ -536,6 +539,35 @@ func noRulesMessage(in *Input, ing Ingress, st *IngressState, view ingressView) 
 		return msg + fmt.Sprintf(": %d such target group(s) exist but no rule uses them yet; the load balancer controller has not applied the ingress rules", len(view.action.set.groupDest))
 	}
 	return msg + ": the load balancer controller has not created them yet, or the ingress does not route to the action"
+}
+
+// unappliedMessage explains that a listener has rules of the ingress but
+// none of the action, while other listeners have them.
+func unappliedMessage(in *Input, view ingressView, lr listenerRules) string {
+	var ports []string
+	for _, l := range view.listeners {
+		if l.ARN != lr.listener.ARN && slices.ContainsFunc(view.action.rules, func(r ruleView) bool { return r.listener.ARN == l.ARN }) {
+			ports = append(ports, fmt.Sprintf(":%d", l.Port))
+		}
+	}
+	have := "listener " + strings.Join(ports, ", ") + " has"
+	if len(ports) > 1 {
+		have = "listeners " + strings.Join(ports, ", ") + " have"
+	}
+	return fmt.Sprintf("listener :%d has no rule of the %s yet while %s: %s; the load balancer controller puts every path of an ingress on all its listeners and has not applied the %s there yet",
+		lr.listener.Port, view.action.set.label(in), have, describeRules(view, view.action.set, lr.rules), strings.Fields(view.action.set.label(in))[0])
+}
+
+// unjudgedOthers are the rules of view.others that are not on a listener
+// judged as not applied yet (view.unapplied).
+func unjudgedOthers(view ingressView) []ruleView {
+	var out []ruleView
+	for _, r := range view.others {
+		if !slices.ContainsFunc(view.unapplied, func(lr listenerRules) bool { return lr.listener.ARN == r.listener.ARN }) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // routeNotFoundMessage explains that no rule of a route was found.

@@ -118,3 +118,18 @@ func TestHealthOnlyHealthIsFresh(t *testing.T) {
 		t.Fatalf("DescribeTargetHealth calls after the change = %d, want 1 (the canary group)", n)
 	}
 }
+
+// Issue 16, item 13, health-only: every rule of the action on every
+// listener must reference the group that gains. A listener whose rule still
+// forwards to the stable group alone (the action not applied there yet) is
+// not one whose rules reference the canary's group: Pending, naming it.
+func TestHealthOnlyJudgesEveryListener(t *testing.T) {
+	x := newFixture(t)
+	x.setWeights(0, 100)
+	x.f.SetRule(x.https, "3", tg(x.stable, 1))
+	in := x.healthOnly(0, 100)
+	wantResult(t, x.verify(t, in), Pending, ReasonRulesNotFound,
+		"listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 rule 3 (stable k8s-demo-stable-3c4d 1)")
+	x.setListenerWeights(x.https, 0, 100)
+	wantResult(t, x.verify(t, in), Verified, ReasonTargetsHealthy, "canary 3/3", "2 rule(s)")
+}

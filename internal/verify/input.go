@@ -40,6 +40,13 @@ const (
 //     one of the services, or a header route: it is reported in
 //     Result.OtherRules and in the message, not judged. With a single
 //     destination, every rule that forwards to its groups is the action's.
+//     Every listener is judged, though: the LBC puts every path of an
+//     Ingress on all its listeners, so a listener that has rules of the
+//     ingress (such a rule, or a route's) but none of the action, while
+//     another listener has rules of the action, has not been given the
+//     action yet, and the check is Pending (ReasonRulesNotFound, naming the
+//     listener) until it has. A listener whose rules forward to none of the
+//     action's or the routes' groups is another ingress's and not judged.
 //   - Plain backend (ActionName empty): exactly one Destination, a Service
 //     that Ingress paths name directly (no action annotation), as the active
 //     service of a blue-green rollout in Service-selector mode. The LBC then
@@ -82,7 +89,8 @@ type Input struct {
 	Timeout time.Duration
 	// HealthOnly asks only what raising a group's weight needs: every rule
 	// of the action references a group of each destination that
-	// RequireHealthy, and that destination's expected targets are
+	// RequireHealthy, every listener with rules of the ingress has rules of
+	// the action (see Input), and that destination's expected targets are
 	// registered and healthy in every such group, read after DesiredAt. The
 	// rules' weights, the health of the other destinations and the routes
 	// are not judged, and no fresh listener list is read before Verified:

@@ -235,3 +235,24 @@ func TestSimRequireHealthy(t *testing.T) {
 	in.Destinations[0].RequireHealthy = true
 	pollVerify(t, v, in, within, outcomeIs(Verified, ""))
 }
+
+// Issue 16, item 13: the action reaches :80 first; :443's rule for the same
+// path still forwards to the stable group alone. Not verified, naming :443,
+// until the load balancer controller applies the action there too.
+func TestSimListenerWithoutTheAction(t *testing.T) {
+	s := startSim(t, elbsim.Options{})
+	a := s.createALB("k8s-demo-web", 80)
+	r := s.createRollout(a, "web", 1, backends(t, 1), backends(t, 1))
+	l443 := s.addListener(&a, 443)
+	rule := s.createRule(l443, 1, elbv2.WeightedTargetGroup{ARN: r.stable, Weight: 1})
+	s.setWeights(r, 25, 75) // :80 only: r.rules was built before :443
+	v, _ := s.newVerifier(elbv2.Options{})
+	in := r.input(25, 75, time.Now())
+	res := pollVerify(t, v, in, within, func(res Result) bool { return res.Outcome != Pending || strings.Contains(res.Message, ":443") })
+	wantResult(t, res, Pending, ReasonRulesNotFound, "listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 rule 1 (stable k8s-web-stable 1)")
+	s.modifyRule(rule, elbv2.WeightedTargetGroup{ARN: r.canary, Weight: 25}, elbv2.WeightedTargetGroup{ARN: r.stable, Weight: 75})
+	res = pollVerify(t, v, in, within, outcomeIs(Verified, ""))
+	if !strings.Contains(res.Message, ":80 rule 1, :443 rule 1") {
+		t.Fatalf("both listeners not in the verified rules: %s", res.Message)
+	}
+}

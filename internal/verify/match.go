@@ -89,6 +89,19 @@ type ingressView struct {
 	others []ruleView
 	// listeners read, by port.
 	listeners []elbv2.Listener
+	// unapplied are the listeners, by port, that have rules of this ingress
+	// (to a group of the action's or a route's services) but none of the
+	// action, while another listener has rules of the action: the load
+	// balancer controller puts every path of an ingress on all its
+	// listeners, so it has not applied the action there yet. Each comes
+	// with those rules, seen through the action's set. Judged.
+	unapplied []listenerRules
+}
+
+// listenerRules is a listener with some of its rules.
+type listenerRules struct {
+	listener elbv2.Listener
+	rules    []ruleView
 }
 
 // sets returns the action's view and the routes', in that order.
@@ -117,14 +130,21 @@ func matchIngress(in *Input, ing Ingress, st *IngressState) ingressView {
 	}
 	listeners := append([]ListenerState(nil), st.Listeners...)
 	sort.SliceStable(listeners, func(i, j int) bool { return listeners[i].Listener.Port < listeners[j].Listener.Port })
+	var withoutAction []listenerRules
 	for _, ls := range listeners {
 		v.listeners = append(v.listeners, ls.Listener)
+		hasAction := false
+		var ours []ruleView // rules of this ingress that are not the action's
 		for _, r := range ls.Rules {
+			rv := viewRule(v.action.set, ls.Listener, r)
 			if k := routeOf(in.Routes, r); k >= 0 {
-				v.routes[k].rules = append(v.routes[k].rules, viewRule(v.routes[k].set, ls.Listener, r))
+				route := viewRule(v.routes[k].set, ls.Listener, r)
+				v.routes[k].rules = append(v.routes[k].rules, route)
+				if route.referenced() > 0 || rv.referenced() > 0 {
+					ours = append(ours, rv)
+				}
 				continue
 			}
-			rv := viewRule(v.action.set, ls.Listener, r)
 			switch refs := rv.referenced(); {
 			case refs == 0:
 				// Another ingress's rule, or one that does not forward.
@@ -132,10 +152,18 @@ func matchIngress(in *Input, ing Ingress, st *IngressState) ingressView {
 				// Forwards to one service's groups alone: a default backend,
 				// a plain path or a header route, not the action.
 				v.others = append(v.others, rv)
+				ours = append(ours, rv)
 			default:
 				v.action.rules = append(v.action.rules, rv)
+				hasAction = true
 			}
 		}
+		if !hasAction && len(ours) > 0 {
+			withoutAction = append(withoutAction, listenerRules{listener: ls.Listener, rules: ours})
+		}
+	}
+	if len(v.action.rules) > 0 {
+		v.unapplied = withoutAction
 	}
 	return v
 }

@@ -65,7 +65,9 @@ type Result struct {
 	// OtherRules are rules that forward to a target group of the action
 	// without being its rules (an Ingress default backend or a plain path to
 	// one of its services, a header route not in Input.Routes). They are
-	// reported, not judged: traffic they carry is not part of the verdict.
+	// reported, not judged: traffic they carry is not part of the verdict,
+	// except that a listener with such rules but none of the action, while
+	// another listener has rules of the action, is Pending (see Input).
 	OtherRules []OtherRule
 	// NextCheck is when to check again (exponential backoff with jitter,
 	// never past the deadline); 0 when Verified, TimedOut or the input is invalid.

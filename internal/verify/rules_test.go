@@ -352,3 +352,84 @@ func TestListenerAddedBeforeTheChangeIsChecked(t *testing.T) {
 		t.Fatalf("DescribeListeners calls = %d, want 1 (for the check whose rules match)", n)
 	}
 }
+
+// Issue 16, item 13: the load balancer controller puts every path of an
+// ingress on all its listeners, so a listener with rules of this ingress
+// (to one service of the action, or of a route) but none of the action,
+// while another listener has them, has not been given the action yet. It
+// is judged: Pending, naming the listener, until the action is there too.
+func TestEveryListenerOfTheIngressIsJudged(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		in          func(x *fixture) Input
+		applied     func(x *fixture) // the action on :80
+		notYet      func(x *fixture) // :443 before the action reaches it
+		want        string
+		thenApplied func(x *fixture)
+	}{
+		{"a step: :443 still forwards to the stable group alone", func(x *fixture) Input { return x.input(25, 75) },
+			func(x *fixture) { x.setListenerWeights(x.http, 25, 75) },
+			func(x *fixture) { x.f.SetRule(x.https, "3", tg(x.stable, 1)) },
+			"listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 rule 3 (stable k8s-demo-stable-3c4d 1)",
+			func(x *fixture) { x.setListenerWeights(x.https, 25, 75) }},
+		{"the legacy single-group shape", func(x *fixture) Input { return x.input(25, 75) },
+			func(x *fixture) { x.setListenerWeights(x.http, 25, 75) },
+			func(x *fixture) { x.f.SetRuleTargetGroup(x.https, "3", x.stable) },
+			"listener :443 has no rule of the action web-stable yet",
+			func(x *fixture) { x.setListenerWeights(x.https, 25, 75) }},
+		{"an abort: :443 still forwards everything to the canary", func(x *fixture) Input { return x.input(0, 100) },
+			func(x *fixture) { x.setListenerWeights(x.http, 0, 100) },
+			func(x *fixture) { x.f.SetRule(x.https, "3", tg(x.canary, 1)) },
+			"listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 rule 3 (canary k8s-demo-canary-1a2b 1)",
+			func(x *fixture) { x.setListenerWeights(x.https, 0, 100) }},
+		{"only the default backend on :443", func(x *fixture) Input { return x.input(25, 75) },
+			func(x *fixture) {
+				x.setListenerWeights(x.http, 25, 75)
+				x.f.SetRule(x.http, "default", tg(x.stable, 1))
+			},
+			func(x *fixture) {
+				x.f.DeleteRule(x.https, "3")
+				x.f.SetRule(x.https, "default", tg(x.stable, 1))
+			},
+			"listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 default rule (stable k8s-demo-stable-3c4d 1)",
+			func(x *fixture) { x.setListenerWeights(x.https, 25, 75) }},
+		{"only the header route on :443", func(x *fixture) Input {
+			in := x.input(0, 100)
+			in.Routes = []Route{canaryRoute(x, canaryTargets)}
+			return in
+		},
+			func(x *fixture) {
+				x.setListenerWeights(x.http, 0, 100)
+				x.setRoute([]string{x.http, x.https}, tg(x.canary, 1))
+			},
+			func(x *fixture) { x.f.DeleteRule(x.https, "3") },
+			"listener :443 has no rule of the action web-stable yet while listener :80 has: listener :443 rule 1",
+			func(x *fixture) { x.setListenerWeights(x.https, 0, 100) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newFixture(t)
+			in := tc.in(x)
+			tc.applied(x)
+			tc.notYet(x)
+			res := x.verify(t, in)
+			wantResult(t, res, Pending, ReasonRulesNotFound, tc.want, "the load balancer controller puts every path of an ingress on all its listeners")
+			if strings.Contains(res.Message, "listener :80 rule 3:") {
+				t.Errorf("the listener that has the action is reported: %s", res.Message)
+			}
+			tc.thenApplied(x)
+			wantResult(t, x.verify(t, in), Verified, ReasonWeightsVerified, ":80 rule 3, :443 rule 3")
+		})
+	}
+}
+
+// A listener whose rules forward to no group of this ingress's action or
+// routes (another ingress of the group, a redirect) is not this ingress's:
+// it sends nothing to the action's groups and is not judged.
+func TestListenerWithoutRulesOfTheIngressIsNotJudged(t *testing.T) {
+	x := newFixture(t)
+	l8080 := x.f.AddListener(x.lb, 8080, "HTTP")
+	other := x.f.AddTargetGroup(x.lb, "k8s-demo-other-9z9z", map[string]string{ResourceTag: "demo/other-web-stable:80"})
+	x.f.SetRule(l8080, "1", tg(other, 1))
+	x.f.SetRule(l8080, "default", tg(other, 1))
+	wantResult(t, x.verify(t, x.input(25, 75)), Verified, ReasonWeightsVerified, "verified on 2 rule(s) (:80 rule 3, :443 rule 3)")
+}

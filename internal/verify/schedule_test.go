@@ -250,3 +250,126 @@ func TestOneIngressDoneOnePendingComesBackAtThePollInterval(t *testing.T) {
 		t.Fatalf("NextCheck %v, want the poll interval %v", res.NextCheck, c.p.PollInterval())
 	}
 }
+
+// Issue 16, item 14: the reads that finish a verification go first. When
+// the rules matched long enough ago that a check about to say Verified must
+// read them again (older than the TTL), that re-read queues as a finishing
+// read, not as a poll behind every other rollout's first reads; it is not
+// counted as polling either (which would stretch the poll interval).
+func TestConfirmingRulesReadGoesFirst(t *testing.T) {
+	c := newClocked(t)
+	c.setWeights(0, 100)
+	in := c.input(25, 75)
+	in.DesiredAt = c.clk
+	c.check(t, in) // rules not applied: first reads
+	c.setWeights(25, 75)
+	c.setHealth(c.canary, canaryTargets, elbv2.StateInitial, "Elb.InitialHealthChecking")
+	c.clk = c.clk.Add(c.p.PollInterval())
+	wantResult(t, c.check(t, in), Pending, ReasonTargetsNotHealthy) // rules re-read (poll), they match
+	c.clk = c.clk.Add(c.p.PollInterval())
+	wantResult(t, c.check(t, in), Pending, ReasonTargetsNotHealthy) // only the canary's health is re-read
+	before := waitsByPriority(t, c.reg)
+	c.setHealth(c.canary, canaryTargets, elbv2.StateHealthy, "")
+	c.clk = c.clk.Add(c.p.PollInterval())
+	wantResult(t, c.check(t, in), Verified, ReasonWeightsVerified)
+	got := waitsByPriority(t, c.reg)
+	for key := range got {
+		got[key] -= before[key]
+	}
+	for key, want := range map[string]int{
+		"DescribeRules finish":        2, // both listeners, read again before Verified
+		"DescribeRules poll":          0,
+		"DescribeRules first":         0,
+		"DescribeTargetHealth poll":   1, // the canary, which blocked the pending check
+		"DescribeTargetHealth finish": 1, // the stable group, read again before Verified
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %d calls, want %d (all: %v)", key, got[key], want, got)
+		}
+	}
+}
+
+// Issue 16, item 15 (engine side): DesiredAt is compared with the time each
+// read was sent at full precision. In an A → B → A sequence within one
+// second (a step, then an abort), the answers read for the first A, before
+// the abort was written, never verify the abort, although they are younger
+// than the TTL and show A. The same check with DesiredAt cut to whole
+// seconds (as a metav1.Time in status is) would accept them and say
+// Verified while the ALB still does B: the caller must keep sub-second
+// precision.
+func TestAReadSentBeforeDesiredAtNeverCountsSubSecond(t *testing.T) {
+	c := newClocked(t)
+	second := c.clk.Truncate(time.Second)
+	c.clk = second.Add(200 * time.Millisecond)
+	c.setWeights(0, 100)
+	first := c.input(0, 100)
+	first.DesiredAt = second.Add(100 * time.Millisecond)
+	wantResult(t, c.check(t, first), Verified, ReasonWeightsVerified) // A, read at .200
+	c.setWeights(25, 75)                                              // B written at .400, applied at .500
+	abort := c.input(0, 100)
+	abort.DesiredAt = second.Add(700 * time.Millisecond) // A again
+	c.clk = second.Add(800 * time.Millisecond)
+	cc := c.counter()
+	wantResult(t, c.check(t, abort), Pending, ReasonWeightMismatch, "listener :80 rule 3: canary k8s-demo-canary-1a2b weight 25, want 0")
+	if n := cc.delta()[elbv2.OpDescribeRules]; n != 2 {
+		t.Fatalf("DescribeRules calls = %d, want 2: the answers read at .200 are from before the abort", n)
+	}
+	// The same sequence with the abort's DesiredAt cut to the second (on a
+	// second verifier: the first one has read B by now): the answers read
+	// at .200 count, and the abort "verifies" while the ALB does B.
+	c2 := newClocked(t)
+	c2.clk = second.Add(200 * time.Millisecond)
+	c2.setWeights(0, 100)
+	wantResult(t, c2.check(t, first), Verified, ReasonWeightsVerified)
+	c2.setWeights(25, 75)
+	cut := abort
+	cut.DesiredAt = abort.DesiredAt.Truncate(time.Second)
+	c2.clk = second.Add(800 * time.Millisecond)
+	wantResult(t, c2.check(t, cut), Verified, ReasonWeightsVerified)
+}
+
+// Issue 16, item 14, the timeout side: a check that would say TimedOut
+// reads again what is older than the TTLs, the health a timeout diagnosis
+// names included; those reads finish the verification and go first too,
+// not last as a diagnosis read of a pending check does. (The rate limit of
+// 1/s makes the poll interval 4 s once both listeners are polled, longer
+// than the 2 s TTL, so the confirming check has something to read.)
+func TestTimedOutCheckReadsAgainAsFinishing(t *testing.T) {
+	c := &clocked{fixture: newFixture(t), reg: prometheus.NewRegistry()}
+	c.clk = c.now
+	now := func() time.Time { return c.clk }
+	c.p = elbv2.NewWithAPI(c.f, elbv2.Options{Region: "us-east-1", RateLimit: 1, Burst: 1e6, Now: now, Registerer: c.reg})
+	c.v = New(c.p, Options{Now: now})
+	c.setWeights(0, 100)
+	in := c.input(25, 75)
+	in.DesiredAt, in.Timeout = c.clk, 7*time.Second
+	at := func(d time.Duration) Result {
+		t.Helper()
+		c.clk = in.DesiredAt.Add(d)
+		return c.check(t, in)
+	}
+	at(0)
+	at(2 * time.Second) // the rules are polled: the poll interval becomes 4 s
+	if got := c.p.PollInterval(); got != 4*time.Second {
+		t.Fatalf("poll interval %v, want 4s", got)
+	}
+	at(3500 * time.Millisecond) // second half: health read for the diagnosis (low)
+	at(6 * time.Second)         // rules polled again; health younger than the poll interval
+	before := waitsByPriority(t, c.reg)
+	res := at(7100 * time.Millisecond)
+	wantResult(t, res, TimedOut, ReasonVerificationTimedOut, "canary k8s-demo-canary-1a2b weight 0, want 25")
+	got := waitsByPriority(t, c.reg)
+	for key := range got {
+		got[key] -= before[key]
+	}
+	for key, want := range map[string]int{
+		"DescribeTargetHealth finish": 2, // canary and stable, 3.6 s old: read again before TimedOut
+		"DescribeTargetHealth low":    0,
+		"DescribeRules poll":          0, // 1.1 s old: fresh enough
+		"DescribeRules finish":        0,
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %d calls, want %d (all: %v)", key, got[key], want, got)
+		}
+	}
+}

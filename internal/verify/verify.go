@@ -7,8 +7,13 @@
 //
 //   - Verified when EVERY rule of the action on EVERY listener (the listener
 //     list read after the change was written) forwards exactly the desired
-//     shares to the canary, stable and additional groups, every header route
-//     of the input is in place (or gone, when removed), and every expected
+//     shares to the canary, stable and additional groups, every listener
+//     that has rules of the ingress has rules of the action (the load
+//     balancer controller puts every path of an ingress on all its
+//     listeners; one that has, say, a rule forwarding to the stable group
+//     alone while another has the action's has not been given the action
+//     yet, and is Pending, named), every header route of the input is in
+//     place (or gone, when removed), and every expected
 //     target of every group that gets traffic, or whose destination
 //     RequireHealthy, is registered and healthy (other groups at weight 0 may
 //     hold anything; unexpected healthy targets are reported, not fatal);
@@ -30,7 +35,9 @@
 // most once per poll interval (elbv2.Provider.PollInterval); a check that
 // would say Verified or TimedOut first reads again whatever is older than the
 // provider's TTLs were when it started. Reads queue for the rate limit by
-// what they are for (see elbv2.Priority).
+// what they are for (see elbv2.Priority): those that can finish a
+// verification (health once the rules match, and whatever a check about to
+// say Verified or TimedOut reads again) go first.
 //
 // The verdict is a pure function of the input, the observed ELBv2 state and
 // the current time (Decide); nothing sleeps. The caller requeues after
@@ -259,6 +266,14 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 		listenerCtx = freshList
 	}
 	rulesCtx := elbv2.WithMaxAge(bounded, look.maxAge(v.elb.Now(), v.elb.CacheTTL()))
+	if look.mode == lookConfirm {
+		// This check would say Verified (or TimedOut): what it reads again
+		// finishes the verification and goes first in the rate-limit queue,
+		// not behind every first read as a poll (the provider's default for
+		// a listener already read after the change).
+		rulesCtx = elbv2.WithPriority(rulesCtx, elbv2.PriorityFinish)
+		listenerCtx = elbv2.WithPriority(listenerCtx, elbv2.PriorityFinish)
+	}
 	if st.Err = v.readLoadBalancer(bounded, listenerCtx, rulesCtx, in, ing, &st, prev, freshListeners); st.Err != nil {
 		return st
 	}
@@ -311,11 +326,13 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 			}
 		}
 	case v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2:
-		age := healthAge
+		// Health only a diagnosis needs: last in the queue, unless this
+		// check is about to say TimedOut and waits for it.
+		age, prio := healthAge, elbv2.PriorityFinish
 		if look.mode == lookPending {
-			age = poll
+			age, prio = poll, elbv2.PriorityLow
 		}
-		st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, elbv2.PriorityLow), age), healthGroups(view), &st)
+		st.Err = v.readHealth(elbv2.WithMaxAge(elbv2.WithPriority(bounded, prio), age), healthGroups(view), &st)
 	}
 	return st
 }
