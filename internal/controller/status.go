@@ -311,5 +311,11 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 		return err
 	}
 	c.r.own.wrote(n.UID, n.ResourceVersion)
+	// The watch ignores this write (ownWrites): a pass that changed the
+	// status and asked for no requeue looks once more, soon, in case what
+	// it wrote lets the rollout go on.
+	if c.requeue == 0 {
+		c.requeue = time.Second
+	}
 	return nil
 }
