@@ -186,7 +186,8 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		c.specError("%v", err)
 		return nil
 	}
-	writtenVerified := c.verified(c.canarySpec(t, t.canaryW, t.stableW, t.routes))
+	// Without verification a written weight is taken as applied.
+	writtenVerified := !c.verifying() || c.verified(c.canarySpec(t, t.canaryW, t.stableW, t.routes))
 	if t.written {
 		c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, t.canaryW, t.stableName, t.stableSel, writtenVerified)
 	}
@@ -377,6 +378,12 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				if canaryHasTraffic || goal.weight > 0 {
 					want = max(want, 1)
 				}
+			}
+			if !writtenVerified {
+				// The load balancer may still send the canary the weight
+				// it had before the one written: it shrinks only once the
+				// lower weight is verified (the mirror of the stable side).
+				want = max(want, replicaset.Replicas(c.newRS))
 			}
 		}
 		if err := c.scale(ctx, c.newRS, want); err != nil {

@@ -1,0 +1,214 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// safeSim adds to the simulator what these tests need beyond it: the
+// engine's input validation in front of the simulated verifier, header
+// routes on the model ALB (applied with the load balancer's lag, judged by
+// the verifier: a removed route is verified only once its rule is gone), and
+// the invariant on them (a group a header route forwards to has a healthy
+// target).
+type safeSim struct {
+	*sim
+	inner Verifier
+	// routes are the header routes the model ALB has (name → present).
+	routes        map[string]bool
+	pendingRoutes []routeChange
+	// invalid counts the checks the engine would have rejected as invalid input.
+	invalid int
+}
+
+type routeChange struct {
+	at     int
+	routes map[string]bool
+}
+
+func newSafeSim(t *testing.T) *safeSim {
+	t.Helper()
+	ss := &safeSim{sim: newSim(t), routes: map[string]bool{}}
+	ss.inner = ss.r.verifier
+	ss.r.verifier = ss
+	return ss
+}
+
+// Verify is the simulated verifier, behind the engine's input validation
+// and with the header routes judged.
+func (ss *safeSim) Verify(ctx context.Context, in verify.Input) verify.Result {
+	if r := verify.Decide(in, verify.Observation{}, ss.now, verify.Backoff{}); r.Reason == verify.ReasonInvalidInput {
+		ss.invalid++
+		ss.history = append(ss.history, fmt.Sprintf("pass %d: invalid input: %s", ss.passes, r.Message))
+		return r
+	}
+	res := ss.inner.Verify(ctx, in)
+	if in.HealthOnly || res.Outcome != verify.Verified {
+		return res
+	}
+	var problems []string
+	for _, r := range in.Routes {
+		switch {
+		case len(r.Destinations) == 0 && ss.routes[r.Name]:
+			problems = append(problems, "route "+r.Name+" still has a rule")
+		case len(r.Destinations) > 0 && !ss.routes[r.Name]:
+			problems = append(problems, "route "+r.Name+" has no rule")
+		}
+		for _, d := range r.Destinations {
+			for _, t := range d.Targets {
+				if !ss.healthyIn(d.Service, t.ID) {
+					problems = append(problems, fmt.Sprintf("route %s: %s target %s not healthy", r.Name, d.Service, t.ID))
+				}
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return res
+	}
+	res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; "), time.Second
+	if !ss.now.Before(res.Deadline) {
+		res.Cause, res.Outcome, res.Reason, res.NextCheck = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut, 0
+	}
+	return res
+}
+
+// step runs a pass, applies the header routes of Ingress web to the model
+// ALB (after the lag) and checks that every route forwards to a group with
+// a healthy target.
+func (ss *safeSim) step() {
+	ss.t.Helper()
+	ss.sim.step()
+	var ing networkingv1.Ingress
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web"}, &ing))
+	want := map[string]bool{}
+	ro := ss.rollout()
+	if tr := ro.Spec.Strategy.Canary.TrafficRouting; tr != nil {
+		for _, mr := range tr.ManagedRoutes {
+			_, a := ing.Annotations[albannotation.ActionKey(ss.prefix, mr.Name)]
+			_, c := ing.Annotations[albannotation.ConditionsKey(ss.prefix, mr.Name)]
+			if a && c && albannotation.HasBackend(&ing, mr.Name) {
+				want[mr.Name] = true
+			}
+		}
+	}
+	last := ss.routes
+	if n := len(ss.pendingRoutes); n > 0 {
+		last = ss.pendingRoutes[n-1].routes
+	}
+	if !maps.Equal(want, last) {
+		ss.pendingRoutes = append(ss.pendingRoutes, routeChange{at: ss.passes + ss.lbLag, routes: want})
+	}
+	for len(ss.pendingRoutes) > 0 && ss.pendingRoutes[0].at <= ss.passes {
+		ss.routes = ss.pendingRoutes[0].routes
+		ss.pendingRoutes = ss.pendingRoutes[1:]
+	}
+	if len(ss.routes) > 0 {
+		ss.history = append(ss.history, fmt.Sprintf("pass %d: header routes %v to web-canary", ss.passes, slices.Sorted(maps.Keys(ss.routes))))
+		if ss.healthyCount("web-canary") == 0 {
+			ss.t.Fatalf("pass %d: header routes %v forward to web-canary, which has no healthy target (registered %v)\nhistory:\n%s",
+				ss.passes, slices.Sorted(maps.Keys(ss.routes)), ss.registered["web-canary"], strings.Join(ss.history, "\n"))
+		}
+	}
+}
+
+func (ss *safeSim) healthyCount(svc string) int {
+	n := 0
+	for ip := range ss.registered[svc] {
+		if ss.healthyIn(svc, ip) {
+			n++
+		}
+	}
+	return n
+}
+
+// run steps until cond holds, failing after n passes.
+func (ss *safeSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
+	ss.t.Helper()
+	for i := 0; i < n; i++ {
+		ss.step()
+		if ro := ss.rollout(); cond(ro) {
+			return ro
+		}
+	}
+	ro := ss.rollout()
+	ss.t.Fatalf("after %d passes, not %s: phase %s %q, step %v, stable %s, current %s, weights %v, verification %+v\nALB weights %v routes %v registered %v\nhistory:\n%s",
+		n, what, ro.Status.Phase, ro.Status.Message, ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.StableRS, ro.Status.CurrentPodHash,
+		ro.Status.Canary.Weights, ro.Status.Verification, ss.albWeights, ss.routes, ss.registered, strings.Join(ss.history, "\n"))
+	return nil
+}
+
+// steps runs n passes.
+func (ss *safeSim) steps(n int) {
+	ss.t.Helper()
+	for i := 0; i < n; i++ {
+		ss.step()
+	}
+}
+
+// events drains the recorded events.
+func (ss *safeSim) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-ss.rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func paused(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused }
+
+func headerRouteStep(name, header, value string) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: name,
+		Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: header, HeaderValue: &v1alpha1.StringMatch{Exact: value}}}}}
+}
+
+func canaryScaleStep(replicas int32) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To(replicas)}}
+}
+
+func withRoutes(names ...string) func(*v1alpha1.Rollout) {
+	return func(ro *v1alpha1.Rollout) {
+		for _, n := range names {
+			ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes = append(ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes, v1alpha1.ManagedRoute{Name: n})
+		}
+	}
+}
+
+// Issue 16, item 10: going down from 50 % to 10 %, the canary keeps the pods
+// 50 % needs until 10 % is verified (the load balancer may still send 50 %).
+func TestCanaryKeepsItsPodsUntilALowerWeightIsVerified(t *testing.T) {
+	s := newSafeSim(t)
+	s.lbLag = 3
+	s.canaryRollout(4, weightStep(50), pauseStep(""), weightStep(10), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s.sim, "v2")
+	ro := s.run(80, "paused at 50%", paused)
+	v2 := ro.Status.CurrentPodHash
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	for i := 0; i < 60; i++ {
+		s.step()
+		if need, have := ceilShare(s.albWeights["web-canary"], 4, 100), s.replicasOf(v2); have < need {
+			t.Fatalf("pass %d: the ALB sends %d%% to the canary, which has %d pods (needs %d)\nhistory:\n%s", s.passes, s.albWeights["web-canary"], have, need, strings.Join(s.history, "\n"))
+		}
+	}
+	if ro := s.rollout(); !paused(ro) || s.albWeights["web-canary"] != 10 || s.replicasOf(v2) != 1 {
+		t.Fatalf("not paused at 10%% with 1 canary pod: %s, ALB %v, canary pods %d", ro.Status.Phase, s.albWeights, s.replicasOf(v2))
+	}
+}
+
