@@ -230,8 +230,26 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	return nil
 }
 
-// canaryGoal is where traffic should be at step i.
+// canaryGoal is where traffic should be at step i. A rollout scaled to zero
+// sends the canary nothing: the steps pass at weight 0 and the Services move
+// freely (see scaledToZero), as Argo Rollouts steps through them.
 func (c *rolloutContext) canaryGoal(t *trafficState, i int) (trafficGoal, error) {
+	g, err := c.stepGoal(t, i)
+	if err == nil && c.scaledToZero() {
+		g.weight, g.routes = 0, map[string]string{}
+	}
+	return g, err
+}
+
+// scaledToZero reports whether the rollout has no pod to serve anything:
+// spec.replicas is 0 and no ready pod is left. Nothing can be healthy in any
+// group then, and nothing is served whatever a Service selects.
+func (c *rolloutContext) scaledToZero() bool {
+	return c.replicas() == 0 && readyPods(c.obs.pods) == 0
+}
+
+// stepGoal is where traffic should be at step i, pods permitting.
+func (c *rolloutContext) stepGoal(t *trafficState, i int) (trafficGoal, error) {
 	cs := c.ro.Spec.Strategy.Canary
 	stable := c.status.StableRS
 	switch c.mode {

@@ -212,3 +212,24 @@ func TestCanaryKeepsItsPodsUntilALowerWeightIsVerified(t *testing.T) {
 	}
 }
 
+// Issue 16, item 11: an update of a rollout scaled to zero completes, as in
+// Argo Rollouts (the steps pass at weight 0; nothing serves either way).
+func TestCanaryUpdateAtZeroReplicasCompletes(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(2, weightStep(20), pauseStep("1s"), weightStep(60))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	s.lenient = true // at zero replicas every group is empty
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(int32(0)) })
+	s.run(50, "scaled to zero", func(ro *v1alpha1.Rollout) bool { return s.replicasOf(v1) == 0 && isHealthy(ro) })
+	setImage(s.sim, "v2")
+	ro := s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
+	if s.invalid > 0 {
+		t.Fatalf("%d checks the engine rejects as invalid input", s.invalid)
+	}
+	// Scaled up again, it serves the new version.
+	s.lenient = false
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(int32(2)) })
+	s.run(50, "healthy with 2 pods of v2", func(r *v1alpha1.Rollout) bool {
+		return isHealthy(r) && s.replicasOf(ro.Status.StableRS) == 2 && s.albWeights["web-stable"] == 100
+	})
+}

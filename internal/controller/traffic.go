@@ -231,10 +231,11 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	// group), or narrows to the stable pods at the first deploy.
 	if t.stableSel != goal.stableHash {
 		narrowing := t.stableSel == "" && c.subsetOf(t.stableSvc, goal.stableHash)
-		if !narrowing && t.canaryW != max {
+		idle := c.scaledToZero()
+		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
-		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0) {
+		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
 			return false, nil
 		}
 		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
@@ -307,7 +308,8 @@ func (c *rolloutContext) canSwitch(t *trafficState, hash string, svc *corev1.Ser
 // service's new selection (hash) must also be healthy in its group: before a
 // selector narrows under traffic.
 func (c *rolloutContext) verifyCurrent(ctx context.Context, t *trafficState, kind v1alpha1.VerificationKind, healthySvc string, require bool, hash string) (bool, error) {
-	if !c.verifying() {
+	if !c.verifying() || c.scaledToZero() {
+		// Scaled to zero, no group can have a healthy target and none serves.
 		return true, nil
 	}
 	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
