@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -210,7 +211,14 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if c.status.Canary.Weights != nil && c.status.Canary.Weights.Verified != nil {
 		c.status.Canary.Weights.Verified = ptr.To(true)
 	}
-	if restarted, err := c.restartPods(ctx, c.restartGate(t)); err != nil || !restarted {
+	var served [][]corev1.Pod
+	if t.canaryW > 0 || len(t.routes) > 0 {
+		served = append(served, c.obs.podsSelectedBy(t.canarySvc))
+	}
+	if t.stableW > 0 {
+		served = append(served, c.obs.podsSelectedBy(t.stableSvc))
+	}
+	if restarted, err := c.restartPods(ctx, c.restartGate(t), served...); err != nil || !restarted {
 		return err
 	}
 	if c.mode != modeProgress {
@@ -373,7 +381,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 	canaryHasTraffic := t.written && t.canaryW > 0 && t.canarySel == c.newHash
 	switch c.mode {
 	case modeSteady:
-		if err := c.scale(ctx, c.newRS, replicas); err != nil {
+		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, replicas)); err != nil {
 			return err
 		}
 	case modeProgress:
@@ -404,7 +412,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				want = max(want, replicaset.Replicas(c.newRS))
 			}
 		}
-		if err := c.scale(ctx, c.newRS, want); err != nil {
+		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, want)); err != nil {
 			return err
 		}
 	case modeAbort:
@@ -438,7 +446,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 			// old stable keeps its size until the promotion is verified.
 			want = replicaset.Replicas(c.stableRS)
 		}
-		if err := c.scale(ctx, c.stableRS, want); err != nil {
+		if err := c.scale(ctx, c.stableRS, c.restartSurge(c.stableRS, want)); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -232,4 +233,38 @@ func TestCanaryUpdateAtZeroReplicasCompletes(t *testing.T) {
 	s.run(50, "healthy with 2 pods of v2", func(r *v1alpha1.Rollout) bool {
 		return isHealthy(r) && s.replicasOf(ro.Status.StableRS) == 2 && s.albWeights["web-stable"] == 100
 	})
+}
+
+// Issue 16, item 9: restartAt never evicts the only healthy target of a
+// group that gets traffic (4 replicas at 25 %: the canary is one pod).
+func TestRestartAtKeepsEveryWeightedGroupServed(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	s.healthLag = 2
+	setImage(s.sim, "v2")
+	s.run(80, "paused at 25%", paused)
+	var before []string
+	for _, p := range s.pods() {
+		before = append(before, p.Name)
+	}
+	at := metav1.NewTime(s.now.Add(time.Second).Truncate(time.Second))
+	s.now = s.now.Add(time.Second)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.RestartAt = &at })
+	// checkInvariants fails the test if the canary group is left without a healthy target.
+	s.run(300, "restarted", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at)
+	})
+	for _, p := range s.pods() {
+		if slices.Contains(before, p.Name) {
+			t.Fatalf("pod %s survived the restart", p.Name)
+		}
+	}
+	ro := s.run(30, "paused at 25% with 1 canary pod", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && s.replicasOf(ro.Status.CurrentPodHash) == 1
+	})
+	if s.albWeights["web-canary"] != 25 {
+		t.Fatalf("ALB %v after the restart", s.albWeights)
+	}
+	_ = ro
 }
