@@ -268,3 +268,63 @@ func TestRestartAtKeepsEveryWeightedGroupServed(t *testing.T) {
 	}
 	_ = ro
 }
+
+// editAction replaces the action annotation of Ingress web, as a person
+// with kubectl would.
+func (ss *safeSim) editAction(value string) {
+	ss.t.Helper()
+	var ing networkingv1.Ingress
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web"}, &ing))
+	ing.Annotations[albannotation.ActionKey(ss.prefix, ss.actionName)] = value
+	ss.must(ss.c.Update(context.Background(), &ing))
+}
+
+// actionWeights are the weights of the action annotation of Ingress web.
+func (ss *safeSim) actionWeights() map[string]int64 {
+	ss.t.Helper()
+	var ing networkingv1.Ingress
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web"}, &ing))
+	a, err := albannotation.ParseAction(ing.Annotations[albannotation.ActionKey(ss.prefix, ss.actionName)])
+	if err != nil {
+		return nil
+	}
+	w, _ := a.Weights()
+	return w
+}
+
+// Issue 16, item 8: the controller owns the whole action. A hand edit whose
+// weights are not the controller's (canary 20 / stable 0: everything to the
+// canary; or a third service) is rewritten and the correction reported,
+// never verified and kept.
+func TestCanaryRewritesAHandEditedAction(t *testing.T) {
+	for name, edit := range map[string]string{
+		"stable at 0":     `{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"web-canary","ServicePort":"80","Weight":20},{"ServiceName":"web-stable","ServicePort":"80","Weight":0}]}}`,
+		"a third service": `{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"web-canary","ServicePort":"80","Weight":20},{"ServiceName":"web-stable","ServicePort":"80","Weight":70},{"ServiceName":"web-root","ServicePort":"80","Weight":10}]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSafeSim(t)
+			s.canaryRollout(2, weightStep(20), pauseStep(""))
+			s.run(50, "healthy on v1", isHealthy)
+			setImage(s.sim, "v2")
+			s.run(80, "paused at 20%", paused)
+			s.events()
+			s.editAction(edit)
+			s.run(20, "the action rewritten to canary 20, stable 80", func(ro *v1alpha1.Rollout) bool {
+				w := s.actionWeights()
+				return len(w) == 2 && w["web-canary"] == 20 && w["web-stable"] == 80
+			})
+			if !slices.ContainsFunc(s.events(), func(e string) bool {
+				return strings.Contains(e, "TrafficWeightCorrected") && strings.Contains(e, "ingress ns/web")
+			}) {
+				t.Fatal("no event reports the correction")
+			}
+			ro := s.run(20, "verified at 20/80", func(ro *v1alpha1.Rollout) bool {
+				w := ro.Status.Canary.Weights
+				return w != nil && w.Verified != nil && *w.Verified && s.albWeights["web-stable"] == 80
+			})
+			if w := ro.Status.Canary.Weights; w.Canary.Weight != 20 || w.Stable.Weight != 80 {
+				t.Fatalf("status weights %+v", w)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,10 @@ type trafficState struct {
 	// routes are the header routes present on every Ingress (annotation and
 	// path), with their conditions value.
 	routes map[string]string
+	// foreign lists the Ingresses whose action the controller did not write
+	// (a hand edit: weights that do not add up to maxTrafficWeight, another
+	// service), with what their action forwards; written is false then.
+	foreign []string
 }
 
 // trafficGoal is where traffic should be: what each Service selects, the
@@ -105,6 +110,19 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 	act := c.observeAction(alb.IngressNames(), alb.AnnotationPrefix, t.actionName, t.canaryName, t.stableName, "trafficRouting.alb", "weights")
 	ok = ok && act.ok
 	t.ingresses, t.written, t.canaryW, t.stableW = act.ingresses, act.written, act.first, act.second
+	// The controller owns the whole action: every weight, not only the
+	// canary's, must be one it writes.
+	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
+	for _, ing := range t.ingresses {
+		value := ing.Annotations[key]
+		if value == "" {
+			continue
+		}
+		if cw, sw, valid := parseWeights(value, t.canaryName, t.stableName); !valid || cw+sw != c.maxWeight() {
+			t.foreign = append(t.foreign, fmt.Sprintf("ingress %s/%s forwards %s", ing.Namespace, ing.Name, describeForward(value)))
+			t.written = false
+		}
+	}
 	// Header routes: present when every Ingress has the action, the
 	// conditions and the path.
 	if len(t.ingresses) > 0 {
@@ -209,6 +227,11 @@ func parseWeights(value, canary, stable string) (cw, sw int32, valid bool) {
 func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal trafficGoal) (bool, error) {
 	max := c.maxWeight()
 	if !t.written {
+		if len(t.foreign) > 0 {
+			// An action the controller did not write: rewrite it to the
+			// weights the controller last verified, and say so.
+			return false, c.correctWeights(ctx, t, goal)
+		}
 		// No valid action yet (first deploy), or the Ingresses disagree: write
 		// all traffic to the stable service first.
 		return false, c.moveWeight(ctx, t, 0, goal)
@@ -371,6 +394,46 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		}
 	}
 	return c.writeWeights(ctx, t, w, goal)
+}
+
+// correctWeights rewrites an action the controller did not write (see
+// trafficState.foreign) to the weights status records as last verified
+// (all traffic to stable when there are none, or when the canary's pods are
+// not all available), reporting the correction. The rewrite is verified in
+// full like any other write.
+func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	w := int32(0)
+	if sw := c.status.Canary.Weights; sw != nil && sw.Canary.ServiceName == t.canaryName && sw.Stable.ServiceName == t.stableName &&
+		sw.Canary.PodTemplateHash == t.canarySel && (sw.Verified == nil || *sw.Verified) {
+		w = sw.Canary.Weight
+	}
+	if rs := replicaset.FindByHash(c.obs.rss, t.canarySel); w > 0 && (rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs)) {
+		w = 0
+	}
+	before := c.status.Canary.Weights
+	if err := c.moveWeight(ctx, t, w, goal); err != nil || c.status.Canary.Weights == before {
+		return err
+	}
+	c.warning("TrafficWeightCorrected", "The rollout owns the action %s: %s; rewritten to canary %s %d, stable %s %d",
+		t.actionName, joinMsgs(t.foreign), t.canaryName, w, t.stableName, c.maxWeight()-w)
+	return nil
+}
+
+// describeForward says what an action annotation forwards, for events.
+func describeForward(value string) string {
+	a, err := albannotation.ParseAction(value)
+	if err != nil {
+		return "an action that is not valid JSON"
+	}
+	w, ok := a.Weights()
+	if !ok {
+		return "an action that is not a forward"
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(w)) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, w[name]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeWeights writes the action annotation with canary weight w on every
