@@ -328,3 +328,30 @@ func TestCanaryRewritesAHandEditedAction(t *testing.T) {
 		})
 	}
 }
+
+// Issue 16, item 7: with maxTrafficWeight above 100 (Argo Rollouts' total
+// of the weights; ALB weights are relative), the steps verify and complete:
+// the engine is told what the weights are out of.
+func TestCanaryMaxTrafficWeightAbove100Verifies(t *testing.T) {
+	for _, tc := range []struct{ total, w int32 }{{200, 50}, {999, 5}} {
+		t.Run(fmt.Sprint(tc.total), func(t *testing.T) {
+			s := newSafeSim(t)
+			s.canaryRollout(4, weightStep(tc.w), pauseStep(""))
+			s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Strategy.Canary.TrafficRouting.MaxTrafficWeight = ptr.To(tc.total) })
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			setImage(s.sim, "v2")
+			ro := s.run(80, "paused at the weight step", func(ro *v1alpha1.Rollout) bool { return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 1 })
+			if s.albWeights["web-canary"] != tc.w || s.albWeights["web-stable"] != tc.total-tc.w {
+				t.Fatalf("ALB %v, want canary %d of %d", s.albWeights, tc.w, tc.total)
+			}
+			if w := ro.Status.Canary.Weights; w == nil || w.Verified == nil || !*w.Verified || w.Canary.Weight != tc.w || w.Stable.Weight != tc.total-tc.w {
+				t.Fatalf("status weights %+v", w)
+			}
+			s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+			s.run(80, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
+			if s.invalid > 0 {
+				t.Fatalf("%d checks the engine rejects as invalid input", s.invalid)
+			}
+		})
+	}
+}

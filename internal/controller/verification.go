@@ -156,6 +156,10 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 	if s.portName != "" {
 		in.ServicePort = s.portName
 	}
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil && cs.TrafficRouting != nil && s.actionName != "" {
+		// The canary's weights are out of maxTrafficWeight.
+		in.WeightTotal = cs.MaxWeight()
+	}
 	for _, ing := range s.ingresses {
 		host := ""
 		for _, lb := range ing.Status.LoadBalancer.Ingress {
@@ -187,7 +191,11 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 			if err != nil {
 				return in, err
 			}
-			vr.Destinations = []verify.Destination{{Role: verify.RoleCanary, Service: r.service.Name, Weight: 100, Targets: ts}}
+			all := int32(100)
+			if in.WeightTotal > 0 {
+				all = in.WeightTotal
+			}
+			vr.Destinations = []verify.Destination{{Role: verify.RoleCanary, Service: r.service.Name, Weight: all, Targets: ts}}
 		}
 		in.Routes = append(in.Routes, vr)
 	}
