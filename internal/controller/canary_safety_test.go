@@ -355,3 +355,33 @@ func TestCanaryMaxTrafficWeightAbove100Verifies(t *testing.T) {
 		})
 	}
 }
+
+// Issue 16, item 2: a header route counts as traffic to the canary group.
+// The canary Service's selector does not move while a route forwards to it
+// (written, or not yet verified removed): the routes go first, verified.
+func TestCanaryHeaderRouteKeepsTheCanaryServicePut(t *testing.T) {
+	for name, change := range map[string]func(s *safeSim){
+		"abort":        func(s *safeSim) { s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true }) },
+		"new template": func(s *safeSim) { setImage(s.sim, "v3") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSafeSim(t)
+			s.lbLag = 2
+			s.canaryRollout(4, canaryScaleStep(1), headerRouteStep("hdr", "X-Canary", "yes"), pauseStep(""))
+			s.update(withRoutes("hdr"))
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			s.healthLag = 2 // new targets take two passes to pass the health check
+			setImage(s.sim, "v2")
+			s.run(80, "paused with the header route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routes["hdr"] })
+			change(s)
+			// safeSim.step fails the test if a route forwards to a group without a healthy target.
+			s.run(200, "settled without the route", func(ro *v1alpha1.Rollout) bool {
+				if name == "abort" {
+					return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && len(s.routes) == 0 && s.canaryImage() == "demo:v1" && s.replicasOf(ro.Status.CurrentPodHash) == 0
+				}
+				return paused(ro) && s.routes["hdr"] && s.canaryImage() == "demo:v3"
+			})
+			_ = v1
+		})
+	}
+}

@@ -41,6 +41,10 @@ type trafficState struct {
 	// routes are the header routes present on every Ingress (annotation and
 	// path), with their conditions value.
 	routes map[string]string
+	// routed: some Ingress still carries a header route of the rollout (its
+	// action, conditions or path), on every Ingress or not: the ALB may
+	// forward matching requests to the canary group.
+	routed bool
 	// foreign lists the Ingresses whose action the controller did not write
 	// (a hand edit: weights that do not add up to maxTrafficWeight, another
 	// service), with what their action forwards; written is false then.
@@ -145,6 +149,15 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 				t.routes[mr.Name] = cond
 			}
 		}
+		for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+			for _, ing := range t.ingresses {
+				_, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, mr.Name)]
+				_, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, mr.Name)]
+				if okA || okC || albannotation.HasBackend(ing, mr.Name) {
+					t.routed = true
+				}
+			}
+		}
 	}
 	return t, ok
 }
@@ -241,6 +254,13 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
 		if t.canaryW != 0 && !narrowing {
 			return false, c.moveWeight(ctx, t, 0, goal)
+		}
+		if t.routed && !narrowing {
+			// A header route is traffic to the canary group too: the routes
+			// go first; verifyCurrent below verifies them removed.
+			noRoutes := goal
+			noRoutes.routes = map[string]string{}
+			return false, c.moveRoutes(ctx, t, noRoutes)
 		}
 		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
 			return false, nil
