@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -384,4 +386,56 @@ func TestCanaryHeaderRouteKeepsTheCanaryServicePut(t *testing.T) {
 			_ = v1
 		})
 	}
+}
+
+// Issue 16, item 3: an abort at promotion (the stable Service already on
+// the new pods, which fail the stable group's health check) returns all
+// traffic to the old version: the stable Service goes back to the old pods
+// while its group has weight 0, they are verified healthy there, then the
+// weight moves back, and the abort ends verified.
+func TestCanaryAbortAtPromotionReturnsTrafficToStable(t *testing.T) {
+	for name, broken := range map[string]func(s *safeSim){
+		// Another health check on the stable Service.
+		"stable health check": func(s *safeSim) { s.unhealthyIn["web-stable"] = "v2" },
+		// The new version breaks under full load: unhealthy everywhere.
+		"broken everywhere": func(s *safeSim) { s.lenient = true; s.unhealthyVersion = "v2" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSafeSim(t)
+			s.lbLag = 1
+			s.canaryRollout(4, weightStep(50), pauseStep(""))
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			setImage(s.sim, "v2")
+			ro := s.run(80, "paused at 50%", paused)
+			v2 := ro.Status.CurrentPodHash
+			s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+			s.run(80, "the stable Service on v2", func(ro *v1alpha1.Rollout) bool {
+				return s.stableImage() == "demo:v2"
+			})
+			broken(s)
+			ro = s.run(300, "aborted with all traffic verified on v1", func(ro *v1alpha1.Rollout) bool {
+				v := ro.Status.Verification
+				return ro.Status.Abort && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified &&
+					s.albWeights["web-stable"] == 100 && s.albWeights["web-canary"] == 0 && s.stableImage() == "demo:v1" && s.canaryImage() == "demo:v1"
+			})
+			if ro.Status.StableRS != v1 {
+				t.Fatalf("stable %s after the abort, want %s", ro.Status.StableRS, v1)
+			}
+			s.lenient = false
+			s.run(100, "the aborted version scaled down", func(ro *v1alpha1.Rollout) bool { return s.replicasOf(v2) == 0 })
+		})
+	}
+}
+
+// stableImage is the image of the ReplicaSet the stable service selects.
+func (ss *safeSim) stableImage() string {
+	ss.t.Helper()
+	var svc corev1.Service
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web-stable"}, &svc))
+	for _, rs := range ss.replicaSets() {
+		if rs.Labels[replicaset.HashLabel] == svc.Spec.Selector[replicaset.HashLabel] {
+			return rs.Spec.Template.Spec.Containers[0].Image
+		}
+	}
+	return ""
 }

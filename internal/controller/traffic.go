@@ -249,6 +249,22 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		// all traffic to the stable service first.
 		return false, c.moveWeight(ctx, t, 0, goal)
 	}
+	// Going back (an abort, a rollback) after the stable Service moved to
+	// the new pods at promotion: its group has no traffic, so it goes back
+	// to the pods it should select first; weight then moves back to it once
+	// they are healthy there (moveWeight). Insisting on moving weight to the
+	// new pods in the stable group would wait forever when they fail its
+	// health check.
+	if c.mode != modeProgress && t.stableSel != goal.stableHash && t.stableSel != "" && t.stableW == 0 && t.canaryW > 0 &&
+		c.ro.Spec.Strategy.Canary.PingPong == nil {
+		if ok, err := c.stableIdle(ctx, t, goal); !ok || err != nil {
+			return false, err
+		}
+		if !c.canSwitch(t, goal.stableHash, t.stableSvc, false) {
+			return false, nil
+		}
+		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
+	}
 	// The canary Service selects the pods the canary group should hold.
 	if t.canarySel != goal.canaryHash {
 		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
@@ -299,6 +315,37 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	}
 	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
 	return ok, err
+}
+
+// stableIdle reports whether the stable group gets no traffic, as written:
+// the written weights are verified, or, when they cannot be (the group with
+// all the weight is the broken version the rollout goes back from), this
+// pass's check found the stable group at weight 0 in every rule of the
+// action it read.
+func (c *rolloutContext) stableIdle(ctx context.Context, t *trafficState, goal trafficGoal) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
+	if ok || err != nil {
+		return ok, err
+	}
+	if c.checked == nil {
+		return false, nil
+	}
+	rules := 0
+	for _, g := range c.checked.TargetGroups {
+		if g.Service != t.stableName || g.Route != "" {
+			continue
+		}
+		for _, r := range g.Rules {
+			if r.Weight != 0 {
+				return false, nil
+			}
+			rules++
+		}
+	}
+	return rules > 0, nil
 }
 
 // readyPods counts ready, non-terminating pods.

@@ -342,6 +342,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 // next check.
 func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, res verify.Result) outcome {
 	now := metav1.NewTime(c.r.opts.Now())
+	c.checked = &res
 	v.LastCheckedAt = &now
 	v.Attempts++
 	v.Reason, v.Message = res.Reason, res.Message
