@@ -30,14 +30,16 @@ const (
 // reconcileCanary runs one pass of a canary rollout.
 func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
+	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
+		return err
+	}
+	// After syncReplicaSets: a ReplicaSet reused from another collision
+	// count gives newHash its own hash, not the one the current count gives.
 	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {
 		// A new template (or a rollback): its steps start from the beginning.
 		c.status.CurrentStepIndex = ptr.To(int32(0))
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
-	}
-	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
-		return err
 	}
 	c.status.CurrentPodHash = c.newHash
 	if h := replicaset.JSONHash(cs.Steps); c.status.CurrentStepHash != h {

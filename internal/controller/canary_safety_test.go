@@ -439,3 +439,35 @@ func (ss *safeSim) stableImage() string {
 	}
 	return ""
 }
+
+// Suspected in issue 16: a ReplicaSet reused from an earlier
+// status.collisionCount (its hash is not the one the current count gives)
+// reset the step index on every pass. Confirmed: the update never reached
+// its pause.
+func TestCanaryReusedReplicaSetOfAnotherCollisionCountKeepsItsSteps(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	promoteTo := func(v string) string {
+		setImage(s.sim, v)
+		s.run(80, "paused on "+v, paused)
+		s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })
+		return s.run(80, "healthy on "+v, func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.canaryImage() == "demo:"+v }).Status.StableRS
+	}
+	v2 := promoteTo("v2")
+	// A hash collision happened meanwhile (another template took a name).
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.CollisionCount = ptr.To(int32(1)) })
+	promoteTo("v3")
+	// Back to v2: its ReplicaSet, made under collision count 0, is reused.
+	setImage(s.sim, "v2")
+	ro := s.run(80, "paused at 50% on v2", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 1 && s.albWeights["web-canary"] == 50
+	})
+	if ro.Status.CurrentPodHash != v2 {
+		t.Fatalf("current %s, want the reused %s", ro.Status.CurrentPodHash, v2)
+	}
+	s.steps(5)
+	if ro := s.rollout(); !paused(ro) || ptr.Deref(ro.Status.CurrentStepIndex, 0) != 1 {
+		t.Fatalf("the pause did not hold: %s, step %v", ro.Status.Phase, ro.Status.CurrentStepIndex)
+	}
+}
