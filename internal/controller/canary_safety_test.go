@@ -471,3 +471,49 @@ func TestCanaryReusedReplicaSetOfAnotherCollisionCountKeepsItsSteps(t *testing.T
 		t.Fatalf("the pause did not hold: %s, step %v", ro.Status.Phase, ro.Status.CurrentStepIndex)
 	}
 }
+
+// selectorOf is the pod-template hash a service selects.
+func (ss *safeSim) selectorOf(name string) string {
+	ss.t.Helper()
+	var svc corev1.Service
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: name}, &svc))
+	return svc.Spec.Selector[replicaset.HashLabel]
+}
+
+// Suspected in issue 16: a ReplicaSet reused while its scale-down deadline
+// was pending kept that deadline, and the next time nothing selected it, it
+// was scaled down at once instead of after the delay (the targets it left
+// still draining). Confirmed; a ReplicaSet the rollout wants has no
+// deadline.
+func TestCanaryReusedReplicaSetGetsAFreshScaleDownDelay(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(4, weightStep(100), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s.sim, "v2")
+	s.run(80, "paused on v2", paused)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(80, "healthy on v2 with v1's scale-down deadline set", func(ro *v1alpha1.Rollout) bool {
+		for _, rs := range s.replicaSets() {
+			if _, ok := replicaset.ScaleDownDeadline(&rs); ok && rs.Labels[replicaset.HashLabel] == v1 {
+				return isHealthy(ro)
+			}
+		}
+		return false
+	})
+	// Back to v1 within its scale-down delay: its ReplicaSet (4 pods, a
+	// deadline pending) is reused and goes to 100 %.
+	setImage(s.sim, "v1")
+	s.run(80, "paused at 100% on v1", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.albWeights["web-canary"] == 100 })
+	s.steps(40) // the old deadline passes
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	var left time.Time
+	s.run(200, "v1 scaled down after the abort", func(ro *v1alpha1.Rollout) bool {
+		if left.IsZero() && s.selectorOf("web-canary") != v1 && s.selectorOf("web-stable") != v1 {
+			left = s.now
+		}
+		return s.replicasOf(v1) == 0
+	})
+	if d := s.now.Sub(left); d < 30*time.Second {
+		t.Fatalf("v1 scaled down %s after no Service selected it, want the 30s abortScaleDownDelaySeconds", d)
+	}
+}
