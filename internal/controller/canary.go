@@ -414,6 +414,14 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				want = max(want, replicaset.Replicas(c.newRS))
 			}
 		}
+		if c.ro.Spec.Paused {
+			// spec.paused stops scaling, as in Argo Rollouts; the canary
+			// only keeps the pods the weight written gives it.
+			want = replicaset.Replicas(c.newRS)
+			if canaryHasTraffic {
+				want = max(want, ceilShare(t.canaryW, replicas, maxW))
+			}
+		}
 		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, want)); err != nil {
 			return err
 		}

@@ -517,3 +517,31 @@ func TestCanaryReusedReplicaSetGetsAFreshScaleDownDelay(t *testing.T) {
 		t.Fatalf("v1 scaled down %s after no Service selected it, want the 30s abortScaleDownDelaySeconds", d)
 	}
 }
+
+// Suspected in issue 16: spec.paused did not stop scaling. Argo Rollouts'
+// spec.paused stops scaling, Service switches and step completion: an
+// update made while paused creates the new ReplicaSet and leaves it empty.
+func TestCanaryManualPauseStopsScaling(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Paused = true
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
+	s.steps(30)
+	ro := s.rollout()
+	if ro.Status.CurrentPodHash == v1 || ro.Status.CurrentPodHash == "" {
+		t.Fatalf("no new ReplicaSet: current %q", ro.Status.CurrentPodHash)
+	}
+	if n := s.replicasOf(ro.Status.CurrentPodHash); n != 0 {
+		t.Fatalf("the new ReplicaSet scaled to %d while the rollout is paused", n)
+	}
+	if s.replicasOf(v1) != 4 || ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+		t.Fatalf("stable %d pods, phase %s", s.replicasOf(v1), ro.Status.Phase)
+	}
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = false })
+	s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 1 && s.albWeights["web-canary"] == 50
+	})
+}
