@@ -35,6 +35,8 @@ type safeSim struct {
 	pendingRoutes []routeChange
 	// invalid counts the checks the engine would have rejected as invalid input.
 	invalid int
+	// onVerify, when set, sees every check and its result.
+	onVerify func(verify.Input, verify.Result)
 }
 
 type routeChange struct {
@@ -53,6 +55,14 @@ func newSafeSim(t *testing.T) *safeSim {
 // Verify is the simulated verifier, behind the engine's input validation
 // and with the header routes judged.
 func (ss *safeSim) Verify(ctx context.Context, in verify.Input) verify.Result {
+	res := ss.verify(ctx, in)
+	if ss.onVerify != nil {
+		ss.onVerify(in, res)
+	}
+	return res
+}
+
+func (ss *safeSim) verify(ctx context.Context, in verify.Input) verify.Result {
 	if r := verify.Decide(in, verify.Observation{}, ss.now, verify.Backoff{}); r.Reason == verify.ReasonInvalidInput {
 		ss.invalid++
 		ss.history = append(ss.history, fmt.Sprintf("pass %d: invalid input: %s", ss.passes, r.Message))
@@ -544,4 +554,38 @@ func TestCanaryManualPauseStopsScaling(t *testing.T) {
 	s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool {
 		return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 1 && s.albWeights["web-canary"] == 50
 	})
+}
+
+// Suspected in issue 16: the health-before-weight check reused a Verified
+// record after the weight write failed. Confirmed: a controller that died
+// right after the check wrote the weight minutes later, on the old record,
+// while the canary's targets had turned unhealthy meanwhile. Health before
+// weight is read in the pass that writes.
+func TestCanaryHealthBeforeWeightIsReadInThePassThatWrites(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	armed := false
+	s.onVerify = func(in verify.Input, res verify.Result) {
+		if armed || !in.HealthOnly || res.Outcome != verify.Verified {
+			return
+		}
+		for _, d := range in.Destinations {
+			if d.Service == "web-canary" && d.RequireHealthy {
+				armed = true
+				s.failWriteAt = s.writes + 1 // the weight write that follows
+			}
+		}
+	}
+	setImage(s.sim, "v2")
+	s.run(80, "the weight write failed", func(*v1alpha1.Rollout) bool { return armed })
+	if s.albWeights["web-canary"] != 0 {
+		t.Fatalf("ALB %v after the failed write", s.albWeights)
+	}
+	// The controller comes back five minutes later; the canary's targets
+	// fail their health check by then.
+	s.now = s.now.Add(5 * time.Minute)
+	s.unhealthyIn["web-canary"] = "v2"
+	// checkInvariants fails the test if the canary gets weight now.
+	s.run(100, "aborted", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded })
 }

@@ -454,6 +454,7 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	if c.verifying() && t.written {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(raisingName, nil)
+		c.readAgainIfOld(spec)
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
 		toStable := raisingName == t.stableName && w < t.canaryW
 		if out != outcomeVerified && (!toStable || !c.checkedHealthy(spec, t.stableName)) {
@@ -501,6 +502,18 @@ func describeForward(value string) string {
 		parts = append(parts, fmt.Sprintf("%s %d", name, w[name]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// readAgainIfOld restarts the check of spec, a health check before a raise,
+// when it was verified in an earlier pass: that pass's write did not
+// happen (a crash, a conflict), and health before a raise is read in the
+// pass that writes.
+func (c *rolloutContext) readAgainIfOld(spec *verifySpec) {
+	v := c.status.Verification
+	if v != nil && v.Phase == v1alpha1.VerificationVerified && v.Fingerprint == spec.fingerprint() &&
+		(v.LastCheckedAt == nil || v.LastCheckedAt.Time.Before(c.now)) {
+		c.startVerification(v1alpha1.VerificationTargetHealth, spec)
+	}
 }
 
 // writeWeights writes the action annotation with canary weight w on every
@@ -563,6 +576,7 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 	if adding && c.verifying() {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(t.canaryName, nil)
+		c.readAgainIfOld(spec)
 		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
 			return err
 		}
