@@ -37,6 +37,9 @@ type safeSim struct {
 	invalid int
 	// onVerify, when set, sees every check and its result.
 	onVerify func(verify.Input, verify.Result)
+	// onResult, when set, may change every result (add what the engine
+	// reports beside the verdict).
+	onResult func(*verify.Result)
 }
 
 type routeChange struct {
@@ -56,6 +59,9 @@ func newSafeSim(t *testing.T) *safeSim {
 // and with the header routes judged.
 func (ss *safeSim) Verify(ctx context.Context, in verify.Input) verify.Result {
 	res := ss.verify(ctx, in)
+	if ss.onResult != nil {
+		ss.onResult(&res)
+	}
 	if ss.onVerify != nil {
 		ss.onVerify(in, res)
 	}
@@ -588,4 +594,43 @@ func TestCanaryHealthBeforeWeightIsReadInThePassThatWrites(t *testing.T) {
 	s.unhealthyIn["web-canary"] = "v2"
 	// checkInvariants fails the test if the canary gets weight now.
 	s.run(100, "aborted", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded })
+}
+
+// Suspected in issue 16: a Verified record of another kind short-circuited
+// an abort's verification (the fingerprint omits the kind). Confirmed: an
+// abort made before the canary Service moved (an update made while paused)
+// ends in the very state the
+// steady rollout had verified, and was taken as verified on that old
+// record, without the abort's own check (no rule outside the action may
+// still forward to the canary service). Harmless for traffic (the canary
+// Service selects the stable pods by then), but the abort's verdict must be
+// its own: an Abort verification never reuses another kind's record.
+func TestCanaryAbortIsVerifiedByItsOwnCheck(t *testing.T) {
+	s := newSafeSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	// A rule outside the action (a path straight to the canary service).
+	outside := []verify.OtherRule{{ListenerPort: 80, Rule: "5", Forward: []verify.RuleTarget{{Service: "web-canary", Name: "tg-web-canary", Weight: 1}}}}
+	s.onResult = func(res *verify.Result) { res.OtherRules = outside }
+	// An update made while paused (nothing moves), then aborted.
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Paused = true
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
+	s.steps(3)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.steps(10)
+	ro := s.rollout()
+	v := ro.Status.Verification
+	if v == nil || v.Kind != v1alpha1.VerificationAbort || v.Phase == v1alpha1.VerificationVerified {
+		t.Fatalf("with a rule outside the action forwarding to the canary, the abort's verification is %+v", v)
+	}
+	outside = nil
+	ro = s.run(50, "the abort verified", func(ro *v1alpha1.Rollout) bool {
+		v := ro.Status.Verification
+		return v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+	})
+	if !ro.Status.Abort || s.albWeights["web-stable"] != 100 {
+		t.Fatalf("abort %v, ALB %v", ro.Status.Abort, s.albWeights)
+	}
 }

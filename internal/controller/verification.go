@@ -293,7 +293,10 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		return outcomeVerified, nil
 	}
 	v := c.status.Verification
-	if v == nil || v.Fingerprint != s.fingerprint() {
+	// The fingerprint leaves the kind out (a weight written under one kind is
+	// verified under the next), but an abort's verification is its own: it
+	// adds a check of the rules outside the action (see record).
+	if v == nil || v.Fingerprint != s.fingerprint() || (kind == v1alpha1.VerificationAbort && v.Kind != kind) {
 		v = c.startVerification(kind, s)
 	}
 	switch v.Phase {
