@@ -634,3 +634,61 @@ func TestCanaryAbortIsVerifiedByItsOwnCheck(t *testing.T) {
 		t.Fatalf("abort %v, ALB %v", ro.Status.Abort, s.albWeights)
 	}
 }
+
+// Suspected in issue 16: Ingresses that disagree (a crash between the
+// patches of two Ingresses, an edit of one) got no health check before
+// traffic moved back to stable on all of them. Confirmed: at promotion (all
+// weight on the canary group, the stable Service on new pods that fail the
+// stable group's health check), a disagreement made the controller write
+// all traffic to that stable group unchecked. The reverse path is checked
+// like any raise.
+func TestCanaryIngressesThatDisagreeGetAHealthCheck(t *testing.T) {
+	s := newSafeSim(t)
+	s.lbLag = 1
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	// A second Ingress (another ALB) switched with the first; the model
+	// ALB follows the first.
+	var web networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &web))
+	web2 := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web2"}, Spec: *web.Spec.DeepCopy()}
+	s.must(s.c.Create(context.Background(), web2))
+	s.update(func(ro *v1alpha1.Rollout) {
+		alb := ro.Spec.Strategy.Canary.TrafficRouting.ALB
+		alb.Ingress, alb.Ingresses = "", []string{"web", "web2"}
+	})
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s.sim, "v2")
+	s.run(80, "paused at 50%", paused)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(80, "the stable Service on v2", func(*v1alpha1.Rollout) bool { return s.stableImage() == "demo:v2" })
+	s.unhealthyIn["web-stable"] = "v2" // another health check on the stable Service
+	s.steps(3)
+	// web2's action now says 50/50: the Ingresses disagree.
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web2"}, web2))
+	web2.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] = `{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"web-canary","ServicePort":"80","Weight":50},{"ServiceName":"web-stable","ServicePort":"80","Weight":50}]}}`
+	s.must(s.c.Update(context.Background(), web2))
+	// checkInvariants fails the test if the stable group gets weight unchecked.
+	s.steps(60)
+	if s.albWeights["web-stable"] != 0 {
+		t.Fatalf("ALB %v", s.albWeights)
+	}
+	// Once the stable group is healthy, both Ingresses get the same action
+	// and the rollout settles (aborted by the timed-out check, all traffic
+	// verified on v1).
+	delete(s.unhealthyIn, "web-stable")
+	s.run(200, "aborted with all traffic verified on v1", func(ro *v1alpha1.Rollout) bool {
+		s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web2"}, web2))
+		v := ro.Status.Verification
+		return ro.Status.Abort && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified &&
+			s.albWeights["web-stable"] == 100 && s.stableImage() == "demo:v1" &&
+			web2.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] == s.actionValue("web")
+	})
+}
+
+// actionValue is the action annotation of an Ingress.
+func (ss *safeSim) actionValue(ingress string) string {
+	ss.t.Helper()
+	var ing networkingv1.Ingress
+	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: ingress}, &ing))
+	return ing.Annotations[albannotation.ActionKey(ss.prefix, ss.actionName)]
+}

@@ -45,6 +45,10 @@ type trafficState struct {
 	// action, conditions or path), on every Ingress or not: the ALB may
 	// forward matching requests to the canary group.
 	routed bool
+	// disagree: every Ingress carries an action of the controller's, not
+	// all with the same weights (a crash between the patches of two
+	// Ingresses, an edit of one); written is false then.
+	disagree bool
 	// foreign lists the Ingresses whose action the controller did not write
 	// (a hand edit: weights that do not add up to maxTrafficWeight, another
 	// service), with what their action forwards; written is false then.
@@ -127,6 +131,9 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 			t.written = false
 		}
 	}
+	t.disagree = !t.written && len(t.foreign) == 0 && len(t.ingresses) > 0 && !slices.ContainsFunc(t.ingresses, func(ing *networkingv1.Ingress) bool {
+		return ing.Annotations[key] == ""
+	})
 	// Header routes: present when every Ingress has the action, the
 	// conditions and the path.
 	if len(t.ingresses) > 0 {
@@ -451,7 +458,9 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// weights may be ones the load balancer controller never applied (a rule
 	// that lacks the stable group). The canary that loses the traffic, maybe
 	// the broken version the move runs from, is not judged at all.
-	if c.verifying() && t.written {
+	if c.verifying() && (t.written || t.disagree) {
+		// Ingresses that disagree carry traffic too: moving it (back to
+		// stable) is checked like any raise.
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(raisingName, nil)
 		c.readAgainIfOld(spec)
