@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -29,15 +30,17 @@ const (
 // reconcileCanary runs one pass of a canary rollout.
 func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
+	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
+		return err
+	}
+	// After syncReplicaSets: a ReplicaSet reused from another collision
+	// count gives newHash its own hash, not the one the current count gives.
 	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {
 		// A new template (or a rollback): its steps start from the beginning.
 		c.status.CurrentStepIndex = ptr.To(int32(0))
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.resetGates()
-	}
-	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
-		return err
 	}
 	c.status.CurrentPodHash = c.newHash
 	if h := replicaset.JSONHash(cs.Steps); c.status.CurrentStepHash != h {
@@ -196,7 +199,8 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		c.specError("%v", err)
 		return nil
 	}
-	writtenVerified := c.verified(c.canarySpec(t, t.canaryW, t.stableW, t.routes))
+	// Without verification a written weight is taken as applied.
+	writtenVerified := !c.verifying() || c.verified(c.canarySpec(t, t.canaryW, t.stableW, t.routes))
 	if t.written {
 		c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, t.canaryW, t.stableName, t.stableSel, writtenVerified)
 	}
@@ -219,7 +223,14 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if c.status.Canary.Weights != nil && c.status.Canary.Weights.Verified != nil {
 		c.status.Canary.Weights.Verified = ptr.To(true)
 	}
-	if restarted, err := c.restartPods(ctx, c.restartGate(t)); err != nil || !restarted {
+	var served [][]corev1.Pod
+	if t.canaryW > 0 || len(t.routes) > 0 {
+		served = append(served, c.obs.podsSelectedBy(t.canarySvc))
+	}
+	if t.stableW > 0 {
+		served = append(served, c.obs.podsSelectedBy(t.stableSvc))
+	}
+	if restarted, err := c.restartPods(ctx, c.restartGate(t), served...); err != nil || !restarted {
 		return err
 	}
 	if c.mode != modeProgress {
@@ -245,8 +256,26 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	return nil
 }
 
-// canaryGoal is where traffic should be at step i.
+// canaryGoal is where traffic should be at step i. A rollout scaled to zero
+// sends the canary nothing: the steps pass at weight 0 and the Services move
+// freely (see scaledToZero), as Argo Rollouts steps through them.
 func (c *rolloutContext) canaryGoal(t *trafficState, i int) (trafficGoal, error) {
+	g, err := c.stepGoal(t, i)
+	if err == nil && c.scaledToZero() {
+		g.weight, g.routes = 0, map[string]string{}
+	}
+	return g, err
+}
+
+// scaledToZero reports whether the rollout has no pod to serve anything:
+// spec.replicas is 0 and no ready pod is left. Nothing can be healthy in any
+// group then, and nothing is served whatever a Service selects.
+func (c *rolloutContext) scaledToZero() bool {
+	return c.replicas() == 0 && readyPods(c.obs.pods) == 0
+}
+
+// stepGoal is where traffic should be at step i, pods permitting.
+func (c *rolloutContext) stepGoal(t *trafficState, i int) (trafficGoal, error) {
 	cs := c.ro.Spec.Strategy.Canary
 	stable := c.status.StableRS
 	switch c.mode {
@@ -374,7 +403,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 	canaryHasTraffic := t.written && t.canaryW > 0 && t.canarySel == c.newHash
 	switch c.mode {
 	case modeSteady:
-		if err := c.scale(ctx, c.newRS, replicas); err != nil {
+		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, replicas)); err != nil {
 			return err
 		}
 	case modeProgress:
@@ -398,8 +427,22 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 					want = max(want, 1)
 				}
 			}
+			if !writtenVerified {
+				// The load balancer may still send the canary the weight
+				// it had before the one written: it shrinks only once the
+				// lower weight is verified (the mirror of the stable side).
+				want = max(want, replicaset.Replicas(c.newRS))
+			}
 		}
-		if err := c.scale(ctx, c.newRS, want); err != nil {
+		if c.ro.Spec.Paused {
+			// spec.paused stops scaling, as in Argo Rollouts; the canary
+			// only keeps the pods the weight written gives it.
+			want = replicaset.Replicas(c.newRS)
+			if canaryHasTraffic {
+				want = max(want, ceilShare(t.canaryW, replicas, maxW))
+			}
+		}
+		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, want)); err != nil {
 			return err
 		}
 	case modeAbort:
@@ -433,7 +476,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 			// old stable keeps its size until the promotion is verified.
 			want = replicaset.Replicas(c.stableRS)
 		}
-		if err := c.scale(ctx, c.stableRS, want); err != nil {
+		if err := c.scale(ctx, c.stableRS, c.restartSurge(c.stableRS, want)); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/validation"
+	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
 // rolloutContext is one pass over one rollout: what was observed, the status
@@ -46,6 +47,9 @@ type rolloutContext struct {
 	// invalid holds a spec error found while running (a Service or Ingress
 	// that does not exist, a port that does not exist...).
 	invalid []string
+	// checked is the result of the last ELBv2 check made in this pass (nil:
+	// none), for what it observed whatever its outcome.
+	checked *verify.Result
 }
 
 func newRolloutContext(r *Reconciler, ro *v1alpha1.Rollout, obs *observed) *rolloutContext {

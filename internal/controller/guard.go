@@ -411,7 +411,10 @@ func (c *rolloutContext) vetSelector(svc *corev1.Service, sel map[string]string,
 			added = append(added, p)
 		}
 	}
-	if readyPods(next) == 0 {
+	// No ready pod in the new selection is refused unless the current one
+	// has none either (a rollout scaled to zero): the move makes nothing
+	// worse.
+	if readyPods(next) == 0 && readyPods(cur) > 0 {
 		return &unsafeWrite{write: write, object: object,
 			invariant: fmt.Sprintf("the service may receive traffic (%s) and the new selector selects no ready pod", e.describe(svc.Name)),
 			waitFor:   "a ready pod of the new selection"}

@@ -92,7 +92,11 @@ func (c *rolloutContext) createReplicaSet(ctx context.Context, revision int64) (
 func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, replicas int32) error {
 	from := replicaset.Replicas(rs)
 	desired := strconv.Itoa(int(c.replicas()))
-	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired {
+	_, deadline := rs.Annotations[replicaset.ScaleDownDeadlineAnnotation]
+	// A ReplicaSet wanted with pods (reused while its scale-down deadline
+	// was pending) loses the deadline even when its size does not change:
+	// left, it would cut the delay short the next time nothing selects it.
+	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired && (replicas == 0 || !deadline) {
 		return nil
 	}
 	if u := c.vetScale(rs, replicas); u != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +22,11 @@ import (
 // available again and, when the rollout verifies, gate confirms the
 // replacements registered and healthy in their target groups. Then
 // status.restartedAt is set to restartAt. It reports whether it is done.
-func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Context) (bool, error)) (bool, error) {
+//
+// served are the pods of each target group that gets traffic: a pod is
+// evicted only while another ready pod of each of its groups stays (a group
+// of one pod first gets a second one, see restartSurge).
+func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Context) (bool, error), served ...[]corev1.Pod) (bool, error) {
 	at := c.ro.Spec.RestartAt
 	if at == nil || (c.status.RestartedAt != nil && !c.status.RestartedAt.Before(at)) {
 		return true, nil
@@ -60,11 +65,18 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 		}
 	}
 	batch := max(int(intOrPercent(c.maxUnavailable(), c.replicas(), false)), 1)
+	evict := pickEvictions(old, len(old), served)
+	if len(evict) == 0 {
+		c.wait(time.Second, "restarting pods: waiting for a second ready pod in each target group that gets traffic before evicting its last one")
+		return false, nil
+	}
 	n := 0
-	for i := 0; i < len(old) && n < batch; i++ {
-		p := old[i]
+	for _, p := range evict {
+		if n == batch {
+			break
+		}
 		if u := c.vetEviction(&p); u != nil {
-			// Another pod may go first; this one waits.
+			// The guard's backstop: another pod may go first; this one waits.
 			_ = c.refuse(u)
 			continue
 		}
@@ -125,4 +137,66 @@ func (c *rolloutContext) restartGate(t *trafficState) func(context.Context) (boo
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
 		return out == outcomeVerified, err
 	}
+}
+
+// pickEvictions chooses up to batch pods of old to evict such that every
+// group of served keeps at least one ready pod that is not evicted.
+func pickEvictions(old []corev1.Pod, batch int, served [][]corev1.Pod) []corev1.Pod {
+	left := make([]int32, len(served))
+	for g, pods := range served {
+		left[g] = readyPods(pods)
+	}
+	in := func(p corev1.Pod, pods []corev1.Pod) bool {
+		for i := range pods {
+			if pods[i].Name == p.Name && podReady(&pods[i]) && pods[i].DeletionTimestamp == nil {
+				return true
+			}
+		}
+		return false
+	}
+	var out []corev1.Pod
+	for _, p := range old {
+		if len(out) == batch {
+			break
+		}
+		ok := true
+		for g, pods := range served {
+			if in(p, pods) && left[g] <= 1 {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		for g, pods := range served {
+			if in(p, pods) {
+				left[g]--
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// restartPending reports whether spec.restartAt is due and not carried out.
+func (c *rolloutContext) restartPending() bool {
+	at := c.ro.Spec.RestartAt
+	return at != nil && (c.status.RestartedAt == nil || c.status.RestartedAt.Before(at)) && !c.now.Before(at.Time)
+}
+
+// restartSurge is the size of a ReplicaSet during a restart: one pod more
+// while it is meant to have one and a ready pod of it is still to be
+// restarted, so that its target group never loses its only target (the
+// extra pod goes once the old one is evicted).
+func (c *rolloutContext) restartSurge(rs *appsv1.ReplicaSet, want int32) int32 {
+	if want != 1 || rs == nil || !c.restartPending() {
+		return want
+	}
+	at := c.ro.Spec.RestartAt
+	for _, p := range c.obs.podsOf(replicaset.HashOf(rs)) {
+		if podReady(&p) && p.DeletionTimestamp == nil && p.CreationTimestamp.Before(at) {
+			return want + 1
+		}
+	}
+	return want
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,18 @@ type trafficState struct {
 	// routes are the header routes present on every Ingress (annotation and
 	// path), with their conditions value.
 	routes map[string]string
+	// routed: some Ingress still carries a header route of the rollout (its
+	// action, conditions or path), on every Ingress or not: the ALB may
+	// forward matching requests to the canary group.
+	routed bool
+	// disagree: every Ingress carries an action of the controller's, not
+	// all with the same weights (a crash between the patches of two
+	// Ingresses, an edit of one); written is false then.
+	disagree bool
+	// foreign lists the Ingresses whose action the controller did not write
+	// (a hand edit: weights that do not add up to maxTrafficWeight, another
+	// service), with what their action forwards; written is false then.
+	foreign []string
 }
 
 // trafficGoal is where traffic should be: what each Service selects, the
@@ -105,6 +118,22 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 	act := c.observeAction(alb.IngressNames(), alb.AnnotationPrefix, t.actionName, t.canaryName, t.stableName, "trafficRouting.alb", "weights")
 	ok = ok && act.ok
 	t.ingresses, t.written, t.canaryW, t.stableW = act.ingresses, act.written, act.first, act.second
+	// The controller owns the whole action: every weight, not only the
+	// canary's, must be one it writes.
+	key := albannotation.ActionKey(alb.AnnotationPrefix, t.actionName)
+	for _, ing := range t.ingresses {
+		value := ing.Annotations[key]
+		if value == "" {
+			continue
+		}
+		if cw, sw, valid := parseWeights(value, t.canaryName, t.stableName); !valid || cw+sw != c.maxWeight() {
+			t.foreign = append(t.foreign, fmt.Sprintf("ingress %s/%s forwards %s", ing.Namespace, ing.Name, describeForward(value)))
+			t.written = false
+		}
+	}
+	t.disagree = !t.written && len(t.foreign) == 0 && len(t.ingresses) > 0 && !slices.ContainsFunc(t.ingresses, func(ing *networkingv1.Ingress) bool {
+		return ing.Annotations[key] == ""
+	})
 	// Header routes: present when every Ingress has the action, the
 	// conditions and the path.
 	if len(t.ingresses) > 0 {
@@ -125,6 +154,15 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 			}
 			if present {
 				t.routes[mr.Name] = cond
+			}
+		}
+		for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+			for _, ing := range t.ingresses {
+				_, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, mr.Name)]
+				_, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, mr.Name)]
+				if okA || okC || albannotation.HasBackend(ing, mr.Name) {
+					t.routed = true
+				}
 			}
 		}
 	}
@@ -209,15 +247,43 @@ func parseWeights(value, canary, stable string) (cw, sw int32, valid bool) {
 func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal trafficGoal) (bool, error) {
 	max := c.maxWeight()
 	if !t.written {
+		if len(t.foreign) > 0 {
+			// An action the controller did not write: rewrite it to the
+			// weights the controller last verified, and say so.
+			return false, c.correctWeights(ctx, t, goal)
+		}
 		// No valid action yet (first deploy), or the Ingresses disagree: write
 		// all traffic to the stable service first.
 		return false, c.moveWeight(ctx, t, 0, goal)
+	}
+	// Going back (an abort, a rollback) after the stable Service moved to
+	// the new pods at promotion: its group has no traffic, so it goes back
+	// to the pods it should select first; weight then moves back to it once
+	// they are healthy there (moveWeight). Insisting on moving weight to the
+	// new pods in the stable group would wait forever when they fail its
+	// health check.
+	if c.mode != modeProgress && t.stableSel != goal.stableHash && t.stableSel != "" && t.stableW == 0 && t.canaryW > 0 &&
+		c.ro.Spec.Strategy.Canary.PingPong == nil {
+		if ok, err := c.stableIdle(ctx, t, goal); !ok || err != nil {
+			return false, err
+		}
+		if !c.canSwitch(t, goal.stableHash, t.stableSvc, false) {
+			return false, nil
+		}
+		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
 	}
 	// The canary Service selects the pods the canary group should hold.
 	if t.canarySel != goal.canaryHash {
 		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
 		if t.canaryW != 0 && !narrowing {
 			return false, c.moveWeight(ctx, t, 0, goal)
+		}
+		if t.routed && !narrowing {
+			// A header route is traffic to the canary group too: the routes
+			// go first; verifyCurrent below verifies them removed.
+			noRoutes := goal
+			noRoutes.routes = map[string]string{}
+			return false, c.moveRoutes(ctx, t, noRoutes)
 		}
 		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
 			return false, nil
@@ -231,10 +297,11 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	// group), or narrows to the stable pods at the first deploy.
 	if t.stableSel != goal.stableHash {
 		narrowing := t.stableSel == "" && c.subsetOf(t.stableSvc, goal.stableHash)
-		if !narrowing && t.canaryW != max {
+		idle := c.scaledToZero()
+		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
-		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0) {
+		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
 			return false, nil
 		}
 		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
@@ -255,6 +322,37 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	}
 	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
 	return ok, err
+}
+
+// stableIdle reports whether the stable group gets no traffic, as written:
+// the written weights are verified, or, when they cannot be (the group with
+// all the weight is the broken version the rollout goes back from), this
+// pass's check found the stable group at weight 0 in every rule of the
+// action it read.
+func (c *rolloutContext) stableIdle(ctx context.Context, t *trafficState, goal trafficGoal) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
+	if ok || err != nil {
+		return ok, err
+	}
+	if c.checked == nil {
+		return false, nil
+	}
+	rules := 0
+	for _, g := range c.checked.TargetGroups {
+		if g.Service != t.stableName || g.Route != "" {
+			continue
+		}
+		for _, r := range g.Rules {
+			if r.Weight != 0 {
+				return false, nil
+			}
+			rules++
+		}
+	}
+	return rules > 0, nil
 }
 
 // readyPods counts ready, non-terminating pods.
@@ -307,7 +405,8 @@ func (c *rolloutContext) canSwitch(t *trafficState, hash string, svc *corev1.Ser
 // service's new selection (hash) must also be healthy in its group: before a
 // selector narrows under traffic.
 func (c *rolloutContext) verifyCurrent(ctx context.Context, t *trafficState, kind v1alpha1.VerificationKind, healthySvc string, require bool, hash string) (bool, error) {
-	if !c.verifying() {
+	if !c.verifying() || c.scaledToZero() {
+		// Scaled to zero, no group can have a healthy target and none serves.
 		return true, nil
 	}
 	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
@@ -359,9 +458,12 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// weights may be ones the load balancer controller never applied (a rule
 	// that lacks the stable group). The canary that loses the traffic, maybe
 	// the broken version the move runs from, is not judged at all.
-	if c.verifying() && t.written {
+	if c.verifying() && (t.written || t.disagree) {
+		// Ingresses that disagree carry traffic too: moving it (back to
+		// stable) is checked like any raise.
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(raisingName, nil)
+		c.readAgainIfOld(spec)
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
 		toStable := raisingName == t.stableName && w < t.canaryW
 		if out != outcomeVerified && (!toStable || !c.checkedHealthy(spec, t.stableName)) {
@@ -369,6 +471,58 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		}
 	}
 	return c.writeWeights(ctx, t, w, goal)
+}
+
+// correctWeights rewrites an action the controller did not write (see
+// trafficState.foreign) to the weights status records as last verified
+// (all traffic to stable when there are none, or when the canary's pods are
+// not all available), reporting the correction. The rewrite is verified in
+// full like any other write.
+func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	w := int32(0)
+	if sw := c.status.Canary.Weights; sw != nil && sw.Canary.ServiceName == t.canaryName && sw.Stable.ServiceName == t.stableName &&
+		sw.Canary.PodTemplateHash == t.canarySel && (sw.Verified == nil || *sw.Verified) {
+		w = sw.Canary.Weight
+	}
+	if rs := replicaset.FindByHash(c.obs.rss, t.canarySel); w > 0 && (rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs)) {
+		w = 0
+	}
+	before := c.status.Canary.Weights
+	if err := c.moveWeight(ctx, t, w, goal); err != nil || c.status.Canary.Weights == before {
+		return err
+	}
+	c.warning("TrafficWeightCorrected", "The rollout owns the action %s: %s; rewritten to canary %s %d, stable %s %d",
+		t.actionName, joinMsgs(t.foreign), t.canaryName, w, t.stableName, c.maxWeight()-w)
+	return nil
+}
+
+// describeForward says what an action annotation forwards, for events.
+func describeForward(value string) string {
+	a, err := albannotation.ParseAction(value)
+	if err != nil {
+		return "an action that is not valid JSON"
+	}
+	w, ok := a.Weights()
+	if !ok {
+		return "an action that is not a forward"
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(w)) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, w[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// readAgainIfOld restarts the check of spec, a health check before a raise,
+// when it was verified in an earlier pass: that pass's write did not
+// happen (a crash, a conflict), and health before a raise is read in the
+// pass that writes.
+func (c *rolloutContext) readAgainIfOld(spec *verifySpec) {
+	v := c.status.Verification
+	if v != nil && v.Phase == v1alpha1.VerificationVerified && v.Fingerprint == spec.fingerprint() &&
+		(v.LastCheckedAt == nil || v.LastCheckedAt.Time.Before(c.now)) {
+		c.startVerification(v1alpha1.VerificationTargetHealth, spec)
+	}
 }
 
 // writeWeights writes the action annotation with canary weight w on every
@@ -431,6 +585,7 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 	if adding && c.verifying() {
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
 		spec.beforeRaise(t.canaryName, nil)
+		c.readAgainIfOld(spec)
 		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
 			return err
 		}

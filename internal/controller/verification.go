@@ -156,6 +156,10 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 	if s.portName != "" {
 		in.ServicePort = s.portName
 	}
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil && cs.TrafficRouting != nil && s.actionName != "" {
+		// The canary's weights are out of maxTrafficWeight.
+		in.WeightTotal = cs.MaxWeight()
+	}
 	for _, ing := range s.ingresses {
 		host := ""
 		for _, lb := range ing.Status.LoadBalancer.Ingress {
@@ -187,7 +191,11 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 			if err != nil {
 				return in, err
 			}
-			vr.Destinations = []verify.Destination{{Role: verify.RoleCanary, Service: r.service.Name, Weight: 100, Targets: ts}}
+			all := int32(100)
+			if in.WeightTotal > 0 {
+				all = in.WeightTotal
+			}
+			vr.Destinations = []verify.Destination{{Role: verify.RoleCanary, Service: r.service.Name, Weight: all, Targets: ts}}
 		}
 		in.Routes = append(in.Routes, vr)
 	}
@@ -304,7 +312,10 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		return outcomeVerified, nil
 	}
 	v := c.status.Verification
-	if v == nil || v.Fingerprint != s.fingerprint() {
+	// The fingerprint leaves the kind out (a weight written under one kind is
+	// verified under the next), but an abort's verification is its own: it
+	// adds a check of the rules outside the action (see record).
+	if v == nil || v.Fingerprint != s.fingerprint() || (kind == v1alpha1.VerificationAbort && v.Kind != kind) {
 		v = c.startVerification(kind, s)
 	}
 	switch v.Phase {
@@ -353,6 +364,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 // next check.
 func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, res verify.Result) outcome {
 	now := metav1.NewTime(c.r.opts.Now())
+	c.checked = &res
 	v.LastCheckedAt = &now
 	v.Attempts++
 	v.Reason, v.Message = res.Reason, res.Message

@@ -98,6 +98,18 @@ type Input struct {
 	// ones about to be written are verified (fully) then. At least one
 	// destination must RequireHealthy.
 	HealthOnly bool
+	// WeightTotal is what the desired weights are out of: 0 means 100
+	// (percent). Argo Rollouts' maxTrafficWeight sets it (up to 999, the
+	// largest ALB weight); ALB weights are relative, so 5 of 1000 is 0.5 %.
+	WeightTotal int32
+}
+
+// weightTotal is what the desired weights are out of.
+func (in *Input) weightTotal() int64 {
+	if in.WeightTotal <= 0 {
+		return 100
+	}
+	return int64(in.WeightTotal)
 }
 
 // Ingress is one Ingress that routes through the action.
@@ -114,7 +126,8 @@ type Destination struct {
 	Service string
 	// ServicePort overrides Input.ServicePort for this service.
 	ServicePort string
-	// Weight is the desired weight in percent (0-100, as in the annotation).
+	// Weight is the desired weight, out of Input.WeightTotal (percent by
+	// default, as in the annotation).
 	Weight int32
 	// Targets are the targets that must be registered and healthy when the
 	// weight is above zero (or RequireHealthy is set): ready pod IP:port of
@@ -240,6 +253,9 @@ func (in *Input) validate() error {
 	if in.HealthOnly && !slices.ContainsFunc(in.Destinations, func(d Destination) bool { return d.RequireHealthy }) {
 		errs = append(errs, errors.New("a health-only check without a destination that requires healthy targets checks nothing"))
 	}
+	if in.WeightTotal < 0 || in.WeightTotal > 999 {
+		errs = append(errs, fmt.Errorf("the weight total %d is not 1-999 (ALB weights go up to 999)", in.WeightTotal))
+	}
 	if in.DesiredAt.IsZero() {
 		errs = append(errs, errors.New("the time the desired state was written is not set"))
 	}
@@ -262,12 +278,16 @@ func (in *Input) validateDestinations(prefix string, ds []Destination) []error {
 		} else {
 			seen[key] = true
 		}
-		if d.Weight < 0 || d.Weight > 100 {
-			errs = append(errs, fmt.Errorf("%sdestination %s has weight %d, want 0-100", prefix, d.Service, d.Weight))
+		if d.Weight < 0 || int64(d.Weight) > in.weightTotal() {
+			errs = append(errs, fmt.Errorf("%sdestination %s has weight %d, want 0-%d", prefix, d.Service, d.Weight, in.weightTotal()))
 		}
 	}
-	if sum := sumWeights(ds); sum > 100 {
-		errs = append(errs, fmt.Errorf("%sthe desired weights add up to %d, more than 100 percent", prefix, sum))
+	if sum := sumWeights(ds); sum > in.weightTotal() {
+		total := fmt.Sprintf("the total %d", in.weightTotal())
+		if in.weightTotal() == 100 {
+			total = "100 percent"
+		}
+		errs = append(errs, fmt.Errorf("%sthe desired weights add up to %d, more than %s", prefix, sum, total))
 	}
 	return errs
 }

@@ -31,6 +31,8 @@ type destSet struct {
 	// healthOnly: Input.HealthOnly; a rule matches when it references the
 	// destinations that RequireHealthy, whatever its weights.
 	healthOnly bool
+	// total is what the desired weights are out of (Input.WeightTotal).
+	total int64
 }
 
 // label names the set in diagnoses.
@@ -170,7 +172,7 @@ func matchIngress(in *Input, ing Ingress, st *IngressState) ingressView {
 
 // newDestSet maps the load balancer's target groups to the destinations.
 func newDestSet(in *Input, ing Ingress, st *IngressState, route *Route, dests []Destination) *destSet {
-	s := &destSet{route: route, dests: dests, groupDest: map[string]int{}, healthOnly: in.HealthOnly}
+	s := &destSet{route: route, dests: dests, groupDest: map[string]int{}, healthOnly: in.HealthOnly, total: in.weightTotal()}
 	byTag := map[string]int{}
 	for i, d := range dests {
 		byTag[ResourceTagValue(in.Namespace, ing.Name, d.Service, in.port(d))] = i
@@ -211,7 +213,7 @@ func viewRule(s *destSet, l elbv2.Listener, r elbv2.Rule) ruleView {
 			rv.missing = append(rv.missing, i)
 		}
 	}
-	rv.matches = n > 0 && len(rv.missing) == 0 && (s.healthOnly || sharesMatch(desired, rv.weights, rv.unknown))
+	rv.matches = n > 0 && len(rv.missing) == 0 && (s.healthOnly || sharesMatch(desired, rv.weights, rv.unknown, s.total))
 	return rv
 }
 
@@ -282,55 +284,55 @@ func (b TargetGroupBinding) serves(service, port string) bool {
 }
 
 // sharesMatch reports whether the ALB weights w forward the shares the
-// desired weights d (percent) ask for. Groups that are not part of the set
+// desired weights d (out of total: percent when it is 100) ask for. Groups that are not part of the set
 // (unknown) are desired at 0. A group desired at 0 must be at 0. The others
 // match when
 //
 //   - the shares are exactly the desired ones (w proportional to d: the load
 //     balancer controller copies annotation weights as they are, and 1:1 is
 //     exactly 50/50), or
-//   - w is what rounding the percentages to ALB weights after scaling them
-//     up can produce: round(p[i]*f) == w[i] for every i, with p the
-//     percentages (d scaled to a sum of 100) and some f >= 1. ALB weights run
+//   - w is what rounding the desired weights to ALB weights after scaling
+//     them up can produce: round(p[i]*f) == w[i] for every i, with p the
+//     desired weights scaled to a sum of total and some f >= 1. ALB weights run
 //     0-999, so a writer that scales scales up, and the rounding then moves
 //     a share by at most half a point. Scaling down (f < 1) is not accepted:
 //     there ±0.5 of rounding is a large share error (25/75 written as 1:2 is
 //     33 % canary).
-func sharesMatch(d, w []int64, unknown []elbv2.WeightedTargetGroup) bool {
+func sharesMatch(d, w []int64, unknown []elbv2.WeightedTargetGroup, total int64) bool {
 	for _, u := range unknown {
 		if u.Weight != 0 {
 			return false
 		}
 	}
-	var total, sumD int64
+	var sumW, sumD int64
 	for i := range d {
 		if (d[i] == 0) != (w[i] == 0) {
 			return false
 		}
-		total += w[i]
+		sumW += w[i]
 		sumD += d[i]
 	}
-	if total == 0 || sumD == 0 {
+	if sumW == 0 || sumD == 0 {
 		return false
 	}
 	exact := true
 	for i := range d {
-		if w[i]*sumD != d[i]*total {
+		if w[i]*sumD != d[i]*sumW {
 			exact = false
 		}
 	}
 	if exact {
 		return true
 	}
-	// In terms of d, the scale is f' = f*100/sumD >= 100/sumD, and f' must
-	// lie in [(2w-1)/(2d), (2w+1)/(2d)] for each i with d>0. The intervals
-	// and [100/sumD, inf) intersect iff every lower bound is <= every upper
-	// bound. Cross-multiplied to stay in integers.
+	// In terms of d, the scale is f' = f*total/sumD >= total/sumD, and f'
+	// must lie in [(2w-1)/(2d), (2w+1)/(2d)] for each i with d>0. The
+	// intervals and [total/sumD, inf) intersect iff every lower bound is <=
+	// every upper bound. Cross-multiplied to stay in integers.
 	for j := range d {
 		if d[j] == 0 {
 			continue
 		}
-		if (2*w[j]+1)*sumD < 200*d[j] {
+		if (2*w[j]+1)*sumD < 2*total*d[j] {
 			return false
 		}
 		for i := range d {

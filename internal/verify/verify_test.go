@@ -483,9 +483,43 @@ func TestSharesMatch(t *testing.T) {
 		{[]int64{10, 20, 70}, []int64{100, 200, 699}, true}, // x9.99, rounded
 		{[]int64{1, 99}, []int64{1, 98}, false},
 	} {
-		if got := sharesMatch(tc.d, tc.w, nil); got != tc.want {
+		if got := sharesMatch(tc.d, tc.w, nil, 100); got != tc.want {
 			t.Errorf("sharesMatch(%v, %v) = %v, want %v", tc.d, tc.w, got, tc.want)
 		}
+	}
+	// Out of another total (maxTrafficWeight, issue 16 item 7): 5 of 1000
+	// is 0.5 %, which no percentage says.
+	for _, tc := range []struct {
+		d, w  []int64
+		total int64
+		want  bool
+	}{
+		{[]int64{5, 995}, []int64{5, 995}, 1000, true},
+		{[]int64{50, 150}, []int64{50, 150}, 200, true},
+		{[]int64{50, 150}, []int64{25, 75}, 200, true}, // the same shares
+		{[]int64{5, 995}, []int64{1, 99}, 1000, false},
+		{[]int64{1, 199}, []int64{1, 99}, 200, false},
+	} {
+		if got := sharesMatch(tc.d, tc.w, nil, tc.total); got != tc.want {
+			t.Errorf("sharesMatch(%v, %v, total %d) = %v, want %v", tc.d, tc.w, tc.total, got, tc.want)
+		}
+	}
+}
+
+// Weights out of a WeightTotal above 100 are valid input up to it.
+func TestWeightTotalValidation(t *testing.T) {
+	in := Input{Namespace: "ns", Ingresses: []Ingress{{Name: "web"}}, ActionName: "root", ServicePort: "80", DesiredAt: time.Unix(1, 0),
+		Destinations: []Destination{{Role: RoleCanary, Service: "canary", Weight: 5}, {Role: RoleStable, Service: "stable", Weight: 994}}}
+	if err := in.validate(); err == nil {
+		t.Fatal("weights out of 999 accepted as percentages")
+	}
+	in.WeightTotal = 999
+	if err := in.validate(); err != nil {
+		t.Fatalf("weights out of 999 rejected: %v", err)
+	}
+	in.Destinations[1].Weight = 995
+	if err := in.validate(); err == nil {
+		t.Fatal("weights adding up to more than the total accepted")
 	}
 }
 
