@@ -51,15 +51,19 @@ type bgGoal struct {
 
 // reconcileBlueGreen runs one pass of a blue-green rollout.
 func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
+	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
+		return err
+	}
+	// After syncReplicaSets: a ReplicaSet reused from another collision
+	// count gives newHash its own hash, not the one the current count gives
+	// (compared before, every pass looked like a new update, clearing an
+	// abort and the pause each time).
 	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {
 		// A new template (or a rollback): a new update starts.
 		c.status.PauseConditions, c.status.ControllerPause = nil, false
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 		c.resetGates()
-	}
-	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
-		return err
 	}
 	c.status.CurrentPodHash = c.newHash
 	c.mode = c.canaryMode() // the same rule: steady, abort or progress

@@ -188,3 +188,35 @@ func TestBlueGreenSelectorPromoteFullWhileWidened(t *testing.T) {
 		return isHealthy(ro) && ro.Status.StableRS != v1
 	})
 }
+
+// A blue-green rollout back on a ReplicaSet made under another collision
+// count keeps its pause (and an abort) instead of starting over every pass:
+// the new-update check compares the reused ReplicaSet's own hash.
+func TestBlueGreenReusedReplicaSetOfAnotherCollisionCountKeepsItsPause(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true, mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled = ptr.To(false) }})
+	s.run(60, "healthy on v1", isHealthy)
+	promoteTo := func(v string) string {
+		setImage(s, v)
+		s.run(80, "paused on "+v, isPausedBlueGreen)
+		s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+		return s.run(120, "healthy on "+v, func(ro *v1alpha1.Rollout) bool {
+			return isHealthy(ro) && s.selectorOf("web-active") == ro.Status.StableRS && ro.Status.StableRS == ro.Status.CurrentPodHash
+		}).Status.StableRS
+	}
+	v2 := promoteTo("v2")
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.CollisionCount = ptr.To(int32(1)) })
+	promoteTo("v3")
+	setImage(s, "v2")
+	ro := s.run(80, "paused on the reused v2", isPausedBlueGreen)
+	if ro.Status.CurrentPodHash != v2 {
+		t.Fatalf("current %s, want the reused %s", ro.Status.CurrentPodHash, v2)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	for i := 0; i < 10; i++ {
+		s.step()
+	}
+	if ro := s.rollout(); !ro.Status.Abort || ro.Status.AbortedAt == nil {
+		t.Fatalf("the abort did not hold on the reused ReplicaSet: abort %v, abortedAt %v, phase %s", ro.Status.Abort, ro.Status.AbortedAt, ro.Status.Phase)
+	}
+}
