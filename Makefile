@@ -18,11 +18,15 @@ ALBROLLOUTS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/albrollouts
 K8S_BINS ?= $(ALBROLLOUTS_CACHE)/k8s-v1.37.2-etcd-v3.6.16
 export K8S_BINS ALBROLLOUTS_CACHE
 
-# Test knobs: `make test GOTEST_FLAGS=-v`, `make test FUZZTIME=30s`.
+# Test knobs: `make test GOTEST_FLAGS=-v`, `make test FUZZTIME=30s`,
+# `make sim SEEDS=1000 FIRST=5000 SIM_FLAGS=-sim.exclude=second-rollout`.
 GOTEST_FLAGS ?=
 FUZZTIME     ?= 10s
+SEEDS        ?= 200
+FIRST        ?= 1
+SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz bench lint generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz sim bench lint generate verify-generated clean help
 
 all: build
 
@@ -57,6 +61,9 @@ test-race: ## The verification engine, ELBv2 provider and rollout controller tes
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/elbsim/query
+
+sim: ## The controller's randomized simulation over SEEDS seeds from FIRST (each failing seed prints the command that replays it).
+	$(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' ./internal/controller -v -sim.seeds=$(SEEDS) -sim.first=$(FIRST) $(SIM_FLAGS) | grep -v '^=== RUN'
 
 bench: ## Benchmarks: elbsim API and data plane, verification cost.
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/elbsim/... ./internal/verify/...

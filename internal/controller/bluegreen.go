@@ -104,6 +104,12 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 			promoted, desiredNew = false, min(desiredNew, replicaset.Replicas(c.newRS))
 			c.wait(0, "narrowing active service %s back to the stable pods %s before ReplicaSet %s gets pods", t.activeSvc.Name, c.status.StableRS, c.newRS.Name)
 		}
+		if c.ro.Spec.Paused {
+			// spec.paused stops scaling, as in Argo Rollouts: the new
+			// ReplicaSet keeps its size (deciding it anew each pass flapped
+			// between previewReplicaCount and full size).
+			desiredNew = replicaset.Replicas(c.newRS)
+		}
 	}
 	if err := c.scaleBlueGreen(ctx, t, desiredNew); err != nil {
 		return err

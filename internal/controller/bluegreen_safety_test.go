@@ -220,3 +220,32 @@ func TestBlueGreenReusedReplicaSetOfAnotherCollisionCountKeepsItsPause(t *testin
 		t.Fatalf("the abort did not hold on the reused ReplicaSet: abort %v, abortedAt %v, phase %s", ro.Status.Abort, ro.Status.AbortedAt, ro.Status.Phase)
 	}
 }
+
+// Found by the randomized simulation (seed 5): a blue-green rollout with
+// previewReplicaCount, paused by spec.paused once the preview had scaled up
+// for the switch, flapped its new ReplicaSet between the preview count and
+// full size on every pass (the pause made the preview count apply again,
+// the scale-down re-armed the checkpoint), a write per pass. spec.paused
+// stops scaling.
+func TestBlueGreenManualPauseStopsScaling(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(4, bgOptions{alb: true, mutate: func(bg *v1alpha1.BlueGreenStrategy) {
+		bg.PreviewReplicaCount = ptr.To(int32(1))
+		bg.AutoPromotionEnabled = ptr.To(false)
+	}})
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	ro := s.run(80, "paused on v2", isPausedBlueGreen)
+	v2 := ro.Status.CurrentPodHash
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(40, "the preview scaling up for the switch", func(ro *v1alpha1.Rollout) bool { return s.replicasOf(v2) == 4 })
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true })
+	for i := 0; i < 20; i++ {
+		s.step()
+		if got := s.replicasOf(v2); got != 4 {
+			t.Fatalf("pass %d: the new ReplicaSet was scaled to %d while the rollout is paused", s.passes, got)
+		}
+	}
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = false })
+	s.run(120, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
+}

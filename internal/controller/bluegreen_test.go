@@ -254,7 +254,7 @@ func TestBlueGreenSelectorBadVersionIsSwitchedBack(t *testing.T) {
 	if ro.Status.StableRS != v1 || s.selectorOf("web-active") != v1 || s.selectorOf("web-preview") != v1 {
 		t.Fatalf("after the abort: stable %s, active %s, preview %s, want %s", ro.Status.StableRS, s.selectorOf("web-active"), s.selectorOf("web-preview"), v1)
 	}
-	for _, want := range []string{"VerificationTimedOut", "not healthy"} {
+	for _, want := range []string{"VerificationTimedOut", "targets 0/2 healthy"} {
 		if !strings.Contains(ro.Status.Message, want) {
 			t.Fatalf("message %q lacks %q", ro.Status.Message, want)
 		}
@@ -558,7 +558,7 @@ func TestBlueGreenALBFlipTimesOut(t *testing.T) {
 		t.Fatalf("ALB %v, message %q", s.albWeights, ro.Status.Message)
 	}
 	cond := findCondition(ro, v1alpha1.ConditionProgressing)
-	if cond == nil || cond.Reason != "RolloutAborted" || !strings.Contains(cond.Message, "web-preview weight 0 want 100") {
+	if cond == nil || cond.Reason != "RolloutAborted" || !strings.Contains(cond.Message, "preview k8s-ns-webpreview-2 weight 0, want 100") {
 		t.Fatalf("Progressing %+v: want the diagnosis of the timed-out flip", cond)
 	}
 }

@@ -125,7 +125,7 @@ func TestCanaryBadVersionNeverGetsTraffic(t *testing.T) {
 		t.Fatalf("message %q", ro.Status.Message)
 	}
 	cond := findCondition(ro, v1alpha1.ConditionTrafficVerified)
-	if cond == nil || cond.Reason != "VerificationTimedOut" || !strings.Contains(cond.Message, "not healthy") {
+	if cond == nil || cond.Reason != "VerificationTimedOut" || !strings.Contains(cond.Message, "targets 0/1 healthy") {
 		t.Fatalf("TrafficVerified condition %+v", cond)
 	}
 }
@@ -399,7 +399,6 @@ func TestStatusALBWithoutVerification(t *testing.T) {
 	s := newSim(t)
 	s.r.opts.VerifyByDefault = false
 	s.canaryRollout(2, weightStep(50), pauseStep(""))
-	s.v.loadBalancers = true
 	ro := s.run(50, "healthy on v1", isHealthy)
 	if ro.Status.ALB == nil || ro.Status.ALB.LoadBalancer.Name == "" || ro.Status.ALB.StableTargetGroup.Name == "" {
 		t.Fatalf("status.alb %+v", ro.Status.ALB)

@@ -15,8 +15,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,16 +28,17 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
 // sim is an in-memory cluster for the reconciler: a fake API server, a
 // ReplicaSet controller and kubelet that make pods ready at once, a load
-// balancer controller that applies the action annotation to a model ALB
-// (optionally late), and a verifier that judges the model ALB as the real
-// engine judges the real one. After every pass it checks the safety
-// invariants (see checkInvariants).
+// balancer controller that builds a model ALB per Ingress from its paths and
+// annotations (late by lbLag passes, see simalb_test.go), and a verifier
+// that hands the model ALB to the real engine (verify.Decide). After every
+// pass it checks the safety invariants (see checkInvariants).
 type sim struct {
 	t   *testing.T
 	c   client.Client
@@ -45,22 +48,35 @@ type sim struct {
 	now time.Time
 	ns  string
 
-	// alb is the model load balancer: the weights the listener rule
-	// forwards per service, and the targets registered per service group.
+	// albs are the model load balancers by Ingress, tgs their target groups
+	// by ARN (see simalb_test.go).
+	albs map[string]*modelALB
+	tgs  map[string]*modelTG
+	// albWeights is the weights of the action actionName's rule on the ALB
+	// of Ingress web (first listener), and 100 for each service a plain
+	// path names: the view the tests read.
 	albWeights map[string]int32
 	registered map[string]map[string]bool // service → pod IP → registered
-	// lbLag: passes before the load balancer controller applies a change.
-	lbLag     int
-	pendingLB []lbChange
+	// lbLag: passes before the load balancer controller applies a change
+	// (1 unless a test says otherwise); listenerLag adds passes for one
+	// listener port. pendingLB are the changes written, not applied yet.
+	lbLag       int
+	listenerLag map[int32]int
+	pendingLB   []lbChange
+	// lbStalledUntil: the load balancer controller sees no Ingress change
+	// before this pass (lost events until its resync).
+	lbStalledUntil int
+	// verifyFault, when set, may fail a read with an ELBv2 error kind
+	// ("" = no error): AWS errors and throttling.
+	verifyFault func(verify.Input) elbv2.Kind
+	// targetPorts and images: per pod IP, its target port and image.
+	targetPorts map[string]int32
+	images      map[string]string
 	// unhealthyVersion: pods of this image fail the ALB health check.
 	unhealthyVersion string
-	// actionName is the service of the Ingress "web" whose actions
-	// annotation the model ALB applies (default web-root); actionW are the
-	// weights it applied. Ingress paths that name a service directly (a
-	// plain backend, blue-green's selector mode) forward all of their
-	// traffic to its group: weight 100 in albWeights.
+	// actionName is the service of the Ingress "web" whose action
+	// albWeights shows (default web-root).
 	actionName string
-	actionW    map[string]int32
 	// healthLag: passes from a target's registration until it passes the
 	// ALB health check (0: at once).
 	healthLag int
@@ -84,26 +100,27 @@ type sim struct {
 	// exempt groups carry no production traffic (a preview path in
 	// selector mode): the invariant does not apply to them.
 	exempt map[string]bool
-	// failVerify makes every check fail with this reason (an AWS error).
+	// failVerify makes every read fail with this ELBv2 error kind.
 	failVerify string
 	// prefix is the annotation prefix the model load balancer controller reads.
 	prefix string
 	nextIP int
 	passes int
+	// names are the rollouts reconciled every pass (default web).
+	names []string
 	// writes counts the controller's writes; failWriteAt makes that one fail
 	// (as if the controller died just before it).
 	writes      int
 	failWriteAt int
+	// watchedWrites counts the writes whose watch events bring a rollout
+	// back: all but its own writes to the Rollout, which the Rollout watch
+	// drops (ownWrites).
+	watchedWrites int
 	inPass      bool
 	history     []string
 }
 
 var uidSeq int
-
-type lbChange struct {
-	at      int
-	weights map[string]int32
-}
 
 func newSim(t *testing.T) *sim {
 	t.Helper()
@@ -112,13 +129,16 @@ func newSim(t *testing.T) *sim {
 		t.Fatal(err)
 	}
 	sp := &sim{}
-	c := fake.NewClientBuilder().WithScheme(scheme).
+	// A plain object tracker: the default one builds a REST mapper on every
+	// write (half the simulator's time), for managed fields nobody reads here.
+	tracker := clienttesting.NewObjectTracker(scheme, serializer.NewCodecFactory(scheme).UniversalDecoder())
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjectTracker(tracker).
 		WithStatusSubresource(&v1alpha1.Rollout{}, &appsv1.ReplicaSet{}, &corev1.Pod{}).
 		WithIndex(&v1alpha1.Rollout{}, indexServices, rolloutServices).
 		WithIndex(&v1alpha1.Rollout{}, indexIngresses, rolloutIngresses).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				if err := sp.fail(); err != nil {
+				if err := sp.fail(obj); err != nil {
 					return err
 				}
 				// The API server gives every object a UID; owner references rely on it.
@@ -129,19 +149,19 @@ func newSim(t *testing.T) *sim {
 				return c.Create(ctx, obj, opts...)
 			},
 			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				if err := sp.fail(); err != nil {
+				if err := sp.fail(obj); err != nil {
 					return err
 				}
 				return c.Patch(ctx, obj, patch, opts...)
 			},
 			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-				if err := sp.fail(); err != nil {
+				if err := sp.fail(obj); err != nil {
 					return err
 				}
 				return c.Delete(ctx, obj, opts...)
 			},
 			SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj client.Object, sobj client.Object, opts ...client.SubResourceCreateOption) error {
-				if err := sp.fail(); err != nil {
+				if err := sp.fail(obj); err != nil {
 					return err
 				}
 				if sub == "eviction" {
@@ -151,7 +171,7 @@ func newSim(t *testing.T) *sim {
 				return c.SubResource(sub).Create(ctx, obj, sobj, opts...)
 			},
 			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-				if err := sp.fail(); err != nil {
+				if err := sp.fail(obj); err != nil {
 					return err
 				}
 				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
@@ -160,7 +180,8 @@ func newSim(t *testing.T) *sim {
 		Build()
 	s := sp
 	*s = sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
-		albWeights: map[string]int32{}, registered: map[string]map[string]bool{},
+		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}, lbLag: 1, listenerLag: map[int32]int{},
+		albs: map[string]*modelALB{}, tgs: map[string]*modelTG{}, targetPorts: map[string]int32{}, images: map[string]string{}, names: []string{"web"},
 		actionName: "web-root", regAt: map[string]map[string]int{}, unhealthyIn: map[string]string{}, plain: map[string]bool{}, exempt: map[string]bool{}}
 	s.v = &simVerifier{s: s}
 	s.rec = events.NewFakeRecorder(10000)
@@ -245,11 +266,15 @@ func (s *sim) updateStatus(f func(*v1alpha1.RolloutStatus)) {
 func (s *sim) step() reconcile.Result {
 	s.t.Helper()
 	s.passes++
-	s.inPass = true
-	res, err := s.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.ns, Name: "web"}})
-	s.inPass = false
-	if err != nil {
-		s.history = append(s.history, fmt.Sprintf("pass %d: reconcile error: %v", s.passes, err))
+	var res reconcile.Result
+	for i, name := range s.names {
+		r, err := s.reconcile(name)
+		if err != nil {
+			s.history = append(s.history, fmt.Sprintf("pass %d: reconcile %s error: %v", s.passes, name, err))
+		}
+		if i == 0 {
+			res = r
+		}
 	}
 	s.cluster()
 	s.checkInvariants()
@@ -259,6 +284,14 @@ func (s *sim) step() reconcile.Result {
 	}
 	s.now = s.now.Add(max(d, 100*time.Millisecond))
 	return res
+}
+
+// reconcile runs the controller once on one rollout, its writes counted
+// (and failed at failWriteAt).
+func (s *sim) reconcile(name string) (reconcile.Result, error) {
+	s.inPass = true
+	defer func() { s.inPass = false }()
+	return s.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.ns, Name: name}})
 }
 
 // run steps until cond holds, failing after n passes.
@@ -325,6 +358,11 @@ func (s *sim) cluster() {
 	s.must(s.c.List(ctx, &pods, client.InNamespace(s.ns)))
 	var svcs corev1.ServiceList
 	s.must(s.c.List(ctx, &svcs, client.InNamespace(s.ns)))
+	for _, p := range pods.Items {
+		if p.Status.PodIP != "" && len(p.Spec.Containers) > 0 {
+			s.images[p.Status.PodIP] = p.Spec.Containers[0].Image
+		}
+	}
 	for _, svc := range svcs.Items {
 		reg := map[string]bool{}
 		at := map[string]int{}
@@ -332,6 +370,11 @@ func (s *sim) cluster() {
 		for _, p := range pods.Items {
 			if sel.Matches(labels.Set(p.Labels)) && p.DeletionTimestamp == nil && p.Status.PodIP != "" {
 				reg[p.Status.PodIP] = true
+				if len(svc.Spec.Ports) > 0 {
+					if port, ok := targetPort(&svc.Spec.Ports[0], &p); ok {
+						s.targetPorts[p.Status.PodIP] = port
+					}
+				}
 				at[p.Status.PodIP] = s.passes
 				if prev, ok := s.regAt[svc.Name][p.Status.PodIP]; ok {
 					at[p.Status.PodIP] = prev
@@ -341,46 +384,9 @@ func (s *sim) cluster() {
 		s.registered[svc.Name] = reg
 		s.regAt[svc.Name] = at
 	}
-	var ing networkingv1.Ingress
-	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
-	if a, err := albannotation.ParseAction(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)]); err == nil {
-		if w, ok := a.Weights(); ok {
-			nw := map[string]int32{}
-			for k, v := range w {
-				nw[k] = int32(v)
-			}
-			if len(s.pendingLB) == 0 || !maps.Equal(s.pendingLB[len(s.pendingLB)-1].weights, nw) {
-				if !maps.Equal(nw, s.actionW) || len(s.pendingLB) > 0 {
-					s.pendingLB = append(s.pendingLB, lbChange{at: s.passes + s.lbLag, weights: nw})
-				}
-			}
-		}
-	}
-	for len(s.pendingLB) > 0 && s.pendingLB[0].at <= s.passes {
-		s.actionW = s.pendingLB[0].weights
-		s.pendingLB = s.pendingLB[1:]
-	}
-	s.albWeights = maps.Clone(s.actionW)
-	if s.albWeights == nil {
-		s.albWeights = map[string]int32{}
-	}
 	var ings networkingv1.IngressList
 	s.must(s.c.List(ctx, &ings, client.InNamespace(s.ns)))
-	for _, ing := range ings.Items {
-		for _, r := range ing.Spec.Rules {
-			if r.HTTP == nil {
-				continue
-			}
-			for _, p := range r.HTTP.Paths {
-				if b := p.Backend.Service; b != nil && b.Port.Name != albannotation.UseAnnotation {
-					s.albWeights[b.Name] = 100
-					if _, ok := s.plain[b.Name]; !ok {
-						s.plain[b.Name] = false
-					}
-				}
-			}
-		}
-	}
+	s.loadBalancerController(ings.Items, svcs.Items)
 	ro := s.rollout()
 	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
 		s.albWeights, s.selectors(svcs.Items), ro.Status.Phase, ro.Status.Message))
@@ -396,11 +402,14 @@ func (s *sim) selectors(svcs []corev1.Service) string {
 }
 
 // fail counts a write of the controller and fails the one asked for.
-func (s *sim) fail() error {
+func (s *sim) fail(obj client.Object) error {
 	if !s.inPass {
 		return nil
 	}
 	s.writes++
+	if _, own := obj.(*v1alpha1.Rollout); !own {
+		s.watchedWrites++
+	}
 	if s.writes == s.failWriteAt {
 		return fmt.Errorf("simulated crash before write %d", s.writes)
 	}
@@ -453,6 +462,9 @@ func (s *sim) healthyIn(service, ip string) bool {
 }
 
 func (s *sim) podOfVersion(ip, version string) bool {
+	if img, ok := s.images[ip]; ok {
+		return strings.HasSuffix(img, ":"+version)
+	}
 	var pods corev1.PodList
 	s.must(s.c.List(context.Background(), &pods, client.InNamespace(s.ns)))
 	for _, p := range pods.Items {
@@ -463,31 +475,34 @@ func (s *sim) podOfVersion(ip, version string) bool {
 	return false
 }
 
-// checkInvariants fails the test when the model ALB sends traffic to a group
-// without a healthy target, or when a pod that serves traffic was removed.
+// checkInvariants fails the test when a rule of the model ALB (any listener,
+// any Ingress, the action's, a header route's or a plain path's) sends
+// traffic to a group without a healthy target, or, with atomic, when clients
+// see two versions at once.
 func (s *sim) checkInvariants() {
 	s.t.Helper()
-	for svc, w := range s.albWeights {
-		if w == 0 || s.exempt[svc] {
-			continue
-		}
-		healthy := 0
-		for ip := range s.registered[svc] {
-			if s.healthyIn(svc, ip) {
-				healthy++
-			}
-		}
-		if served, isPlain := s.plain[svc]; isPlain && !served {
-			s.plain[svc] = healthy > 0
-			continue
-		}
-		if healthy == 0 {
-			if s.lenient {
-				s.violations = append(s.violations, fmt.Sprintf("pass %d: weight %d to %s, no healthy target", s.passes, w, svc))
+	for _, tr := range s.trafficRules() {
+		for _, g := range tr.rule.rule.Forward {
+			svc := s.tgs[g.ARN].service
+			if g.Weight == 0 || s.exempt[svc] {
 				continue
 			}
-			s.t.Fatalf("pass %d: the ALB sends weight %d to %s, which has no healthy target (registered %v)\nhistory:\n%s",
-				s.passes, w, svc, s.registered[svc], strings.Join(s.history, "\n"))
+			healthy := s.healthyTargets(g.ARN)
+			if served, isPlain := s.plain[svc]; isPlain && !served {
+				// A plain path routes as soon as it exists, before the
+				// first pods are healthy: the invariant holds from then on.
+				s.plain[svc] = healthy > 0
+				continue
+			}
+			if healthy == 0 {
+				msg := fmt.Sprintf("pass %d: %s sends weight %d to %s (%s), which has no healthy target (registered %v)",
+					s.passes, tr, g.Weight, s.tgs[g.ARN].tg.Name, svc, s.registered[svc])
+				if s.lenient {
+					s.violations = append(s.violations, msg)
+					continue
+				}
+				s.t.Fatalf("%s\nhistory:\n%s", msg, strings.Join(s.history, "\n"))
+			}
 		}
 	}
 	versions := s.servedVersions()
@@ -498,21 +513,18 @@ func (s *sim) checkInvariants() {
 }
 
 // servedVersions are the images of the healthy targets of the groups that
-// get traffic.
+// get traffic from some rule.
 func (s *sim) servedVersions() []string {
 	set := map[string]bool{}
-	pods := s.pods()
-	for svc, w := range s.albWeights {
-		if w == 0 {
-			continue
-		}
-		for ip := range s.registered[svc] {
-			if !s.healthyIn(svc, ip) {
+	for _, tr := range s.trafficRules() {
+		for _, g := range tr.rule.rule.Forward {
+			if g.Weight == 0 {
 				continue
 			}
-			for _, p := range pods {
-				if p.Status.PodIP == ip {
-					set[p.Spec.Containers[0].Image] = true
+			svc := s.tgs[g.ARN].service
+			for ip := range s.registered[svc] {
+				if s.healthyIn(svc, ip) {
+					set[s.images[ip]] = true
 				}
 			}
 		}
@@ -520,94 +532,28 @@ func (s *sim) servedVersions() []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-// simVerifier judges the model ALB like the engine: weights as desired on
-// the rule, every expected target of a group with weight (or RequireHealthy)
-// registered and healthy.
+// simVerifier is the verification engine's decision (verify.Decide, input
+// validation included) over the model ALB as it is now: what the real
+// Verifier decides once its reads are fresh.
 type simVerifier struct {
 	s      *sim
 	calls  int
 	inputs []verify.Input
-	// loadBalancers makes results name a load balancer and its groups.
-	loadBalancers bool
 }
 
 func (v *simVerifier) Verify(_ context.Context, in verify.Input) verify.Result {
 	v.calls++
 	v.inputs = append(v.inputs, in)
 	s := v.s
-	res := verify.Result{Deadline: in.DesiredAt.Add(in.Timeout)}
-	if v.loadBalancers {
-		lb := verify.LoadBalancerObservation{Ingress: "web", Name: "k8s-ns-web", ARN: "arn:lb", FullName: "app/k8s-ns-web/1"}
-		for _, d := range in.Destinations {
-			lb.TargetGroups = append(lb.TargetGroups, verify.TargetGroupRef{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, ARN: "arn:tg-" + d.Service})
+	res := verify.Decide(in, s.observe(in), s.now, verify.DefaultBackoff)
+	if res.Reason == verify.ReasonInvalidInput {
+		// The controller built an input the engine rejects: no step that
+		// waits for it can ever complete.
+		msg := fmt.Sprintf("pass %d: the engine rejects the controller's input: %s", s.passes, res.Message)
+		if !s.lenient {
+			s.t.Fatal(msg)
 		}
-		res.LoadBalancers = []verify.LoadBalancerObservation{lb}
-	}
-	if s.failVerify != "" {
-		res.Outcome, res.Reason, res.Message = verify.Failed, s.failVerify, "simulated "+s.failVerify
-		res.NextCheck = time.Second
-		return v.deadline(res, in)
-	}
-	if in.HealthOnly && !slices.ContainsFunc(in.Destinations, func(d verify.Destination) bool { return d.RequireHealthy }) {
-		s.t.Fatalf("pass %d: a health-only check that requires nothing (the engine rejects it)", s.passes)
-	}
-	if in.ActionName == "" && len(in.Destinations) != 1 {
-		s.t.Fatalf("pass %d: a plain-backend verification with %d destinations (the engine rejects it)", s.passes, len(in.Destinations))
-	}
-	var sum int32
-	for _, d := range in.Destinations {
-		sum += d.Weight
-	}
-	if sum == 0 {
-		s.t.Fatalf("pass %d: a verification with every weight 0 (the engine rejects it)", s.passes)
-	}
-	var problems []string
-	weightsOK := true
-	for _, d := range in.Destinations {
-		// What the engine reports per group, whatever the outcome: the
-		// rule's weight, and the health of the expected targets when judged.
-		g := verify.TargetGroupObservation{Role: d.Role, Service: d.Service, Name: "tg-" + d.Service, DesiredWeight: d.Weight,
-			Rules: []verify.RuleWeight{{ListenerPort: 80, Rule: "1", Weight: s.albWeights[d.Service], Total: 100}}}
-		if got := s.albWeights[d.Service]; got != d.Weight && !in.HealthOnly {
-			problems = append(problems, fmt.Sprintf("%s weight %d want %d", d.Service, got, d.Weight))
-			weightsOK = false
-		}
-		if (d.Weight > 0 && !in.HealthOnly) || d.RequireHealthy {
-			g.HealthChecked, g.Expected = true, len(d.Targets)
-			if len(d.Targets) == 0 {
-				problems = append(problems, d.Service+" no expected targets")
-			}
-			for _, t := range d.Targets {
-				if !s.healthyIn(d.Service, t.ID) {
-					problems = append(problems, fmt.Sprintf("%s target %s not healthy", d.Service, t.ID))
-					g.NotHealthy = append(g.NotHealthy, verify.TargetState{Target: t, State: "unhealthy"})
-				} else {
-					g.Healthy++
-				}
-			}
-		}
-		res.TargetGroups = append(res.TargetGroups, g)
-	}
-	if len(problems) == 0 {
-		res.Outcome, res.Reason, res.Message = verify.Verified, verify.ReasonWeightsVerified, "ok"
-		if in.HealthOnly {
-			res.Reason = verify.ReasonTargetsHealthy
-		}
-		return res
-	}
-	slices.Sort(problems)
-	res.Outcome, res.Reason, res.Message = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; ")
-	if weightsOK {
-		res.Reason = verify.ReasonTargetsNotHealthy // as the engine: the rules verify, the targets do not
-	}
-	res.NextCheck = time.Second
-	return v.deadline(res, in)
-}
-
-func (v *simVerifier) deadline(res verify.Result, in verify.Input) verify.Result {
-	if !v.s.now.Before(res.Deadline) {
-		res.Cause, res.Outcome, res.Reason = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut
-		res.NextCheck = 0
+		s.violations = append(s.violations, msg)
 	}
 	return res
 }
