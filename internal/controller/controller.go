@@ -12,13 +12,25 @@
 // computed delay; nothing sleeps. A controller restarted at any point re-derives
 // where it stands from the same observations.
 //
-// The safety rules (see canary.go and traffic.go):
-//   - a target group's weight is raised only after the pods that will serve it
-//     are registered and healthy in that group (verified through the ELBv2 API);
-//   - a Service's selector is moved only while its target group gets no traffic;
-//   - nothing is scaled down while a weight or a Service still depends on it;
+// The safety rules:
+//   - a target group's weight is raised (or a header route added) only after
+//     the pods that will serve it are registered and healthy in that group
+//     (verified through the ELBv2 API);
+//   - a Service's selector is moved only while its target group gets no
+//     traffic (weights written but not yet verified count), or only narrowed;
+//   - nothing is scaled down or evicted while a weight, a route or a Service
+//     still depends on it;
 //   - an error or a timed-out verification leaves traffic where it was last
-//     verified (a timeout during an update aborts it, the same safe way).
+//     verified (a timeout during an update aborts it, the same safe way);
+//   - a gate that cannot be evaluated (analysis, experiment, plugin) pauses
+//     the rollout until a user promotes (gates.go);
+//   - an abort ends with all traffic verified on the stable version.
+//
+// The state machines (traffic.go, canary.go, bluegreen_traffic.go) decide;
+// every write that changes who serves traffic goes through one guard
+// (guard.go) that checks it against these rules on observed state and
+// refuses it otherwise. The randomized simulation (simulation_test.go)
+// checks the rules independently of both.
 package controller
 
 import (
