@@ -116,8 +116,8 @@ type sim struct {
 	// back: all but its own writes to the Rollout, which the Rollout watch
 	// drops (ownWrites).
 	watchedWrites int
-	inPass      bool
-	history     []string
+	inPass        bool
+	history       []string
 }
 
 var uidSeq int
