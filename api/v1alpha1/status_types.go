@@ -475,4 +475,18 @@ type TrafficBound struct {
 	// verified state or in a route written since.
 	// +optional
 	RouteServices []string `json:"routeServices,omitempty"`
+	// Pending are the weights of the last action written and not yet
+	// verified.
+	// +optional
+	Pending map[string]int32 `json:"pending,omitempty"`
+	// Superseded is true when an action was written over another one that
+	// was never verified: the load balancer controller may still apply the
+	// older one after the newer one has been seen applied.
+	// +optional
+	Superseded bool `json:"superseded,omitempty"`
+	// SettleAt is, with Superseded, when the bound may drop the older
+	// action: once a check whose reads were sent at or after it verifies
+	// the newer one.
+	// +optional
+	SettleAt *metav1.MicroTime `json:"settleAt,omitempty"`
 }

@@ -1,12 +1,16 @@
 package controller
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
 )
 
 // switchBackWritten reports whether the last step of an ALB-mode switch is
@@ -248,4 +252,32 @@ func TestBlueGreenManualPauseStopsScaling(t *testing.T) {
 	}
 	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = false })
 	s.run(120, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
+}
+
+// An action written over an unverified one (A -> B -> A), as the
+// randomized simulation found it (seed 48, replayed by TestSimulation;
+// TestGuardBoundSettlesASupersededWrite shows the rule): promote --full
+// writes canary 100 (B) while the load balancer controller lags, and a new
+// template at once writes the canary back to 0 (A). The rollout must stay
+// safe (checkInvariants) and go on to the new template's first step once B
+// can no longer land.
+func TestActionWrittenOverAnUnverifiedOneSettlesFirst(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-canary"] == 50
+	})
+	s.lbLag = 4
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })
+	s.run(20, "canary 100 written", func(*v1alpha1.Rollout) bool {
+		var ing networkingv1.Ingress
+		s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+		return strings.Contains(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)], `"ServiceName":"web-canary","ServicePort":"80","Weight":100`)
+	})
+	setImage(s, "v3") // checkInvariants fails the test if B lands on an empty canary group
+	s.run(200, "paused at 50% on v3", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-canary"] == 50 && s.canaryImage() == "demo:v3"
+	})
 }

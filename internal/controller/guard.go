@@ -320,12 +320,69 @@ func (c *rolloutContext) growBound(ing *networkingv1.Ingress) {
 	slices.Sort(b.RouteServices)
 }
 
-// boundVerified resets status.trafficBound to a state a check verified: the
+// supersededSettle is how long an action written over an unverified one
+// keeps the older one in the bound after the newer one is seen applied. The
+// load balancer controller may have read the older action and be applying
+// it (A -> B -> A: the check of the second A can read the first A before B
+// lands); a check whose reads are sent this long after that proves B will
+// not land any more. The AWS Load Balancer Controller reconciles an Ingress
+// in seconds.
+const supersededSettle = 10 * time.Second
+
+// notePending records the action just written on an Ingress as pending, and
+// marks the bound Superseded when it replaces another pending (unverified)
+// one.
+func (c *rolloutContext) notePending(ing *networkingv1.Ingress) {
+	a := c.actionRef()
+	b := c.status.TrafficBound
+	if a == nil || b == nil || !c.verifying() {
+		return
+	}
+	w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(a.prefix, a.action)])
+	if !ok {
+		return
+	}
+	if b.Pending != nil && !maps.Equal(b.Pending, w) {
+		b.Superseded, b.SettleAt = true, nil
+	}
+	b.Pending = w
+}
+
+// settling reports whether verification v of spec s, Verified, must be made
+// again before the bound drops a superseded action: the settle time has
+// come and v's reads were sent before it.
+func (c *rolloutContext) settling(v *v1alpha1.VerificationStatus, s *verifySpec) bool {
+	b := c.status.TrafficBound
+	if b == nil || !b.Superseded || b.SettleAt == nil || s.healthOnly || s.actionName == "" {
+		return false
+	}
+	if c.now.Before(b.SettleAt.Time) {
+		c.after(b.SettleAt.Sub(c.now))
+		return false
+	}
+	return freshnessBound(v).Before(b.SettleAt.Time)
+}
+
+// boundVerified resets status.trafficBound to a state check v verified: the
 // load balancer applies exactly its weights and routes (a health-only check
-// verifies no weight).
-func (c *rolloutContext) boundVerified(s *verifySpec) {
+// verifies no weight). When the verified action replaced an unverified one
+// (Superseded), the older one stays in the bound until a check whose reads
+// were sent supersededSettle later verifies the state again.
+func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationStatus) {
 	if s.healthOnly || s.actionName == "" || c.actionRef() == nil {
 		return
+	}
+	if old := c.status.TrafficBound; old != nil && old.Superseded {
+		if old.SettleAt == nil {
+			at := metav1.NewMicroTime(c.r.opts.Now().Add(supersededSettle))
+			old.SettleAt = &at
+			c.after(supersededSettle)
+			return
+		}
+		if freshnessBound(v).Before(old.SettleAt.Time) {
+			c.after(max(old.SettleAt.Sub(c.now), 100*time.Millisecond))
+			return
+		}
 	}
 	b := &v1alpha1.TrafficBound{Weights: map[string]int32{}}
 	for _, d := range s.dests {

@@ -456,14 +456,14 @@ func TestGuardBound(t *testing.T) {
 	spec.add(verify.RoleCanary, c.obs.services["web-canary"], "v2", 0, nil)
 	spec.add(verify.RoleStable, c.obs.services["web-stable"], "v1", 100, nil)
 	spec.routes = append(spec.routes, routeSpec{name: "hdr", removed: true})
-	c.boundVerified(spec)
+	c.boundVerified(spec, &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified})
 	if b := c.status.TrafficBound; b.Weights["web-canary"] != 0 || b.Weights["web-stable"] != 100 || len(b.RouteServices) != 0 {
 		t.Fatalf("bound after verification %+v", b)
 	}
 	// A health-only check verifies no weight.
 	c.status.TrafficBound = &v1alpha1.TrafficBound{Weights: map[string]int32{"web-canary": 50}}
 	spec.healthOnly = true
-	c.boundVerified(spec)
+	c.boundVerified(spec, &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified})
 	if c.status.TrafficBound.Weights["web-canary"] != 50 {
 		t.Fatalf("a health-only check reset the bound: %+v", c.status.TrafficBound)
 	}
@@ -666,4 +666,50 @@ func TestGuardNeverWidensTheActiveServiceOverARetiredVersion(t *testing.T) {
 	// The blue-green state machine now waits for the retired version itself
 	// (TestBlueGreenSelectorSwitchNeverSelectsARetiredVersion); the guard's
 	// refusal of such a write is shown by TestGuardSelectorBlueGreenSelectorMode.
+}
+
+// An action written over an unverified one (A -> B -> A) keeps B in the
+// bound after A is seen verified, until a check whose reads were sent
+// supersededSettle later verifies A again: the load balancer controller may
+// still be applying B. (Found by the randomized simulation, seed 48.)
+func TestGuardBoundSettlesASupersededWrite(t *testing.T) {
+	f := newCanaryFixture()
+	f.action(0, 100)
+	f.bound(0, 100)
+	c := f.ctx()
+	now := c.now
+	c.r.opts.Now = func() time.Time { return now }
+	write := func(canary int32) {
+		n := c.obs.ingresses["web"].DeepCopy()
+		n.Annotations[albannotation.ActionKey("", "web-root")] = forward(map[string]int32{"web-canary": canary, "web-stable": 100 - canary})
+		c.growBound(n)
+		c.notePending(n)
+	}
+	write(100) // B, never verified
+	write(0)   // A
+	spec := &verifySpec{actionName: "web-root", servicePort: 80}
+	spec.add(verify.RoleCanary, c.obs.services["web-canary"], "v2", 0, nil)
+	spec.add(verify.RoleStable, c.obs.services["web-stable"], "v1", 100, nil)
+	early := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
+	c.boundVerified(spec, early)
+	b := c.status.TrafficBound
+	if b.Weights["web-canary"] != 100 || b.SettleAt == nil {
+		t.Fatalf("A verified right after B: the bound dropped B (%+v)", b)
+	}
+	if u := c.vetSelector(c.obs.services["web-canary"], selector("v3"), "move web-canary"); u == nil {
+		t.Fatal("the canary Service may move while B may still land")
+	}
+	if c.settling(early, spec) {
+		t.Fatal("a re-check is asked for before the settle time")
+	}
+	now = now.Add(supersededSettle)
+	c.now = now
+	if !c.settling(early, spec) {
+		t.Fatal("no re-check at the settle time: the reads of the first check predate it")
+	}
+	late := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
+	c.boundVerified(spec, late)
+	if b := c.status.TrafficBound; b.Weights["web-canary"] != 0 || b.Superseded {
+		t.Fatalf("A verified after the settle time: the bound still holds B (%+v)", b)
+	}
 }

@@ -118,7 +118,7 @@ func TestSimulation(t *testing.T) {
 		report("seed %d (%s): %d violation(s); first at tick %d: [%s] %s\nreplay: go test ./internal/controller -run 'TestSimulation$' -sim.seed=%d -v%s\nviolations:\n%s",
 			seed, w.scenario, len(w.violations), first.tick, first.invariant, first.detail, seed, knobArgs(exclude, ignore), w.violationText())
 		if replay {
-			t.Logf("events:\n%s\nhistory (last 80 ticks):\n%s", strings.Join(w.events, "\n"), w.historyTail(80))
+			t.Logf("events:\n%s\nhistory up to the first violation (30 ticks):\n%s\nhistory (last 80 ticks):\n%s", strings.Join(w.events, "\n"), w.firstHistory, w.historyTail(80))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(found)) {
@@ -163,7 +163,23 @@ func simSeeds(t *testing.T) ([]uint64, bool) {
 	for i := range n {
 		out = append(out, *simFirstFlag+uint64(i))
 	}
+	if *simSeedsFlag == 0 && os.Getenv("SIM_SEEDS") == "" {
+		// The default run (make test) also replays the seeds that found a
+		// bug, so that each stays fixed.
+		for _, r := range simRegressionSeeds {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
 	return out, false
+}
+
+// simRegressionSeeds found bugs that are fixed now (see the test named with
+// each); the default run replays them.
+var simRegressionSeeds = []uint64{
+	5,  // TestBlueGreenManualPauseStopsScaling
+	48, // TestActionWrittenOverAnUnverifiedOneSettlesFirst
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
@@ -219,12 +235,14 @@ func (v simViolation) key() string {
 // simWorld is one seed's run: the simulator, the generator's randomness,
 // the rollouts' schedule and the invariants' memory of the last tick.
 type simWorld struct {
-	t        *testing.T
-	s        *sim
-	rng      *rand.Rand
-	seed     uint64
-	exclude  map[string]bool
-	scenario string
+	// firstHistory is the history tail when the first violation was found.
+	firstHistory string
+	t            *testing.T
+	s            *sim
+	rng          *rand.Rand
+	seed         uint64
+	exclude      map[string]bool
+	scenario     string
 	// strategy: canary, bluegreen-alb or bluegreen-selector.
 	strategy string
 	// cfg of the canary scenario.
@@ -870,6 +888,10 @@ func (w *simWorld) violate(invariant, what, detail string) {
 		return
 	}
 	w.reported[v.key()] = true
+	if len(w.violations) == 0 {
+		// The ticks that led to the first violation, for the replay.
+		w.firstHistory = w.historyTail(30)
+	}
 	w.violations = append(w.violations, v)
 }
 

@@ -669,6 +669,7 @@ func (c *rolloutContext) patchIngress(ctx context.Context, ing *networkingv1.Ing
 	}
 	*ing = *n
 	c.growBound(ing)
+	c.notePending(ing)
 	return nil
 }
 

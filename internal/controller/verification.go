@@ -320,7 +320,12 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	}
 	switch v.Phase {
 	case v1alpha1.VerificationVerified:
-		return outcomeVerified, nil
+		if !c.settling(v, s) {
+			return outcomeVerified, nil
+		}
+		// An action this one replaced may still land: check again, with
+		// reads sent after the settle time.
+		v = c.startVerification(kind, s)
 	case v1alpha1.VerificationTimedOut:
 		// A timed-out verification is final for its window. During an update
 		// it aborted the rollout; seen again here, the rollout was retried
@@ -386,7 +391,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	switch res.Outcome {
 	case verify.Verified:
 		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
-		c.boundVerified(s)
+		c.boundVerified(s, v)
 		c.progressed = true
 		if w := c.status.Canary.Weights; w != nil && len(s.dests) >= 2 && s.dests[0].weight == w.Canary.Weight && s.dests[1].weight == w.Stable.Weight {
 			w.Verified = ptr.To(true)
