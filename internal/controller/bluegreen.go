@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	corev1 "k8s.io/api/core/v1"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,9 +132,12 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 	}
 	var done bool
 	var err error
-	if t.alb {
+	switch {
+	case c.scaledToZero():
+		done, err = c.switchScaledToZero(ctx, t, goal)
+	case t.alb:
 		done, err = c.driveBlueGreenALB(ctx, t, goal)
-	} else {
+	default:
 		done, err = c.driveBlueGreenSelector(ctx, t, goal)
 	}
 	c.trafficSettled = done
@@ -344,4 +348,27 @@ func (c *rolloutContext) switchStarted(t *bgTraffic) bool {
 		return !c.staleWidening(t)
 	}
 	return t.alb && t.written && t.previewW > 0 && t.previewPinned && t.previewSel == c.newHash
+}
+
+// switchScaledToZero takes a blue-green rollout scaled to zero (no pod
+// anywhere) to its goal: with nothing to serve, no target group can lose a
+// healthy target, so the Services move straight to their hashes, one per
+// pass, and no weight moves (there is nothing to verify). Scaled up again,
+// the rollout resumes from what is then observed.
+func (c *rolloutContext) switchScaledToZero(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
+	for _, m := range []struct {
+		svc       *corev1.Service
+		sel, hash string
+		role      string
+	}{{t.previewSvc, t.previewSel, goal.preview, "preview"}, {t.activeSvc, t.activeSel, goal.active, "active"}} {
+		if m.svc == nil || (m.sel == m.hash && m.svc.Spec.Selector[replicaset.HashLabel] == m.hash) {
+			continue
+		}
+		if replicaset.FindByHash(c.obs.rss, m.hash) == nil {
+			c.wait(time.Second, "waiting for ReplicaSet %s-%s before pointing service %s at it", c.ro.Name, m.hash, m.svc.Name)
+			return false, nil
+		}
+		return false, c.switchService(ctx, m.svc, m.hash, m.role)
+	}
+	return true, nil
 }

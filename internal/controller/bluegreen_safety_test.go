@@ -281,3 +281,31 @@ func TestActionWrittenOverAnUnverifiedOneSettlesFirst(t *testing.T) {
 		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-canary"] == 50 && s.canaryImage() == "demo:v3"
 	})
 }
+
+// Found by the randomized simulation (seed 53): an update of a blue-green
+// rollout scaled to zero never completed ("waiting for ReplicaSet ... (0/0
+// available) to be available before pointing service web-active at it").
+// With no pod anywhere the Services move straight to the new hash.
+func TestBlueGreenUpdateAtZeroReplicasCompletes(t *testing.T) {
+	for _, alb := range []bool{false, true} {
+		s := newSim(t)
+		s.blueGreenRollout(2, bgOptions{alb: alb})
+		s.run(60, "healthy on v1", isHealthy)
+		// Scaled to zero by the user: the groups have no target at all,
+		// whatever the controller does.
+		s.lenient = true
+		s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(int32(0)) })
+		s.run(60, "scaled to zero", func(ro *v1alpha1.Rollout) bool { return len(s.pods()) == 0 })
+		setImage(s, "v2")
+		ro := s.run(60, "the update complete", func(ro *v1alpha1.Rollout) bool {
+			return ro.Status.StableRS == ro.Status.CurrentPodHash && s.selectorOf("web-active") == ro.Status.CurrentPodHash
+		})
+		s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(int32(2)) })
+		v2 := ro.Status.CurrentPodHash
+		s.run(60, "pods back", func(*v1alpha1.Rollout) bool { return readyPods(s.pods()) == 2 })
+		s.lenient, s.violations = false, nil
+		s.run(120, "healthy on v2 with pods", func(ro *v1alpha1.Rollout) bool {
+			return isHealthy(ro) && ro.Status.StableRS == v2 && len(s.pods()) == 2
+		})
+	}
+}

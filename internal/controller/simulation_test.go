@@ -180,6 +180,7 @@ func simSeeds(t *testing.T) ([]uint64, bool) {
 var simRegressionSeeds = []uint64{
 	5,  // TestBlueGreenManualPauseStopsScaling
 	48, // TestActionWrittenOverAnUnverifiedOneSettlesFirst
+	53, // TestBlueGreenUpdateAtZeroReplicasCompletes
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
