@@ -284,7 +284,6 @@ type simWorld struct {
 	prevIPHash map[string]string // pod IP → its ReplicaSet's hash
 	violations []simViolation
 	reported   map[string]bool
-	sigs       []string
 }
 
 // simGroupKey is one target group in one rule of one listener of one ALB.
