@@ -426,3 +426,69 @@ func TestRedTeamAbortTrustsOneALBWhenTheOtherCannotBeRead(t *testing.T) {
 	s.run(60, "back on the stable pods", func(*v1alpha1.Rollout) bool { return s.stableImage() == "demo:v1" && s.weightsB["web-stable"] == 100 })
 	s.steps(5)
 }
+
+// RULE 2 (and 7): a weight written but not yet applied is forgotten once
+// the weights before it are verified again, and the Service behind it is
+// re-pointed while the load balancer controller may still apply it.
+//
+// The canary's weight is written 0 → 10 and, before the load balancer
+// controller applied 10, back to 0 (an abort). The check of "canary 0"
+// reads the ALB after the second write, finds canary 0 (the 10 was never
+// applied yet) and says Verified; boundVerified resets status.trafficBound
+// to canary 0, so the guard no longer counts the 10 that is still in the
+// load balancer controller's queue. The canary Service moves at once to
+// other pods (back to the stable ones), newly registered in the canary
+// group and not yet healthy; then the load balancer controller applies the
+// 10 it was working on: 10 % of production goes to a group with no healthy
+// target. The guard's own doc says a written, unverified weight counts
+// until a later write is verified; "verified" here proves nothing about the
+// write still in flight (A→B→A).
+//
+// Sequence (canary and ping-pong): lbLag 2, healthLag 1, v1 healthy; v2 with
+// setWeight 10: abort right after the pass that wrote canary 10.
+func TestRedTeamInFlightWeightForgottenWhenTheOldWeightVerifiesAgain(t *testing.T) {
+	for _, pingPong := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pingPong=%t", pingPong), func(t *testing.T) {
+			s := newSafeSim(t)
+			s.lbLag = 2
+			s.canaryRollout(2, weightStep(10), weightStep(75))
+			canary := "web-canary"
+			if pingPong {
+				s.redTeamPingPong()
+				canary = "web-ping"
+			}
+			s.run(60, "healthy on v1", isHealthy)
+			s.healthLag = 1
+			setImage(s.sim, "v2")
+			s.run(100, "canary weight 10 written", func(*v1alpha1.Rollout) bool {
+				var ing networkingv1.Ingress
+				s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+				w, _ := actionWeights(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)])
+				return w[canary] == 10
+			})
+			s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+			// checkInvariants fails the test when the late 10 lands on a
+			// canary group without a healthy target.
+			s.run(100, "aborted, verified", func(ro *v1alpha1.Rollout) bool {
+				v := ro.Status.Verification
+				return v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified && len(s.pendingLB) == 0
+			})
+		})
+	}
+}
+
+// redTeamPingPong makes the rollout a ping-pong canary (Services web-ping
+// and web-pong; pong is stable first).
+func (ss *safeSim) redTeamPingPong() {
+	ctx := context.Background()
+	for _, name := range []string{"web-ping", "web-pong"} {
+		svc := ss.service("web-stable").DeepCopy()
+		svc.ObjectMeta = metav1.ObjectMeta{Namespace: ss.ns, Name: name}
+		ss.must(ss.c.Create(ctx, svc))
+	}
+	ss.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.CanaryService, cs.StableService = "", ""
+		cs.PingPong = &v1alpha1.PingPongSpec{PingService: "web-ping", PongService: "web-pong"}
+	})
+}
