@@ -1,0 +1,494 @@
+package controller
+
+// Red-team tests: each demonstrates a violation of the product's safety
+// rules (or, listed separately, a liveness problem) on the current code.
+// They are expected to FAIL until the controller is fixed.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// headerSim is safeSim with header routes modelled as the engine sees them:
+// the model ALB keeps, per managed route, the rule the load balancer
+// controller built from the conditions annotation (applied with the
+// load balancer's lag), and a check finds a route's rule by its
+// http-header conditions, as verify.matchIngress/routeOf does, not by the
+// route's name. A rule whose headers are not those of any route of the
+// input is another rule to the engine (a plain path forwarding to one
+// service): noted, not judged.
+type headerSim struct {
+	*safeSim
+	// applied: route name → the conditions value of its rule on the model ALB.
+	applied map[string]string
+	pending []condChange
+}
+
+type condChange struct {
+	at    int
+	conds map[string]string
+}
+
+func newHeaderSim(t *testing.T) *headerSim {
+	hs := &headerSim{safeSim: newSafeSim(t), applied: map[string]string{}}
+	hs.r.verifier = hs
+	return hs
+}
+
+func sameHeaders(a, b []verify.HeaderMatch) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, h := range a {
+		if !slices.ContainsFunc(b, func(g verify.HeaderMatch) bool {
+			return strings.EqualFold(g.Name, h.Name) && sameValues(g.Values, h.Values)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameValues(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// Verify: the engine's input validation, the simulated action check, then
+// the routes judged by their headers against the rules on the model ALB.
+func (hs *headerSim) Verify(ctx context.Context, in verify.Input) verify.Result {
+	if r := verify.Decide(in, verify.Observation{}, hs.now, verify.Backoff{}); r.Reason == verify.ReasonInvalidInput {
+		hs.invalid++
+		return r
+	}
+	res := hs.inner.Verify(ctx, in)
+	if in.HealthOnly || res.Outcome != verify.Verified {
+		return res
+	}
+	var problems []string
+	for _, r := range in.Routes {
+		found := false
+		for _, cond := range hs.applied {
+			if h, err := parseHeaders(cond); err == nil && sameHeaders(h, r.Headers) {
+				found = true
+			}
+		}
+		switch {
+		case len(r.Destinations) == 0 && found:
+			problems = append(problems, "route "+r.Name+" not removed yet")
+		case len(r.Destinations) > 0 && !found:
+			problems = append(problems, "route "+r.Name+" has no rule")
+		}
+		for _, d := range r.Destinations {
+			for _, t := range d.Targets {
+				if !hs.healthyIn(d.Service, t.ID) {
+					problems = append(problems, fmt.Sprintf("route %s: %s target %s not healthy", r.Name, d.Service, t.ID))
+				}
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return res
+	}
+	res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; "), time.Second
+	if !hs.now.Before(res.Deadline) {
+		res.Cause, res.Outcome, res.Reason, res.NextCheck = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut, 0
+	}
+	return res
+}
+
+// step runs a safeSim pass (whose invariant fails the test when a header
+// route forwards to a canary group without a healthy target), then applies
+// the routes' conditions to the model ALB with the same lag.
+func (hs *headerSim) step() {
+	hs.t.Helper()
+	hs.safeSim.step()
+	var ing networkingv1.Ingress
+	hs.must(hs.c.Get(context.Background(), client.ObjectKey{Namespace: hs.ns, Name: "web"}, &ing))
+	want := map[string]string{}
+	for _, mr := range hs.rollout().Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+		_, a := ing.Annotations[albannotation.ActionKey(hs.prefix, mr.Name)]
+		c, okC := ing.Annotations[albannotation.ConditionsKey(hs.prefix, mr.Name)]
+		if a && okC && albannotation.HasBackend(&ing, mr.Name) {
+			want[mr.Name] = c
+		}
+	}
+	last := hs.applied
+	if n := len(hs.pending); n > 0 {
+		last = hs.pending[n-1].conds
+	}
+	if !mapsEqual(want, last) {
+		hs.pending = append(hs.pending, condChange{at: hs.passes + hs.lbLag, conds: want})
+	}
+	for len(hs.pending) > 0 && hs.pending[0].at <= hs.passes {
+		hs.applied = hs.pending[0].conds
+		hs.pending = hs.pending[1:]
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (hs *headerSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
+	hs.t.Helper()
+	for i := 0; i < n; i++ {
+		hs.step()
+		if ro := hs.rollout(); cond(ro) {
+			return ro
+		}
+	}
+	ro := hs.rollout()
+	hs.t.Fatalf("after %d passes, not %s: phase %s %q\nhistory:\n%s", n, what, ro.Status.Phase, ro.Status.Message, strings.Join(hs.history, "\n"))
+	return nil
+}
+
+// RULE 2 (and 7): the canary Service is re-pointed while a header route
+// still forwards to its target group.
+//
+// A managed route whose match changes between steps (setHeaderRoute hdr
+// X-Canary=yes, later setHeaderRoute hdr X-Canary=beta: a wider audience)
+// is removed when a new template arrives. The removal's verification looks
+// for the route's rule with the headers of the FIRST setHeaderRoute step of
+// that route (canarySpec → routeConditions), not those the ALB carries
+// (X-Canary=beta), so a rule that is still there (load-balancer lag) is
+// taken for someone else's: "removed" is verified, the bound forgets the
+// route, and the canary Service moves to the new pods, not yet healthy,
+// while the ALB still sends X-Canary=beta requests to the canary group.
+//
+// Sequence: v1 healthy; v2 with steps setCanaryScale 1, setHeaderRoute
+// hdr=yes, pause, setHeaderRoute hdr=beta, pause; promote to the second
+// pause (route now beta on the ALB); new template v3 (healthLag 2, lbLag 2).
+func TestRedTeamHeaderRouteRemovalVerifiedWithTheWrongHeaders(t *testing.T) {
+	s := newHeaderSim(t)
+	s.lbLag = 2
+	s.canaryRollout(4, canaryScaleStep(1), headerRouteStep("hdr", "X-Canary", "yes"), pauseStep(""),
+		headerRouteStep("hdr", "X-Canary", "beta"), pauseStep(""))
+	s.update(withRoutes("hdr"))
+	s.run(60, "healthy on v1", isHealthy)
+	s.healthLag = 2
+	setImage(s.sim, "v2")
+	s.run(100, "paused at the first pause with the route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routes["hdr"] })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(100, "paused at the second pause with the beta route applied", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && strings.Contains(s.applied["hdr"], "beta") && len(s.pending) == 0
+	})
+	setImage(s.sim, "v3")
+	// safeSim.step fails the test if the route forwards to a canary group
+	// without a healthy target.
+	s.run(200, "paused with the route on v3", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && s.canaryImage() == "demo:v3" && len(s.applied) > 0
+	})
+}
+
+// RULE 2 (and 1): a Service that an Ingress path names directly is
+// re-pointed to pods that are not yet healthy in its target group.
+//
+// A common Argo Rollouts set-up gives testers a direct way to the canary:
+// a second ALB Ingress (canary.example.com) whose path names the canary
+// Service itself. The controller sees it (observed.plainBackends: the guard
+// counts the canary Service as receiving all of that path's traffic), yet
+// moves the canary Service's selector from the stable pods straight to the
+// new ones as soon as they are Ready (switchService; vetSelector lets a
+// plain-path Service move to ready pods of a fully available ReplicaSet).
+// The old targets leave that target group at once and the new ones are
+// still in the ALB's initial health check: the group serves with no healthy
+// target. Blue-green's active Service gets a widened selector for exactly
+// this; the canary Service gets nothing.
+//
+// Sequence: canary rollout v1 healthy, Ingress web-canary-direct → Service
+// web-canary; targets take 2 passes to pass the health check; new template v2.
+func TestRedTeamCanaryServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T) {
+	s := newSafeSim(t)
+	// The path has its own target group on the real ALB: the action's
+	// weights are judged on the action's rule only (the model merges the
+	// path into albWeights, which the invariant reads).
+	s.r.verifier = actionOnly{s}
+	s.canaryRollout(2, weightStep(20), pauseStep(""))
+	s.ingress("web-canary-direct", networkingv1.IngressServiceBackend{Name: "web-canary", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(3) // the plain path's group has had a healthy target
+	s.healthLag = 2
+	setImage(s.sim, "v2")
+	// checkInvariants fails the test when the path's group has no healthy target.
+	s.run(100, "paused at 20%", paused)
+}
+
+// actionOnly judges the action's rule alone: the weights the model load
+// balancer applied from the action annotation, not the plain paths of
+// other Ingresses (their own target groups on a real ALB).
+type actionOnly struct{ *safeSim }
+
+func (a actionOnly) Verify(ctx context.Context, in verify.Input) verify.Result {
+	saved := a.albWeights
+	a.albWeights = map[string]int32{}
+	for k, v := range a.actionW {
+		a.albWeights[k] = v
+	}
+	defer func() { a.albWeights = saved }()
+	return a.safeSim.Verify(ctx, in)
+}
+
+// LIVENESS: spec.restartAt never completes for a blue-green rollout with one
+// replica. The canary sizes a ReplicaSet of one pod one pod larger during a
+// restart (restartSurge) so that its group keeps a target; blue-green's
+// scaleBlueGreen does not. The only pod is the last ready pod of the active
+// Service, which the guard (rightly) never evicts, and restartPods then
+// reports the restart "done for now" forever: status.restartedAt is never
+// set and the pod is never restarted (kubectl argo rollouts restart has no
+// effect).
+func TestRedTeamLivenessBlueGreenRestartWithOneReplicaNeverCompletes(t *testing.T) {
+	for _, alb := range []bool{false, true} {
+		t.Run(fmt.Sprintf("alb=%t", alb), func(t *testing.T) {
+			s := newSim(t)
+			s.blueGreenRollout(1, bgOptions{alb: alb})
+			s.run(60, "healthy on v1", isHealthy)
+			at := metav1.NewTime(s.now.Add(time.Second).Truncate(time.Second))
+			s.now = s.now.Add(time.Second)
+			s.update(func(ro *v1alpha1.Rollout) { ro.Spec.RestartAt = &at })
+			s.run(200, "restarted", func(ro *v1alpha1.Rollout) bool {
+				return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at)
+			})
+		})
+	}
+}
+
+// twoALBSim adds a second ALB (Ingress web2, its own load balancer) to
+// safeSim: its rule follows web2's action annotation at once, and a target
+// passes its health check there lagB passes after it is registered (each
+// load balancer health-checks on its own). Checks judge both ALBs, as the
+// engine does; while throttleB is set, reading ALB B fails (throttling), and
+// the result is what verify.Decide returns then: Failed, with the target
+// groups of the Ingresses that were read (decideIngress reports no group
+// for an Ingress whose read failed).
+type twoALBSim struct {
+	*safeSim
+	lagB      int
+	regAtB    map[string]map[string]int // service → ip → pass registered in B
+	weightsB  map[string]int32
+	throttleB bool
+}
+
+func newTwoALBSim(t *testing.T) *twoALBSim {
+	ts := &twoALBSim{safeSim: newSafeSim(t), regAtB: map[string]map[string]int{}, weightsB: map[string]int32{}}
+	ts.r.verifier = ts
+	return ts
+}
+
+func (ts *twoALBSim) healthyB(svc, ip string) bool {
+	at, ok := ts.regAtB[svc][ip]
+	return ok && ts.passes-at >= ts.lagB
+}
+
+func (ts *twoALBSim) Verify(ctx context.Context, in verify.Input) verify.Result {
+	res := ts.safeSim.Verify(ctx, in) // ALB A
+	if ts.throttleB {
+		res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Failed, "Throttled", "ingress web2: Rate exceeded", time.Second
+		return res
+	}
+	if res.Outcome != verify.Verified {
+		return res
+	}
+	var problems []string
+	for _, d := range in.Destinations {
+		if !in.HealthOnly && ts.weightsB[d.Service] != d.Weight {
+			problems = append(problems, fmt.Sprintf("ingress web2: %s weight %d want %d", d.Service, ts.weightsB[d.Service], d.Weight))
+		}
+		if (d.Weight > 0 && !in.HealthOnly) || d.RequireHealthy {
+			for _, t := range d.Targets {
+				if !ts.healthyB(d.Service, t.ID) {
+					problems = append(problems, fmt.Sprintf("ingress web2: %s target %s not healthy", d.Service, t.ID))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Pending, verify.ReasonTargetsNotHealthy, strings.Join(problems, "; "), time.Second
+		if !ts.now.Before(res.Deadline) {
+			res.Cause, res.Outcome, res.Reason, res.NextCheck = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut, 0
+		}
+	}
+	return res
+}
+
+func (ts *twoALBSim) step() {
+	ts.t.Helper()
+	ts.safeSim.step()
+	for svc, reg := range ts.registered {
+		at := map[string]int{}
+		for ip := range reg {
+			if prev, ok := ts.regAtB[svc][ip]; ok {
+				at[ip] = prev
+			} else {
+				at[ip] = ts.passes
+			}
+		}
+		ts.regAtB[svc] = at
+	}
+	var ing networkingv1.Ingress
+	ts.must(ts.c.Get(context.Background(), client.ObjectKey{Namespace: ts.ns, Name: "web2"}, &ing))
+	if w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(ts.prefix, ts.actionName)]); ok {
+		ts.weightsB = w
+	}
+	ts.history = append(ts.history, fmt.Sprintf("pass %d: ALB B weights %v", ts.passes, ts.weightsB))
+	for svc, w := range ts.weightsB {
+		if w == 0 {
+			continue
+		}
+		healthy := 0
+		for ip := range ts.registered[svc] {
+			if ts.healthyB(svc, ip) {
+				healthy++
+			}
+		}
+		if healthy == 0 {
+			ts.t.Fatalf("pass %d: ALB B (ingress web2) sends weight %d to %s, which has no healthy target there (registered %v)\nhistory:\n%s",
+				ts.passes, w, svc, ts.registered[svc], strings.Join(ts.history, "\n"))
+		}
+	}
+}
+
+func (ts *twoALBSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) {
+	ts.t.Helper()
+	for i := 0; i < n; i++ {
+		ts.step()
+		if cond(ts.rollout()) {
+			return
+		}
+	}
+	ro := ts.rollout()
+	ts.t.Fatalf("after %d passes, not %s: phase %s %q\nhistory:\n%s", n, what, ro.Status.Phase, ro.Status.Message, strings.Join(ts.history, "\n"))
+}
+
+// RULE 1: with two Ingresses (two ALBs), an abort moves all traffic back to
+// the stable group on BOTH load balancers after its targets were seen
+// healthy on ONE of them, because reading the other failed.
+//
+// Going back to stable, moveWeight accepts a check that is not Verified when
+// checkedHealthy says the stable pods were seen healthy "in each of its
+// target groups". It looks only at the groups the result lists; a Failed
+// result (ALB B throttled) lists only ALB A's groups (decideIngress reports
+// none for an Ingress it could not read). The guard's healthSeen makes the
+// same mistake. So the action is rewritten to stable 100 on web2 too, while
+// on ALB B the stable pods, just re-registered there, are still in their
+// initial health check: B sends all of its traffic to a group with no
+// healthy target. Rule 3 is broken as well: an AWS error moved traffic.
+//
+// Sequence: two Ingresses (web, web2), canary 50 % then pause; promote: the
+// stable Service moves to the new pods; user aborts; ALB B's
+// DescribeTargetHealth is throttled from then on; targets pass ALB B's
+// health check 3 passes after registration.
+func TestRedTeamAbortTrustsOneALBWhenTheOtherCannotBeRead(t *testing.T) {
+	s := newTwoALBSim(t)
+	s.canaryRollout(4, weightStep(50), pauseStep(""))
+	var web networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &web))
+	web2 := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web2"}, Spec: *web.Spec.DeepCopy()}
+	web2.Status = web.Status
+	s.must(s.c.Create(context.Background(), web2))
+	s.must(s.c.Status().Update(context.Background(), web2))
+	s.update(func(ro *v1alpha1.Rollout) {
+		alb := ro.Spec.Strategy.Canary.TrafficRouting.ALB
+		alb.Ingress, alb.Ingresses = "", []string{"web", "web2"}
+	})
+	s.run(80, "healthy on v1", isHealthy)
+	setImage(s.sim, "v2")
+	s.run(120, "paused at 50%", paused)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	s.run(120, "the stable Service on v2", func(*v1alpha1.Rollout) bool { return s.stableImage() == "demo:v2" })
+	s.lagB = 3 // from now on (targets registered earlier are healthy in B)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.throttleB = true
+	// twoALBSim.step fails the test when ALB B sends traffic to a group
+	// without a healthy target there.
+	s.run(60, "back on the stable pods", func(*v1alpha1.Rollout) bool { return s.stableImage() == "demo:v1" && s.weightsB["web-stable"] == 100 })
+	s.steps(5)
+}
+
+// RULE 2 (and 7): a weight written but not yet applied is forgotten once
+// the weights before it are verified again, and the Service behind it is
+// re-pointed while the load balancer controller may still apply it.
+//
+// The canary's weight is written 0 → 10 and, before the load balancer
+// controller applied 10, back to 0 (an abort). The check of "canary 0"
+// reads the ALB after the second write, finds canary 0 (the 10 was never
+// applied yet) and says Verified; boundVerified resets status.trafficBound
+// to canary 0, so the guard no longer counts the 10 that is still in the
+// load balancer controller's queue. The canary Service moves at once to
+// other pods (back to the stable ones), newly registered in the canary
+// group and not yet healthy; then the load balancer controller applies the
+// 10 it was working on: 10 % of production goes to a group with no healthy
+// target. The guard's own doc says a written, unverified weight counts
+// until a later write is verified; "verified" here proves nothing about the
+// write still in flight (A→B→A).
+//
+// Sequence (canary and ping-pong): lbLag 2, healthLag 1, v1 healthy; v2 with
+// setWeight 10: abort right after the pass that wrote canary 10.
+func TestRedTeamInFlightWeightForgottenWhenTheOldWeightVerifiesAgain(t *testing.T) {
+	for _, pingPong := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pingPong=%t", pingPong), func(t *testing.T) {
+			s := newSafeSim(t)
+			s.lbLag = 2
+			s.canaryRollout(2, weightStep(10), weightStep(75))
+			canary := "web-canary"
+			if pingPong {
+				s.redTeamPingPong()
+				canary = "web-ping"
+			}
+			s.run(60, "healthy on v1", isHealthy)
+			s.healthLag = 1
+			setImage(s.sim, "v2")
+			s.run(100, "canary weight 10 written", func(*v1alpha1.Rollout) bool {
+				var ing networkingv1.Ingress
+				s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+				w, _ := actionWeights(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)])
+				return w[canary] == 10
+			})
+			s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+			// checkInvariants fails the test when the late 10 lands on a
+			// canary group without a healthy target.
+			s.run(100, "aborted, verified", func(ro *v1alpha1.Rollout) bool {
+				v := ro.Status.Verification
+				return v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified && len(s.pendingLB) == 0
+			})
+		})
+	}
+}
+
+// redTeamPingPong makes the rollout a ping-pong canary (Services web-ping
+// and web-pong; pong is stable first).
+func (ss *safeSim) redTeamPingPong() {
+	ctx := context.Background()
+	for _, name := range []string{"web-ping", "web-pong"} {
+		svc := ss.service("web-stable").DeepCopy()
+		svc.ObjectMeta = metav1.ObjectMeta{Namespace: ss.ns, Name: name}
+		ss.must(ss.c.Create(ctx, svc))
+	}
+	ss.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.CanaryService, cs.StableService = "", ""
+		cs.PingPong = &v1alpha1.PingPongSpec{PingService: "web-ping", PongService: "web-pong"}
+	})
+}
