@@ -614,6 +614,11 @@ func (c *rolloutContext) checkedHealthy(s *verifySpec, service string) bool {
 	if v == nil || v.Fingerprint != s.fingerprint() || v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) {
 		return false
 	}
+	if v.Phase == v1alpha1.VerificationFailed {
+		// An AWS error: what was read may be partial (a load balancer not
+		// read lists no group at all), so it proves nothing.
+		return false
+	}
 	n := 0
 	for _, g := range v.TargetGroups {
 		if g.Service != service {

@@ -596,7 +596,9 @@ func (c *rolloutContext) healthSeen(svc *corev1.Service, port int32) bool {
 	if v.Phase == v1alpha1.VerificationVerified {
 		return true
 	}
-	if v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) {
+	if v.LastCheckedAt == nil || v.LastCheckedAt.Before(&metav1.Time{Time: c.now}) || v.Phase == v1alpha1.VerificationFailed {
+		// An AWS error: what was read may be partial (a load balancer not
+		// read lists no group at all), so it proves nothing.
 		return false
 	}
 	n := 0

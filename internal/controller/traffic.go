@@ -337,7 +337,9 @@ func (c *rolloutContext) stableIdle(ctx context.Context, t *trafficState, goal t
 	if ok || err != nil {
 		return ok, err
 	}
-	if c.checked == nil {
+	if c.checked == nil || c.checked.Outcome == verify.Failed || c.checked.Outcome == verify.TimedOut {
+		// Nothing read, or an AWS error: what was read may be partial (a
+		// load balancer not read lists no rule at all).
 		return false, nil
 	}
 	rules := 0
@@ -740,28 +742,39 @@ func (c *rolloutContext) canarySpec(t *trafficState, cw, sw int32, routes map[st
 	for _, name := range slices.Sorted(maps.Keys(routes)) {
 		spec.routes = append(spec.routes, routeSpec{name: name, conditions: routes[name], service: t.canarySvc, hash: t.canarySel, pods: c.obs.podsSelectedBy(t.canarySvc)})
 	}
-	// Managed routes not in force must have no rule left (with the headers
-	// the steps give them).
+	// A managed route must have no rule left with any headers the steps give
+	// it other than those in force: a route not in force none at all, a
+	// route whose match changed between steps none with its old headers.
+	// (The engine finds a route's rules by their headers; checking only one
+	// set of headers let a rule with another one pass for someone else's.)
 	for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
-		if _, on := routes[mr.Name]; on {
-			continue
-		}
-		if cond := c.routeConditions(mr.Name); cond != "" {
-			spec.routes = append(spec.routes, routeSpec{name: mr.Name, conditions: cond, removed: true})
+		on, inForce := routes[mr.Name]
+		k := 0
+		for _, cond := range c.routeConditions(mr.Name) {
+			if inForce && cond == on {
+				continue
+			}
+			name := mr.Name
+			if k++; k > 1 || inForce {
+				name = fmt.Sprintf("%s (earlier match %d)", mr.Name, k)
+			}
+			spec.routes = append(spec.routes, routeSpec{name: name, conditions: cond, removed: true})
 		}
 	}
 	return spec
 }
 
-// routeConditions is the conditions annotation any setHeaderRoute step gives
-// route ("" when no step matches anything for it).
-func (c *rolloutContext) routeConditions(route string) string {
+// routeConditions are the distinct conditions annotations the
+// setHeaderRoute steps give route, in step order (none when no step
+// matches anything for it).
+func (c *rolloutContext) routeConditions(route string) []string {
+	var out []string
 	for _, st := range c.ro.Spec.Strategy.Canary.Steps {
 		if h := st.SetHeaderRoute; h != nil && h.Name == route && len(h.Match) > 0 {
-			if v, err := albannotation.HeaderConditions(h.Match); err == nil {
-				return v
+			if v, err := albannotation.HeaderConditions(h.Match); err == nil && !slices.Contains(out, v) {
+				out = append(out, v)
 			}
 		}
 	}
-	return ""
+	return out
 }
