@@ -309,3 +309,39 @@ func TestBlueGreenUpdateAtZeroReplicasCompletes(t *testing.T) {
 		})
 	}
 }
+
+// Found by the randomized simulation (seed 1122): a hand edit sends the
+// stable group nothing (canary 71, stable 0: weights that do not add up);
+// the controller's correction wrote the stable group 100 unchecked, since
+// an earlier action had given it as much (the bound is the most a Service
+// may get, not the least). A raise now counts from the least any Ingress
+// carries, and the correction checks the stable targets first.
+func TestCorrectionOfAHandEditedActionChecksTheGroupItRaises(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(20), pauseStep(""))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "paused at 20%", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhasePaused && s.albWeights["web-stable"] == 80
+	})
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] = `{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"web-canary","ServicePort":"80","Weight":71},{"ServiceName":"web-stable","ServicePort":"80","Weight":0}]}}`
+	s.must(s.c.Update(context.Background(), &ing))
+	// The stable group's health check fails meanwhile: until the hand edit
+	// lands it still has weight (the user's and the health check's doing,
+	// not the controller's), so the sim only records; from the moment the
+	// load balancer sends it nothing, any weight it gets is the controller's.
+	s.unhealthyIn["web-stable"] = "v1"
+	s.lenient = true
+	for i := 0; i < 40; i++ {
+		s.step()
+		s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+		if w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)]); ok && w["web-stable"] > 0 {
+			t.Fatalf("pass %d: the correction wrote the unhealthy stable group weight %d", s.passes, w["web-stable"])
+		}
+	}
+	s.lenient, s.violations = false, nil
+	delete(s.unhealthyIn, "web-stable")
+	s.run(80, "the action corrected to 20/80", func(*v1alpha1.Rollout) bool { return s.albWeights["web-stable"] == 80 && s.albWeights["web-canary"] == 20 })
+}

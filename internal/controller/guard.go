@@ -190,10 +190,16 @@ type exposure struct {
 	a *actionRef // nil: no action
 	// weight is, per Service, the highest weight of the action it may get.
 	weight map[string]int32
-	// base is what a Service already may get for sure enough to be no raise:
-	// the written weights and the bound (weight, without the all-traffic
-	// assumption made when no bound is known).
+	// base is the most a Service may get: the written weights and the bound
+	// (weight, without the all-traffic assumption made when no bound is
+	// known).
 	base map[string]int32
+	// low is the least a Service may get now: the lowest weight any of the
+	// rollout's Ingresses with a valid action carries for it (a hand edit
+	// or a forward to another service counts as 0). A write above it raises the Service's traffic on some load
+	// balancer, even when an earlier action gave it more (a hand edit, a
+	// disagreement): its targets must be seen healthy first.
+	low map[string]int32
 	// routed: Services a header route may forward to.
 	routed map[string]bool
 	// plain: Services an Ingress path names directly (all its traffic).
@@ -246,12 +252,26 @@ func (c *rolloutContext) exposure() *exposure {
 		return e
 	}
 	written := false
+	e.low = map[string]int32{}
+	lowSet := false
 	for _, name := range a.ingresses {
 		ing := c.obs.ingresses[name]
 		if ing == nil {
 			continue
 		}
-		if w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(a.prefix, a.action)]); ok {
+		w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(a.prefix, a.action)])
+		if ok {
+			// An Ingress without a valid action sends nothing through it.
+			for _, s := range a.services {
+				if !lowSet {
+					e.low[s] = w[s]
+				} else {
+					e.low[s] = min(e.low[s], w[s])
+				}
+			}
+			lowSet = true
+		}
+		if ok {
 			written = true
 			for s, x := range w {
 				e.base[s] = max(e.base[s], x)
@@ -521,9 +541,17 @@ func (c *rolloutContext) vetIngress(old, n *networkingv1.Ingress) *unsafeWrite {
 				invariant: fmt.Sprintf("the action must forward to exactly services %s with weights summing to %d, not %q", strings.Join(a.services, " and "), a.total, nv),
 				waitFor:   "a valid action (a controller bug: report it)"}
 		}
+		// A canary's raise counts from the least a Service may get now
+		// (low); blue-green's switch still counts from the most (base): its
+		// move back to the active group after an unverified flip relies on
+		// it (an open limitation: that move is not health-checked first).
+		from := e.base
+		if c.ro.Spec.Strategy.Canary != nil {
+			from = e.low
+		}
 		for _, s := range slices.Sorted(maps.Keys(w)) {
-			if w[s] > e.base[s] {
-				if u := c.vetRaise(e, s, write, fmt.Sprintf("weight %d (from %d, written or last verified)", w[s], e.base[s])); u != nil {
+			if w[s] > from[s] {
+				if u := c.vetRaise(e, s, write, fmt.Sprintf("weight %d (from %d on some load balancer)", w[s], from[s])); u != nil {
 					return u
 				}
 			}

@@ -319,11 +319,18 @@ func TestGuardIngress(t *testing.T) {
 			func(n *networkingv1.Ingress) {
 				n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90})
 			}, ""},
-		{"lowering within the bound needs nothing", func(f *guardFixture) { f.action(50, 50); f.bound(50, 100) },
+		// The bound is the most a Service may get; a raise counts from the
+		// least (what an Ingress carries now): the load balancer may apply
+		// it, or may have (a hand edit, seed 1122 of the simulation).
+		{"raising within the bound needs a check", func(f *guardFixture) { f.action(50, 50); f.bound(50, 100) },
 			func(n *networkingv1.Ingress) {
 				n.Annotations[key] = forward(map[string]int32{"web-canary": 10, "web-stable": 90})
-			}, ""},
-		{"back to a weight not yet verified away is no raise", func(f *guardFixture) { f.action(100, 0); f.bound(100, 100) },
+			}, "service ns/web-stable"},
+		{"back to a weight not yet verified away needs a check", func(f *guardFixture) { f.action(100, 0); f.bound(100, 100) },
+			func(n *networkingv1.Ingress) {
+				n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100})
+			}, "service ns/web-stable"},
+		{"back to a weight not yet verified away, checked", func(f *guardFixture) { f.action(100, 0); f.bound(100, 100); f.healthChecked("web-stable") },
 			func(n *networkingv1.Ingress) {
 				n.Annotations[key] = forward(map[string]int32{"web-canary": 0, "web-stable": 100})
 			}, ""},

@@ -178,9 +178,11 @@ func simSeeds(t *testing.T) ([]uint64, bool) {
 // simRegressionSeeds found bugs that are fixed now (see the test named with
 // each); the default run replays them.
 var simRegressionSeeds = []uint64{
-	5,  // TestBlueGreenManualPauseStopsScaling
-	48, // TestActionWrittenOverAnUnverifiedOneSettlesFirst
-	53, // TestBlueGreenUpdateAtZeroReplicasCompletes
+	5,    // TestBlueGreenManualPauseStopsScaling
+	48,   // TestActionWrittenOverAnUnverifiedOneSettlesFirst
+	53,   // TestBlueGreenUpdateAtZeroReplicasCompletes
+	1122, // TestCorrectionOfAHandEditedActionChecksTheGroupItRaises
+	137,  // the same: a correction refused by the guard forever before
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

@@ -460,10 +460,14 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	// weights may be ones the load balancer controller never applied (a rule
 	// that lacks the stable group). The canary that loses the traffic, maybe
 	// the broken version the move runs from, is not judged at all.
-	if c.verifying() && (t.written || t.disagree) {
-		// Ingresses that disagree carry traffic too: moving it (back to
-		// stable) is checked like any raise.
+	if c.verifying() && (t.written || t.disagree || len(t.foreign) > 0) {
+		// Ingresses that disagree, or an action the controller did not
+		// write, carry traffic too: moving it (back to stable) is checked
+		// like any raise. (A health-only check judges no weight.)
 		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		if !t.written {
+			spec = c.canarySpec(t, 0, c.maxWeight(), t.routes)
+		}
 		spec.beforeRaise(raisingName, nil)
 		c.readAgainIfOld(spec)
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
