@@ -343,5 +343,7 @@ func TestCorrectionOfAHandEditedActionChecksTheGroupItRaises(t *testing.T) {
 	}
 	s.lenient, s.violations = false, nil
 	delete(s.unhealthyIn, "web-stable")
-	s.run(80, "the action corrected to 20/80", func(*v1alpha1.Rollout) bool { return s.albWeights["web-stable"] == 80 && s.albWeights["web-canary"] == 20 })
+	s.run(80, "the action corrected to 20/80", func(*v1alpha1.Rollout) bool {
+		return s.albWeights["web-stable"] == 80 && s.albWeights["web-canary"] == 20
+	})
 }
