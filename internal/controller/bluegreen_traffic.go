@@ -619,6 +619,13 @@ func (c *rolloutContext) checkedHealthy(s *verifySpec, service string) bool {
 		// read lists no group at all), so it proves nothing.
 		return false
 	}
+	return allTargetsHealthy(v, service)
+}
+
+// allTargetsHealthy reports whether check v observed service in at least
+// one target group and, in every one, all its expected targets registered
+// and healthy.
+func allTargetsHealthy(v *v1alpha1.VerificationStatus, service string) bool {
 	n := 0
 	for _, g := range v.TargetGroups {
 		if g.Service != service {

@@ -629,17 +629,7 @@ func (c *rolloutContext) healthSeen(svc *corev1.Service, port int32) bool {
 		// read lists no group at all), so it proves nothing.
 		return false
 	}
-	n := 0
-	for _, g := range v.TargetGroups {
-		if g.Service != svc.Name {
-			continue
-		}
-		if g.ExpectedTargets == 0 || g.HealthyTargets < g.ExpectedTargets || len(g.Unhealthy) > 0 {
-			return false
-		}
-		n++
-	}
-	return n > 0
+	return allTargetsHealthy(v, svc.Name)
 }
 
 // need is how many pods the traffic a Service may receive needs.
