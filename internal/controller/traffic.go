@@ -464,10 +464,11 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		// Ingresses that disagree, or an action the controller did not
 		// write, carry traffic too: moving it (back to stable) is checked
 		// like any raise. (A health-only check judges no weight.)
-		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		cw, sw := t.canaryW, t.stableW
 		if !t.written {
-			spec = c.canarySpec(t, 0, c.maxWeight(), t.routes)
+			cw, sw = 0, c.maxWeight()
 		}
+		spec := c.canarySpec(t, cw, sw, t.routes)
 		spec.beforeRaise(raisingName, nil)
 		c.readAgainIfOld(spec)
 		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
