@@ -56,9 +56,10 @@ test: test-deps build ## Unit, integration and end-to-end tests, plus a short fu
 test-unit: ## Only the tests that need no control plane (fast).
 	$(GO) test -count=1 -short $(GOTEST_FLAGS) ./...
 
+# The controller's race run goes alone: beside the engine's elbsim tests under
+# -race it starves their health checks on 2 cores.
 test-race: ## The verification engine, ELBv2 provider and rollout controller tests under the race detector.
 	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/...
-	# Alone: beside the engine's elbsim tests under -race it starves their health checks.
 	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/controller/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
