@@ -159,10 +159,29 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 		return nil
 	}
-	if restarted, err := c.restartPods(ctx, c.blueGreenRestartGate(t)); err != nil || !restarted {
+	if restarted, err := c.restartPods(ctx, c.blueGreenRestartGate(t), c.blueGreenServed(t)...); err != nil || !restarted {
 		return err
 	}
 	return nil
+}
+
+// blueGreenServed lists, for restartPods, the pods of each Service that
+// gets traffic: the active Service always (production traffic reaches it
+// through the ALB or any other way), the preview Service when an ALB sends
+// it traffic. A restart evicts none of them while it is the last ready pod
+// of its Service (restartSurge gives a Service of one pod a second one).
+func (c *rolloutContext) blueGreenServed(t *bgTraffic) [][]corev1.Pod {
+	if t == nil {
+		return nil
+	}
+	var served [][]corev1.Pod
+	if t.activeSvc != nil {
+		served = append(served, c.obs.podsSelectedBy(t.activeSvc))
+	}
+	if t.previewSvc != nil && (t.previewW > 0 || len(t.previewIngs) > 0) {
+		served = append(served, c.obs.podsSelectedBy(t.previewSvc))
+	}
+	return served
 }
 
 // recordSelectors copies the hashes the Services select into
@@ -293,7 +312,7 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 	replicas := c.replicas()
 	switch c.mode {
 	case modeSteady:
-		if err := c.scale(ctx, c.newRS, replicas); err != nil {
+		if err := c.scale(ctx, c.newRS, c.restartSurge(c.newRS, replicas)); err != nil {
 			return err
 		}
 	case modeProgress:
@@ -312,7 +331,7 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 		}
 	}
 	if c.stableRS != nil && c.stableRS != c.newRS {
-		if err := c.scale(ctx, c.stableRS, replicas); err != nil {
+		if err := c.scale(ctx, c.stableRS, c.restartSurge(c.stableRS, replicas)); err != nil {
 			return err
 		}
 	}

@@ -229,16 +229,13 @@ func TestRedTeamCanaryServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T)
 	s.run(100, "paused at 20%", paused)
 }
 
-// LIVENESS: spec.restartAt never completes for a blue-green rollout with one
-// replica. The canary sizes a ReplicaSet of one pod one pod larger during a
-// restart (restartSurge) so that its group keeps a target; blue-green's
-// scaleBlueGreen does not. The only pod is the last ready pod of the active
-// Service, which the guard (rightly) never evicts, and restartPods then
-// reports the restart "done for now" forever: status.restartedAt is never
-// set and the pod is never restarted (kubectl argo rollouts restart has no
-// effect).
-func TestRedTeamLivenessBlueGreenRestartWithOneReplicaNeverCompletes(t *testing.T) {
-	t.Skip("open (issue 16): blue-green has no restartSurge: the guard refuses to evict the only pod and the restart never completes (safe, not live)")
+// LIVENESS: spec.restartAt completes for a blue-green rollout with one
+// replica. The only pod is the last ready pod of the active Service, which
+// the guard never evicts; as the canary does, the ReplicaSet grows by one pod
+// during the restart (restartSurge) so that the active group keeps a healthy
+// target while the old pod goes. Before, restartPods reported the restart
+// "done for now" forever and status.restartedAt was never set.
+func TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes(t *testing.T) {
 	for _, alb := range []bool{false, true} {
 		t.Run(fmt.Sprintf("alb=%t", alb), func(t *testing.T) {
 			s := newSim(t)
