@@ -489,9 +489,9 @@ func (c *rolloutContext) vetSelector(svc *corev1.Service, sel map[string]string,
 		}
 	}
 	// No ready pod in the new selection is refused unless the current one
-	// has none either (a rollout scaled to zero): the move makes nothing
-	// worse.
-	if readyPods(next) == 0 && readyPods(cur) > 0 {
+	// has none either, or the rollout asks for none (spec.replicas 0): the
+	// move makes nothing worse than what was asked.
+	if readyPods(next) == 0 && readyPods(cur) > 0 && c.replicas() > 0 {
 		return &unsafeWrite{write: write, object: object,
 			invariant: fmt.Sprintf("the service may receive traffic (%s) and the new selector selects no ready pod", e.describe(svc.Name)),
 			waitFor:   "a ready pod of the new selection"}

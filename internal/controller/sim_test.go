@@ -388,8 +388,26 @@ func (s *sim) cluster() {
 	s.must(s.c.List(ctx, &ings, client.InNamespace(s.ns)))
 	s.loadBalancerController(ings.Items, svcs.Items)
 	ro := s.rollout()
-	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
-		s.albWeights, s.selectors(svcs.Items), ro.Status.Phase, ro.Status.Message))
+	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, rs %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
+		s.albWeights, s.selectors(svcs.Items), s.replicaSetSizes(), ro.Status.Phase, ro.Status.Message))
+}
+
+// replicaSetSizes is the history's view of the ReplicaSets: hash=spec/pods
+// (pods counts the live ones, ready or not, that carry the hash).
+func (s *sim) replicaSetSizes() string {
+	live := map[string]int{}
+	for _, p := range s.pods() {
+		if p.DeletionTimestamp == nil {
+			live[p.Labels[replicaset.HashLabel]]++
+		}
+	}
+	var parts []string
+	for _, rs := range s.replicaSets() {
+		h := rs.Labels[replicaset.HashLabel]
+		parts = append(parts, fmt.Sprintf("%s=%d/%d", h, ptr.Deref(rs.Spec.Replicas, 1), live[h]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
 }
 
 func (s *sim) selectors(svcs []corev1.Service) string {

@@ -183,6 +183,8 @@ var simRegressionSeeds = []uint64{
 	53,   // TestBlueGreenUpdateAtZeroReplicasCompletes
 	1122, // TestCorrectionOfAHandEditedActionChecksTheGroupItRaises
 	137,  // the same: a correction refused by the guard forever before
+	152,  // replicas 0 with a hand-widened stable Service: it was never narrowed back, and a retired version served through it
+	2034, // TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

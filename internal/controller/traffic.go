@@ -297,7 +297,10 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	// group), or narrows to the stable pods at the first deploy.
 	if t.stableSel != goal.stableHash {
 		narrowing := t.stableSel == "" && c.subsetOf(t.stableSvc, goal.stableHash)
-		idle := c.scaledToZero()
+		// Asked for no pods (spec.replicas 0), nothing is to be served: a
+		// widened stable Service goes back to the stable hash even though
+		// pods of another version it selected are still up.
+		idle := c.replicas() == 0
 		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
@@ -407,8 +410,9 @@ func (c *rolloutContext) canSwitch(t *trafficState, hash string, svc *corev1.Ser
 // service's new selection (hash) must also be healthy in its group: before a
 // selector narrows under traffic.
 func (c *rolloutContext) verifyCurrent(ctx context.Context, t *trafficState, kind v1alpha1.VerificationKind, healthySvc string, require bool, hash string) (bool, error) {
-	if !c.verifying() || c.scaledToZero() {
-		// Scaled to zero, no group can have a healthy target and none serves.
+	if !c.verifying() || c.replicas() == 0 {
+		// Scaled to zero (or asked to be), nothing is to be served: the
+		// pods still up are on their way out.
 		return true, nil
 	}
 	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
