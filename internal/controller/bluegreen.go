@@ -341,6 +341,9 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 			continue
 		}
 		if t.references(rs) {
+			if err := c.keepScaleDown(ctx, rs); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {

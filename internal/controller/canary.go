@@ -489,6 +489,9 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 			continue
 		}
 		if selects(t.canarySvc, rs) || selects(t.stableSvc, rs) {
+			if err := c.keepScaleDown(ctx, rs); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {

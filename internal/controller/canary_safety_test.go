@@ -711,3 +711,44 @@ func (ss *safeSim) actionValue(ingress string) string {
 	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: ingress}, &ing))
 	return ing.Annotations[albannotation.ActionKey(ss.prefix, ss.actionName)]
 }
+
+// A ReplicaSet that a Service selects again (here a hand-widened stable
+// Service, after the old version's scale-down deadline was set) is depended
+// on: its deadline goes, and once nothing selects it a fresh
+// scaleDownDelaySeconds runs before it scales down. A deadline left from
+// before scaled it down the moment the Service was narrowed back, while the
+// load balancer may still send its targets traffic (seed 12 of the
+// randomized simulation).
+func TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	v2 := s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 }).Status.StableRS
+	if s.replicasOf(v1) == 0 {
+		t.Fatal("v1 scaled down at once; the test needs it within its scale-down delay")
+	}
+	// Widen the stable Service by hand, and let v1's deadline pass while it
+	// is selected.
+	svc := s.service("web-stable")
+	delete(svc.Spec.Selector, replicaset.HashLabel)
+	s.must(s.c.Update(context.Background(), svc))
+	for _, rs := range s.replicaSets() {
+		if rs.Labels[replicaset.HashLabel] == v1 {
+			rs.Annotations[replicaset.ScaleDownDeadlineAnnotation] = replicaset.FormatDeadline(s.now.Add(-time.Minute))
+			s.must(s.c.Update(context.Background(), &rs))
+		}
+	}
+	s.run(60, "stable Service narrowed back to v2", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-stable") == v2 })
+	if got := s.replicasOf(v1); got == 0 {
+		t.Fatalf("pass %d: v1 scaled down in the pass the stable Service stopped selecting it\nhistory:\n%s", s.passes, strings.Join(s.history, "\n"))
+	}
+	for range 10 { // 5 s, within a fresh 30 s delay
+		s.step()
+		if got := s.replicasOf(v1); got == 0 {
+			t.Fatalf("pass %d: v1 scaled down %s after the stable Service stopped selecting it, before its scale-down delay", s.passes, "less than 5 s")
+		}
+	}
+}

@@ -156,6 +156,24 @@ func (c *rolloutContext) scaleDownAfter(ctx context.Context, rs *appsv1.ReplicaS
 	return c.scale(ctx, rs, 0)
 }
 
+// keepScaleDown drops the scale-down deadline of a ReplicaSet that a Service
+// selects again (a hand edit, a rollback to it): it is depended on, and its
+// delay starts afresh once nothing selects it. A deadline left from before
+// would scale it down the moment it is deselected, before the load balancer
+// has stopped sending it traffic.
+func (c *rolloutContext) keepScaleDown(ctx context.Context, rs *appsv1.ReplicaSet) error {
+	if _, ok := rs.Annotations[replicaset.ScaleDownDeadlineAnnotation]; !ok {
+		return nil
+	}
+	n := rs.DeepCopy()
+	delete(n.Annotations, replicaset.ScaleDownDeadlineAnnotation)
+	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("clearing the scale-down deadline of ReplicaSet %s (a service selects it again): %w", rs.Name, err)
+	}
+	*rs = *n
+	return nil
+}
+
 // cleanupHistory deletes the oldest ReplicaSets without pods beyond
 // revisionHistoryLimit (default 10), never the new or the stable one.
 func (c *rolloutContext) cleanupHistory(ctx context.Context, keep ...*appsv1.ReplicaSet) error {

@@ -185,6 +185,7 @@ var simRegressionSeeds = []uint64{
 	137,  // the same: a correction refused by the guard forever before
 	152,  // replicas 0 with a hand-widened stable Service: it was never narrowed back, and a retired version served through it
 	2034, // TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes
+	12,   // TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay; a hand-widened Service narrowed before its new pods were all up
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

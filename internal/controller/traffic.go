@@ -288,6 +288,11 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
 			return false, nil
 		}
+		if narrowing && t.canaryW != 0 && !c.fullyAvailable(goal.canaryHash, "narrowing service "+t.canarySvc.Name+" to it") {
+			// The group under traffic keeps the pods it has until every pod
+			// it narrows to is up (and then checked healthy in it).
+			return false, nil
+		}
 		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.canaryName, t.canaryW != 0, goal.canaryHash); !ok || err != nil {
 			return false, err
 		}
@@ -305,6 +310,9 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
 		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
+			return false, nil
+		}
+		if narrowing && t.stableW != 0 && !idle && !c.fullyAvailable(goal.stableHash, "narrowing service "+t.stableSvc.Name+" to it") {
 			return false, nil
 		}
 		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
