@@ -449,19 +449,6 @@ func TestCanaryAbortAtPromotionReturnsTrafficToStable(t *testing.T) {
 	}
 }
 
-// stableImage is the image of the ReplicaSet the stable service selects.
-func (ss *safeSim) stableImage() string {
-	ss.t.Helper()
-	var svc corev1.Service
-	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web-stable"}, &svc))
-	for _, rs := range ss.replicaSets() {
-		if rs.Labels[replicaset.HashLabel] == svc.Spec.Selector[replicaset.HashLabel] {
-			return rs.Spec.Template.Spec.Containers[0].Image
-		}
-	}
-	return ""
-}
-
 // Suspected in issue 16: a ReplicaSet reused from an earlier
 // status.collisionCount (its hash is not the one the current count gives)
 // reset the step index on every pass. Confirmed: the update never reached

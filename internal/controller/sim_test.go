@@ -81,6 +81,13 @@ type sim struct {
 	// ALB health check (0: at once).
 	healthLag int
 	regAt     map[string]map[string]int // service → pod IP → pass registered
+	// albHealthLag: Ingress → passes more before a target passes the
+	// health check of that Ingress's load balancer (each ALB checks its own
+	// target groups on its own schedule).
+	albHealthLag map[string]int
+	// failIngress: Ingress → ELBv2 error kind every read of its load
+	// balancer fails with (the other load balancers read fine).
+	failIngress map[string]elbv2.Kind
 	// unhealthyIn: service → version whose pods fail that group's health
 	// check only (another health-check path on that Service).
 	unhealthyIn map[string]string
@@ -182,7 +189,8 @@ func newSim(t *testing.T) *sim {
 	*s = sim{t: t, c: c, ns: "ns", now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
 		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}, lbLag: 1, listenerLag: map[int32]int{},
 		albs: map[string]*modelALB{}, tgs: map[string]*modelTG{}, targetPorts: map[string]int32{}, images: map[string]string{}, names: []string{"web"},
-		actionName: "web-root", regAt: map[string]map[string]int{}, unhealthyIn: map[string]string{}, plain: map[string]bool{}, exempt: map[string]bool{}}
+		actionName: "web-root", regAt: map[string]map[string]int{}, unhealthyIn: map[string]string{}, plain: map[string]bool{}, exempt: map[string]bool{},
+		albHealthLag: map[string]int{}, failIngress: map[string]elbv2.Kind{}}
 	s.v = &simVerifier{s: s}
 	s.rec = events.NewFakeRecorder(10000)
 	s.r = New(c, s.v, s.rec, Options{VerifyByDefault: true, Now: func() time.Time { return s.now }})
@@ -263,6 +271,14 @@ func (s *sim) updateStatus(f func(*v1alpha1.RolloutStatus)) {
 
 // step runs one reconcile pass, then the cluster's reaction, then checks the
 // invariants. It advances the clock by the requeue delay (at least 100ms).
+// steps runs n passes.
+func (s *sim) steps(n int) {
+	s.t.Helper()
+	for range n {
+		s.step()
+	}
+}
+
 func (s *sim) step() reconcile.Result {
 	s.t.Helper()
 	s.passes++
@@ -456,10 +472,16 @@ func (s *sim) replicasOf(hash string) int32 {
 	return -1
 }
 
-// canaryImage is the image of the ReplicaSet the canary service selects.
-func (s *sim) canaryImage() string {
+// canaryImage and stableImage are the images of the ReplicaSet the canary
+// (stable) service selects.
+func (s *sim) canaryImage() string { return s.serviceImage("web-canary") }
+func (s *sim) stableImage() string { return s.serviceImage("web-stable") }
+
+// serviceImage is the image of the ReplicaSet a service selects ("" when
+// its selector names none).
+func (s *sim) serviceImage(name string) string {
 	var svc corev1.Service
-	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web-canary"}, &svc))
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: name}, &svc))
 	for _, rs := range s.replicaSets() {
 		if rs.Labels[replicaset.HashLabel] == svc.Spec.Selector[replicaset.HashLabel] {
 			return rs.Spec.Template.Spec.Containers[0].Image
@@ -477,6 +499,13 @@ func (s *sim) healthyIn(service, ip string) bool {
 		return false
 	}
 	return s.unhealthyVersion == "" || !s.podOfVersion(ip, s.unhealthyVersion)
+}
+
+// healthyInGroup: the target ip passes the health check of target group
+// arn, on its own load balancer (healthyIn, plus that ALB's extra lag).
+func (s *sim) healthyInGroup(arn, ip string) bool {
+	t := s.tgs[arn]
+	return s.healthyIn(t.service, ip) && s.passes-s.regAt[t.service][ip] >= s.healthLag+s.albHealthLag[t.ingress]
 }
 
 func (s *sim) podOfVersion(ip, version string) bool {
@@ -541,7 +570,7 @@ func (s *sim) servedVersions() []string {
 			}
 			svc := s.tgs[g.ARN].service
 			for ip := range s.registered[svc] {
-				if s.healthyIn(svc, ip) {
+				if s.healthyInGroup(g.ARN, ip) {
 					set[s.images[ip]] = true
 				}
 			}

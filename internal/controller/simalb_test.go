@@ -251,9 +251,9 @@ func (s *sim) groupHealth(arn string) []elbv2.TargetHealth {
 		switch {
 		case !used:
 			h.State, h.Reason = elbv2.StateUnused, "Target.NotInUse"
-		case s.healthyIn(t.service, ip):
+		case s.healthyInGroup(arn, ip):
 			h.State = elbv2.StateHealthy
-		case s.passes-s.regAt[t.service][ip] < s.healthLag:
+		case s.passes-s.regAt[t.service][ip] < s.healthLag+s.albHealthLag[t.ingress]:
 			h.State, h.Reason = elbv2.StateInitial, "Elb.InitialHealthChecking"
 		default:
 			h.State, h.Reason = elbv2.StateUnhealthy, "Target.ResponseCodeMismatch"
@@ -267,7 +267,7 @@ func (s *sim) groupHealth(arn string) []elbv2.TargetHealth {
 func (s *sim) healthyTargets(arn string) int {
 	n := 0
 	for _, ip := range slices.Collect(maps.Keys(s.registered[s.tgs[arn].service])) {
-		if s.healthyIn(s.tgs[arn].service, ip) {
+		if s.healthyInGroup(arn, ip) {
 			n++
 		}
 	}
@@ -288,6 +288,8 @@ func (s *sim) observe(in verify.Input) verify.Observation {
 			st.Err = &elbv2.Error{Kind: elbv2.KindLoadBalancerNotFound, Operation: "DescribeLoadBalancers", Resource: ing.Hostname}
 		case s.failVerify != "":
 			st.Err = &elbv2.Error{Kind: elbv2.Kind(s.failVerify), Operation: "DescribeRules", Resource: alb.lb.ARN, Detail: "simulated " + s.failVerify}
+		case s.failIngress[ing.Name] != "":
+			st.Err = &elbv2.Error{Kind: s.failIngress[ing.Name], Operation: "DescribeTargetHealth", Resource: alb.lb.ARN, Detail: "simulated " + string(s.failIngress[ing.Name])}
 		case s.verifyFault != nil:
 			if k := s.verifyFault(in); k != "" {
 				st.Err = &elbv2.Error{Kind: k, Operation: "DescribeTargetHealth", Resource: alb.lb.ARN, Detail: "simulated " + string(k)}

@@ -675,7 +675,7 @@ func (w *simWorld) simInvariants() {
 			k := simGroupKey{ingress: tr.ingress, port: tr.port, rule: tr.rule.rule.Priority, arn: g.ARN}
 			gs := simGroupState{weight: g.Weight, total: total, healthy: map[string]bool{}}
 			for ip := range s.registered[svc] {
-				if s.healthyIn(svc, ip) {
+				if s.healthyInGroup(g.ARN, ip) {
 					gs.healthy[ip] = true
 				}
 			}
