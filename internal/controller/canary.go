@@ -180,6 +180,9 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	if hold, err := c.finishInterruptedPromotion(ctx, t); hold || err != nil {
+		return err
+	}
 	n := len(cs.Steps)
 	i := int(ptr.Deref(c.status.CurrentStepIndex, 0))
 	if c.mode == modeProgress && c.status.PromoteFull {
@@ -265,6 +268,47 @@ func (c *rolloutContext) canaryGoal(t *trafficState, i int) (trafficGoal, error)
 		g.weight, g.routes = 0, map[string]string{}
 	}
 	return g, err
+}
+
+// finishInterruptedPromotion records as stable the version a promotion left
+// serving when a new template (or an abort) arrived between its last two
+// steps: the stable Service was moved to its pods (with all traffic on the
+// canary group, verified) and all traffic went back to the stable group, but
+// status.stableRS was not written yet. That version passed every step and
+// serves all traffic; the rollout goes on from it (a new update starts from
+// it, an abort returns to it). Left as it was, the stable Service could
+// never go back to the old stable pods (its group would first have to hand
+// all traffic to the canary group, which a new update at its first step
+// cannot take), and an abort would settle with that version serving.
+//
+// It is recorded only once the state is verified: all weight on the stable
+// group, its pods registered and healthy there. hold asks the pass to stop
+// here while that check runs; a check that timed out lets the rollout go on
+// without it.
+func (c *rolloutContext) finishInterruptedPromotion(ctx context.Context, t *trafficState) (hold bool, err error) {
+	x := t.stableSel
+	if !t.written || x == "" || x == c.status.StableRS || x == c.newHash || t.canaryW != 0 || c.status.StableRS == "" ||
+		c.ro.Spec.Strategy.Canary.PingPong != nil {
+		return false, nil
+	}
+	rs := replicaset.FindByHash(c.obs.rss, x)
+	if rs == nil || replicaset.Replicas(rs) == 0 {
+		return false, nil
+	}
+	if c.verifying() && !c.scaledToZero() {
+		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		if v := c.status.Verification; v != nil && v.Fingerprint == spec.fingerprint() && v.Phase == v1alpha1.VerificationTimedOut {
+			return false, nil
+		}
+		out, err := c.runVerification(ctx, v1alpha1.VerificationPromotion, spec)
+		if out != outcomeVerified || err != nil {
+			return true, err
+		}
+	}
+	c.normal("RolloutCompleted", "Rollout completed the interrupted promotion of revision %d (%s): the stable service selects it and it serves all traffic, verified", replicaset.Revision(rs), x)
+	c.status.StableRS, c.stableRS = x, rs
+	c.progressed = true
+	return false, nil
 }
 
 // scaledToZero reports whether the rollout has no pod to serve anything:

@@ -593,6 +593,11 @@ func (c *rolloutContext) vetRaise(e *exposure, s, write, what string) *unsafeWri
 	if svc == nil {
 		return &unsafeWrite{write: write, object: object, invariant: "it would send traffic (" + what + ") to a service that does not exist", waitFor: "the service"}
 	}
+	if c.scaledToZero() {
+		// No pod of the rollout is ready and none is asked for: every group
+		// is empty, and moving weight between them makes nothing worse.
+		return nil
+	}
 	if readyPods(c.obs.podsSelectedBy(svc)) == 0 {
 		return &unsafeWrite{write: write, object: object,
 			invariant: "it would raise the service's traffic (" + what + ") while it selects no ready pod",

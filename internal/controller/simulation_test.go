@@ -186,6 +186,8 @@ var simRegressionSeeds = []uint64{
 	152,  // replicas 0 with a hand-widened stable Service: it was never narrowed back, and a retired version served through it
 	2034, // TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes
 	12,   // TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay; a hand-widened Service narrowed before its new pods were all up
+	248,  // a canary update at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
+	175,  // finishInterruptedPromotion: a template update between the stable Service move and the stable record deadlocked
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

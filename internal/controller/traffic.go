@@ -448,6 +448,12 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 			hash = goal.canaryHash
 		}
 	}
+	if c.scaledToZero() {
+		// Scaled to zero: no group has a pod to wait for or to check; the
+		// steps go on as in Argo Rollouts (the write is verified, weights
+		// only).
+		return c.writeWeights(ctx, t, w, goal)
+	}
 	rs := replicaset.FindByHash(c.obs.rss, hash)
 	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
 		readyPods(c.obs.podsOf(hash)) < replicaset.Replicas(rs) {
