@@ -472,15 +472,18 @@ func (c *rolloutContext) vetSelector(svc *corev1.Service, sel map[string]string,
 	}
 	next := c.obs.podsMatching(sel)
 	cur := livePods(c.obs.podsSelectedBy(svc))
+	in := func(p corev1.Pod, list []corev1.Pod) bool {
+		return slices.ContainsFunc(list, func(q corev1.Pod) bool { return q.Name == p.Name })
+	}
 	for _, p := range next {
-		if h := p.Labels[replicaset.HashLabel]; h != c.status.StableRS && h != c.newHash {
+		// A pod of a retired version may not join the service; one that the
+		// service selects already (a hand edit pointed it there) may stay
+		// while the service moves off it (widened, then narrowed).
+		if h := p.Labels[replicaset.HashLabel]; h != c.status.StableRS && h != c.newHash && !in(p, cur) {
 			return &unsafeWrite{write: write, object: object,
 				invariant: fmt.Sprintf("the service may receive traffic (%s) and the new selector selects pod %s of retired ReplicaSet %s-%s (neither stable nor current)", e.describe(svc.Name), p.Name, c.ro.Name, h),
 				waitFor:   fmt.Sprintf("ReplicaSet %s-%s to scale down", c.ro.Name, h)}
 		}
-	}
-	in := func(p corev1.Pod, list []corev1.Pod) bool {
-		return slices.ContainsFunc(list, func(q corev1.Pod) bool { return q.Name == p.Name })
 	}
 	var added []corev1.Pod
 	for _, p := range next {

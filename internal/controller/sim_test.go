@@ -404,8 +404,14 @@ func (s *sim) cluster() {
 	s.must(s.c.List(ctx, &ings, client.InNamespace(s.ns)))
 	s.loadBalancerController(ings.Items, svcs.Items)
 	ro := s.rollout()
-	s.history = append(s.history, fmt.Sprintf("pass %d t=%s: alb %v, svc %s, rs %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
-		s.albWeights, s.selectors(svcs.Items), s.replicaSetSizes(), ro.Status.Phase, ro.Status.Message))
+	line := fmt.Sprintf("pass %d t=%s: alb %v, svc %s, rs %s, phase %s %q", s.passes, s.now.Format("15:04:05.0"),
+		s.albWeights, s.selectors(svcs.Items), s.replicaSetSizes(), ro.Status.Phase, ro.Status.Message)
+	for _, cd := range ro.Status.Conditions {
+		if cd.Type == v1alpha1.ConditionProgressing && cd.Message != ro.Status.Message && !strings.HasSuffix(ro.Status.Message, cd.Message) {
+			line += fmt.Sprintf(" (progressing: %q)", cd.Message)
+		}
+	}
+	s.history = append(s.history, line)
 }
 
 // replicaSetSizes is the history's view of the ReplicaSets: hash=spec/pods

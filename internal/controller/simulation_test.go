@@ -188,6 +188,7 @@ var simRegressionSeeds = []uint64{
 	12,   // TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay; a hand-widened Service narrowed before its new pods were all up
 	248,  // a canary update at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
 	175,  // finishInterruptedPromotion: a template update between the stable Service move and the stable record deadlocked
+	239,  // a hand edit pointed the active Service at a retired version: the guard refused the widening that moves it off
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
