@@ -226,6 +226,9 @@ func (c *rolloutContext) servedPods(svc *corev1.Service, hash string) []corev1.P
 // available and seen ready, so its targets can be verified; it records what
 // the rollout waits for when not.
 func (c *rolloutContext) fullyAvailable(hash, purpose string) bool {
+	if c.scaledToZero() {
+		return true // no pod is asked for
+	}
 	rs := replicaset.FindByHash(c.obs.rss, hash)
 	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
 		readyPods(c.obs.podsOf(hash)) < replicaset.Replicas(rs) {

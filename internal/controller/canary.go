@@ -311,11 +311,13 @@ func (c *rolloutContext) finishInterruptedPromotion(ctx context.Context, t *traf
 	return false, nil
 }
 
-// scaledToZero reports whether the rollout has no pod to serve anything:
-// spec.replicas is 0 and no ready pod is left. Nothing can be healthy in any
-// group then, and nothing is served whatever a Service selects.
+// scaledToZero reports whether the rollout asks for no pod (spec.replicas
+// is 0): nothing is to be served, so there is no pod to wait for or to
+// check before traffic or a Service moves, and the pods still up (kept by a
+// Service that selected them) are on their way out. Waiting for them, or
+// for pods of a ReplicaSet of size 0, would hold the rollout forever.
 func (c *rolloutContext) scaledToZero() bool {
-	return c.replicas() == 0 && readyPods(c.obs.pods) == 0
+	return c.replicas() == 0
 }
 
 // stepGoal is where traffic should be at step i, pods permitting.
