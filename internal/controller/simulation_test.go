@@ -190,6 +190,7 @@ var simRegressionSeeds = []uint64{
 	175,  // finishInterruptedPromotion: a template update between the stable Service move and the stable record deadlocked
 	239,  // a hand edit pointed the active Service at a retired version: the guard refused the widening that moves it off
 	282,  // blue-green at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
+	140,  // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

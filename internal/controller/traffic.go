@@ -272,6 +272,13 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		}
 		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
 	}
+	// A widened stable Service (a hand edit) narrows back to the stable pods
+	// before anything else: a narrowing only removes targets, and until it
+	// is done every move of traffic to the stable group would be judged on
+	// the health of pods of other versions it should not select.
+	if t.stableSel == "" && goal.stableHash != "" && c.subsetOf(t.stableSvc, goal.stableHash) {
+		return false, c.narrowStable(ctx, t, goal)
+	}
 	// The canary Service selects the pods the canary group should hold.
 	if t.canarySel != goal.canaryHash {
 		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
@@ -333,6 +340,28 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	}
 	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
 	return ok, err
+}
+
+// narrowStable points a widened stable Service (it selects every pod of the
+// rollout, the stable ones among them) at the stable pods only, once every
+// one of them is up and, when its group gets traffic, registered and healthy
+// in it (checked now, health only: the narrowing changes no weight).
+func (c *rolloutContext) narrowStable(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	underTraffic := t.stableW != 0 && !c.scaledToZero()
+	if !c.canSwitch(t, goal.stableHash, t.stableSvc, underTraffic) {
+		return nil
+	}
+	if underTraffic && c.verifying() {
+		if !c.fullyAvailable(goal.stableHash, "narrowing service "+t.stableSvc.Name+" to it") {
+			return nil
+		}
+		spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+		spec.beforeRaise(t.stableName, c.obs.podsOf(goal.stableHash))
+		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
+			return err
+		}
+	}
+	return c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
 }
 
 // stableIdle reports whether the stable group gets no traffic, as written:
