@@ -191,6 +191,7 @@ var simRegressionSeeds = []uint64{
 	239,  // a hand edit pointed the active Service at a retired version: the guard refused the widening that moves it off
 	282,  // blue-green at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
 	140,  // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
+	225,  // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

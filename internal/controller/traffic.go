@@ -300,7 +300,7 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 			// it narrows to is up (and then checked healthy in it).
 			return false, nil
 		}
-		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.canaryName, t.canaryW != 0, goal.canaryHash); !ok || err != nil {
+		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, t.canaryW != 0, goal.canaryHash); !ok || err != nil {
 			return false, err
 		}
 		return false, c.switchService(ctx, t.canarySvc, goal.canaryHash, "canary")
@@ -322,7 +322,7 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if narrowing && t.stableW != 0 && !idle && !c.fullyAvailable(goal.stableHash, "narrowing service "+t.stableSvc.Name+" to it") {
 			return false, nil
 		}
-		if ok, err := c.verifyCurrent(ctx, t, goal.kind, t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
+		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.stableName, narrowing && t.stableW != 0, goal.stableHash); !ok || err != nil {
 			return false, err
 		}
 		if c.ro.Spec.Strategy.Canary.PingPong != nil && !narrowing {
@@ -340,6 +340,17 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	}
 	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
 	return ok, err
+}
+
+// interim is the kind of a check made on the way to a goal of kind k: an
+// abort's own kind is kept for the check of its end state (traffic all on
+// the stable pods), so that status never records an abort verified while
+// another version still serves.
+func interim(k v1alpha1.VerificationKind) v1alpha1.VerificationKind {
+	if k == v1alpha1.VerificationAbort {
+		return v1alpha1.VerificationTargetHealth
+	}
+	return k
 }
 
 // narrowStable points a widened stable Service (it selects every pod of the
@@ -373,7 +384,7 @@ func (c *rolloutContext) stableIdle(ctx context.Context, t *trafficState, goal t
 	if !c.verifying() {
 		return true, nil
 	}
-	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
+	ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, "")
 	if ok || err != nil {
 		return ok, err
 	}
@@ -453,6 +464,9 @@ func (c *rolloutContext) verifyCurrent(ctx context.Context, t *trafficState, kin
 		return true, nil
 	}
 	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+	// Back to stable, no rule outside the action may send traffic to a
+	// group at weight 0 before its Service moves or its pods go.
+	spec.outsideCheck = c.mode == modeAbort
 	if require && healthySvc != "" {
 		spec.requireHealthy(healthySvc, c.obs.podsOf(hash))
 		kind = v1alpha1.VerificationTargetHealth

@@ -55,6 +55,10 @@ type verifySpec struct {
 	// healthOnly: verify.Input.HealthOnly, the check before raising a
 	// group's weight (see beforeRaise).
 	healthOnly bool
+	// outsideCheck: no rule outside the action (a stale header route, a
+	// path straight to a Service) may forward to a group the spec gives
+	// weight 0 (see trafficOutsideAction); an abort's checks ask it.
+	outsideCheck bool
 }
 
 func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, weight int32, pods []corev1.Pod) {
@@ -378,7 +382,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	v.Reason, v.Message = res.Reason, res.Message
 	v.TargetGroups = observations(res)
 	c.recordALBStatus(res)
-	if res.Outcome == verify.Verified && v.Kind == v1alpha1.VerificationAbort && c.ro.Spec.Strategy.Canary != nil {
+	if res.Outcome == verify.Verified && (v.Kind == v1alpha1.VerificationAbort || s.outsideCheck) && c.ro.Spec.Strategy.Canary != nil {
 		// Before the canary scales down, no other rule of the ALB (a stale
 		// header route, a path straight to the canary service) may still
 		// send it traffic.
