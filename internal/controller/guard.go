@@ -368,9 +368,10 @@ func (c *rolloutContext) notePending(ing *networkingv1.Ingress) {
 	b.Pending = w
 }
 
-// settling reports whether verification v of spec s, Verified, must be made
-// again before the bound drops a superseded action: the settle time has
-// come and v's reads were sent before it.
+// settling reports whether verification v of spec s (Verified by an older
+// controller, or Pending, held by unsettled) must be made again before the
+// bound drops a superseded action: the settle time has come and v's reads
+// were sent before it.
 func (c *rolloutContext) settling(v *v1alpha1.VerificationStatus, s *verifySpec) bool {
 	b := c.status.TrafficBound
 	if b == nil || !b.Superseded || b.SettleAt == nil || s.healthOnly || s.actionName == "" {
@@ -383,26 +384,36 @@ func (c *rolloutContext) settling(v *v1alpha1.VerificationStatus, s *verifySpec)
 	return freshnessBound(v).Before(b.SettleAt.Time)
 }
 
+// unsettled reports whether a check of v that found the state of s applied
+// cannot count yet: the action it verifies replaced an unverified one
+// (Superseded), which the load balancer controller may still be applying
+// (A -> B -> A), and v's reads were sent before the settle time
+// (supersededSettle after the first such check). v stays Pending meanwhile,
+// so status never says verified while an older write may still land; a
+// check after the settle time (runVerification starts it) decides.
+func (c *rolloutContext) unsettled(s *verifySpec, v *v1alpha1.VerificationStatus) bool {
+	old := c.status.TrafficBound
+	if s.healthOnly || s.actionName == "" || c.actionRef() == nil || old == nil || !old.Superseded {
+		return false
+	}
+	if old.SettleAt == nil {
+		at := metav1.NewMicroTime(c.r.opts.Now().Add(supersededSettle))
+		old.SettleAt = &at
+	}
+	if freshnessBound(v).Before(old.SettleAt.Time) {
+		c.after(max(old.SettleAt.Sub(c.now), 100*time.Millisecond))
+		return true
+	}
+	return false
+}
+
 // boundVerified resets status.trafficBound to a state check v verified: the
 // load balancer applies exactly its weights and routes (a health-only check
-// verifies no weight). When the verified action replaced an unverified one
-// (Superseded), the older one stays in the bound until a check whose reads
-// were sent supersededSettle later verifies the state again.
+// verifies no weight). A superseded action is dropped only by a check that
+// is not unsettled.
 func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationStatus) {
 	if s.healthOnly || s.actionName == "" || c.actionRef() == nil {
 		return
-	}
-	if old := c.status.TrafficBound; old != nil && old.Superseded {
-		if old.SettleAt == nil {
-			at := metav1.NewMicroTime(c.r.opts.Now().Add(supersededSettle))
-			old.SettleAt = &at
-			c.after(supersededSettle)
-			return
-		}
-		if freshnessBound(v).Before(old.SettleAt.Time) {
-			c.after(max(old.SettleAt.Sub(c.now), 100*time.Millisecond))
-			return
-		}
 	}
 	b := &v1alpha1.TrafficBound{Weights: map[string]int32{}}
 	for _, d := range s.dests {

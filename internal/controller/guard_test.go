@@ -644,9 +644,9 @@ func TestGuardKeepsARoutedCanaryServiceInPlace(t *testing.T) {
 	}
 }
 
-// An action written over an unverified one (A -> B -> A) keeps B in the
-// bound after A is seen verified, until a check whose reads were sent
-// supersededSettle later verifies A again: the load balancer controller may
+// An action written over an unverified one (A -> B -> A) is not counted
+// verified (and B stays in the bound) when A is seen applied right away,
+// only once a check whose reads were sent supersededSettle later sees A: the load balancer controller may
 // still be applying B. (Found by the randomized simulation, seed 48.)
 func TestGuardBoundSettlesASupersededWrite(t *testing.T) {
 	f := newCanaryFixture()
@@ -666,8 +666,10 @@ func TestGuardBoundSettlesASupersededWrite(t *testing.T) {
 	spec := &verifySpec{actionName: "web-root", servicePort: 80}
 	spec.add(verify.RoleCanary, c.obs.services["web-canary"], "v2", 0, nil)
 	spec.add(verify.RoleStable, c.obs.services["web-stable"], "v1", 100, nil)
-	early := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
-	c.boundVerified(spec, early)
+	early := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationPending, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
+	if !c.unsettled(spec, early) {
+		t.Fatal("A seen applied right after B counts as verified")
+	}
 	b := c.status.TrafficBound
 	if b.Weights["web-canary"] != 100 || b.SettleAt == nil {
 		t.Fatalf("A verified right after B: the bound dropped B (%+v)", b)
@@ -683,7 +685,10 @@ func TestGuardBoundSettlesASupersededWrite(t *testing.T) {
 	if !c.settling(early, spec) {
 		t.Fatal("no re-check at the settle time: the reads of the first check predate it")
 	}
-	late := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationVerified, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
+	late := &v1alpha1.VerificationStatus{Phase: v1alpha1.VerificationPending, DesiredAt: ptr.To(metav1.NewMicroTime(now))}
+	if c.unsettled(spec, late) {
+		t.Fatal("A seen applied by reads sent after the settle time does not count")
+	}
 	c.boundVerified(spec, late)
 	if b := c.status.TrafficBound; b.Weights["web-canary"] != 0 || b.Superseded {
 		t.Fatalf("A verified after the settle time: the bound still holds B (%+v)", b)

@@ -192,6 +192,7 @@ var simRegressionSeeds = []uint64{
 	282,  // blue-green at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
 	140,  // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
 	225,  // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
+	261,  // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

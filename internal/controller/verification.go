@@ -247,6 +247,10 @@ func parseHeaders(conditions string) ([]verify.HeaderMatch, error) {
 	return out, nil
 }
 
+// reasonSettling: the state is seen applied, but a write it replaced may
+// still land (see unsettled).
+const reasonSettling = "Settling"
+
 // reasonTargetsNotReady: the pods that should serve a group give no target
 // (none ready, or none with the Service's target port).
 const reasonTargetsNotReady = "TargetsNotReady"
@@ -325,6 +329,10 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	if v == nil || v.Fingerprint != s.fingerprint() || (kind == v1alpha1.VerificationAbort && v.Kind != kind) {
 		v = c.startVerification(kind, s)
 	}
+	if (v.Phase == v1alpha1.VerificationPending || v.Phase == v1alpha1.VerificationFailed) && c.settling(v, s) {
+		// Held by unsettled: the settle time has come; look again.
+		v = c.startVerification(kind, s)
+	}
 	switch v.Phase {
 	case v1alpha1.VerificationVerified:
 		if !c.settling(v, s) {
@@ -397,6 +405,14 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	c.r.metrics.verification(c.ro, string(res.Outcome))
 	switch res.Outcome {
 	case verify.Verified:
+		if c.unsettled(s, v) {
+			v.Phase, v.Reason = v1alpha1.VerificationPending, reasonSettling
+			v.Message = fmt.Sprintf("%s; not counted before %s: it replaced a write that was never verified, which the load balancer controller may still apply",
+				res.Message, c.status.TrafficBound.SettleAt.UTC().Format(time.RFC3339))
+			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, reasonSettling, v.Message)
+			c.wait(0, "verifying %s: %s", strings.ToLower(string(v.Kind)), v.Message)
+			return outcomePending
+		}
 		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
 		c.boundVerified(s, v)
 		c.progressed = true
