@@ -280,6 +280,12 @@ type simWorld struct {
 	// a healthy target is the world's doing (a version broke after its
 	// health was checked, a hand edit).
 	excuseUntil int
+	// handPointed: Service → the hash a hand edit pointed its selector at
+	// (until the selector changes again).
+	handPointed map[string]string
+	// stableHealthyAt: Service → the tick the stable version was first
+	// seen passing its group's health check again (0: failing).
+	stableHealthyAt map[string]int
 	// abortAt and templateAt: the ticks the rollout was last aborted and
 	// its template last changed; maxLag the most ticks the load balancer
 	// has lagged. Within maxLag of them, a write made before may still
@@ -315,7 +321,7 @@ func newSimWorld(t *testing.T, seed uint64, exclude map[string]bool) *simWorld {
 	s := newSim(t)
 	s.lenient = true
 	w := &simWorld{t: t, s: s, seed: seed, exclude: exclude, rng: rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15+1)),
-		due: map[string]time.Time{}, perTick: map[string]int{}, looping: map[string]bool{}, reported: map[string]bool{}}
+		due: map[string]time.Time{}, perTick: map[string]int{}, looping: map[string]bool{}, reported: map[string]bool{}, handPointed: map[string]string{}, stableHealthyAt: map[string]int{}}
 	w.setup()
 	return w
 }
@@ -647,7 +653,8 @@ func (w *simWorld) simInvariants() {
 	for _, p := range s.pods() {
 		pods[p.Status.PodIP] = true
 	}
-	served := map[string]bool{}
+	served, handServed := map[string]bool{}, map[string]bool{}
+	stableImg, desired := w.imageOf(ro.Status.StableRS), ro.Spec.Template.Spec.Containers[0].Image
 	shrunk, rsNow, ipHash := map[string]bool{}, map[string]int32{}, map[string]string{}
 	for _, rs := range s.replicaSets() {
 		h := rs.Labels[replicaset.HashLabel]
@@ -698,6 +705,13 @@ func (w *simWorld) simInvariants() {
 			}
 			for ip := range gs.healthy {
 				served[s.images[ip]] = true
+				if h := w.handPointed[svc]; h != "" && h == ipHash[ip] && s.service(svc).Spec.Selector[replicaset.HashLabel] == h && w.stableUnhealthyIn(stableImg, svc) {
+					// A hand edit pointed this Service at these pods, and
+					// the stable version cannot be healthy in its group (or
+					// just became so): the controller cannot have moved it
+					// back safely yet.
+					handServed[s.images[ip]] = true
+				}
 			}
 			p, had := w.prev[k]
 			hadTraffic := had && p.weight > 0
@@ -740,9 +754,8 @@ func (w *simWorld) simInvariants() {
 	// (a healthy target in a group with traffic) only if it is the stable
 	// version or the one the template asks for, and not the one an abort
 	// gave up. A version serving already may go on until it is moved off.
-	stableImg, desired := w.imageOf(ro.Status.StableRS), ro.Spec.Template.Spec.Containers[0].Image
 	for _, img := range slices.Sorted(maps.Keys(served)) {
-		if w.prevServed[img] || s.passes <= w.excuseUntil {
+		if w.prevServed[img] || s.passes <= w.excuseUntil || handServed[img] {
 			continue
 		}
 		switch {
@@ -875,6 +888,27 @@ func (w *simWorld) checkSettled() {
 				fmt.Sprintf("settled Healthy on %s, yet %s serves", desired, img))
 		}
 	}
+}
+
+// stableUnhealthyIn reports whether the stable image fails the health check
+// of service's group, or passed it for fewer ticks than a selector move
+// back to it takes (registration, health check, load balancer lag).
+func (w *simWorld) stableUnhealthyIn(img, service string) bool {
+	if !w.versionHealthyIn(img, service) {
+		w.stableHealthyAt[service] = 0
+		return true
+	}
+	if w.stableHealthyAt[service] == 0 {
+		w.stableHealthyAt[service] = w.s.passes
+	}
+	return w.s.passes-w.stableHealthyAt[service] <= w.s.healthLag+w.maxLag+3
+}
+
+// versionHealthyIn: the world lets an image pass the health check of the
+// group of service.
+func (w *simWorld) versionHealthyIn(img, service string) bool {
+	v := strings.TrimPrefix(img, "demo:")
+	return w.s.unhealthyVersion != v && w.s.unhealthyIn[service] != v
 }
 
 // versionHealthy: the world lets an image pass the health checks of the
@@ -1338,6 +1372,7 @@ func (e evEditSelector) apply(w *simWorld) {
 		}
 		slices.Sort(hashes)
 		svc.Spec.Selector[replicaset.HashLabel] = hashes[w.rng.IntN(len(hashes))]
+		w.handPointed[e.service] = svc.Spec.Selector[replicaset.HashLabel]
 	}
 	s.must(s.c.Update(context.Background(), svc))
 	w.excuseUntil = s.passes + s.healthLag + s.lbLag + 3
