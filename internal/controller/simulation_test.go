@@ -315,6 +315,7 @@ type simGroupKey struct {
 type simGroupState struct {
 	weight, total int32
 	healthy       map[string]bool // IPs of its healthy targets
+	registered    map[string]bool // IPs of all its targets
 }
 
 func newSimWorld(t *testing.T, seed uint64, exclude map[string]bool) *simWorld {
@@ -653,7 +654,7 @@ func (w *simWorld) simInvariants() {
 	for _, p := range s.pods() {
 		pods[p.Status.PodIP] = true
 	}
-	served, handServed := map[string]bool{}, map[string]bool{}
+	served, handServed, changed := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	stableImg, desired := w.imageOf(ro.Status.StableRS), ro.Spec.Template.Spec.Containers[0].Image
 	shrunk, rsNow, ipHash := map[string]bool{}, map[string]int32{}, map[string]string{}
 	for _, rs := range s.replicaSets() {
@@ -687,7 +688,7 @@ func (w *simWorld) simInvariants() {
 		for _, g := range tr.rule.rule.Forward {
 			svc := s.tgs[g.ARN].service
 			k := simGroupKey{ingress: tr.ingress, port: tr.port, rule: tr.rule.rule.Priority, arn: g.ARN}
-			gs := simGroupState{weight: g.Weight, total: total, healthy: map[string]bool{}}
+			gs := simGroupState{weight: g.Weight, total: total, healthy: map[string]bool{}, registered: maps.Clone(s.registered[svc])}
 			for ip := range s.registered[svc] {
 				if s.healthyInGroup(g.ARN, ip) {
 					gs.healthy[ip] = true
@@ -703,8 +704,14 @@ func (w *simWorld) simInvariants() {
 				s.plain[svc] = len(gs.healthy) > 0
 				continue
 			}
+			p, had := w.prev[k]
 			for ip := range gs.healthy {
 				served[s.images[ip]] = true
+				if !had || p.weight == 0 || !p.registered[ip] {
+					// It serves because of a change (weight, selector),
+					// not because it passed a health check in place.
+					changed[s.images[ip]] = true
+				}
 				if h := w.handPointed[svc]; h != "" && h == ipHash[ip] && s.service(svc).Spec.Selector[replicaset.HashLabel] == h && w.stableUnhealthyIn(stableImg, svc) {
 					// A hand edit pointed this Service at these pods, and
 					// the stable version cannot be healthy in its group (or
@@ -713,7 +720,6 @@ func (w *simWorld) simInvariants() {
 					handServed[s.images[ip]] = true
 				}
 			}
-			p, had := w.prev[k]
 			hadTraffic := had && p.weight > 0
 			where := fmt.Sprintf("%s, group of %s", tr, svc)
 
@@ -753,9 +759,13 @@ func (w *simWorld) simInvariants() {
 	// 2. No retired or aborted version serves: a version starts serving
 	// (a healthy target in a group with traffic) only if it is the stable
 	// version or the one the template asks for, and not the one an abort
-	// gave up. A version serving already may go on until it is moved off.
+	// gave up. A version serving already may go on until it is moved off;
+	// one whose targets had the traffic all along and pass their health
+	// check again in place is the world's doing.
 	for _, img := range slices.Sorted(maps.Keys(served)) {
-		if w.prevServed[img] || s.passes <= w.excuseUntil || handServed[img] {
+		if w.prevServed[img] || s.passes <= w.excuseUntil || handServed[img] || !changed[img] {
+			// Serving already, a hand edit's doing, or targets that had
+			// the traffic all along and passed their health check now.
 			continue
 		}
 		switch {
