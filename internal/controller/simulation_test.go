@@ -193,6 +193,7 @@ var simRegressionSeeds = []uint64{
 	140,  // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
 	225,  // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
 	261,  // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
+	358,  // correcting a hand-edited action while the stable Service is on the new pods: all to the canary group, not to a stable group they fail
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

@@ -485,7 +485,9 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 	if hash == "" {
 		hash = goal.stableHash
 	}
-	if t.written && w > t.canaryW {
+	if (t.written && w > t.canaryW) || (!t.written && w == c.maxWeight()) {
+		// (Over an action the controller did not write, all to the canary
+		// group raises the canary group.)
 		raisingName, hash = t.canaryName, t.canarySel
 		if hash == "" {
 			hash = goal.canaryHash
@@ -551,6 +553,13 @@ func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, go
 	if sw := c.status.Canary.Weights; sw != nil && sw.Canary.ServiceName == t.canaryName && sw.Stable.ServiceName == t.stableName &&
 		sw.Canary.PodTemplateHash == t.canarySel && (sw.Verified == nil || *sw.Verified) {
 		w = sw.Canary.Weight
+	}
+	if t.stableSel != "" && t.stableSel != c.status.StableRS && c.status.StableRS != "" {
+		// The stable Service is on other pods than the stable ones (a
+		// promotion moved it, an abort has not moved it back yet): all to
+		// the canary group, from where the stable Service can go back
+		// (the new version may fail the stable group's health check).
+		w = c.maxWeight()
 	}
 	if rs := replicaset.FindByHash(c.obs.rss, t.canarySel); w > 0 && (rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs)) {
 		w = 0
