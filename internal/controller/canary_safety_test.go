@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -21,17 +20,15 @@ import (
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
-// safeSim adds to the simulator what these tests need beyond it: header
-// routes on the model ALB (applied with the load balancer's lag, judged by
-// the verifier: a removed route is verified only once its rule is gone), and
-// the invariant on them (a group a header route forwards to has a healthy
-// target).
+// safeSim is the simulator with hooks on the checks: onVerify sees every
+// check and its result, onResult may change every result (add what the
+// engine reports beside the verdict). Header routes, plain paths and every
+// listener are in the model ALB itself (simalb_test.go), judged by the real
+// engine, and checkInvariants fails the test when any of them sends traffic
+// to a group without a healthy target.
 type safeSim struct {
 	*sim
 	inner Verifier
-	// routes are the header routes the model ALB has (name → present).
-	routes        map[string]bool
-	pendingRoutes []routeChange
 	// onVerify, when set, sees every check and its result.
 	onVerify func(verify.Input, verify.Result)
 	// onResult, when set, may change every result (add what the engine
@@ -39,23 +36,18 @@ type safeSim struct {
 	onResult func(*verify.Result)
 }
 
-type routeChange struct {
-	at     int
-	routes map[string]bool
-}
-
 func newSafeSim(t *testing.T) *safeSim {
 	t.Helper()
-	ss := &safeSim{sim: newSim(t), routes: map[string]bool{}}
+	ss := &safeSim{sim: newSim(t)}
 	ss.inner = ss.r.verifier
 	ss.r.verifier = ss
 	return ss
 }
 
-// Verify is the simulated verifier, behind the engine's input validation
-// and with the header routes judged.
+// Verify is the simulated verifier (the engine over the model ALB) with the
+// hooks.
 func (ss *safeSim) Verify(ctx context.Context, in verify.Input) verify.Result {
-	res := ss.verify(ctx, in)
+	res := ss.inner.Verify(ctx, in)
 	if ss.onResult != nil {
 		ss.onResult(&res)
 	}
@@ -63,78 +55,6 @@ func (ss *safeSim) Verify(ctx context.Context, in verify.Input) verify.Result {
 		ss.onVerify(in, res)
 	}
 	return res
-}
-
-func (ss *safeSim) verify(ctx context.Context, in verify.Input) verify.Result {
-	// The inner verifier is the engine: an input it rejects fails the test
-	// (or, lenient, is recorded in violations; see rejectedInputs).
-	res := ss.inner.Verify(ctx, in)
-	if in.HealthOnly || res.Outcome != verify.Verified {
-		return res
-	}
-	var problems []string
-	for _, r := range in.Routes {
-		switch {
-		case len(r.Destinations) == 0 && ss.routes[r.Name]:
-			problems = append(problems, "route "+r.Name+" still has a rule")
-		case len(r.Destinations) > 0 && !ss.routes[r.Name]:
-			problems = append(problems, "route "+r.Name+" has no rule")
-		}
-		for _, d := range r.Destinations {
-			for _, t := range d.Targets {
-				if !ss.healthyIn(d.Service, t.ID) {
-					problems = append(problems, fmt.Sprintf("route %s: %s target %s not healthy", r.Name, d.Service, t.ID))
-				}
-			}
-		}
-	}
-	if len(problems) == 0 {
-		return res
-	}
-	res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; "), time.Second
-	if !ss.now.Before(res.Deadline) {
-		res.Cause, res.Outcome, res.Reason, res.NextCheck = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut, 0
-	}
-	return res
-}
-
-// step runs a pass, applies the header routes of Ingress web to the model
-// ALB (after the lag) and checks that every route forwards to a group with
-// a healthy target.
-func (ss *safeSim) step() {
-	ss.t.Helper()
-	ss.sim.step()
-	var ing networkingv1.Ingress
-	ss.must(ss.c.Get(context.Background(), client.ObjectKey{Namespace: ss.ns, Name: "web"}, &ing))
-	want := map[string]bool{}
-	ro := ss.rollout()
-	if tr := ro.Spec.Strategy.Canary.TrafficRouting; tr != nil {
-		for _, mr := range tr.ManagedRoutes {
-			_, a := ing.Annotations[albannotation.ActionKey(ss.prefix, mr.Name)]
-			_, c := ing.Annotations[albannotation.ConditionsKey(ss.prefix, mr.Name)]
-			if a && c && albannotation.HasBackend(&ing, mr.Name) {
-				want[mr.Name] = true
-			}
-		}
-	}
-	last := ss.routes
-	if n := len(ss.pendingRoutes); n > 0 {
-		last = ss.pendingRoutes[n-1].routes
-	}
-	if !maps.Equal(want, last) {
-		ss.pendingRoutes = append(ss.pendingRoutes, routeChange{at: ss.passes + ss.lbLag, routes: want})
-	}
-	for len(ss.pendingRoutes) > 0 && ss.pendingRoutes[0].at <= ss.passes {
-		ss.routes = ss.pendingRoutes[0].routes
-		ss.pendingRoutes = ss.pendingRoutes[1:]
-	}
-	if len(ss.routes) > 0 {
-		ss.history = append(ss.history, fmt.Sprintf("pass %d: header routes %v to web-canary", ss.passes, slices.Sorted(maps.Keys(ss.routes))))
-		if ss.healthyCount("web-canary") == 0 {
-			ss.t.Fatalf("pass %d: header routes %v forward to web-canary, which has no healthy target (registered %v)\nhistory:\n%s",
-				ss.passes, slices.Sorted(maps.Keys(ss.routes)), ss.registered["web-canary"], strings.Join(ss.history, "\n"))
-		}
-	}
 }
 
 // rejectedInputs are the checks the engine rejected as invalid input while
@@ -149,16 +69,6 @@ func (ss *safeSim) rejectedInputs() []string {
 	return out
 }
 
-func (ss *safeSim) healthyCount(svc string) int {
-	n := 0
-	for ip := range ss.registered[svc] {
-		if ss.healthyIn(svc, ip) {
-			n++
-		}
-	}
-	return n
-}
-
 // run steps until cond holds, failing after n passes.
 func (ss *safeSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
 	ss.t.Helper()
@@ -171,16 +81,8 @@ func (ss *safeSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v
 	ro := ss.rollout()
 	ss.t.Fatalf("after %d passes, not %s: phase %s %q, step %v, stable %s, current %s, weights %v, verification %+v\nALB weights %v routes %v registered %v\nhistory:\n%s",
 		n, what, ro.Status.Phase, ro.Status.Message, ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.StableRS, ro.Status.CurrentPodHash,
-		ro.Status.Canary.Weights, ro.Status.Verification, ss.albWeights, ss.routes, ss.registered, strings.Join(ss.history, "\n"))
+		ro.Status.Canary.Weights, ro.Status.Verification, ss.albWeights, ss.routeHeaders("web"), ss.registered, strings.Join(ss.history, "\n"))
 	return nil
-}
-
-// steps runs n passes.
-func (ss *safeSim) steps(n int) {
-	ss.t.Helper()
-	for i := 0; i < n; i++ {
-		ss.step()
-	}
 }
 
 // events drains the recorded events.
@@ -396,14 +298,14 @@ func TestCanaryHeaderRouteKeepsTheCanaryServicePut(t *testing.T) {
 			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
 			s.healthLag = 2 // new targets take two passes to pass the health check
 			setImage(s.sim, "v2")
-			s.run(80, "paused with the header route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routes["hdr"] })
+			s.run(80, "paused with the header route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routeHeaders("web")["hdr"] != "" })
 			change(s)
 			// safeSim.step fails the test if a route forwards to a group without a healthy target.
 			s.run(200, "settled without the route", func(ro *v1alpha1.Rollout) bool {
 				if name == "abort" {
-					return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && len(s.routes) == 0 && s.canaryImage() == "demo:v1" && s.replicasOf(ro.Status.CurrentPodHash) == 0
+					return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && len(s.routeHeaders("web")) == 0 && s.canaryImage() == "demo:v1" && s.replicasOf(ro.Status.CurrentPodHash) == 0
 				}
-				return paused(ro) && s.routes["hdr"] && s.canaryImage() == "demo:v3"
+				return paused(ro) && s.routeHeaders("web")["hdr"] != "" && s.canaryImage() == "demo:v3"
 			})
 			_ = v1
 		})

@@ -7,7 +7,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,148 +18,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
-	"github.com/albrollouts/albrollouts/internal/verify"
 )
-
-// headerSim is safeSim with header routes modelled as the engine sees them:
-// the model ALB keeps, per managed route, the rule the load balancer
-// controller built from the conditions annotation (applied with the
-// load balancer's lag), and a check finds a route's rule by its
-// http-header conditions, as verify.matchIngress/routeOf does, not by the
-// route's name. A rule whose headers are not those of any route of the
-// input is another rule to the engine (a plain path forwarding to one
-// service): noted, not judged.
-type headerSim struct {
-	*safeSim
-	// applied: route name → the conditions value of its rule on the model ALB.
-	applied map[string]string
-	pending []condChange
-}
-
-type condChange struct {
-	at    int
-	conds map[string]string
-}
-
-func newHeaderSim(t *testing.T) *headerSim {
-	hs := &headerSim{safeSim: newSafeSim(t), applied: map[string]string{}}
-	hs.r.verifier = hs
-	return hs
-}
-
-func sameHeaders(a, b []verify.HeaderMatch) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, h := range a {
-		if !slices.ContainsFunc(b, func(g verify.HeaderMatch) bool {
-			return strings.EqualFold(g.Name, h.Name) && sameValues(g.Values, h.Values)
-		}) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameValues(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
-}
-
-// Verify: the simulated check (the engine, with its input validation), then
-// the routes judged by their headers against the rules on the model ALB.
-func (hs *headerSim) Verify(ctx context.Context, in verify.Input) verify.Result {
-	res := hs.inner.Verify(ctx, in)
-	if in.HealthOnly || res.Outcome != verify.Verified {
-		return res
-	}
-	var problems []string
-	for _, r := range in.Routes {
-		found := false
-		for _, cond := range hs.applied {
-			if h, err := parseHeaders(cond); err == nil && sameHeaders(h, r.Headers) {
-				found = true
-			}
-		}
-		switch {
-		case len(r.Destinations) == 0 && found:
-			problems = append(problems, "route "+r.Name+" not removed yet")
-		case len(r.Destinations) > 0 && !found:
-			problems = append(problems, "route "+r.Name+" has no rule")
-		}
-		for _, d := range r.Destinations {
-			for _, t := range d.Targets {
-				if !hs.healthyIn(d.Service, t.ID) {
-					problems = append(problems, fmt.Sprintf("route %s: %s target %s not healthy", r.Name, d.Service, t.ID))
-				}
-			}
-		}
-	}
-	if len(problems) == 0 {
-		return res
-	}
-	res.Outcome, res.Reason, res.Message, res.NextCheck = verify.Pending, verify.ReasonWeightMismatch, strings.Join(problems, "; "), time.Second
-	if !hs.now.Before(res.Deadline) {
-		res.Cause, res.Outcome, res.Reason, res.NextCheck = res.Reason, verify.TimedOut, verify.ReasonVerificationTimedOut, 0
-	}
-	return res
-}
-
-// step runs a safeSim pass (whose invariant fails the test when a header
-// route forwards to a canary group without a healthy target), then applies
-// the routes' conditions to the model ALB with the same lag.
-func (hs *headerSim) step() {
-	hs.t.Helper()
-	hs.safeSim.step()
-	var ing networkingv1.Ingress
-	hs.must(hs.c.Get(context.Background(), client.ObjectKey{Namespace: hs.ns, Name: "web"}, &ing))
-	want := map[string]string{}
-	for _, mr := range hs.rollout().Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
-		_, a := ing.Annotations[albannotation.ActionKey(hs.prefix, mr.Name)]
-		c, okC := ing.Annotations[albannotation.ConditionsKey(hs.prefix, mr.Name)]
-		if a && okC && albannotation.HasBackend(&ing, mr.Name) {
-			want[mr.Name] = c
-		}
-	}
-	last := hs.applied
-	if n := len(hs.pending); n > 0 {
-		last = hs.pending[n-1].conds
-	}
-	if !mapsEqual(want, last) {
-		hs.pending = append(hs.pending, condChange{at: hs.passes + hs.lbLag, conds: want})
-	}
-	for len(hs.pending) > 0 && hs.pending[0].at <= hs.passes {
-		hs.applied = hs.pending[0].conds
-		hs.pending = hs.pending[1:]
-	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
-func (hs *headerSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
-	hs.t.Helper()
-	for i := 0; i < n; i++ {
-		hs.step()
-		if ro := hs.rollout(); cond(ro) {
-			return ro
-		}
-	}
-	ro := hs.rollout()
-	hs.t.Fatalf("after %d passes, not %s: phase %s %q\nhistory:\n%s", n, what, ro.Status.Phase, ro.Status.Message, strings.Join(hs.history, "\n"))
-	return nil
-}
 
 // RULE 2 (and 7): the canary Service is re-pointed while a header route
 // still forwards to its target group.
@@ -179,24 +37,24 @@ func (hs *headerSim) run(n int, what string, cond func(*v1alpha1.Rollout) bool) 
 // hdr=yes, pause, setHeaderRoute hdr=beta, pause; promote to the second
 // pause (route now beta on the ALB); new template v3 (healthLag 2, lbLag 2).
 func TestRedTeamHeaderRouteRemovalVerifiedWithTheWrongHeaders(t *testing.T) {
-	s := newHeaderSim(t)
+	s := newSim(t)
 	s.lbLag = 2
 	s.canaryRollout(4, canaryScaleStep(1), headerRouteStep("hdr", "X-Canary", "yes"), pauseStep(""),
 		headerRouteStep("hdr", "X-Canary", "beta"), pauseStep(""))
 	s.update(withRoutes("hdr"))
 	s.run(60, "healthy on v1", isHealthy)
 	s.healthLag = 2
-	setImage(s.sim, "v2")
-	s.run(100, "paused at the first pause with the route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routes["hdr"] })
+	setImage(s, "v2")
+	s.run(100, "paused at the first pause with the route", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.routeHeaders("web")["hdr"] != "" })
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
 	s.run(100, "paused at the second pause with the beta route applied", func(ro *v1alpha1.Rollout) bool {
-		return paused(ro) && strings.Contains(s.applied["hdr"], "beta") && len(s.pending) == 0
+		return paused(ro) && strings.Contains(s.routeHeaders("web")["hdr"], "beta") && len(s.pendingLB) == 0
 	})
-	setImage(s.sim, "v3")
-	// safeSim.step fails the test if the route forwards to a canary group
-	// without a healthy target.
+	setImage(s, "v3")
+	// checkInvariants fails the test if the route forwards to a canary
+	// group without a healthy target.
 	s.run(200, "paused with the route on v3", func(ro *v1alpha1.Rollout) bool {
-		return paused(ro) && s.canaryImage() == "demo:v3" && len(s.applied) > 0
+		return paused(ro) && s.canaryImage() == "demo:v3" && len(s.routeHeaders("web")) > 0
 	})
 }
 

@@ -319,6 +319,30 @@ func (s *sim) observe(in verify.Input) verify.Observation {
 	return obs
 }
 
+// routeHeaders are the header routes the model ALB of an Ingress applies
+// (on its first listener): route name → its http-header conditions, as
+// "Name=v1|v2" joined by ";".
+func (s *sim) routeHeaders(ingress string) map[string]string {
+	out := map[string]string{}
+	alb := s.albs[ingress]
+	if alb == nil {
+		return out
+	}
+	for _, r := range alb.applied[simListeners[0].Port] {
+		if !r.route {
+			continue
+		}
+		var hs []string
+		for _, c := range r.rule.Conditions {
+			if c.Field == elbv2.ConditionHTTPHeader {
+				hs = append(hs, c.HTTPHeaderName+"="+strings.Join(c.Values, "|"))
+			}
+		}
+		out[r.service] = strings.Join(hs, ";")
+	}
+	return out
+}
+
 // trafficRule is a rule of an applied ALB that sends traffic somewhere.
 type trafficRule struct {
 	ingress string
