@@ -22,7 +22,10 @@ func TestRolloutCanaryAccessDenied(t *testing.T) {
 	loopbackPassOnly(t)
 	ns := namespace(t, "canary-denied")
 	ctl := startController(t, ns)
-	app := canaryApp{name: "web", replicas: 2, version: "v1", timeoutSeconds: 8,
+	// A generous timeout until 20 % is verified (a loaded machine may take
+	// a while to get the pods healthy); 8 s once the fault is on, to show
+	// that a timeout under AccessDenied neither moves nor aborts.
+	app := canaryApp{name: "web", replicas: 2, version: "v1", timeoutSeconds: 120,
 		steps: []v1alpha1.CanaryStep{setWeight(20), pauseFor("1s"), setWeight(60), {Pause: &v1alpha1.RolloutPause{}}}}
 	app.create(t, ns)
 	v1 := waitRollout(t, ns, "web", "healthy on v1", rolloutTimeout, healthy).Status.StableRS
@@ -33,6 +36,7 @@ func TestRolloutCanaryAccessDenied(t *testing.T) {
 	waitRollout(t, ns, "web", "20% verified", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
 		return verifiedAt(&ro.Status, 20), "not at 20% verified"
 	})
+	patchRollout(t, ns, "web", `{"spec":{"strategy":{"canary":{"trafficRouting":{"alb":{"timeoutSeconds":8}}}}}}`)
 	env.Elbsim().Faults().DenyAction("DescribeTargetHealth")
 	t.Cleanup(func() { env.Elbsim().Faults().AllowAction("DescribeTargetHealth") })
 	ro := waitRollout(t, ns, "web", "TrafficVerified naming the denied action", rolloutTimeout, func(ro *v1alpha1.Rollout) (bool, string) {
