@@ -322,7 +322,7 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		if c.waitForOtherVersions(t.activeSvc, t.activeSel, goal.active) {
 			return false, nil
 		}
-		return false, c.widenService(ctx, t.activeSvc, goal.active)
+		return false, c.widenService(ctx, t.activeSvc, goal.active, "active")
 	}
 	// Widened: narrow once every pod of the goal is healthy in the active group.
 	spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), true)
@@ -428,7 +428,7 @@ const reasonNoALBIngress = "NoALBIngress"
 // widenService removes the hash label from a Service's selector, so that it
 // selects every pod of the rollout while the pods of hash join its target
 // group.
-func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, hash string) error {
+func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, hash, role string) error {
 	n := svc.DeepCopy()
 	from := n.Spec.Selector[replicaset.HashLabel]
 	delete(n.Spec.Selector, replicaset.HashLabel)
@@ -436,15 +436,15 @@ func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, 
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[ManagedByAnnotation] = c.ro.Name
-	if u := c.vetSelector(svc, n.Spec.Selector, "widen the selector of active service "+svc.Name+" to every pod of the rollout"); u != nil {
+	if u := c.vetSelector(svc, n.Spec.Selector, "widen the selector of "+role+" service "+svc.Name+" to every pod of the rollout"); u != nil {
 		return c.refuse(u)
 	}
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("widening the selector of active service %s/%s: %w", svc.Namespace, svc.Name, err)
+		return fmt.Errorf("widening the selector of %s service %s/%s: %w", role, svc.Namespace, svc.Name, err)
 	}
 	*svc = *n
 	c.progressed = true
-	c.normal("SwitchService", "Widened selector of active service %s from %s to every pod of the rollout, until the pods of %s are healthy in its target group", svc.Name, from, hash)
+	c.normal("SwitchService", "Widened selector of %s service %s from %s to every pod of the rollout, until the pods of %s are healthy in its target group", role, svc.Name, from, hash)
 	c.after(100 * time.Millisecond)
 	return nil
 }

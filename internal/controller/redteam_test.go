@@ -76,7 +76,6 @@ func TestRedTeamHeaderRouteRemovalVerifiedWithTheWrongHeaders(t *testing.T) {
 // Sequence: canary rollout v1 healthy, Ingress web-canary-direct → Service
 // web-canary; targets take 2 passes to pass the health check; new template v2.
 func TestRedTeamCanaryServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T) {
-	t.Skip("open (issue 16): a canary Service that a plain Ingress path names is re-pointed in one step; it needs the widen-verify-narrow switch blue-green selector mode has")
 	s := newSafeSim(t)
 	s.canaryRollout(2, weightStep(20), pauseStep(""))
 	s.ingress("web-canary-direct", networkingv1.IngressServiceBackend{Name: "web-canary", Port: networkingv1.ServiceBackendPort{Number: 80}})

@@ -401,6 +401,13 @@ func (w *simWorld) setupCanary(replicas int32) {
 	if w.twoIngresses {
 		s.ingress("web-b", networkingv1.IngressServiceBackend{Name: "web-root", Port: networkingv1.ServiceBackendPort{Name: albannotation.UseAnnotation}})
 	}
+	// A tester's way to the canary: an Ingress whose path names the canary
+	// Service itself. (Drawn from its own generator so that the scenarios
+	// of the seeds found before it stay what they were.)
+	direct := !w.pingPong && rand.New(rand.NewPCG(w.seed, 0xd12ec7)).IntN(5) == 0
+	if direct {
+		s.ingress("web-direct", networkingv1.IngressServiceBackend{Name: "web-canary", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	}
 	s.update(func(ro *v1alpha1.Rollout) {
 		cs := ro.Spec.Strategy.Canary
 		cs.DynamicStableScale = dynamic
@@ -427,8 +434,8 @@ func (w *simWorld) setupCanary(replicas int32) {
 			ro.Spec.Strategy.Canary.TrafficRouting.MaxTrafficWeight = ptr.To(maxWeight)
 		})
 	}
-	w.scenario = fmt.Sprintf("canary steps [%s], dynamicStableScale %t, pingPong %t, ingresses %d, maxTrafficWeight %d",
-		simSteps(steps), dynamic, w.pingPong, 1+btoi(w.twoIngresses), maxWeight)
+	w.scenario = fmt.Sprintf("canary steps [%s], dynamicStableScale %t, pingPong %t, ingresses %d, maxTrafficWeight %d, direct path to the canary %t",
+		simSteps(steps), dynamic, w.pingPong, 1+btoi(w.twoIngresses), maxWeight, direct)
 }
 
 func (w *simWorld) setupBlueGreen(replicas int32, alb bool) {
@@ -825,7 +832,7 @@ func (w *simWorld) simInvariants() {
 
 // simOwnIngress are the Ingresses of the rollout web (the second rollout's
 // web2 is not judged: its first deploy has no traffic to protect).
-var simOwnIngress = map[string]bool{"web": true, "web-b": true, "web-preview": true}
+var simOwnIngress = map[string]bool{"web": true, "web-b": true, "web-preview": true, "web-direct": true}
 
 // scaledAway reports whether some of the healthy targets were pods of a
 // ReplicaSet whose replicas went down this tick (not an eviction by a

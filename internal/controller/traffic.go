@@ -295,6 +295,9 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
 			return false, nil
 		}
+		if c.verifying() && c.obs.plainBackends[t.canaryName] && !c.scaledToZero() {
+			return false, c.movePlainCanary(ctx, t, goal, narrowing)
+		}
 		if narrowing && t.canaryW != 0 && !c.fullyAvailable(goal.canaryHash, "narrowing service "+t.canarySvc.Name+" to it") {
 			// The group under traffic keeps the pods it has until every pod
 			// it narrows to is up (and then checked healthy in it).
@@ -340,6 +343,47 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	}
 	ok, err := c.verifyCurrent(ctx, t, goal.kind, "", false, "")
 	return ok, err
+}
+
+// movePlainCanary re-points a canary Service that an Ingress path names
+// directly (a tester's way to the canary, as in many Argo Rollouts set-ups):
+// that path sends all of its traffic to the canary group whatever the
+// action's weight, so the Service moves as blue-green's active Service does.
+// Its selector is widened first (the old pods stay registered and healthy
+// while the new ones register and pass the health check), and narrowed to
+// the goal's pods once every one of them is healthy in the path's target
+// group (and, with weight in the action, in the action's).
+func (c *rolloutContext) movePlainCanary(ctx context.Context, t *trafficState, goal trafficGoal, narrowing bool) error {
+	ings, port, err := c.plainIngresses(ctx, t.canarySvc)
+	if err != nil {
+		return err
+	}
+	if !c.fullyAvailable(goal.canaryHash, "pointing service "+t.canarySvc.Name+" at it") {
+		return nil
+	}
+	if !narrowing {
+		if t.canarySel == "" {
+			// Widened over pods of another version: they go first.
+			c.waitForOtherVersions(t.canarySvc, t.canarySel, goal.canaryHash)
+			return nil
+		}
+		if c.waitForOtherVersions(t.canarySvc, t.canarySel, goal.canaryHash) {
+			return nil
+		}
+		return c.widenService(ctx, t.canarySvc, goal.canaryHash, "canary")
+	}
+	if t.canaryW != 0 {
+		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, true, goal.canaryHash); !ok || err != nil {
+			return err
+		}
+	}
+	if len(ings) > 0 {
+		spec := plainSpec(ings, port, verify.RoleCanary, t.canarySvc, goal.canaryHash, c.obs.podsOf(goal.canaryHash), true)
+		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
+			return err
+		}
+	}
+	return c.switchService(ctx, t.canarySvc, goal.canaryHash, "canary")
 }
 
 // interim is the kind of a check made on the way to a goal of kind k: an
