@@ -162,55 +162,80 @@ func TestRedTeam2MaxTrafficWeightRaisedScalesTheCanaryUnderItsShare(t *testing.T
 	}
 }
 
-// RULE 1 and RULE 2: a header route the controller wrote stays on the
-// Ingress after its name leaves spec.strategy.canary.trafficRouting.
-// managedRoutes, and the controller (and its guard) stop seeing it: the
-// canary Service is re-pointed to the next version's pods while the route
-// still forwards matching requests to the canary group.
+// RULE 1 and RULE 2: a traffic source the controller wrote (a header route,
+// or the action on an Ingress) stays on the Ingress after the spec stops
+// naming it, and the controller (and its guard) stop seeing it: the canary
+// Service is re-pointed to the next version's pods while that source still
+// forwards production requests to the canary group.
 //
-// Only the managed routes the spec lists are ever read: observeTraffic
-// (traffic.go) computes t.routes and t.routed from ManagedRoutes, the
-// guard's exposure (guard.go) reads the route actions of actionRef().routes,
-// which are ManagedRoutes too, and boundVerified drops a route service from
-// status.trafficBound once a check verifies a spec without it. The route's
-// action, conditions and Ingress path stay as the controller wrote them (it
-// even records them in the managed-alb-annotations bookkeeping, which
-// nothing reads back). So with the route out of the spec, the canary
-// Service moves as if nothing but the action sent it traffic.
+// Only what the spec names is ever read: observeTraffic (traffic.go)
+// computes t.routes and t.routed from trafficRouting.managedRoutes and the
+// weights from alb.ingresses; the guard's exposure (guard.go) reads the
+// actions of actionRef().ingresses and actionRef().routes, the same lists;
+// boundVerified drops a route service from status.trafficBound once a check
+// verifies a spec without it. What the controller wrote stays as it was
+// (it even records it in the managed-alb-annotations bookkeeping of each
+// Ingress, albannotation.Managed, which nothing reads back), so with the
+// route (or the Ingress) out of the spec the canary Service moves as soon as
+// the canary's weight 0 is verified on the Ingresses still named.
 //
-// Sequence: 2 replicas, steps setCanaryScale replicas 1, setHeaderRoute hdr
-// X-Canary=yes, pause; v1 healthy; v2 paused with the route applied; one
-// spec edit: route hdr and its step removed, steps setWeight 20, pause,
-// template v3; targets pass the health check 2 passes after registration.
-func TestRedTeam2HeaderRouteDroppedFromTheSpecKeepsForwarding(t *testing.T) {
-	s := newSim(t)
-	s.canaryRollout(2, canaryScaleStep(1), headerRouteStep("hdr", "X-Canary", "yes"), pauseStep(""))
-	s.update(withRoutes("hdr"))
-	s.run(60, "healthy on v1", isHealthy)
-	setImage(s, "v2")
-	s.run(100, "paused with the route applied", func(ro *v1alpha1.Rollout) bool {
-		return paused(ro) && slices.ContainsFunc(s.trafficRules(), func(tr trafficRule) bool { return tr.rule.route })
+// Sequences, each with one spec edit that also sets template v3, and
+// targets that pass the health check 2 passes after registration:
+//   - header-route: 2 replicas, steps setCanaryScale replicas 1,
+//     setHeaderRoute hdr X-Canary=yes, pause; v2 paused with the route
+//     applied; the edit removes route hdr (managedRoutes and its step;
+//     steps setWeight 20, pause).
+//   - ingress: alb.ingresses [web, web-b], steps setWeight 20, pause; v2
+//     paused at 20 % on both ALBs; the edit sets alb.ingresses [web].
+func TestRedTeam2TrafficSourceDroppedFromTheSpecKeepsForwarding(t *testing.T) {
+	t.Run("header-route", func(t *testing.T) {
+		s := newSim(t)
+		s.canaryRollout(2, canaryScaleStep(1), headerRouteStep("hdr", "X-Canary", "yes"), pauseStep(""))
+		s.update(withRoutes("hdr"))
+		s.run(60, "healthy on v1", isHealthy)
+		setImage(s, "v2")
+		s.run(100, "paused with the route applied", func(ro *v1alpha1.Rollout) bool {
+			return paused(ro) && slices.ContainsFunc(s.trafficRules(), func(tr trafficRule) bool { return tr.rule.route })
+		})
+		s.steps(3)
+		s.healthLag = 2
+		s.update(func(ro *v1alpha1.Rollout) {
+			cs := ro.Spec.Strategy.Canary
+			cs.TrafficRouting.ManagedRoutes = nil
+			cs.Steps = []v1alpha1.CanaryStep{weightStep(20), pauseStep("")}
+			ro.Spec.Template.Spec.Containers[0].Image = "demo:v3"
+		})
+		// checkInvariants fails the test when the header route forwards to
+		// a canary group without a healthy target.
+		s.run(100, "paused at 20% on v3", func(ro *v1alpha1.Rollout) bool {
+			return paused(ro) && s.canaryImage() == "demo:v3" && s.albWeights["web-canary"] == 20
+		})
+		s.steps(5)
 	})
-	s.steps(3)
-	s.healthLag = 2
-	s.update(func(ro *v1alpha1.Rollout) {
-		cs := ro.Spec.Strategy.Canary
-		cs.TrafficRouting.ManagedRoutes = nil
-		cs.Steps = []v1alpha1.CanaryStep{weightStep(20), pauseStep("")}
-		ro.Spec.Template.Spec.Containers[0].Image = "demo:v3"
+	t.Run("ingress", func(t *testing.T) {
+		s := newSim(t)
+		s.canaryRollout(2, weightStep(20), pauseStep(""))
+		s.ingress("web-b", networkingv1.IngressServiceBackend{Name: "web-root", Port: networkingv1.ServiceBackendPort{Name: albannotation.UseAnnotation}})
+		s.update(func(ro *v1alpha1.Rollout) {
+			alb := ro.Spec.Strategy.Canary.TrafficRouting.ALB
+			alb.Ingress, alb.Ingresses = "", []string{"web", "web-b"}
+		})
+		s.run(80, "healthy on v1", isHealthy)
+		setImage(s, "v2")
+		s.run(100, "paused at 20%", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.albWeights["web-canary"] == 20 })
+		s.steps(3)
+		s.healthLag = 2
+		s.update(func(ro *v1alpha1.Rollout) {
+			ro.Spec.Strategy.Canary.TrafficRouting.ALB.Ingresses = []string{"web"}
+			ro.Spec.Template.Spec.Containers[0].Image = "demo:v3"
+		})
+		// checkInvariants fails the test when web-b's ALB sends its 20 % to
+		// a canary group without a healthy target.
+		s.run(100, "paused at 20% on v3", func(ro *v1alpha1.Rollout) bool {
+			return paused(ro) && s.canaryImage() == "demo:v3" && s.albWeights["web-canary"] == 20
+		})
+		s.steps(5)
 	})
-	// checkInvariants fails the test when the header route forwards to a
-	// canary group without a healthy target.
-	s.run(100, "paused at 20% on v3", func(ro *v1alpha1.Rollout) bool {
-		return paused(ro) && s.canaryImage() == "demo:v3" && s.albWeights["web-canary"] == 20
-	})
-	s.steps(5)
-	// And the route never goes: it forwards to the canary group still.
-	for _, tr := range s.trafficRules() {
-		if tr.rule.route {
-			t.Fatalf("the route of hdr, no longer managed, still forwards (%s)", tr)
-		}
-	}
 }
 
 // rt2RouteWritten reports whether the Ingress web carries the action of
