@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -249,6 +251,106 @@ func TestRolloutCRDAcceptsQuantitiesAsNumbersOrStrings(t *testing.T) {
 	for _, v := range []string{"abc", "1.5 cores", "true", "{}", "{m: 1}", "[]", "[1]"} {
 		if err := validate(decodeManifest(t, fmt.Sprintf(quantityRollout, v))); err == nil {
 			t.Errorf("quantity %s accepted; want it rejected", v)
+		}
+	}
+}
+
+// argoKind is what Argo Rollouts' CRD of a kind declares (manifests/crds).
+type argoKind struct {
+	kind, plural, singular, shortName string
+	scope                             apiextensionsv1.ResourceScope
+	columns                           []string
+}
+
+// argoKinds are Argo's kinds besides Rollout. Argo's `kubectl argo rollouts
+// get rollout` and `status` list Experiments and AnalysisRuns, and hang on a
+// cluster that serves neither; analysis steps name (Cluster)AnalysisTemplates.
+var argoKinds = []argoKind{
+	{"Experiment", "experiments", "experiment", "exp", apiextensionsv1.NamespaceScoped, []string{"Status", "Age"}},
+	{"AnalysisRun", "analysisruns", "analysisrun", "ar", apiextensionsv1.NamespaceScoped, []string{"Status", "Age"}},
+	{"AnalysisTemplate", "analysistemplates", "analysistemplate", "at", apiextensionsv1.NamespaceScoped, []string{"Age"}},
+	{"ClusterAnalysisTemplate", "clusteranalysistemplates", "clusteranalysistemplate", "cat", apiextensionsv1.ClusterScoped, []string{"Age"}},
+}
+
+// The CRDs the binary installs include Argo's Experiment, AnalysisRun,
+// AnalysisTemplate and ClusterAnalysisTemplate, named and scoped as Argo
+// names them, with a structural schema that keeps whatever spec and status
+// they are given (nothing implements analysis yet) and, as in Argo, no status
+// subresource.
+func TestArgoKindCRDsShipped(t *testing.T) {
+	crds := map[string]*apiextensionsv1.CustomResourceDefinition{}
+	for _, f := range RolloutCRDs() {
+		var meta struct{ APIVersion, Kind string }
+		if err := yaml.Unmarshal(f.Data, &meta); err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		if meta.APIVersion != "apiextensions.k8s.io/v1" || meta.Kind != "CustomResourceDefinition" {
+			t.Fatalf("%s: %s %s, want an apiextensions.k8s.io/v1 CustomResourceDefinition", f.Path, meta.APIVersion, meta.Kind)
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(f.Data, crd); err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		crds[crd.Spec.Names.Kind] = crd
+	}
+	for _, k := range argoKinds {
+		crd, ok := crds[k.kind]
+		if !ok {
+			t.Errorf("no CRD for %s in crd/bases (have %v)", k.kind, slices.Sorted(maps.Keys(crds)))
+			continue
+		}
+		n := crd.Spec.Names
+		if crd.Name != k.plural+".argoproj.io" || crd.Spec.Group != "argoproj.io" || n.Plural != k.plural || n.Singular != k.singular ||
+			n.ListKind != k.kind+"List" || !slices.Equal(n.ShortNames, []string{k.shortName}) || crd.Spec.Scope != k.scope {
+			t.Errorf("%s: name %s, group %s, names %+v, scope %s; want %s.argoproj.io, argoproj.io, %+v, %s",
+				k.kind, crd.Name, crd.Spec.Group, n, crd.Spec.Scope, k.plural, k, k.scope)
+		}
+		if len(crd.Spec.Versions) != 1 || crd.Spec.Versions[0].Name != "v1alpha1" || !crd.Spec.Versions[0].Served || !crd.Spec.Versions[0].Storage {
+			t.Errorf("%s: versions %+v, want v1alpha1 served and stored", k.kind, crd.Spec.Versions)
+			continue
+		}
+		v := crd.Spec.Versions[0]
+		if sub := v.Subresources; sub != nil && (sub.Status != nil || sub.Scale != nil) {
+			t.Errorf("%s: subresources %+v; Argo's has none (its controller writes status on the object)", k.kind, sub)
+		}
+		var columns []string
+		for _, c := range v.AdditionalPrinterColumns {
+			columns = append(columns, c.Name)
+		}
+		if !slices.Equal(columns, k.columns) {
+			t.Errorf("%s: printer columns %v, want %v", k.kind, columns, k.columns)
+		}
+		validate := crdValidator(t, crd)
+		obj := decodeManifest(t, fmt.Sprintf(`
+apiVersion: argoproj.io/v1alpha1
+kind: %s
+metadata:
+  name: x
+spec:
+  metrics:
+  - name: success-rate
+    interval: 5m
+    successCondition: result[0] >= 0.95
+    failureLimit: 3
+    provider:
+      prometheus:
+        query: sum(rate(x[5m]))
+  templates:
+  - name: baseline
+    replicas: 1
+status:
+  phase: Running
+  metricResults:
+  - name: success-rate
+    phase: Running
+    successful: 2
+`, k.kind))
+		if err := validate(obj); err != nil {
+			t.Errorf("%s: an Argo object is refused: %v", k.kind, err)
+		}
+		delete(obj, "spec")
+		if err := validate(obj); err == nil {
+			t.Errorf("%s: an object without spec is accepted; Argo's CRD requires spec", k.kind)
 		}
 	}
 }
