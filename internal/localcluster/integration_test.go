@@ -421,8 +421,14 @@ func TestCRDAcceptsResourceQuantityFormats(t *testing.T) {
 	if err := unstructured.SetNestedField(u.Object, map[string]any{"cpu": 0.001}, "spec", "template", "spec", "overhead"); err != nil {
 		t.Fatal(err)
 	}
+	applied := u.DeepCopy()
 	if err := c.Create(ctx, u, client.FieldValidation(metav1.FieldValidationStrict)); err != nil {
 		t.Fatalf("the API server refused cpu 0.001 written as a number: %v", err)
+	}
+	// kubectl apply --server-side too (structured merge of an untyped value).
+	applied.SetName("container-resource-formats-ssa")
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner("quantities-test"), client.ForceOwnership); err != nil {
+		t.Fatalf("server-side apply refused cpu 0.001 written as a number: %v", err)
 	}
 	got := &v1alpha1.Rollout{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
