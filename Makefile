@@ -77,10 +77,13 @@ lint: ## gofmt, go vet and golangci-lint (pinned in hack/tools).
 	$(GO) vet ./...
 	$(TOOLS) golangci-lint run ./...
 
+# hack/crd-quantities lets the CRD's resource quantities take a number (cpu: 0.001),
+# as Argo's CRD does; controller-gen's int-or-string schema takes only integers.
 generate: ## Regenerate deepcopy code and CRDs from api/.
 	$(TOOLS) controller-gen object paths=./api/... \
 	  crd:crdVersions=v1,generateEmbeddedObjectMeta=true,maxDescLen=0 paths=./api/... \
 	  output:crd:artifacts:config=config/crd/bases
+	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml
 
 verify-generated: generate ## Fail when generated files are stale.
 	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \

@@ -67,7 +67,11 @@ func TestAccessorsReturnObjects(t *testing.T) {
 		files []File
 		want  []string
 	}{
-		{"RolloutCRDs", RolloutCRDs(), []string{"CustomResourceDefinition/rollouts.argoproj.io"}},
+		{"RolloutCRDs", RolloutCRDs(), []string{
+			"CustomResourceDefinition/analysisruns.argoproj.io", "CustomResourceDefinition/analysistemplates.argoproj.io",
+			"CustomResourceDefinition/clusteranalysistemplates.argoproj.io", "CustomResourceDefinition/experiments.argoproj.io",
+			"CustomResourceDefinition/rollouts.argoproj.io",
+		}},
 		{"ExternalCRDs", ExternalCRDs(), []string{"CustomResourceDefinition/targetgroupbindings.elbv2.k8s.aws"}},
 		{"RBAC", RBAC(), []string{
 			"ClusterRole/albrollouts", "ClusterRoleBinding/albrollouts", "Namespace/albrollouts-system",

@@ -52,8 +52,10 @@ func init() {
 			Short: "Print the CRDs, RBAC, ServiceAccount and controller Deployment, for `kubectl apply -f -`",
 			Long: `install prints, from the copy this binary embeds, the objects that
 config/default builds (kubectl apply -k config/default): the albrollouts-system
-Namespace, the Rollout CRD, the controller's ServiceAccount and least-privilege RBAC,
-the controller Deployment and its metrics Service. Pipe it to kubectl:
+Namespace, the Rollout CRD (and the CRDs of Argo's Experiment, AnalysisRun,
+AnalysisTemplate and ClusterAnalysisTemplate, which Argo's kubectl plugin lists),
+the controller's ServiceAccount and least-privilege RBAC, the controller Deployment
+and its metrics Service. Pipe it to kubectl:
 
   albrollouts install --aws-region eu-west-1 \
     --role-arn arn:aws:iam::123456789012:role/albrollouts | kubectl apply -f -

@@ -189,12 +189,35 @@ func TestInstallFlags(t *testing.T) {
 	}
 
 	objs, _ = runInstall(t, "--crds-only")
-	if len(objs) != 1 || objs[0].GetKind() != "CustomResourceDefinition" || objs[0].GetName() != "rollouts.argoproj.io" {
-		var keys []string
-		for _, u := range objs {
-			keys = append(keys, key(u))
+	for _, u := range objs {
+		if u.GetKind() != "CustomResourceDefinition" {
+			t.Errorf("--crds-only printed %s, which is no CRD", key(u))
 		}
-		t.Errorf("--crds-only printed %v, want the Rollout CRD only", keys)
+	}
+}
+
+// install (and install --crds-only) applies the CRDs of Argo's Experiment,
+// AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate besides the
+// Rollout's: Argo's kubectl plugin lists Experiments and AnalysisRuns in
+// `get rollout` and `status`, and hangs on a cluster that serves neither.
+func TestInstallPrintsArgoKindCRDs(t *testing.T) {
+	want := []string{"analysisruns.argoproj.io", "analysistemplates.argoproj.io", "clusteranalysistemplates.argoproj.io",
+		"experiments.argoproj.io", "rollouts.argoproj.io"}
+	for _, args := range [][]string{nil, {"--crds-only"}} {
+		objs, _ := runInstall(t, args...)
+		var crds []string
+		for _, u := range objs {
+			if u.GetKind() == "CustomResourceDefinition" {
+				crds = append(crds, u.GetName())
+				if g, _, _ := unstructured.NestedString(u.Object, "spec", "group"); g != "argoproj.io" {
+					t.Errorf("install %v: CRD %s has group %q", args, u.GetName(), g)
+				}
+			}
+		}
+		slices.Sort(crds)
+		if !slices.Equal(crds, want) {
+			t.Errorf("install %v prints the CRDs %v, want %v", args, crds, want)
+		}
 	}
 }
 

@@ -50,6 +50,10 @@ type rolloutContext struct {
 	// checked is the result of the last ELBv2 check made in this pass (nil:
 	// none), for what it observed whatever its outcome.
 	checked *verify.Result
+	// written are events about the new status, emitted once it is written
+	// (a write that fails leaves the status as it was; the next pass finds
+	// the change again and emits them then).
+	written []func()
 }
 
 func newRolloutContext(r *Reconciler, ro *v1alpha1.Rollout, obs *observed) *rolloutContext {
@@ -97,6 +101,20 @@ func (c *rolloutContext) warning(reason, format string, args ...any) {
 	c.event(corev1.EventTypeWarning, reason, format, args...)
 }
 
+// normalOnceWritten records a Normal event about the new status once the
+// status is written.
+func (c *rolloutContext) normalOnceWritten(reason, format string, args ...any) {
+	c.written = append(c.written, func() { c.normal(reason, format, args...) })
+}
+
+// emitWritten emits the events of a status just written.
+func (c *rolloutContext) emitWritten() {
+	for _, f := range c.written {
+		f()
+	}
+	c.written = nil
+}
+
 func (c *rolloutContext) replicas() int32 { return ptr.Deref(c.ro.Spec.Replicas, 1) }
 
 // verifying reports whether the rollout's traffic shifts are verified.
@@ -110,6 +128,7 @@ func (c *rolloutContext) verifyTimeout() time.Duration {
 
 // reconcile runs one pass.
 func (c *rolloutContext) reconcile(ctx context.Context) error {
+	c.firstSeen()
 	c.status.Strategy = c.ro.StrategyName()
 	c.status.ObservedGeneration = fmt.Sprint(c.ro.Generation)
 	if errs := validation.Rollout(c.ro); len(errs) > 0 {
@@ -147,3 +166,17 @@ func (c *rolloutContext) specError(format string, args ...any) {
 
 // joinMsgs joins messages for a condition.
 func joinMsgs(msgs []string) string { return strings.Join(msgs, "; ") }
+
+// firstSeen emits RolloutAddedToInformer, which Argo Rollouts emits when its
+// informer adds the rollout, on the pass that first sees a rollout no
+// controller has observed yet (status.observedGeneration empty; this pass
+// sets it). Argo's informer also adds every rollout again at each controller
+// start; deriving "first seen" from the status instead makes the event mean
+// what its consumers wait for (the rollout was picked up) without a burst of
+// them at every restart. A first status write that fails (a conflict)
+// leaves the status unobserved, and the next pass emits it again.
+func (c *rolloutContext) firstSeen() {
+	if c.ro.Status.ObservedGeneration == "" {
+		c.normal(reasonAddedToInformer, "Rollout resource added to informer: %s/%s", c.ro.Namespace, c.ro.Name)
+	}
+}

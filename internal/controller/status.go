@@ -34,6 +34,8 @@ const (
 	reasonHealthy            = "RolloutHealthy"
 	reasonNotHealthy         = "RolloutNotHealthy"
 	reasonNotCompleted       = "RolloutNotCompleted"
+	reasonAddedToInformer    = "RolloutAddedToInformer"
+	reasonRolloutUpdated     = "RolloutUpdated"
 	reasonVerificationOff    = "VerificationDisabled"
 	messageVerificationOff   = "traffic shifts are not verified: verifyTargetGroup is false, or unset with the controller's --aws-verify-target-group off"
 	reasonVerificationTimout = "VerificationTimedOut"
@@ -158,6 +160,13 @@ func (c *rolloutContext) finishStatus() {
 	} else {
 		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionFalse, reasonNotHealthy, "Rollout is not healthy")
 		if c.mode != modeSteady {
+			// An update has started: Completed turns False, once per update
+			// (the status read holds it False on every later pass, restarts
+			// included), and Argo's RolloutNotCompleted says so once the
+			// status that says it is written.
+			if cur := c.condition(v1alpha1.ConditionCompleted); cur == nil || cur.Status != corev1.ConditionFalse {
+				c.normalOnceWritten(reasonNotCompleted, "Rollout not completed, started update to revision %d (%s)", c.revision(), c.newHash)
+			}
 			c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionFalse, reasonNotCompleted, reasonNotCompleted)
 		}
 	}
@@ -300,9 +309,16 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 			}
 			c.r.own.wrote(n.UID, n.ResourceVersion)
 			orig.ResourceVersion = n.ResourceVersion
+			// Argo Rollouts emits RolloutUpdated when it sets the revision
+			// annotation: the first deploy, a new template, a rollback. The
+			// annotation read says whether it is done, so neither a later
+			// pass nor a restart repeats it, and a spec change that makes no
+			// new revision (spec.paused, the steps) emits none.
+			c.normal(reasonRolloutUpdated, "Rollout updated to revision %s", rev)
 		}
 	}
 	if equality.Semantic.DeepEqual(orig.Status, *c.status) {
+		c.emitWritten()
 		return nil
 	}
 	n := orig.DeepCopy()
@@ -311,6 +327,7 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 		return err
 	}
 	c.r.own.wrote(n.UID, n.ResourceVersion)
+	c.emitWritten()
 	// The watch ignores this write (ownWrites): a pass that changed the
 	// status and asked for no requeue looks once more, soon, in case what
 	// it wrote lets the rollout go on.

@@ -242,7 +242,9 @@ func TestEndpointsControllerAndLoopbackPods(t *testing.T) {
 }
 
 // With no CRD directories given, a cluster started outside the repository installs
-// the CRDs the binary embeds: the Rollout CRD and the TargetGroupBinding CRD.
+// the CRDs the binary embeds: the Rollout CRD, the CRDs of Argo's Experiment,
+// AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate, and the
+// TargetGroupBinding CRD.
 func TestEmbeddedCRDsOutsideRepository(t *testing.T) {
 	if cluster == nil {
 		t.Skip("integration test: needs the local control plane (run without -short)")
@@ -261,7 +263,8 @@ func TestEmbeddedCRDsOutsideRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"rollouts.argoproj.io", "targetgroupbindings.elbv2.k8s.aws"} {
+	for _, name := range []string{"rollouts.argoproj.io", "experiments.argoproj.io", "analysisruns.argoproj.io",
+		"analysistemplates.argoproj.io", "clusteranalysistemplates.argoproj.io", "targetgroupbindings.elbv2.k8s.aws"} {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := c.Get(context.Background(), client.ObjectKey{Name: name}, crd); err != nil {
 			t.Errorf("CRD %s not installed: %v", name, err)
@@ -272,5 +275,13 @@ func TestEmbeddedCRDsOutsideRepository(t *testing.T) {
 	list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.Kind + "List"))
 	if err := c.List(context.Background(), list); err != nil {
 		t.Errorf("list Rollouts: %v", err)
+	}
+	// What Argo's kubectl plugin lists for `get rollout` and `status` is served.
+	for _, kind := range []string{"Experiment", "AnalysisRun", "AnalysisTemplate", "ClusterAnalysisTemplate"} {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(kind + "List"))
+		if err := c.List(context.Background(), list); err != nil {
+			t.Errorf("list %ss: %v", kind, err)
+		}
 	}
 }

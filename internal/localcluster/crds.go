@@ -67,8 +67,9 @@ func crdsInFile(path string) ([]*apiextensionsv1.CustomResourceDefinition, error
 	return crdsInYAML(path, data)
 }
 
-// embeddedCRDs are the CRDs the binary carries (package config): the Rollout CRD and
-// the TargetGroupBinding CRD the local environment needs.
+// embeddedCRDs are the CRDs the binary carries (package config): the Rollout CRD, the
+// CRDs of Argo's Experiment, AnalysisRun, AnalysisTemplate and ClusterAnalysisTemplate,
+// and the TargetGroupBinding CRD the local environment needs.
 func embeddedCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	for _, f := range append(config.RolloutCRDs(), config.ExternalCRDs()...) {

@@ -61,6 +61,10 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 	want := []string{
 		"ClusterRole albrollouts",
 		"ClusterRoleBinding albrollouts",
+		"CustomResourceDefinition analysisruns.argoproj.io",
+		"CustomResourceDefinition analysistemplates.argoproj.io",
+		"CustomResourceDefinition clusteranalysistemplates.argoproj.io",
+		"CustomResourceDefinition experiments.argoproj.io",
 		"CustomResourceDefinition rollouts.argoproj.io",
 		"Deployment albrollouts-system/albrollouts-controller",
 		"Namespace albrollouts-system",

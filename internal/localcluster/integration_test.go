@@ -392,6 +392,75 @@ func TestCRDRejectsInvalidRollouts(t *testing.T) {
 	}
 }
 
+// TestCRDAcceptsResourceQuantityFormats is Argo's e2e
+// TestContainerResourceFormats against this project's CRD: a resource
+// quantity is accepted written as a number (kubectl sends `cpu: 0.001` as a
+// JSON number), as a string, or with a suffix, and the controller's typed
+// client reads each as the same Quantity. What is neither a number nor a
+// quantity string is still refused: the typed client could not decode it.
+func TestCRDAcceptsResourceQuantityFormats(t *testing.T) {
+	c := newClient(t)
+	ctx := context.Background()
+	ns := newNamespace(t, c, "quantities")
+	containers := func(cpus ...any) []any {
+		var out []any
+		for i, cpu := range cpus {
+			out = append(out, map[string]any{
+				"name": fmt.Sprintf("c%d", i), "image": "nginx:1.19-alpine",
+				"resources": map[string]any{"requests": map[string]any{"cpu": cpu, "memory": "128Mi"}, "limits": map[string]any{"cpu": cpu}},
+			})
+		}
+		return out
+	}
+	u := canarySample(t)
+	u.SetNamespace(ns)
+	u.SetName("container-resource-formats")
+	if err := unstructured.SetNestedSlice(u.Object, containers(0.001, "0.001", "1m"), "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(u.Object, map[string]any{"cpu": 0.001}, "spec", "template", "spec", "overhead"); err != nil {
+		t.Fatal(err)
+	}
+	applied := u.DeepCopy()
+	if err := c.Create(ctx, u, client.FieldValidation(metav1.FieldValidationStrict)); err != nil {
+		t.Fatalf("the API server refused cpu 0.001 written as a number: %v", err)
+	}
+	// kubectl apply --server-side too (structured merge of an untyped value).
+	applied.SetName("container-resource-formats-ssa")
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner("quantities-test"), client.ForceOwnership); err != nil {
+		t.Fatalf("server-side apply refused cpu 0.001 written as a number: %v", err)
+	}
+	got := &v1alpha1.Rollout{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(u), got); err != nil {
+		t.Fatalf("the typed client cannot read the Rollout back: %v", err)
+	}
+	for _, ctr := range got.Spec.Template.Spec.Containers {
+		if cpu := ctr.Resources.Requests.Cpu(); cpu.MilliValue() != 1 || ctr.Resources.Limits.Cpu().MilliValue() != 1 {
+			t.Errorf("container %s: cpu %s, want 1m", ctr.Name, cpu)
+		}
+		if mem := ctr.Resources.Requests.Memory(); mem.String() != "128Mi" {
+			t.Errorf("container %s: memory %s, want 128Mi", ctr.Name, mem)
+		}
+	}
+	if cpu := got.Spec.Template.Spec.Overhead.Cpu(); cpu.MilliValue() != 1 {
+		t.Errorf("overhead cpu %s, want 1m", cpu)
+	}
+	for i, bad := range []any{"abc", true, map[string]any{"m": int64(1)}, map[string]any{}, []any{int64(1)}} {
+		u := canarySample(t)
+		u.SetNamespace(ns)
+		u.SetName(fmt.Sprintf("bad-quantity-%d", i))
+		if err := unstructured.SetNestedSlice(u.Object, containers(bad), "spec", "template", "spec", "containers"); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Create(ctx, u, client.FieldValidation(metav1.FieldValidationStrict))
+		if err == nil {
+			t.Errorf("cpu %#v accepted; want it refused", bad)
+		} else if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "resources.requests.cpu") {
+			t.Errorf("cpu %#v: want an Invalid error on resources.requests.cpu, got %v", bad, err)
+		}
+	}
+}
+
 // TestUnsupportedArgoFieldsKept creates a Rollout using Argo features
 // albrollouts does not implement: the API server keeps them verbatim and
 // UnsupportedFields names them.

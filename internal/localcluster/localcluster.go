@@ -93,8 +93,8 @@ type Options struct {
 	CRDDirs []string
 	// CRDs are CRD YAML files (multi-document allowed), installed like CRDDirs.
 	// When CRDDirs and CRDs are both nil, the CRDs the binary embeds are installed
-	// (package config: the Rollout CRD and the TargetGroupBinding CRD), whatever the
-	// working directory.
+	// (package config: the Rollout CRD, the CRDs of Argo's other kinds and the
+	// TargetGroupBinding CRD), whatever the working directory.
 	CRDs [][]byte
 	// ControllerManager also runs kube-controller-manager with
 	// ControllerManagerControllers.
