@@ -319,7 +319,7 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 				return false, err
 			}
 		}
-		if c.waitForOtherVersions(t.activeSvc, t.activeSel, goal.active) {
+		if c.waitForOtherVersions(t.activeSvc, "active", t.activeSel, goal.active) {
 			return false, nil
 		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active, "active")
@@ -356,8 +356,8 @@ func (c *rolloutContext) otherVersionPods(hashes ...string) []*appsv1.ReplicaSet
 // scaleDownDelaySeconds, an aborted one kept for
 // abortScaleDownDelaySeconds) would join the active group and serve. They
 // scale down when their delay is over; the switch waits for that.
-func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, from, to string) bool {
-	others := c.otherVersionPods(from, to)
+func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, role string, keep ...string) bool {
+	others := c.otherVersionPods(keep...)
 	if len(others) == 0 {
 		return false
 	}
@@ -366,7 +366,7 @@ func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, from, to stri
 	if d, ok := replicaset.ScaleDownDeadline(rs); ok {
 		when = "at " + d.UTC().Format(time.RFC3339)
 	}
-	c.wait(time.Second, "waiting for ReplicaSet %s to scale down (%s) before widening the selector of active service %s: a widened selector would select its pods too", rs.Name, when, svc.Name)
+	c.wait(time.Second, "waiting for ReplicaSet %s to scale down (%s) before widening the selector of %s service %s: a widened selector would select its pods too", rs.Name, when, role, svc.Name)
 	return true
 }
 

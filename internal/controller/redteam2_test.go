@@ -75,10 +75,17 @@ func TestRedTeam2LostStatusWriteForgetsTheInFlightWeight(t *testing.T) {
 			lost := false
 			for i := 0; i < 100 && !lost; i++ {
 				before := s.rollout().Status.DeepCopy()
+				s.rolloutAtIngressWrite = nil
 				s.step()
 				if s.rt2ActionWeights("web")[tc.service] == tc.weight {
-					// The pass wrote B; its status write is lost to the
-					// user's abort (conflict), which lands instead.
+					// The pass wrote B; its status write at the end of the
+					// pass is lost to the user's abort (conflict), which
+					// lands instead. What the pass stored before it wrote
+					// the Ingress (the write-ahead record of the traffic
+					// bound) was stored: the API server keeps it.
+					if w := s.rolloutAtIngressWrite; w != nil {
+						before = w.Status.DeepCopy()
+					}
 					s.updateStatus(func(st *v1alpha1.RolloutStatus) {
 						*st = *before
 						st.Abort = true

@@ -119,6 +119,10 @@ type sim struct {
 	// (as if the controller died just before it).
 	writes      int
 	failWriteAt int
+	// lastRolloutWrite is the last Rollout (status) the controller wrote;
+	// rolloutAtIngressWrite what it had written of it when it last wrote an
+	// Ingress (the write-ahead record of the traffic bound).
+	lastRolloutWrite, rolloutAtIngressWrite *v1alpha1.Rollout
 	// watchedWrites counts the writes whose watch events bring a rollout
 	// back: all but its own writes to the Rollout, which the Rollout watch
 	// drops (ownWrites).
@@ -452,6 +456,12 @@ func (s *sim) fail(obj client.Object) error {
 	}
 	if s.writes == s.failWriteAt {
 		return fmt.Errorf("simulated crash before write %d", s.writes)
+	}
+	switch o := obj.(type) {
+	case *v1alpha1.Rollout:
+		s.lastRolloutWrite = o.DeepCopy()
+	case *networkingv1.Ingress:
+		s.rolloutAtIngressWrite = s.lastRolloutWrite
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"maps"
 	"slices"
 	"strconv"
@@ -362,13 +363,16 @@ func (c *rolloutContext) movePlainCanary(ctx context.Context, t *trafficState, g
 		return nil
 	}
 	if !narrowing {
-		if t.canarySel == "" {
-			// Widened over pods of another version: they go first.
-			c.waitForOtherVersions(t.canarySvc, t.canarySel, goal.canaryHash)
+		// Widened, the Service selects the pods of every version: those of
+		// a third one (neither stable nor the goal nor what it selects now)
+		// go first.
+		if c.waitForOtherVersions(t.canarySvc, "canary", t.canarySel, goal.canaryHash, c.status.StableRS) || t.canarySel == "" {
 			return nil
 		}
-		if c.waitForOtherVersions(t.canarySvc, t.canarySel, goal.canaryHash) {
-			return nil
+		// The action's weights as they are, verified (the canary's weight
+		// 0 among them) before the group gets pods of another version.
+		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, ""); !ok || err != nil {
+			return err
 		}
 		return c.widenService(ctx, t.canarySvc, goal.canaryHash, "canary")
 	}
@@ -784,13 +788,41 @@ func (c *rolloutContext) patchIngress(ctx context.Context, ing *networkingv1.Ing
 	if u := c.vetIngress(ing, n); u != nil {
 		return c.refuse(u)
 	}
+	// Write-ahead: what the Ingress carries now and what this write adds
+	// go into status.trafficBound, and that is stored before the Ingress
+	// changes. A status write lost after the Ingress write (a crash, a
+	// conflict with a user's abort) must not make the controller forget a
+	// write the load balancer controller may still apply.
 	c.growBound(ing)
+	c.growBound(n)
+	c.notePending(n)
+	if err := c.persistBound(ctx); err != nil {
+		return err
+	}
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(ing, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("updating ingress %s/%s: %w", ing.Namespace, ing.Name, err)
 	}
 	*ing = *n
-	c.growBound(ing)
-	c.notePending(ing)
+	return nil
+}
+
+// persistBound stores status.trafficBound as this pass has it, alone and
+// guarded by the rollout's resourceVersion, when it differs from what the
+// API server holds: a write the load balancer may apply is recorded before
+// it is made. A conflict (a user's abort or promote landing meanwhile)
+// stops the pass before the write; the next one starts from what the user
+// wrote.
+func (c *rolloutContext) persistBound(ctx context.Context) error {
+	if !c.verifying() || equality.Semantic.DeepEqual(c.ro.Status.TrafficBound, c.status.TrafficBound) {
+		return nil
+	}
+	n := c.ro.DeepCopy()
+	n.Status.TrafficBound = c.status.TrafficBound.DeepCopy()
+	if err := c.r.client.Status().Patch(ctx, n, client.MergeFromWithOptions(c.ro, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("recording the traffic bound of rollout %s/%s before an ingress write: %w", c.ro.Namespace, c.ro.Name, err)
+	}
+	c.r.own.wrote(n.UID, n.ResourceVersion)
+	c.ro = n
 	return nil
 }
 
