@@ -479,6 +479,11 @@ type TrafficBound struct {
 	// verified.
 	// +optional
 	Pending map[string]int32 `json:"pending,omitempty"`
+	// PendingRoutes are the header routes (name=conditions) the last write
+	// not yet verified left on the Ingresses: adding a route and removing
+	// it again before either is verified supersedes a write too.
+	// +optional
+	PendingRoutes []string `json:"pendingRoutes,omitempty"`
 	// Superseded is true when an action was written over another one that
 	// was never verified: the load balancer controller may still apply the
 	// older one after the newer one has been seen applied.

@@ -925,6 +925,11 @@ func (in *TrafficBound) DeepCopyInto(out *TrafficBound) {
 			(*out)[key] = val
 		}
 	}
+	if in.PendingRoutes != nil {
+		in, out := &in.PendingRoutes, &out.PendingRoutes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.SettleAt != nil {
 		in, out := &in.SettleAt, &out.SettleAt
 		*out = (*in).DeepCopy()

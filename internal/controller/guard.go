@@ -349,9 +349,9 @@ func (c *rolloutContext) growBound(ing *networkingv1.Ingress) {
 // in seconds.
 const supersededSettle = 10 * time.Second
 
-// notePending records the action just written on an Ingress as pending, and
-// marks the bound Superseded when it replaces another pending (unverified)
-// one.
+// notePending records the action and header routes just written on an
+// Ingress as pending, and marks the bound Superseded when they replace
+// another pending (unverified) write.
 func (c *rolloutContext) notePending(ing *networkingv1.Ingress) {
 	a := c.actionRef()
 	b := c.status.TrafficBound
@@ -362,10 +362,19 @@ func (c *rolloutContext) notePending(ing *networkingv1.Ingress) {
 	if !ok {
 		return
 	}
-	if b.Pending != nil && !maps.Equal(b.Pending, w) {
+	var routes []string
+	for _, r := range a.routes {
+		v, present := ing.Annotations[albannotation.ActionKey(a.prefix, r)]
+		if !present {
+			continue
+		}
+		routes = append(routes, r+"="+ing.Annotations[albannotation.ConditionsKey(a.prefix, r)]+" "+v)
+	}
+	slices.Sort(routes)
+	if b.Pending != nil && (!maps.Equal(b.Pending, w) || !slices.Equal(b.PendingRoutes, routes)) {
 		b.Superseded, b.SettleAt = true, nil
 	}
-	b.Pending = w
+	b.Pending, b.PendingRoutes = w, routes
 }
 
 // settling reports whether verification v of spec s (Verified by an older
