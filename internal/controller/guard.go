@@ -262,18 +262,22 @@ func (c *rolloutContext) exposure() *exposure {
 		w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(a.prefix, a.action)])
 		if ok {
 			// An Ingress without a valid action sends nothing through it.
+			// Weights count as shares of what the action itself adds up to
+			// (out of a.total): an action written under another
+			// maxTrafficWeight keeps the share it gives.
+			low := sharesOf(w, a.total, false)
 			for _, s := range a.services {
 				if !lowSet {
-					e.low[s] = w[s]
+					e.low[s] = low[s]
 				} else {
-					e.low[s] = min(e.low[s], w[s])
+					e.low[s] = min(e.low[s], low[s])
 				}
 			}
 			lowSet = true
 		}
 		if ok {
 			written = true
-			for s, x := range w {
+			for s, x := range sharesOf(w, a.total, true) {
 				e.base[s] = max(e.base[s], x)
 			}
 		}
@@ -308,6 +312,29 @@ func (c *rolloutContext) exposure() *exposure {
 	return e
 }
 
+// sharesOf restates an action's weights out of total: each weight's share
+// of what the action adds up to (rounded up, or down with up false). An
+// action that adds up to total is returned as it is.
+func sharesOf(w map[string]int32, total int32, up bool) map[string]int32 {
+	var sum int64
+	for _, x := range w {
+		sum += int64(x)
+	}
+	if sum == 0 || sum == int64(total) {
+		return w
+	}
+	out := make(map[string]int32, len(w))
+	for s, x := range w {
+		n := int64(x) * int64(total)
+		if up {
+			out[s] = int32((n + sum - 1) / sum)
+		} else {
+			out[s] = int32(n / sum)
+		}
+	}
+	return out
+}
+
 // growBound adds what an Ingress carries to status.trafficBound: the load
 // balancer may apply it until the action is verified.
 func (c *rolloutContext) growBound(ing *networkingv1.Ingress) {
@@ -324,7 +351,7 @@ func (c *rolloutContext) growBound(ing *networkingv1.Ingress) {
 		b.Weights = map[string]int32{}
 	}
 	if w, ok := actionWeights(ing.Annotations[albannotation.ActionKey(a.prefix, a.action)]); ok {
-		for s, x := range w {
+		for s, x := range sharesOf(w, a.total, true) {
 			b.Weights[s] = max(b.Weights[s], x)
 		}
 	}
