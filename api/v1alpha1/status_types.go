@@ -484,6 +484,11 @@ type TrafficBound struct {
 	// it again before either is verified supersedes a write too.
 	// +optional
 	PendingRoutes []string `json:"pendingRoutes,omitempty"`
+	// RemovedRoutes are the header routes (name to conditions) removed from
+	// an Ingress since the last verified state: until a check sees none of
+	// their rules left, the load balancer may still forward by them.
+	// +optional
+	RemovedRoutes map[string]string `json:"removedRoutes,omitempty"`
 	// Superseded is true when an action was written over another one that
 	// was never verified: the load balancer controller may still apply the
 	// older one after the newer one has been seen applied.

@@ -930,6 +930,13 @@ func (in *TrafficBound) DeepCopyInto(out *TrafficBound) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.RemovedRoutes != nil {
+		in, out := &in.RemovedRoutes, &out.RemovedRoutes
+		*out = make(map[string]string, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
 	if in.SettleAt != nil {
 		in, out := &in.SettleAt, &out.SettleAt
 		*out = (*in).DeepCopy()

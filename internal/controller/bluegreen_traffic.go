@@ -83,7 +83,7 @@ func (c *rolloutContext) observeBlueGreen(ctx context.Context) (*bgTraffic, bool
 			t.previewSel, t.previewPinned = svc.Spec.Selector[replicaset.HashLabel]
 		}
 	}
-	if names := bg.ALB.IngressNames(); len(names) > 0 {
+	if names := c.ingressNames(bg.ALB.IngressNames()); len(names) > 0 {
 		return t, c.observeBlueGreenALB(t, names) && ok
 	}
 	if !ok || !c.verifying() {

@@ -297,6 +297,30 @@ func rolloutIngresses(o client.Object) []string {
 	return nonEmpty(out)
 }
 
+// rolloutAction is the annotation prefix and the action name a rollout
+// writes its weights under ("" when it writes none).
+func rolloutAction(ro *v1alpha1.Rollout) (prefix, action string) {
+	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.ALB != nil {
+		return c.TrafficRouting.ALB.AnnotationPrefix, c.ActionService()
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil && len(bg.ALB.IngressNames()) > 0 {
+		if bg.ALB.RootService != "" {
+			return bg.ALB.AnnotationPrefix, bg.ALB.RootService
+		}
+		return bg.ALB.AnnotationPrefix, bg.ActiveService
+	}
+	return "", ""
+}
+
+// ingressNames are the Ingresses whose action the rollout writes: those it
+// names and those it still holds (observed.held), sorted after the named.
+func (c *rolloutContext) ingressNames(named []string) []string {
+	if len(named) == 0 {
+		return nil
+	}
+	return append(slices.Clone(named), c.obs.held...)
+}
+
 func nonEmpty(in []string) []string {
 	var out []string
 	for _, s := range in {

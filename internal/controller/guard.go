@@ -146,11 +146,9 @@ func (c *rolloutContext) actionRef() *actionRef {
 	if cs := c.ro.Spec.Strategy.Canary; cs != nil && cs.TrafficRouting != nil && cs.TrafficRouting.ALB != nil {
 		alb := cs.TrafficRouting.ALB
 		canary, stable := c.canaryServiceNames()
-		a := &actionRef{ingresses: alb.IngressNames(), prefix: alb.AnnotationPrefix, action: cs.ActionService(),
+		a := &actionRef{ingresses: c.ingressNames(alb.IngressNames()), prefix: alb.AnnotationPrefix, action: cs.ActionService(),
 			services: []string{canary, stable}, total: cs.MaxWeight(), port: alb.ServicePort}
-		for _, mr := range cs.TrafficRouting.ManagedRoutes {
-			a.routes = append(a.routes, mr.Name)
-		}
+		a.routes = c.routeNames()
 		return a
 	}
 	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil && len(bg.ALB.IngressNames()) > 0 {
@@ -158,7 +156,7 @@ func (c *rolloutContext) actionRef() *actionRef {
 		if action == "" {
 			action = bg.ActiveService
 		}
-		return &actionRef{ingresses: bg.ALB.IngressNames(), prefix: bg.ALB.AnnotationPrefix, action: action,
+		return &actionRef{ingresses: c.ingressNames(bg.ALB.IngressNames()), prefix: bg.ALB.AnnotationPrefix, action: action,
 			services: []string{bg.ActiveService, bg.PreviewService}, total: 100, port: bg.ALB.ServicePort}
 	}
 	return nil
@@ -365,6 +363,28 @@ func (c *rolloutContext) growBound(ing *networkingv1.Ingress) {
 		}
 	}
 	slices.Sort(b.RouteServices)
+}
+
+// noteRemovedRoutes records in status.trafficBound the header routes a write
+// from old to n removes, with the conditions they had: verification checks
+// that none of their rules remains before the bound forgets them.
+func (c *rolloutContext) noteRemovedRoutes(old, n *networkingv1.Ingress) {
+	a := c.actionRef()
+	b := c.status.TrafficBound
+	if a == nil || b == nil || !c.verifying() {
+		return
+	}
+	for _, r := range a.routes {
+		ak, ck := albannotation.ActionKey(a.prefix, r), albannotation.ConditionsKey(a.prefix, r)
+		cond, had := old.Annotations[ck]
+		if _, has := n.Annotations[ak]; !had || has || cond == "" {
+			continue
+		}
+		if b.RemovedRoutes == nil {
+			b.RemovedRoutes = map[string]string{}
+		}
+		b.RemovedRoutes[r] = cond
+	}
 }
 
 // supersededSettle is how long an action written over an unverified one

@@ -38,6 +38,11 @@ type observed struct {
 	// backend) of an ALB Ingress names directly, not through an action: they
 	// receive that path's traffic whatever the weights (the write guard).
 	plainBackends map[string]bool
+	// held are ALB Ingresses the rollout no longer names but whose
+	// managed-alb-annotations still list its action: the action keeps the
+	// weights last written there, so they stay the rollout's (see
+	// heldIngresses). They are in ingresses too.
+	held []string
 }
 
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
@@ -107,6 +112,10 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		if ing.DeletionTimestamp != nil || !isALBIngress(ing) {
 			continue
 		}
+		if heldBy(ro, ing) {
+			obs.held = append(obs.held, ing.Name)
+			obs.ingresses[ing.Name] = ing
+		}
 		for _, b := range ingressBackends(ing) {
 			if b.Port.Name != albannotation.UseAnnotation && slices.Contains(mine, b.Name) {
 				obs.plainBackends[b.Name] = true
@@ -121,6 +130,25 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		obs.bindings = b
 	}
 	return obs, nil
+}
+
+// heldBy reports whether an Ingress the rollout does not name still carries
+// the rollout's action by the managed-alb-annotations bookkeeping: it was
+// dropped from the spec (trafficRouting.alb.ingresses, blueGreen.alb) after
+// the controller wrote weights there. The load balancer keeps forwarding
+// them, so the Ingress stays managed, its weights moving with the others',
+// until the bookkeeping entry is removed.
+func heldBy(ro *v1alpha1.Rollout, ing *networkingv1.Ingress) bool {
+	prefix, action := rolloutAction(ro)
+	if action == "" || slices.Contains(rolloutIngresses(ro), ing.Name) {
+		return false
+	}
+	m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey])
+	if err != nil {
+		return false
+	}
+	_, has := ing.Annotations[albannotation.ActionKey(prefix, action)]
+	return has && slices.Contains(m[ro.Name], albannotation.ActionKey(prefix, action))
 }
 
 // podsOf returns the pods of a ReplicaSet (by its hash label).

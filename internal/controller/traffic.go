@@ -116,7 +116,7 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 	if t.stableSvc != nil {
 		t.stableSel = t.stableSvc.Spec.Selector[replicaset.HashLabel]
 	}
-	act := c.observeAction(alb.IngressNames(), alb.AnnotationPrefix, t.actionName, t.canaryName, t.stableName, "trafficRouting.alb", "weights")
+	act := c.observeAction(c.ingressNames(alb.IngressNames()), alb.AnnotationPrefix, t.actionName, t.canaryName, t.stableName, "trafficRouting.alb", "weights")
 	ok = ok && act.ok
 	t.ingresses, t.written, t.canaryW, t.stableW = act.ingresses, act.written, act.first, act.second
 	// The controller owns the whole action: every weight, not only the
@@ -138,12 +138,12 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 	// Header routes: present when every Ingress has the action, the
 	// conditions and the path.
 	if len(t.ingresses) > 0 {
-		for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+		for _, name := range c.routeNames() {
 			cond, present := "", true
 			for i, ing := range t.ingresses {
-				v, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, mr.Name)]
-				cv, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, mr.Name)]
-				if !okA || !okC || v == "" || !albannotation.HasBackend(ing, mr.Name) {
+				v, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, name)]
+				cv, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, name)]
+				if !okA || !okC || v == "" || !albannotation.HasBackend(ing, name) {
 					present = false
 					break
 				}
@@ -154,14 +154,14 @@ func (c *rolloutContext) observeTraffic() (*trafficState, bool) {
 				}
 			}
 			if present {
-				t.routes[mr.Name] = cond
+				t.routes[name] = cond
 			}
 		}
-		for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
+		for _, name := range c.routeNames() {
 			for _, ing := range t.ingresses {
-				_, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, mr.Name)]
-				_, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, mr.Name)]
-				if okA || okC || albannotation.HasBackend(ing, mr.Name) {
+				_, okA := ing.Annotations[albannotation.ActionKey(alb.AnnotationPrefix, name)]
+				_, okC := ing.Annotations[albannotation.ConditionsKey(alb.AnnotationPrefix, name)]
+				if okA || okC || albannotation.HasBackend(ing, name) {
 					t.routed = true
 				}
 			}
@@ -721,10 +721,9 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 		c.specError("cannot build the header route action: %v", err)
 		return nil
 	}
-	var order []string
-	for _, mr := range c.ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes {
-		order = append(order, mr.Name)
-	}
+	// Routes no longer in managedRoutes (dropped from the spec while
+	// written) are in order too: not in the goal, they are removed.
+	order := c.routeNames()
 	for _, ing := range t.ingresses {
 		err := c.patchIngress(ctx, ing, func(n *networkingv1.Ingress) error {
 			for _, name := range order {
@@ -795,6 +794,7 @@ func (c *rolloutContext) patchIngress(ctx context.Context, ing *networkingv1.Ing
 	// write the load balancer controller may still apply.
 	c.growBound(ing)
 	c.growBound(n)
+	c.noteRemovedRoutes(ing, n)
 	c.notePending(n)
 	if err := c.persistBound(ctx); err != nil {
 		return err
@@ -912,7 +912,62 @@ func (c *rolloutContext) canarySpec(t *trafficState, cw, sw int32, routes map[st
 			spec.routes = append(spec.routes, routeSpec{name: name, conditions: cond, removed: true})
 		}
 	}
+	// Routes removed since the last verified state, with the conditions
+	// they had (their step may be gone from the spec): none of their rules
+	// may remain.
+	if b := c.status.TrafficBound; b != nil && c.verifying() {
+		for _, name := range slices.Sorted(maps.Keys(b.RemovedRoutes)) {
+			cond := b.RemovedRoutes[name]
+			if on, inForce := routes[name]; inForce && on == cond {
+				continue
+			}
+			if slices.ContainsFunc(spec.routes, func(r routeSpec) bool { return r.removed && r.conditions == cond }) {
+				continue
+			}
+			spec.routes = append(spec.routes, routeSpec{name: name + " (removed)", conditions: cond, removed: true})
+		}
+	}
 	return spec
+}
+
+// routeNames are the header routes the rollout writes: its managedRoutes,
+// then routes its Ingresses still carry under the rollout's bookkeeping
+// (managed-alb-annotations) that managedRoutes no longer names. Those
+// still forward to the canary group, so they count as traffic until they
+// are removed (and the removal verified).
+func (c *rolloutContext) routeNames() []string {
+	cs := c.ro.Spec.Strategy.Canary
+	if cs == nil || cs.TrafficRouting == nil || cs.TrafficRouting.ALB == nil {
+		return nil
+	}
+	var out []string
+	for _, mr := range cs.TrafficRouting.ManagedRoutes {
+		out = append(out, mr.Name)
+	}
+	alb := cs.TrafficRouting.ALB
+	prefix := albannotation.ActionKey(alb.AnnotationPrefix, "")
+	var stale []string
+	for _, name := range c.ingressNames(alb.IngressNames()) {
+		ing := c.obs.ingresses[name]
+		if ing == nil {
+			continue
+		}
+		m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey])
+		if err != nil {
+			continue
+		}
+		for _, k := range m[c.ro.Name] {
+			route, ok := strings.CutPrefix(k, prefix)
+			if !ok || route == cs.ActionService() || slices.Contains(out, route) || slices.Contains(stale, route) {
+				continue
+			}
+			if _, has := ing.Annotations[k]; has {
+				stale = append(stale, route)
+			}
+		}
+	}
+	slices.Sort(stale)
+	return append(out, stale...)
 }
 
 // routeConditions are the distinct conditions annotations the
