@@ -28,24 +28,19 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		i = n
 		c.status.CurrentStepIndex = ptr.To(int32(n))
 	}
-	var canaryWant int32
-	switch c.mode {
-	case modeSteady:
-		canaryWant = replicas
-	case modeAbort:
-		canaryWant = 0
-	default:
-		if i >= n {
-			canaryWant = replicas
-		} else {
-			canaryWant = ceilShare(stepWeight(cs.Steps, i), replicas, 100)
-		}
-	}
-	stableWant := replicas - canaryWant
 	surge := intOrPercent(cs.MaxSurge, replicas, true)
 	unavailable := intOrPercent(cs.MaxUnavailable, replicas, false)
 	if surge == 0 && unavailable == 0 {
 		surge = 1
+	}
+	var canaryWant, stableWant int32
+	switch {
+	case c.mode == modeSteady || (c.mode == modeProgress && i >= n):
+		canaryWant = replicas
+	case c.mode == modeAbort:
+		stableWant = replicas
+	default:
+		canaryWant, stableWant = podSplit(replicas, stepWeight(cs.Steps, i), 100, surge)
 	}
 	if c.stableRS == c.newRS {
 		stableWant = canaryWant
@@ -129,13 +124,76 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	return nil
 }
 
+// podSplit is the canary and stable pod counts that come closest to weight
+// (of total) when the pods are the traffic split, as Argo Rollouts counts
+// them. The candidates are the canary share of spec.replicas rounded up and
+// down, run as spec.replicas pods or, when maxSurge allows, one more. A
+// weight strictly between 0 and total never rounds the canary to no pod,
+// nor to every pod of spec.replicas (a single replica at 25 % runs one
+// canary and one stable pod through the surge), except with a single
+// replica and no surge, where nothing else exists. On equal distance the
+// earlier candidate wins: rounded up before down, spec.replicas before
+// the surge; a share exactly halfway between two counts takes the larger.
+func podSplit(replicas, weight, total, surge int32) (canary, stable int32) {
+	switch {
+	case replicas <= 0 || total <= 0:
+		return 0, 0
+	case weight <= 0:
+		return 0, replicas
+	case weight >= total:
+		return replicas, 0
+	}
+	share := float64(weight) * float64(replicas) / float64(total)
+	up, down := int32(math.Ceil(share)), int32(math.Floor(share))
+	lone := replicas == 1 && surge == 0
+	halfway := func(n int32) bool {
+		_, frac := math.Modf(float64(weight) * float64(n) / float64(total))
+		return frac == 0.5
+	}
+	type split struct{ canary, pods int32 }
+	var options []split
+	if up < replicas || lone {
+		options = append(options, split{up, replicas})
+	}
+	if !halfway(replicas) && (down > 0 || lone) {
+		options = append(options, split{down, replicas})
+	}
+	if surge > 0 {
+		options = append(options, split{up, replicas + 1})
+		if !halfway(replicas+1) && down > 0 {
+			options = append(options, split{down, replicas + 1})
+		}
+	}
+	if len(options) == 0 {
+		// Halfway below every pod without a surge (10 pods at 95 %):
+		// Argo Rollouts runs no canary pod here; the nearer count
+		// rounded down keeps the canary running.
+		return down, replicas - down
+	}
+	distance := func(o split) float64 {
+		return math.Abs(float64(o.canary)*float64(total)/float64(o.pods) - float64(weight))
+	}
+	best := options[0]
+	for _, o := range options[1:] {
+		if distance(o) < distance(best) {
+			best = o
+		}
+	}
+	return best.canary, best.pods - best.canary
+}
+
 // basicServices points the canary and stable Services (when named) at their
-// ReplicaSets.
+// ReplicaSets; after an abort the canary Service goes back to the stable
+// pods too, as in Argo Rollouts.
 func (c *rolloutContext) basicServices(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
+	canaryHash := c.newHash
+	if c.mode == modeAbort && c.status.StableRS != "" {
+		canaryHash = c.status.StableRS
+	}
 	for _, s := range []struct{ name, hash, role string }{
 		{cs.StableService, c.status.StableRS, "stable"},
-		{cs.CanaryService, c.newHash, "canary"},
+		{cs.CanaryService, canaryHash, "canary"},
 	} {
 		if s.name == "" {
 			continue

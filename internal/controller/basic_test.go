@@ -1,0 +1,73 @@
+package controller
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+)
+
+func TestPodSplitApproximatesTheWeightAsArgoRolloutsDoes(t *testing.T) {
+	for _, tc := range []struct {
+		replicas, weight, surge int32
+		canary, stable          int32
+	}{
+		{replicas: 1, weight: 25, surge: 1, canary: 1, stable: 1}, // through the surge pod
+		{replicas: 1, weight: 50, surge: 1, canary: 1, stable: 1},
+		{replicas: 1, weight: 25, surge: 0, canary: 0, stable: 1}, // one pod: nearest is none
+		{replicas: 1, weight: 75, surge: 0, canary: 1, stable: 0},
+		{replicas: 4, weight: 25, surge: 1, canary: 1, stable: 3},
+		{replicas: 3, weight: 50, surge: 1, canary: 2, stable: 2}, // halfway: the surge gives 2 of 4
+		{replicas: 3, weight: 50, surge: 0, canary: 2, stable: 1}, // halfway: the larger count
+		{replicas: 10, weight: 5, surge: 1, canary: 1, stable: 10},
+		{replicas: 10, weight: 95, surge: 1, canary: 10, stable: 1},
+		{replicas: 10, weight: 95, surge: 0, canary: 9, stable: 1},
+		{replicas: 5, weight: 0, surge: 1, canary: 0, stable: 5},
+		{replicas: 5, weight: 100, surge: 1, canary: 5, stable: 0},
+		{replicas: 0, weight: 50, surge: 1, canary: 0, stable: 0},
+	} {
+		c, s := podSplit(tc.replicas, tc.weight, 100, tc.surge)
+		if c != tc.canary || s != tc.stable {
+			t.Errorf("%d replicas at %d%% (surge %d): canary %d, stable %d; want %d and %d", tc.replicas, tc.weight, tc.surge, c, s, tc.canary, tc.stable)
+		}
+	}
+}
+
+// A canary without traffic routing and a single replica keeps a stable pod
+// beside the canary one at every partial weight (Argo Rollouts' e2e
+// TestRolloutScalingWhenPaused), and an abort points the canary Service
+// back at the stable pods (TestCanaryScaleDownOnAbortNoTrafficRouting).
+func TestBasicCanarySingleReplicaSurgesAndAbortRepointsTheCanaryService(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(1, weightStep(25), pauseStep(""), weightStep(50), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+		cs.MaxSurge, cs.MaxUnavailable = ptr.To(intstr.FromInt32(1)), ptr.To(intstr.FromInt32(0))
+	})
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	for _, step := range []int32{1, 3} {
+		ro := s.run(80, "paused", func(ro *v1alpha1.Rollout) bool {
+			return ro.Status.Phase == v1alpha1.RolloutPhasePaused && ptr.Deref(ro.Status.CurrentStepIndex, 0) == step
+		})
+		if c, st := s.replicasOf(ro.Status.CurrentPodHash), s.replicasOf(v1); c != 1 || st != 1 {
+			t.Fatalf("step %d of 1 replica: canary %d, stable %d; want 1 and 1", step, c, st)
+		}
+		if step == 1 {
+			s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+		}
+	}
+	v2 := s.rollout().Status.CurrentPodHash
+	if got := s.service("web-canary").Spec.Selector[replicaset.HashLabel]; got != v2 {
+		t.Fatalf("canary Service selects %q before the abort, want %q", got, v2)
+	}
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(80, "aborted, canary Service on the stable pods, canary scaled down", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded &&
+			s.service("web-canary").Spec.Selector[replicaset.HashLabel] == v1 && s.replicasOf(v2) == 0
+	})
+}
