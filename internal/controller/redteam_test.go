@@ -191,7 +191,7 @@ func TestRedTeamInFlightWeightForgottenWhenTheOldWeightVerifiesAgain(t *testing.
 			canary := "web-canary"
 			if pingPong {
 				s.redTeamPingPong()
-				canary = "web-ping"
+				canary = "web-pong"
 			}
 			s.run(60, "healthy on v1", isHealthy)
 			s.healthLag = 1
@@ -214,7 +214,7 @@ func TestRedTeamInFlightWeightForgottenWhenTheOldWeightVerifiesAgain(t *testing.
 }
 
 // redTeamPingPong makes the rollout a ping-pong canary (Services web-ping
-// and web-pong; pong is stable first).
+// and web-pong; ping is stable after the first deploy).
 func (ss *safeSim) redTeamPingPong() {
 	ctx := context.Background()
 	for _, name := range []string{"web-ping", "web-pong"} {

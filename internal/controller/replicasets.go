@@ -53,6 +53,11 @@ func (c *rolloutContext) syncReplicaSets(ctx context.Context) error {
 		if c.status.StableRS != "" {
 			reason = fmt.Sprintf("stable ReplicaSet %s-%s no longer exists", c.ro.Name, c.status.StableRS)
 		}
+		if cs := c.ro.Spec.Strategy.Canary; c.status.StableRS == "" && cs != nil && cs.PingPong != nil && c.status.Canary.StablePingPong == "" {
+			// The first version goes to ping, as in Argo Rollouts (the
+			// first update then moves traffic to pong).
+			c.status.Canary.StablePingPong = "ping"
+		}
 		c.status.StableRS = c.newHash
 		c.stableRS = rs
 		c.normal("RolloutCompleted", "Rollout completed update to revision %d (%s): %s", replicaset.Revision(rs), c.newHash, reason)
