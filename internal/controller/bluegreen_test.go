@@ -665,3 +665,37 @@ func eventsText(s *sim) string {
 		}
 	}
 }
+
+// A blue-green rollout turned canary (Argo Rollouts' e2e
+// TestBlueGreenToCanary): the old active Service, which the canary no
+// longer names, is released: its selector selects the rollout's pods of
+// every version again. One an ALB Ingress routes to keeps its selector
+// (widening it would register pods before they are healthy there).
+func TestBlueGreenToCanaryReleasesTheActiveService(t *testing.T) {
+	for _, routed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ingress=%t", routed), func(t *testing.T) {
+			s := newSim(t)
+			s.blueGreenRollout(2, bgOptions{})
+			if !routed {
+				s.must(s.c.Delete(context.Background(), &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web"}}))
+			}
+			v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+			s.update(func(ro *v1alpha1.Rollout) {
+				ro.Spec.Strategy.BlueGreen = nil
+				ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{weightStep(50), pauseStep("")}}
+				ro.Spec.Template.Annotations = map[string]string{"foo": "bar"}
+			})
+			s.run(80, "paused at 50%", paused)
+			svc := s.service("web-active")
+			if routed {
+				if svc.Spec.Selector[replicaset.HashLabel] != v1 {
+					t.Fatalf("web-active, routed to by an ALB ingress, selects %v; want it kept on %s", svc.Spec.Selector, v1)
+				}
+				return
+			}
+			if _, pinned := svc.Spec.Selector[replicaset.HashLabel]; pinned || svc.Annotations[ManagedByAnnotation] != "" {
+				t.Fatalf("web-active after the switch to canary: selector %v, annotations %v; want the hash label and managed-by gone", svc.Spec.Selector, svc.Annotations)
+			}
+		})
+	}
+}

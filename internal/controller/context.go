@@ -145,6 +145,10 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		return nil
 	}
 	c.newHash = replicaset.PodTemplateHash(&c.ro.Spec.Template, c.ro.Status.CollisionCount)
+	if err := c.releaseServices(ctx); err != nil {
+		c.finishStatus()
+		return err
+	}
 	var err error
 	switch {
 	case c.ro.Spec.Strategy.Canary != nil:

@@ -43,6 +43,14 @@ type observed struct {
 	// weights last written there, so they stay the rollout's (see
 	// heldIngresses). They are in ingresses too.
 	held []string
+	// released are Services that carry the rollout's managed-by annotation
+	// but that the spec no longer names (a blue-green active Service after
+	// the strategy became canary): their selector goes back to the
+	// rollout's pods of every version (releaseServices).
+	released []*corev1.Service
+	// ingressNamed are the Services of the namespace an ALB Ingress names
+	// in a path or default backend.
+	ingressNamed map[string]bool
 }
 
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
@@ -120,6 +128,20 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			if b.Port.Name != albannotation.UseAnnotation && slices.Contains(mine, b.Name) {
 				obs.plainBackends[b.Name] = true
 			}
+			if obs.ingressNamed == nil {
+				obs.ingressNamed = map[string]bool{}
+			}
+			obs.ingressNamed[b.Name] = true
+		}
+	}
+	var svcs corev1.ServiceList
+	if err := r.client.List(ctx, &svcs, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the services of namespace %s: %w", ro.Namespace, err)
+	}
+	for i := range svcs.Items {
+		svc := &svcs.Items[i]
+		if svc.Annotations[ManagedByAnnotation] == ro.Name && svc.DeletionTimestamp == nil && !slices.Contains(writtenServices(ro), svc.Name) {
+			obs.released = append(obs.released, svc)
 		}
 	}
 	if ro.ALBVerification().Enabled(r.opts.VerifyByDefault) {

@@ -8,8 +8,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
 // A Service's selector can follow one rollout only. The rollout that first
@@ -93,4 +95,31 @@ func (c *rolloutContext) rejectSharedServices() bool {
 		c.warning(reasonInvalidSpec, "%s", msg)
 	}
 	return true
+}
+
+// releaseServices lets go of the Services the rollout managed and no longer
+// names (observed.released), as Argo Rollouts does when a blue-green
+// rollout becomes a canary: the pod-template-hash selector is removed, so
+// the Service selects the rollout's pods of every version again, and so is
+// the managed-by annotation. A Service an ALB Ingress names keeps its
+// selector: widening it would register pods in a target group under
+// traffic before they are healthy there; the rollout reports it instead.
+func (c *rolloutContext) releaseServices(ctx context.Context) error {
+	for _, svc := range c.obs.released {
+		if c.obs.ingressNamed[svc.Name] {
+			log.FromContext(ctx).Info("service no longer named by the rollout keeps its selector: an ALB ingress routes to it", "service", svc.Name)
+			continue
+		}
+		n := svc.DeepCopy()
+		delete(n.Annotations, ManagedByAnnotation)
+		from := n.Spec.Selector[replicaset.HashLabel]
+		delete(n.Spec.Selector, replicaset.HashLabel)
+		if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(svc, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("releasing service %s/%s, which the rollout no longer names: %w", svc.Namespace, svc.Name, err)
+		}
+		if from != "" {
+			c.normal("SwitchService", "Released service %s, which the rollout no longer names: selector widened from %s to the rollout's pods", svc.Name, from)
+		}
+	}
+	return nil
 }
