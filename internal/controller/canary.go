@@ -473,6 +473,12 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 					want = max(want, 1)
 				}
 			}
+			if c.obs.plainBackends[t.canaryName] && replicas > 0 {
+				// An Ingress path names the canary Service directly: it
+				// moves to the new version only onto pods healthy in the
+				// path's group, so the new version runs at least one.
+				want = max(want, 1)
+			}
 			if !writtenVerified {
 				// The load balancer may still send the canary the weight
 				// it had before the one written: it shrinks only once the

@@ -194,6 +194,7 @@ var simRegressionSeeds = []uint64{
 	225,  // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
 	261,  // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
 	358,  // correcting a hand-edited action while the stable Service is on the new pods: all to the canary group, not to a stable group they fail
+	85,   // a header-route step (no setCanaryScale) with a path naming the canary Service directly: the new version runs one pod so the Service can move onto healthy targets
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
