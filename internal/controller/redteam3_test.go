@@ -1,0 +1,145 @@
+package controller
+
+// Red-team tests, third round: each demonstrates a violation of the safety
+// rules (controller.go, "The safety rules") on the current code, with the
+// real engine (verify.Decide) judging the model ALBs of the simulator. They
+// are expected to FAIL until the controller is fixed.
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+)
+
+// rt3PodsOf lists the live pods of a version (image demo:<v>).
+func (s *sim) rt3PodsOf(version string) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range s.pods() {
+		if p.DeletionTimestamp == nil && len(p.Spec.Containers) > 0 && p.Spec.Containers[0].Image == "demo:"+version {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// rt3Replace deletes pods (a node drain, a crash: the ReplicaSet makes new
+// ones), runs one pass so that the replacements are created and registered,
+// and makes the replacements of version take slowPasses passes more than
+// usual to pass the ALB health check (a slow start) in every group.
+func (s *sim) rt3Replace(version string, pods []corev1.Pod, slowPasses int) {
+	s.t.Helper()
+	before := map[string]bool{}
+	for _, p := range s.rt3PodsOf(version) {
+		before[p.Name] = true
+	}
+	for i := range pods {
+		s.must(s.c.Delete(context.Background(), &pods[i]))
+	}
+	s.step()
+	for _, p := range s.rt3PodsOf(version) {
+		if before[p.Name] || p.Status.PodIP == "" {
+			continue
+		}
+		for svc, at := range s.regAt {
+			if _, ok := at[p.Status.PodIP]; ok {
+				at[p.Status.PodIP] = s.passes + slowPasses
+				s.regAt[svc] = at
+			}
+		}
+	}
+}
+
+// RULE 4: an analysis step is passed without being evaluated and without a
+// user promoting past it, after the steps are edited while the rollout is
+// paused at a pause step.
+//
+// A pause step sets status.controllerPause (with a CanaryPauseStep pause
+// condition). An edit of spec.strategy.canary.steps (a new
+// status.currentStepHash) sends the rollout back to step 0
+// (reconcileCanary) but leaves the pause conditions and controllerPause as
+// they were. stepGate (gates.go) reads "no pause condition of mine and
+// controllerPause true" as "a user promoted past me" and completes the
+// analysis step at its first look: the gate never pauses, and the rollout
+// goes on to the next weight. The user added the analysis step to make the
+// rollout safer.
+//
+// Sequence: 4 replicas, steps setWeight 25, pause; v1 healthy; v2 paused at
+// the pause; the user edits the steps to setWeight 25, analysis, setWeight
+// 75, pause (no promote).
+func TestRedTeam3AnalysisStepPassedAfterStepsEditedAtAPause(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""))
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused at the pause step", pausedBy(v1alpha1.PauseReasonCanaryPauseStep))
+	s.steps(3)
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{weightStep(25), {Analysis: analysisRaw()}, weightStep(75), pauseStep("")}
+	})
+	for i := 0; i < 60; i++ {
+		s.step()
+		ro := s.rollout()
+		if got := ptr.Deref(ro.Status.CurrentStepIndex, -1); got > 1 || s.albWeights["web-canary"] > 25 {
+			t.Fatalf("pass %d: the analysis step (index 1) was passed without evaluation or promotion: step index %d, ALB weights %v, pause conditions %+v\nhistory:\n%s",
+				s.passes, got, s.albWeights, ro.Status.PauseConditions, strings.Join(s.history, "\n"))
+		}
+	}
+	if !pausedBy(v1alpha1.PauseReasonInconclusiveAnalysisRun)(s.rollout()) {
+		t.Fatalf("not paused at the analysis gate: %+v", s.rollout().Status.PauseConditions)
+	}
+}
+
+// RULE 1: blue-green in the ALB, the move of all traffic back to the active
+// group after a timed-out flip is written with no health check, and the
+// active group's pods were replaced meanwhile: all of production goes to a
+// group whose targets are still in their initial health check.
+//
+// moveBlueGreenWeight skips the health-before-weight check when
+// undoingTimedOut: the written weights are those of a verification that
+// timed out, and the group the traffic goes back to is assumed to hold the
+// pods it had ("whose pods never left it"). But the flip had been applied:
+// the active group had weight 0 for the whole timeout, and its pods are not
+// immortal (a node drain, a crash: the ReplicaSet replaces them, and the
+// replacements start in Elb.InitialHealthChecking). The guard does not catch
+// it either: vetIngress counts a blue-green raise from e.base, the highest
+// weight written or bound, and the bound still holds the active group's 100
+// from before the flip (guard.go says so: "an open limitation").
+//
+// Sequence: 2 replicas, ALB mode with auto-promotion; v1 healthy; v2; the
+// flip (preview 100) is written and applied; one v2 pod is replaced and its
+// replacement never passes the health check, so the flip's verification
+// times out (30 s) and the rollout aborts; meanwhile both v1 pods (active
+// group, weight 0) were replaced by pods that take 60 passes to pass the
+// health check.
+func TestRedTeam3BlueGreenUndoAfterTimeoutSkipsTheHealthCheck(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.run(80, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(120, "the flip to the preview group applied", func(*v1alpha1.Rollout) bool {
+		return s.rt2ActionWeights("web")["web-preview"] == 100 && s.albWeights["web-preview"] == 100 && len(s.pendingLB) == 0
+	})
+	// A v2 pod is replaced; its replacement never turns healthy: the flip
+	// cannot be verified and times out.
+	s.rt3Replace("v2", s.rt3PodsOf("v2")[:1], 100000)
+	// The v1 pods, at weight 0 in the active group, are replaced too; their
+	// replacements take 60 passes to pass the health check.
+	s.rt3Replace("v1", s.rt3PodsOf("v1"), 60)
+	// checkInvariants fails the test when the active group gets traffic
+	// with no healthy target.
+	s.run(200, "aborted, all traffic back on the active group", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Abort && s.albWeights["web-active"] == 100
+	})
+	s.steps(5)
+}
+
+// rt3Unused keeps imports used while tests are drafted.
+var _ = replicaset.HashLabel
+var _ client.Object
