@@ -11,11 +11,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
 // rt3PodsOf lists the live pods of a version (image demo:<v>).
@@ -140,6 +139,72 @@ func TestRedTeam3BlueGreenUndoAfterTimeoutSkipsTheHealthCheck(t *testing.T) {
 	s.steps(5)
 }
 
-// rt3Unused keeps imports used while tests are drafted.
-var _ = replicaset.HashLabel
-var _ client.Object
+// RULE 1 and RULE 2: the stable Service of a canary, which an Ingress path
+// names directly, is re-pointed at promotion straight from the old pods to
+// the new ones: the path's target group serves with no healthy target.
+//
+// The first round fixed this for the canary Service (movePlainCanary: widen,
+// check the new pods healthy in the path's group, narrow). The stable
+// Service got nothing: driveTraffic moves all weight to the canary group,
+// then switchService points the stable Service at the new pods. The guard
+// lets it through: vetSelector sees the stable Service's action weight 0
+// verified, so its only traffic is the plain path's (not "weighted"), and a
+// plain-path Service may move to ready pods of a fully available
+// ReplicaSet. The old targets leave the path's group at once; the new ones
+// are in their initial health check. A path straight to the stable Service
+// is a common set-up (stable.example.com next to the weighted host, an
+// internal Ingress, a health-check endpoint of the "current" version).
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; a second ALB
+// Ingress web-stable-direct whose path names web-stable; v1 healthy; targets
+// take 2 passes to pass the health check; v2; promote at the pause.
+func TestRedTeam3StableServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.ingress("web-stable-direct", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(3) // the plain path's group has had a healthy target
+	s.healthLag = 2
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when the path's group has no healthy
+	// target.
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(5)
+}
+
+// RULE 1 and RULE 2: blue-green in the ALB, the active Service, which
+// another Ingress's path names directly, is re-pointed from the old pods to
+// the new ones in one write: that path's target group serves with no
+// healthy target.
+//
+// driveBlueGreenALB moves the active Service once the action's weight 0 on
+// the active group is verified (after the flip to the preview group). It
+// knows nothing of plain paths (only selector mode and the canary Service,
+// movePlainCanary, widen first). The guard's vetSelector counts the plain
+// path (exposure.plain) but, the action's weight on the active Service
+// being 0, lets a plain-path Service move to the ready pods of a fully
+// available ReplicaSet. The path sends all of its traffic to a group whose
+// old targets are deregistered and whose new ones are in their initial
+// health check. (A path to the active Service is how Argo's blue-green
+// manifests route production: a team moving to blueGreen.alb keeps its
+// other Ingress, or an internal one.)
+//
+// Sequence: blue-green ALB mode, 2 replicas, auto-promotion; a second ALB
+// Ingress web-active-direct naming web-active; v1 healthy; targets take 2
+// passes to pass the health check; v2.
+func TestRedTeam3BlueGreenALBActiveServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.ingress("web-active-direct", networkingv1.IngressServiceBackend{Name: "web-active", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.atomic = false // two ALBs: each is atomic on its own, not both together
+	s.run(80, "healthy on v1", isHealthy)
+	s.steps(3)
+	s.healthLag = 2
+	setImage(s, "v2")
+	// checkInvariants fails the test when the path's group has no healthy
+	// target.
+	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.selectorOf("web-active") == ro.Status.StableRS })
+	s.steps(5)
+}
