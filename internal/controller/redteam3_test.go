@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -207,4 +208,51 @@ func TestRedTeam3BlueGreenALBActiveServiceWithAPlainPathMovesToUnhealthyTargets(
 	// target.
 	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.selectorOf("web-active") == ro.Status.StableRS })
 	s.steps(5)
+}
+
+// RULE 2: a canary Service the spec stops naming keeps its weight on the
+// ALB, and the pods behind it are scaled down while that weight is still
+// applied.
+//
+// The user renames the canary Service (spec.strategy.canary.canaryService
+// web-canary -> web-canary2, a new Service made from the same manifest:
+// selector app=web) and aborts. The action on the Ingress still forwards
+// 20 % to web-canary: observeTraffic finds it "foreign" (it names a Service
+// the spec does not), correctWeights rewrites it to web-canary2 0 /
+// web-stable 100, and the aborted ReplicaSet's scale-down
+// (scaleCanaryALB, modeAbort) only asks that the canary and stable Services
+// of the spec no longer select it by hash and that the action as written
+// gives the canary no weight: it starts the abortScaleDownDelaySeconds
+// clock at once, whether or not the rewrite was ever applied or verified.
+// The guard does not stop it: status.trafficBound still lists web-canary at
+// 20, but vetScale (and vetSelector, vetEviction) only look at the Services
+// the spec names now (rolloutServices), so web-canary's traffic is
+// invisible to it. When the load balancer controller is slow to apply the
+// rewrite (down, restarting, behind on its queue for more than the delay),
+// the ALB still sends 20 % of production to web-canary's group, whose pods
+// are gone.
+//
+// Sequence: 2 replicas, steps setWeight 20, pause; v1 healthy; v2 paused at
+// 20 %; the load balancer controller stops applying changes; the user
+// renames the canary Service and aborts; 30 s later the v2 ReplicaSet is
+// scaled to 0.
+func TestRedTeam3RenamedCanaryServiceScaledDownUnderItsOldWeight(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(20), pauseStep(""))
+	svc := s.service("web-stable").DeepCopy()
+	svc.ObjectMeta = metav1.ObjectMeta{Namespace: s.ns, Name: "web-canary2"}
+	svc.Spec.Selector = map[string]string{"app": "web"}
+	s.must(s.c.Create(context.Background(), svc))
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused at 20%", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.albWeights["web-canary"] == 20 })
+	s.steps(3)
+	s.lbStalledUntil = s.passes + 1000
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Strategy.Canary.CanaryService = "web-canary2" })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	// checkInvariants fails the test when the ALB's 20 % for web-canary
+	// reaches a group with no healthy target.
+	for i := 0; i < 150; i++ {
+		s.step()
+	}
 }
