@@ -206,7 +206,9 @@ func TestRedTeam3BlueGreenALBActiveServiceWithAPlainPathMovesToUnhealthyTargets(
 	setImage(s, "v2")
 	// checkInvariants fails the test when the path's group has no healthy
 	// target.
-	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.selectorOf("web-active") == ro.Status.StableRS })
+	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && s.selectorOf("web-active") == ro.Status.StableRS
+	})
 	s.steps(5)
 }
 
