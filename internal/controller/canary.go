@@ -45,7 +45,12 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	c.status.CurrentPodHash = c.newHash
 	if h := replicaset.JSONHash(cs.Steps); c.status.CurrentStepHash != h {
 		if c.status.CurrentStepHash != "" && c.newHash != c.status.StableRS {
+			// New steps start from the beginning, and nothing of the old
+			// steps' pauses carries over: a controllerPause left set would
+			// read as a user's promote past the first pause or gate.
 			c.status.CurrentStepIndex = ptr.To(int32(0))
+			c.status.PauseConditions, c.status.ControllerPause = nil, false
+			c.resetGates()
 		}
 		c.status.CurrentStepHash = h
 	}

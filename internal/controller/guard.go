@@ -732,7 +732,7 @@ func (c *rolloutContext) vetScale(rs *appsv1.ReplicaSet, replicas int32) *unsafe
 		return nil
 	}
 	e := c.exposure()
-	for _, name := range rolloutServices(c.ro) {
+	for _, name := range c.guardedServices() {
 		svc := c.obs.services[name]
 		if svc == nil || !selects(svc, rs) || !e.serves(name) {
 			continue
@@ -754,13 +754,20 @@ func (c *rolloutContext) vetScale(rs *appsv1.ReplicaSet, replicas int32) *unsafe
 	return nil
 }
 
+// guardedServices are the Services whose pods the guard keeps while they
+// may receive traffic: those the spec names and those only the recorded
+// traffic still names (formerServices).
+func (c *rolloutContext) guardedServices() []string {
+	return slices.Concat(rolloutServices(c.ro), formerServices(c.ro))
+}
+
 // vetEviction checks evicting pod p.
 func (c *rolloutContext) vetEviction(p *corev1.Pod) *unsafeWrite {
 	if p.DeletionTimestamp != nil || !podReady(p) {
 		return nil
 	}
 	e := c.exposure()
-	for _, name := range rolloutServices(c.ro) {
+	for _, name := range c.guardedServices() {
 		svc := c.obs.services[name]
 		if svc == nil || !e.serves(name) || len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(p.Labels)) {
 			continue

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -84,7 +85,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		}
 	}
 
-	for _, name := range rolloutServices(ro) {
+	for _, name := range slices.Concat(rolloutServices(ro), formerServices(ro)) {
 		var svc corev1.Service
 		err := r.client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &svc)
 		switch {
@@ -152,6 +153,32 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		obs.bindings = b
 	}
 	return obs, nil
+}
+
+// formerServices are the Services the rollout's recorded traffic names
+// (status.trafficBound, status.canary.weights) that its spec no longer
+// names (a renamed canaryService): the load balancer may still forward
+// to them, so the write guard keeps their pods (guardedServices).
+func formerServices(ro *v1alpha1.Rollout) []string {
+	var out []string
+	add := func(name string) {
+		if name != "" && !slices.Contains(out, name) && !slices.Contains(rolloutServices(ro), name) {
+			out = append(out, name)
+		}
+	}
+	if b := ro.Status.TrafficBound; b != nil {
+		for _, name := range slices.Sorted(maps.Keys(b.Weights)) {
+			add(name)
+		}
+		for _, name := range b.RouteServices {
+			add(name)
+		}
+	}
+	if w := ro.Status.Canary.Weights; w != nil {
+		add(w.Canary.ServiceName)
+		add(w.Stable.ServiceName)
+	}
+	return out
 }
 
 // heldBy reports whether an Ingress the rollout does not name still carries

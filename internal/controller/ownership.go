@@ -103,9 +103,14 @@ func (c *rolloutContext) rejectSharedServices() bool {
 // the Service selects the rollout's pods of every version again, and so is
 // the managed-by annotation. A Service an ALB Ingress names keeps its
 // selector: widening it would register pods in a target group under
-// traffic before they are healthy there; the rollout reports it instead.
+// traffic before they are healthy there; the rollout reports it instead. A
+// Service the rollout's action may still forward to (a renamed
+// canaryService) is kept until that traffic is gone, verified.
 func (c *rolloutContext) releaseServices(ctx context.Context) error {
 	for _, svc := range c.obs.released {
+		if c.exposure().serves(svc.Name) {
+			continue // the load balancer may still forward to it: kept as it is
+		}
 		if c.obs.ingressNamed[svc.Name] {
 			log.FromContext(ctx).Info("service no longer named by the rollout keeps its selector: an ALB ingress routes to it", "service", svc.Name)
 			continue
