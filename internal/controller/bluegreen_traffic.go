@@ -592,16 +592,18 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 		return nil
 	}
 	undo := gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
-	if c.verifying() && t.written && !undo {
+	if c.verifying() && t.written {
 		spec := c.bgSpec(t, t.previewW, t.activeW)
 		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
 		out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec)
-		// Back to stable (abort, rollback), the move waits only for the
-		// gaining group's targets to be seen healthy, even when the check
-		// is not Verified otherwise (written weights the load balancer
-		// controller never applied); the group that loses the traffic, the
-		// broken new version maybe, is not judged at all.
-		back := c.mode != modeProgress && gaining == t.activeSvc
+		// Back to stable (abort, rollback, undoing a flip that timed out),
+		// the move waits only for the gaining group's targets to be seen
+		// healthy, even when the check is not Verified otherwise (written
+		// weights the load balancer controller never applied); the group
+		// that loses the traffic, the broken new version maybe, is not
+		// judged at all. The active group's pods may have been replaced
+		// while it had no weight: they are checked, never assumed.
+		back := (c.mode != modeProgress || undo) && gaining == t.activeSvc
 		if out != outcomeVerified && (!back || !c.checkedHealthy(spec, gaining.Name)) {
 			return err
 		}
@@ -657,9 +659,9 @@ func (c *rolloutContext) checkedWeightsApplied(s *verifySpec) bool {
 // undoingTimedOut reports whether the weights as written are those of a
 // verification that timed out (the load balancer controller never applied
 // them, or the group that got the traffic never turned healthy): moving the
-// traffic back to the group it came from, whose pods never left it, then
-// needs no check of the written state first (that check could never pass);
-// the move itself is verified.
+// traffic back to the group it came from then needs no check of the written
+// state first (that check could never pass), only of that group's targets
+// (they may have been replaced meanwhile); the move itself is verified.
 func (c *rolloutContext) undoingTimedOut(t *bgTraffic) bool {
 	v := c.status.Verification
 	return v != nil && v.Phase == v1alpha1.VerificationTimedOut && v.Fingerprint == c.bgSpec(t, t.previewW, t.activeW).fingerprint()
