@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"sync"
 	"time"
 
@@ -53,7 +54,11 @@ const DefaultNodeName = "albrollouts-local"
 type Options struct {
 	NodeName  string  // default DefaultNodeName
 	PodCIDR   string  // loopback range for pod IPs; default DefaultPodCIDR
-	TimeScale float64 // multiplier for probe timings, preStop sleeps and grace periods; 0 or 1 = real time
+	TimeScale float64 // multiplier for probe timings, hook sleeps, image pull back-offs and grace periods; 0 or 1 = real time
+	// UnpullableImages is a regular expression: images whose reference matches it
+	// cannot be pulled (ErrImagePull, ImagePullBackOff). Empty: the environment
+	// variable UnpullableImagesEnv, else DefaultUnpullableImages; "-": none.
+	UnpullableImages string
 	// HeartbeatInterval is how often the node Lease is renewed; default 10s.
 	HeartbeatInterval time.Duration
 }
@@ -61,12 +66,13 @@ type Options struct {
 // Agent is the node agent. Create it with New and add it to a manager with
 // SetupWithManager; it runs while the manager runs.
 type Agent struct {
-	opts        Options
-	ips         *IPAllocator
-	probeClient *http.Client
-	client      client.Client
-	reader      client.Reader // uncached, for the node's own objects
-	events      recorder.EventRecorder
+	opts         Options
+	ips          *IPAllocator
+	unpullableRE *regexp.Regexp // nil: every image can be pulled
+	probeClient  *http.Client
+	client       client.Client
+	reader       client.Reader // uncached, for the node's own objects
+	events       recorder.EventRecorder
 
 	// runCtx is cancelled by Stop; it cuts preStop sleeps short.
 	runCtx    context.Context
@@ -96,10 +102,15 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
+	unpullableRE, err := unpullablePattern(o.UnpullableImages)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	return &Agent{
-		opts: o,
-		ips:  ips,
+		opts:         o,
+		ips:          ips,
+		unpullableRE: unpullableRE,
 		// Probes are not proxied, and like the kubelet's they do not reuse connections.
 		probeClient: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
 		runCtx:      runCtx,
@@ -131,6 +142,13 @@ func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(a.notifyCh, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(a)
+}
+
+// eventf records an event about pod, when the agent runs in a manager.
+func (a *Agent) eventf(pod *corev1.Pod, eventType, reason, action, note string, args ...any) {
+	if a.events != nil {
+		a.events.Eventf(pod, nil, eventType, reason, action, note, args...)
+	}
 }
 
 // notify asks for pod key to be reconciled again (a probe result changed).
@@ -219,6 +237,9 @@ func (a *Agent) runtimeFor(pod *corev1.Pod) *podRuntime {
 	a.pods[key] = rt
 	a.mu.Unlock()
 	for _, c := range rt.containers {
+		if c.pullWaiting.Load() != nil {
+			continue // its pull loop reports
+		}
 		if c.waiting != nil {
 			a.events.Eventf(pod, nil, corev1.EventTypeWarning, c.waiting.Reason, "Starting",
 				"container %s: %s", c.spec.Name, c.waiting.Message)
