@@ -4,7 +4,7 @@
 // demo app (internal/demoapp). It reports pod status like the kubelet: phase, podIP,
 // container statuses, and the Ready condition from real HTTP readiness probes and the
 // pod's readiness gates. Deleting a pod stops it within its termination grace period
-// (after a preStop sleep hook, if any), then removes the pod object.
+// (after its preStop hook's sleep, if any), then removes the pod object.
 //
 // Pods of any image run. albrollouts/demo:<version> runs the demo app; any other
 // image runs a generic HTTP stand-in on every declared TCP container port: the demo
@@ -12,12 +12,32 @@
 // "latest") as its version and the same knobs (ERROR_RATE, LATENCY, HEALTH_FAIL,
 // STARTUP_DELAY, the admin toggles). HEALTH_FAIL makes /healthz and every path the
 // container's HTTP probes use answer 500. A container without declared ports serves
-// nothing and is reported Running. Only readiness probes are run; liveness and
-// startup probes are not (nothing restarts). An image reference that does not parse
-// leaves the pod Pending with the waiting reason InvalidImageName.
+// nothing and is reported Running. An image reference that does not parse leaves the
+// pod Pending with the waiting reason InvalidImageName.
 //
-// A TimeScale below 1 speeds up probe timings (initial delay, period), preStop sleeps
-// and grace periods, so tests and demos need not wait real kubelet intervals.
+// Pods are not ready at once; what a kubelet would wait for is waited for:
+//
+//   - Readiness probes (httpGet and tcpSocket really probe the pod; exec and grpc
+//     pass) run on the kubelet's schedule: a tick every periodSeconds from the
+//     container's start plus one probe when the container is reported running, each
+//     skipped until initialDelaySeconds have passed; successThreshold and
+//     failureThreshold consecutive results flip readiness. Liveness and startup
+//     probes are not run (nothing restarts). minReadySeconds is the ReplicaSet
+//     controller's business, as on a real cluster.
+//   - Lifecycle hooks are not run, their time is modelled (see hookDuration): a
+//     postStart hook that sleeps (a sleep action, ["sleep","10"], ["sh","-c","sleep
+//     10"]) keeps the container Waiting in ContainerCreating and the pod Pending for
+//     that long, though the process already serves; a preStop sleep delays the
+//     shutdown. Any other hook command succeeds at once.
+//   - An image matching the unpullable pattern (Options.UnpullableImages, the
+//     environment variable ALBROLLOUTS_UNPULLABLE_IMAGES, or
+//     DefaultUnpullableImages: "nonexistent", "does-not-exist", "notfound" in the
+//     reference) is never pulled: its container cycles through ErrImagePull and
+//     ImagePullBackOff with the kubelet's back-off and never runs.
+//
+// A TimeScale below 1 speeds up probe timings (initial delay, period), hook sleeps,
+// image pull back-offs and grace periods, so tests and demos need not wait real
+// kubelet intervals.
 package nodeagent
 
 import (

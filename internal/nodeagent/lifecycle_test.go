@@ -219,3 +219,30 @@ func TestUnpullableImageBacksOff(t *testing.T) {
 		}
 	}
 }
+
+// A preStop exec hook that sleeps (as Argo's e2e manifests use) delays the shutdown
+// like a preStop sleep action, within the grace period.
+func TestPreStopExecSleepDelaysShutdown(t *testing.T) {
+	a, err := New(Options{PodCIDR: "127.74.0.0/24", TimeScale: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u6"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "web", Image: "nginx:1.19-alpine",
+			Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", "10"}}}},
+		}}},
+	}
+	rt := a.startPod(pod)
+	var doneAfter atomic.Int64
+	start := time.Now()
+	a.startTermination(rt, pod, func() { doneAfter.Store(int64(time.Since(start))) })
+	if !eventually(t, 30*time.Second, func() bool { return doneAfter.Load() != 0 }) {
+		t.Fatal("termination never finished")
+	}
+	if d := time.Duration(doneAfter.Load()); d < 200*time.Millisecond {
+		t.Errorf("stopped after %v, want after the preStop sleep's 10s scaled by 0.02 (200ms)", d)
+	}
+}
