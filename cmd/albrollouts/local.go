@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/albrollouts/albrollouts/internal/localenv"
+	"github.com/albrollouts/albrollouts/internal/nodeagent"
 )
 
 // rolloutControllerComponent runs the rollout controller inside `local up
@@ -66,6 +67,7 @@ func newLocalUpCmd() *cobra.Command {
 	f.DurationVar(&o.LBLag, "lb-lag", 0, "delay before the local ALB controller applies an Ingress change (the real one takes seconds)")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "value of the elbv2.k8s.aws/cluster tag (default albrollouts-local)")
 	f.StringVar(&o.PodCIDR, "pod-cidr", "", "range of pod IPs: loopback (default 127.1.0.0/16), or a range local to this machine, e.g. routed to lo in a private network namespace (then EndpointSlices are published)")
+	f.StringVar(&o.UnpullableImages, "unpullable-images", "", "regular expression of image references that cannot be pulled (ErrImagePull, ImagePullBackOff); default $"+nodeagent.UnpullableImagesEnv+", else references containing nonexistent, does-not-exist or notfound; - for none")
 	f.BoolVar(&withController, "with-controller", false, "also run the rollout controller")
 	return cmd
 }

@@ -354,7 +354,10 @@ func (c *Cluster) crds() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // (deployment); ready Pods become EndpointSlice endpoints (endpointslice) and v1
 // Endpoints (endpoints, which Argo-era tools still read); deleting an owner deletes
 // its dependents through ownerReferences, e.g. a Rollout's ReplicaSets and their
-// Pods (garbage-collector); deleting a namespace deletes what is in it (namespace).
+// Pods (garbage-collector); deleting a namespace deletes what is in it (namespace);
+// PodDisruptionBudgets get their status (disruption: currentHealthy,
+// disruptionsAllowed), which kube-apiserver's eviction subresource checks, so an
+// eviction over budget is refused with 429 as on a real cluster.
 // kube-apiserver refuses loopback addresses in both EndpointSlices and Endpoints, so
 // pods on 127.x get neither; see the README's "Try it locally".
 func ControllerManagerControllers() []string {
@@ -365,6 +368,7 @@ func ControllerManagerControllers() []string {
 		"endpoints-controller",
 		"garbage-collector-controller",
 		"namespace-controller",
+		"disruption-controller",
 	}
 }
 

@@ -1,9 +1,11 @@
 // Package localenv runs the whole local stand-in for EKS + the AWS Load Balancer
 // Controller + ALB in one process: a real control plane (etcd, kube-apiserver,
-// kube-controller-manager from internal/localcluster), elbsim (the ELBv2 emulator),
-// the node agent (pods served on loopback IPs by the demo app) and the local ALB
-// controller (Ingress annotations -> elbsim). `albrollouts local up` and the e2e
-// tests use it.
+// kube-controller-manager from internal/localcluster, with the disruption controller,
+// so PodDisruptionBudgets and evictions work), elbsim (the ELBv2 emulator), the node
+// agent (pods served on loopback IPs by the demo app, with the kubelet's readiness
+// probe timing, postStart/preStop sleeps and image pull failures for images matching
+// Options.UnpullableImages) and the local ALB controller (Ingress annotations ->
+// elbsim). `albrollouts local up` and the e2e tests use it.
 //
 // Stop order matters: extra components (the rollout controller), then the node agent
 // and the ALB controller, then elbsim, then the control plane (the API server waits
@@ -17,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -72,6 +75,11 @@ type Options struct {
 	// deregistration delays, and the node agent's probes, preStop sleeps and grace
 	// periods. 0 or 1 = real time; 0.1 = ten times faster.
 	TimeScale float64
+	// UnpullableImages is a regular expression for images the node agent cannot
+	// pull: their containers stay Waiting in ErrImagePull / ImagePullBackOff.
+	// Empty: $ALBROLLOUTS_UNPULLABLE_IMAGES, else nodeagent.DefaultUnpullableImages
+	// (references containing "nonexistent", "does-not-exist" or "notfound"); "-": none.
+	UnpullableImages string
 	// LBLag delays applying Ingress changes in the local ALB controller.
 	LBLag time.Duration
 	// HealthPollInterval is how often the ALB controller re-reads target health for
@@ -187,6 +195,11 @@ func withDefaults(o Options) (Options, error) {
 	if o.TimeScale < 0 {
 		return o, fmt.Errorf("time scale %g must not be negative", o.TimeScale)
 	}
+	if p := o.UnpullableImages; p != "" && p != "-" {
+		if _, err := regexp.Compile(p); err != nil {
+			return o, fmt.Errorf("unpullable image pattern %q: %w", p, err)
+		}
+	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -250,7 +263,7 @@ func (e *Env) startControllers() error {
 	if err != nil {
 		return fmt.Errorf("create controller manager: %w", err)
 	}
-	e.agent, err = nodeagent.New(nodeagent.Options{PodCIDR: e.opts.PodCIDR, TimeScale: e.opts.TimeScale})
+	e.agent, err = nodeagent.New(nodeagent.Options{PodCIDR: e.opts.PodCIDR, TimeScale: e.opts.TimeScale, UnpullableImages: e.opts.UnpullableImages})
 	if err != nil {
 		return err
 	}

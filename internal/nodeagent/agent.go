@@ -4,7 +4,7 @@
 // demo app (internal/demoapp). It reports pod status like the kubelet: phase, podIP,
 // container statuses, and the Ready condition from real HTTP readiness probes and the
 // pod's readiness gates. Deleting a pod stops it within its termination grace period
-// (after a preStop sleep hook, if any), then removes the pod object.
+// (after its preStop hook's sleep, if any), then removes the pod object.
 //
 // Pods of any image run. albrollouts/demo:<version> runs the demo app; any other
 // image runs a generic HTTP stand-in on every declared TCP container port: the demo
@@ -12,12 +12,32 @@
 // "latest") as its version and the same knobs (ERROR_RATE, LATENCY, HEALTH_FAIL,
 // STARTUP_DELAY, the admin toggles). HEALTH_FAIL makes /healthz and every path the
 // container's HTTP probes use answer 500. A container without declared ports serves
-// nothing and is reported Running. Only readiness probes are run; liveness and
-// startup probes are not (nothing restarts). An image reference that does not parse
-// leaves the pod Pending with the waiting reason InvalidImageName.
+// nothing and is reported Running. An image reference that does not parse leaves the
+// pod Pending with the waiting reason InvalidImageName.
 //
-// A TimeScale below 1 speeds up probe timings (initial delay, period), preStop sleeps
-// and grace periods, so tests and demos need not wait real kubelet intervals.
+// Pods are not ready at once; what a kubelet would wait for is waited for:
+//
+//   - Readiness probes (httpGet and tcpSocket really probe the pod; exec and grpc
+//     pass) run on the kubelet's schedule: a tick every periodSeconds from the
+//     container's start plus one probe when the container is reported running, each
+//     skipped until initialDelaySeconds have passed; successThreshold and
+//     failureThreshold consecutive results flip readiness. Liveness and startup
+//     probes are not run (nothing restarts). minReadySeconds is the ReplicaSet
+//     controller's business, as on a real cluster.
+//   - Lifecycle hooks are not run, their time is modelled (see hookDuration): a
+//     postStart hook that sleeps (a sleep action, ["sleep","10"], ["sh","-c","sleep
+//     10"]) keeps the container Waiting in ContainerCreating and the pod Pending for
+//     that long, though the process already serves; a preStop sleep delays the
+//     shutdown. Any other hook command succeeds at once.
+//   - An image matching the unpullable pattern (Options.UnpullableImages, the
+//     environment variable ALBROLLOUTS_UNPULLABLE_IMAGES, or
+//     DefaultUnpullableImages: "nonexistent", "does-not-exist", "notfound" in the
+//     reference) is never pulled: its container cycles through ErrImagePull and
+//     ImagePullBackOff with the kubelet's back-off and never runs.
+//
+// A TimeScale below 1 speeds up probe timings (initial delay, period), hook sleeps,
+// image pull back-offs and grace periods, so tests and demos need not wait real
+// kubelet intervals.
 package nodeagent
 
 import (
@@ -25,6 +45,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"sync"
 	"time"
 
@@ -53,7 +74,11 @@ const DefaultNodeName = "albrollouts-local"
 type Options struct {
 	NodeName  string  // default DefaultNodeName
 	PodCIDR   string  // loopback range for pod IPs; default DefaultPodCIDR
-	TimeScale float64 // multiplier for probe timings, preStop sleeps and grace periods; 0 or 1 = real time
+	TimeScale float64 // multiplier for probe timings, hook sleeps, image pull back-offs and grace periods; 0 or 1 = real time
+	// UnpullableImages is a regular expression: images whose reference matches it
+	// cannot be pulled (ErrImagePull, ImagePullBackOff). Empty: the environment
+	// variable UnpullableImagesEnv, else DefaultUnpullableImages; "-": none.
+	UnpullableImages string
 	// HeartbeatInterval is how often the node Lease is renewed; default 10s.
 	HeartbeatInterval time.Duration
 }
@@ -61,12 +86,13 @@ type Options struct {
 // Agent is the node agent. Create it with New and add it to a manager with
 // SetupWithManager; it runs while the manager runs.
 type Agent struct {
-	opts        Options
-	ips         *IPAllocator
-	probeClient *http.Client
-	client      client.Client
-	reader      client.Reader // uncached, for the node's own objects
-	events      recorder.EventRecorder
+	opts         Options
+	ips          *IPAllocator
+	unpullableRE *regexp.Regexp // nil: every image can be pulled
+	probeClient  *http.Client
+	client       client.Client
+	reader       client.Reader // uncached, for the node's own objects
+	events       recorder.EventRecorder
 
 	// runCtx is cancelled by Stop; it cuts preStop sleeps short.
 	runCtx    context.Context
@@ -96,10 +122,15 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
+	unpullableRE, err := unpullablePattern(o.UnpullableImages)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	return &Agent{
-		opts: o,
-		ips:  ips,
+		opts:         o,
+		ips:          ips,
+		unpullableRE: unpullableRE,
 		// Probes are not proxied, and like the kubelet's they do not reuse connections.
 		probeClient: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
 		runCtx:      runCtx,
@@ -131,6 +162,13 @@ func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(a.notifyCh, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(a)
+}
+
+// eventf records an event about pod, when the agent runs in a manager.
+func (a *Agent) eventf(pod *corev1.Pod, eventType, reason, action, note string, args ...any) {
+	if a.events != nil {
+		a.events.Eventf(pod, nil, eventType, reason, action, note, args...)
+	}
 }
 
 // notify asks for pod key to be reconciled again (a probe result changed).
@@ -219,6 +257,9 @@ func (a *Agent) runtimeFor(pod *corev1.Pod) *podRuntime {
 	a.pods[key] = rt
 	a.mu.Unlock()
 	for _, c := range rt.containers {
+		if c.pullWaiting.Load() != nil {
+			continue // its pull loop reports
+		}
 		if c.waiting != nil {
 			a.events.Eventf(pod, nil, corev1.EventTypeWarning, c.waiting.Reason, "Starting",
 				"container %s: %s", c.spec.Name, c.waiting.Message)

@@ -264,3 +264,80 @@ func TestGenericImageHealthFailFailsProbedPath(t *testing.T) {
 	}
 	waitPod(t, key, "ready again", podReady)
 }
+
+// firstContainerState returns the state of the pod's first container.
+func firstContainerState(p *corev1.Pod) corev1.ContainerState {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return corev1.ContainerState{}
+	}
+	return p.Status.ContainerStatuses[0].State
+}
+
+// A postStart hook that sleeps and a readiness probe with an initial delay hold the
+// pod back as a kubelet would (time scale 0.1 here): Waiting ContainerCreating for
+// the hook's 30 s (3 s), then Running but unready until the first probe tick after
+// the 40 s (4 s) initial delay, at 50 s (5 s).
+func TestPostStartAndReadinessTiming(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "timing")
+	key := client.ObjectKey{Namespace: ns, Name: "slow"}
+	probe := httpProbe("/", intstr.FromString("http"))
+	probe.InitialDelaySeconds, probe.PeriodSeconds = 40, 50
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "web", Image: "registry.example/web:1",
+			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			ReadinessProbe: probe,
+			Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{
+				Exec: &corev1.ExecAction{Command: []string{"/bin/sleep", "30"}},
+			}},
+		}}},
+	}
+	created := time.Now()
+	if err := kube.Create(t.Context(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, key, "Pending with the container Waiting in ContainerCreating", func(p *corev1.Pod) bool {
+		w := firstContainerState(p).Waiting
+		return p.Status.Phase == corev1.PodPending && w != nil && w.Reason == nodeagent.ReasonContainerCreating && p.Status.PodIP != ""
+	})
+	waitPod(t, key, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	if d := time.Since(created); d < 3*time.Second {
+		t.Errorf("Running %v after creation, before the postStart hook's 3s ended", d)
+	}
+	got := waitPod(t, key, "Ready", podReady)
+	if d := time.Since(created); d < 5*time.Second {
+		t.Errorf("Ready %v after creation; want the first probe at the period tick after the initial delay (5s)", d)
+	}
+	if firstContainerState(got).Running == nil || !got.Status.ContainerStatuses[0].Ready {
+		t.Errorf("container status %+v", got.Status.ContainerStatuses)
+	}
+}
+
+// An image matching the unpullable pattern (by default Argo's e2e image
+// nonexistent-image-that-does-not-exist) is Waiting with ErrImagePull, then
+// ImagePullBackOff, and the pod stays Pending and unready.
+func TestUnpullableImage(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "pull")
+	key := client.ObjectKey{Namespace: ns, Name: "bad"}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "job", Image: "nonexistent-image-that-does-not-exist:latest",
+		}}},
+	}
+	if err := kube.Create(t.Context(), pod); err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{nodeagent.ReasonErrImagePull, nodeagent.ReasonImagePullBackOff} {
+		got := waitPod(t, key, reason, func(p *corev1.Pod) bool {
+			w := firstContainerState(p).Waiting
+			return w != nil && w.Reason == reason
+		})
+		if got.Status.Phase != corev1.PodPending || podReady(got) {
+			t.Errorf("%s: phase %s, ready %t; want Pending and unready", reason, got.Status.Phase, podReady(got))
+		}
+	}
+}

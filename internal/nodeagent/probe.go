@@ -13,17 +13,24 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// prober runs one container's readiness probe the way the kubelet does: the first
-// probe after initialDelaySeconds, then one every periodSeconds; the container turns
-// ready after successThreshold consecutive successes and unready after
-// failureThreshold consecutive failures. It starts unready.
+// prober runs one container's readiness probe the way the kubelet's probe worker
+// does. Its ticker starts with the container, one tick every periodSeconds, and
+// one extra probe is due the moment the container is reported running (after its
+// postStart hook), as the kubelet triggers one then. A probe due before
+// initialDelaySeconds have passed since the container started, or while the
+// container is not running yet, is skipped. So with initialDelaySeconds 10 and
+// periodSeconds 30 the first probe runs 30 s after the start, as on a real node.
+// The container turns ready after successThreshold consecutive successes and
+// unready after failureThreshold consecutive failures. It starts unready.
 type prober struct {
 	probe     *corev1.Probe
 	container *corev1.Container
 	podIP     string
 	client    *http.Client
 	scale     float64
-	onChange  func() // called (from the probe goroutine) when readiness flips
+	startedAt time.Time     // when the container started; initialDelaySeconds count from here
+	running   chan struct{} // closed when the container is reported running; nil: from the start
+	onChange  func()        // called (from the probe goroutine) when readiness flips
 	ready     atomic.Bool
 	lastError atomic.Pointer[string]
 }
@@ -39,9 +46,7 @@ const (
 
 func (p *prober) run(ctx context.Context) {
 	s := p.probe
-	if err := sleepCtx(ctx, scaled(time.Duration(s.InitialDelaySeconds)*time.Second, p.scale, 0)); err != nil {
-		return
-	}
+	initialDelay := scaled(time.Duration(s.InitialDelaySeconds)*time.Second, p.scale, 0)
 	period := defaultProbePeriod
 	if s.PeriodSeconds > 0 {
 		period = time.Duration(s.PeriodSeconds) * time.Second
@@ -54,28 +59,53 @@ func (p *prober) run(ctx context.Context) {
 	if s.FailureThreshold > 0 {
 		failureThresh = s.FailureThreshold
 	}
+	if p.startedAt.IsZero() {
+		p.startedAt = time.Now()
+	}
+	running := p.running
+	if running == nil {
+		running = make(chan struct{})
+		close(running)
+	}
+	isRunning := false
+	tick := time.NewTicker(period)
+	defer tick.Stop()
 	var successes, failures int32
 	for {
-		err := p.once(ctx)
-		if ctx.Err() != nil {
-			return
+		select {
+		case <-running:
+			isRunning = true
+		default:
 		}
-		if err == nil {
-			successes, failures = successes+1, 0
-			p.lastError.Store(nil)
-			if successes >= successThresh && !p.ready.Swap(true) {
-				p.onChange()
+		if isRunning && time.Since(p.startedAt) >= initialDelay {
+			err := p.once(ctx)
+			if ctx.Err() != nil {
+				return
 			}
-		} else {
-			successes, failures = 0, failures+1
-			msg := err.Error()
-			p.lastError.Store(&msg)
-			if failures >= failureThresh && p.ready.Swap(false) {
-				p.onChange()
+			if err == nil {
+				successes, failures = successes+1, 0
+				p.lastError.Store(nil)
+				if successes >= successThresh && !p.ready.Swap(true) {
+					p.onChange()
+				}
+			} else {
+				successes, failures = 0, failures+1
+				msg := err.Error()
+				p.lastError.Store(&msg)
+				if failures >= failureThresh && p.ready.Swap(false) {
+					p.onChange()
+				}
 			}
 		}
-		if err := sleepCtx(ctx, period); err != nil {
+		var trigger <-chan struct{}
+		if !isRunning {
+			trigger = running // the probe the kubelet triggers when the container runs
+		}
+		select {
+		case <-ctx.Done():
 			return
+		case <-tick.C:
+		case <-trigger:
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,8 @@ const (
 	ReasonConfigError = "CreateContainerConfigError"
 	// ReasonListenFailed: the demo app could not bind its port (another pod has it?).
 	ReasonListenFailed = "RunContainerError"
+	// ReasonContainerCreating: the container's postStart hook has not returned yet.
+	ReasonContainerCreating = "ContainerCreating"
 )
 
 // podRuntime is what the agent runs for one pod: a loopback IP and, per container,
@@ -35,7 +38,7 @@ type podRuntime struct {
 	uid       types.UID
 	ip        netip.Addr // invalid if the pod could not start (no IP is given then)
 	startedAt metav1.Time
-	cancel    context.CancelFunc // stops the probers
+	cancel    context.CancelFunc // stops the probers, postStart hooks and pull loops
 	// containers in spec order
 	containers []*containerRuntime
 
@@ -51,11 +54,21 @@ type containerRuntime struct {
 	server  *demoapp.Server               // nil if the container could not be started
 	waiting *corev1.ContainerStateWaiting // why it could not be started
 	prober  *prober                       // nil if the container has no readiness probe
+
+	// pullWaiting is the image pull failure the container is stuck in
+	// (ErrImagePull or ImagePullBackOff), nil if its image can be pulled.
+	pullWaiting atomic.Pointer[corev1.ContainerStateWaiting]
+	// running is closed when the container counts as running: at once, or when its
+	// postStart hook finished. Nil when the container was never started.
+	running chan struct{}
 }
 
 // startPod creates the runtime of a pod: it validates every container, allocates an
 // IP and starts serving. If any container cannot run, nothing is served and the pod
-// stays Pending with the reason in its container statuses.
+// stays Pending with the reason in its container statuses. A container whose image
+// cannot be pulled (see Options.UnpullableImages) does not stop the others: the pod
+// gets its IP, they run, and that container cycles through ErrImagePull and
+// ImagePullBackOff.
 func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	rt := &podRuntime{key: key, uid: pod.UID, startedAt: metav1.Now().Rfc3339Copy(), terminated: make(chan struct{})}
@@ -87,13 +100,22 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	rt.ip = ip
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
+	started := time.Now()
 	for _, c := range rt.containers {
-		a.startContainer(ctx, pod, rt, c)
+		if a.unpullable(c.spec.Image) {
+			c.pullWaiting.Store(errImagePull(c.spec.Image))
+			p := pod.DeepCopy()
+			go a.pullLoop(ctx, p, c, func() { a.notify(rt.key) })
+			continue
+		}
+		a.startContainer(ctx, pod, rt, c, started)
 	}
 	return rt
 }
 
-func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRuntime, c *containerRuntime) {
+// startContainer serves the container, runs its postStart hook (the time it takes)
+// and starts its readiness prober. started is when the container started.
+func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRuntime, c *containerRuntime, started time.Time) {
 	env := map[string]string{}
 	for _, e := range c.spec.Env {
 		if e.ValueFrom == nil {
@@ -115,7 +137,28 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			addrs = append(addrs, net.JoinHostPort(rt.ip.String(), strconv.Itoa(int(p.ContainerPort))))
 		}
 	}
+	// The process serves from its start; the kubelet reports it running only once
+	// its postStart hook returned.
 	c.server = demoapp.Serve(demoapp.New(cfg), addrs)
+	c.running = make(chan struct{})
+	var hook time.Duration
+	if c.spec.Lifecycle != nil {
+		hook = hookDuration(c.spec.Lifecycle.PostStart)
+	}
+	if hook == 0 {
+		close(c.running)
+	} else {
+		go func() {
+			if hook == neverEnds {
+				<-ctx.Done()
+				return
+			}
+			if sleepCtx(ctx, scaled(hook, a.opts.TimeScale, 0)) == nil {
+				close(c.running)
+				a.notify(rt.key)
+			}
+		}()
+	}
 	if c.spec.ReadinessProbe != nil {
 		c.prober = &prober{
 			probe:     c.spec.ReadinessProbe,
@@ -123,6 +166,8 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			podIP:     rt.ip.String(),
 			client:    a.probeClient,
 			scale:     a.opts.TimeScale,
+			startedAt: started,
+			running:   c.running,
 			onChange:  func() { a.notify(rt.key) },
 		}
 		go c.prober.run(ctx)
@@ -150,10 +195,24 @@ func (c *containerRuntime) describe() string {
 	return "demo app " + c.version
 }
 
+// isRunning reports whether the container is reported running: it serves and its
+// postStart hook is over.
+func (c *containerRuntime) isRunning() bool {
+	if c.server == nil || c.running == nil || c.pullWaiting.Load() != nil {
+		return false
+	}
+	select {
+	case <-c.running:
+		return true
+	default:
+		return false
+	}
+}
+
 // ready reports the readiness of a container: without a probe it is ready as soon as
 // it runs (the kubelet's rule), with one when the probe says so.
 func (c *containerRuntime) ready() bool {
-	if c.server == nil || c.server.Err() != nil {
+	if !c.isRunning() || c.server.Err() != nil {
 		return false
 	}
 	if c.prober == nil {
@@ -179,13 +238,17 @@ func (a *Agent) startTermination(rt *podRuntime, pod *corev1.Pod, done func()) {
 		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	grace = scaled(grace, a.opts.TimeScale, 0)
+	// preStop hooks run in the containers that run (see hookDuration), in parallel.
 	var preStop time.Duration
-	for _, c := range pod.Spec.Containers {
-		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
-			preStop = max(preStop, time.Duration(c.Lifecycle.PreStop.Sleep.Seconds)*time.Second)
+	for _, c := range rt.containers {
+		if c.isRunning() && c.spec.Lifecycle != nil {
+			preStop = max(preStop, hookDuration(c.spec.Lifecycle.PreStop))
 		}
 	}
-	preStop = min(scaled(preStop, a.opts.TimeScale, 0), grace)
+	if preStop != neverEnds {
+		preStop = scaled(preStop, a.opts.TimeScale, 0)
+	}
+	preStop = min(preStop, grace)
 	if !rt.ip.IsValid() {
 		preStop = 0 // nothing ever ran
 	}

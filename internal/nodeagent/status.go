@@ -68,11 +68,18 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		ImageID: "albrollouts-local://" + c.spec.Image,
 	}
 	started := false
-	switch {
+	switch pull := c.pullWaiting.Load(); {
 	case c.waiting != nil:
 		cs.State.Waiting = c.waiting.DeepCopy()
+	case pull != nil:
+		cs.State.Waiting = pull.DeepCopy()
+		cs.ImageID = "" // never pulled
 	case c.server != nil && c.server.Err() != nil:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonListenFailed, Message: c.server.Err().Error()}
+	case !c.isRunning():
+		// Its postStart hook runs: the kubelet reports the container created only
+		// when the hook returned.
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
 	default:
 		cs.ContainerID = fmt.Sprintf("albrollouts-local://%s/%s", rt.uid, c.spec.Name)
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: rt.startedAt}

@@ -41,6 +41,13 @@ func condition(st corev1.PodStatus, t corev1.PodConditionType) corev1.ConditionS
 	return ""
 }
 
+// closed returns a closed channel: a container that runs.
+func closed() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
 // readyProber is a prober whose readiness is set by the test.
 func readyProber(ready bool) *prober {
 	p := &prober{}
@@ -57,7 +64,7 @@ func TestDesiredStatusReadinessGates(t *testing.T) {
 			ReadinessGates: []corev1.PodReadinessGate{{ConditionType: gate}},
 		},
 	}
-	c := &containerRuntime{spec: pod.Spec.Containers[0], version: "v1", prober: readyProber(true)}
+	c := &containerRuntime{spec: pod.Spec.Containers[0], version: "v1", prober: readyProber(true), running: closed()}
 	rt := &podRuntime{ip: netip.MustParseAddr("127.1.0.5"), startedAt: metav1.Now().Rfc3339Copy(), containers: []*containerRuntime{c}}
 	st := desiredStatus(pod, rt)
 	if st.PodIP != "127.1.0.5" || st.HostIP != HostIP {

@@ -1,0 +1,110 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Image pull failures. The node agent pulls nothing, so an image "cannot be pulled"
+// when its reference matches a pattern: Options.UnpullableImages, else the
+// environment variable UnpullableImagesEnv, else DefaultUnpullableImages. Such a
+// container never runs and is never Ready; its state cycles like the kubelet's:
+// Waiting ErrImagePull for a pull attempt, then Waiting ImagePullBackOff for a
+// back-off that doubles from 10 s up to 5 min, then ErrImagePull again on the next
+// attempt (all time-scaled). The pod gets its IP and its other containers run, as
+// behind a real pod sandbox; it stays Pending.
+const (
+	// DefaultUnpullableImages matches image references naming something that does
+	// not exist: Argo Rollouts' e2e suite uses
+	// nonexistent-image-that-does-not-exist:latest; tags such as :doesnotexist,
+	// :does-not-exist, :notfound or :v2-notfound match too.
+	DefaultUnpullableImages = `(?i)(^|[^a-z0-9])(nonexistent|does-?not-?exist|not-?found)([^a-z0-9]|$)`
+	// UnpullableImagesEnv overrides DefaultUnpullableImages when
+	// Options.UnpullableImages is empty. "-" (in either) disables the pattern.
+	UnpullableImagesEnv = "ALBROLLOUTS_UNPULLABLE_IMAGES"
+
+	// ReasonErrImagePull is the waiting reason while a pull attempt fails.
+	ReasonErrImagePull = "ErrImagePull"
+	// ReasonImagePullBackOff is the waiting reason between pull attempts.
+	ReasonImagePullBackOff = "ImagePullBackOff"
+)
+
+// Kubelet pull timing: a failed attempt shows ErrImagePull until the pod worker's
+// next sync (its back-off after a failed sync, 10 s); the image back-off starts at
+// 10 s and doubles up to 5 min.
+const (
+	pullErrorHold      = 10 * time.Second
+	pullBackOffInitial = 10 * time.Second
+	pullBackOffMax     = 5 * time.Minute
+)
+
+// unpullablePattern returns the pattern in force: the option, the environment
+// variable, or the default; nil when disabled with "-".
+func unpullablePattern(option string) (*regexp.Regexp, error) {
+	p := option
+	if p == "" {
+		p = os.Getenv(UnpullableImagesEnv)
+	}
+	if p == "" {
+		p = DefaultUnpullableImages
+	}
+	if p == "-" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("unpullable image pattern %q: %w", p, err)
+	}
+	return re, nil
+}
+
+// unpullable reports whether image cannot be pulled here.
+func (a *Agent) unpullable(image string) bool {
+	return a.unpullableRE != nil && a.unpullableRE.MatchString(image)
+}
+
+func errImagePull(image string) *corev1.ContainerStateWaiting {
+	return &corev1.ContainerStateWaiting{
+		Reason: ReasonErrImagePull,
+		Message: fmt.Sprintf("rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: not found"+
+			" (the local node agent treats images matching its unpullable pattern as missing)", image, image),
+	}
+}
+
+func imagePullBackOff(image string) *corev1.ContainerStateWaiting {
+	return &corev1.ContainerStateWaiting{
+		Reason:  ReasonImagePullBackOff,
+		Message: fmt.Sprintf("Back-off pulling image %q", image),
+	}
+}
+
+// pullLoop plays the kubelet's failing pulls of c's image until ctx ends, setting
+// c's waiting state and reporting each change through changed.
+func (a *Agent) pullLoop(ctx context.Context, pod *corev1.Pod, c *containerRuntime, changed func()) {
+	image := c.spec.Image
+	backOff := pullBackOffInitial
+	for {
+		w := errImagePull(image)
+		c.pullWaiting.Store(w)
+		changed()
+		a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Failed to pull image %q: %s", image, w.Message)
+		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonErrImagePull)
+		if sleepCtx(ctx, scaled(pullErrorHold, a.opts.TimeScale, minScaledProbeInterval)) != nil {
+			return
+		}
+		c.pullWaiting.Store(imagePullBackOff(image))
+		changed()
+		a.eventf(pod, corev1.EventTypeNormal, "BackOff", "Pulling", "Back-off pulling image %q", image)
+		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonImagePullBackOff)
+		if sleepCtx(ctx, scaled(backOff, a.opts.TimeScale, minScaledProbeInterval)) != nil {
+			return
+		}
+		backOff = min(2*backOff, pullBackOffMax)
+	}
+}
