@@ -522,6 +522,18 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 				return false, err
 			}
 		}
+		if c.verifying() && c.obs.plainBackends[t.activeSvc.Name] && !c.scaledToZero() {
+			// Another Ingress's path sends all of its traffic to the
+			// active group whatever the action's weights: the Service is
+			// widened, then narrowed once the goal's pods are healthy in
+			// that path's group (the action's weights are checked above).
+			sel := t.activeSel
+			if !t.activePinned {
+				sel = ""
+			}
+			ok := func() (bool, error) { return true, nil }
+			return false, c.movePlain(ctx, plainMove{svc: t.activeSvc, role: "active", sel: sel, goal: goal.active, narrowing: narrowing, current: ok, gaining: ok})
+		}
 		return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
 	}
 	if t.activeW != 100 {

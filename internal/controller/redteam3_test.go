@@ -3,7 +3,7 @@ package controller
 // Red-team tests, third round: each demonstrates a violation of the safety
 // rules (controller.go, "The safety rules") on the current code, with the
 // real engine (verify.Decide) judging the model ALBs of the simulator. They
-// are expected to FAIL until the controller is fixed.
+// failed on the code they were written against; each is fixed and kept.
 
 import (
 	"context"

@@ -271,6 +271,12 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if !c.canSwitch(t, goal.stableHash, t.stableSvc, false) {
 			return false, nil
 		}
+		if c.verifying() && c.obs.plainBackends[t.stableName] && !c.scaledToZero() {
+			// A path sends all of its traffic to the stable group: widened
+			// first (the stable check above stands for the action's
+			// weights), narrowed once the stable pods are healthy there.
+			return false, c.widenPlainStable(ctx, t, goal)
+		}
 		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
 	}
 	// A widened stable Service (a hand edit) narrows back to the stable pods
@@ -323,6 +329,9 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
 			return false, nil
 		}
+		if c.verifying() && c.obs.plainBackends[t.stableName] && !idle && c.ro.Spec.Strategy.Canary.PingPong == nil {
+			return false, c.movePlainStable(ctx, t, goal, narrowing)
+		}
 		if narrowing && t.stableW != 0 && !idle && !c.fullyAvailable(goal.stableHash, "narrowing service "+t.stableSvc.Name+" to it") {
 			return false, nil
 		}
@@ -349,45 +358,104 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 // movePlainCanary re-points a canary Service that an Ingress path names
 // directly (a tester's way to the canary, as in many Argo Rollouts set-ups):
 // that path sends all of its traffic to the canary group whatever the
-// action's weight, so the Service moves as blue-green's active Service does.
-// Its selector is widened first (the old pods stay registered and healthy
+// action's weight, so the Service moves as blue-green's active Service does
+// (movePlain).
+func (c *rolloutContext) movePlainCanary(ctx context.Context, t *trafficState, goal trafficGoal, narrowing bool) error {
+	return c.movePlain(ctx, plainMove{svc: t.canarySvc, role: "canary", sel: t.canarySel, goal: goal.canaryHash, narrowing: narrowing,
+		current: func() (bool, error) { return c.verifyCurrent(ctx, t, interim(goal.kind), "", false, "") },
+		gaining: func() (bool, error) {
+			if t.canaryW == 0 {
+				return true, nil
+			}
+			return c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, true, goal.canaryHash)
+		}})
+}
+
+// movePlainStable re-points a stable Service that an Ingress path names
+// directly (stable.example.com beside the weighted host), at promotion or
+// back to the stable pods after an abort, the same way (movePlain).
+func (c *rolloutContext) movePlainStable(ctx context.Context, t *trafficState, goal trafficGoal, narrowing bool) error {
+	return c.movePlain(ctx, plainMove{svc: t.stableSvc, role: "stable", sel: t.stableSel, goal: goal.stableHash, narrowing: narrowing,
+		current: func() (bool, error) { return c.verifyCurrent(ctx, t, interim(goal.kind), "", false, "") },
+		gaining: func() (bool, error) {
+			if t.stableW == 0 {
+				return true, nil
+			}
+			return c.verifyCurrent(ctx, t, interim(goal.kind), t.stableName, true, goal.stableHash)
+		}})
+}
+
+// widenPlainStable widens a stable Service with a direct path on its way
+// back to the stable pods (an abort after the promotion moved it), the
+// action's weights having been checked by stableIdle.
+func (c *rolloutContext) widenPlainStable(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	return c.movePlain(ctx, plainMove{svc: t.stableSvc, role: "stable", sel: t.stableSel, goal: goal.stableHash,
+		current: func() (bool, error) { return true, nil },
+		gaining: func() (bool, error) { return true, nil }})
+}
+
+// plainMove is a Service an Ingress path names directly, on its way from
+// the pods it selects (sel; "" once widened) to those of goal.
+type plainMove struct {
+	svc       *corev1.Service
+	role      string
+	sel, goal string
+	narrowing bool
+	// current verifies the action's weights as they are, before the
+	// Service's group gets pods of another version.
+	current func() (bool, error)
+	// gaining verifies, when the action gives the Service weight too, the
+	// goal's pods healthy in the action's group before the narrowing.
+	gaining func() (bool, error)
+}
+
+// movePlain moves a Service with a direct Ingress path: the path sends all
+// of its traffic to the Service's group whatever the action's weights, so
+// the selector is widened first (the old pods stay registered and healthy
 // while the new ones register and pass the health check), and narrowed to
 // the goal's pods once every one of them is healthy in the path's target
 // group (and, with weight in the action, in the action's).
-func (c *rolloutContext) movePlainCanary(ctx context.Context, t *trafficState, goal trafficGoal, narrowing bool) error {
-	ings, port, err := c.plainIngresses(ctx, t.canarySvc)
+func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
+	ings, port, err := c.plainIngresses(ctx, m.svc)
 	if err != nil {
 		return err
 	}
-	if !c.fullyAvailable(goal.canaryHash, "pointing service "+t.canarySvc.Name+" at it") {
+	if !c.fullyAvailable(m.goal, "pointing service "+m.svc.Name+" at it") {
 		return nil
 	}
-	if !narrowing {
+	if !m.narrowing {
 		// Widened, the Service selects the pods of every version: those of
 		// a third one (neither stable nor the goal nor what it selects now)
 		// go first.
-		if c.waitForOtherVersions(t.canarySvc, "canary", t.canarySel, goal.canaryHash, c.status.StableRS) || t.canarySel == "" {
+		if c.waitForOtherVersions(m.svc, m.role, m.sel, m.goal, c.status.StableRS) || m.sel == "" {
 			return nil
 		}
-		// The action's weights as they are, verified (the canary's weight
-		// 0 among them) before the group gets pods of another version.
-		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, ""); !ok || err != nil {
+		if ok, err := m.current(); !ok || err != nil {
 			return err
 		}
-		return c.widenService(ctx, t.canarySvc, goal.canaryHash, "canary")
+		return c.widenService(ctx, m.svc, m.goal, m.role)
 	}
-	if t.canaryW != 0 {
-		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, true, goal.canaryHash); !ok || err != nil {
-			return err
-		}
+	if ok, err := m.gaining(); !ok || err != nil {
+		return err
 	}
 	if len(ings) > 0 {
-		spec := plainSpec(ings, port, verify.RoleCanary, t.canarySvc, goal.canaryHash, c.obs.podsOf(goal.canaryHash), true)
+		spec := plainSpec(ings, port, roleOf(m.role), m.svc, m.goal, c.obs.podsOf(m.goal), true)
 		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
 			return err
 		}
 	}
-	return c.switchService(ctx, t.canarySvc, goal.canaryHash, "canary")
+	return c.switchService(ctx, m.svc, m.goal, m.role)
+}
+
+// roleOf is the verification role of a Service role.
+func roleOf(role string) verify.Role {
+	switch role {
+	case "stable":
+		return verify.RoleStable
+	case "active":
+		return verify.RoleActive
+	}
+	return verify.RoleCanary
 }
 
 // interim is the kind of a check made on the way to a goal of kind k: an
@@ -409,6 +477,11 @@ func (c *rolloutContext) narrowStable(ctx context.Context, t *trafficState, goal
 	underTraffic := t.stableW != 0 && !c.scaledToZero()
 	if !c.canSwitch(t, goal.stableHash, t.stableSvc, underTraffic) {
 		return nil
+	}
+	if c.verifying() && c.obs.plainBackends[t.stableName] && !c.scaledToZero() {
+		// A path sends all of its traffic to the stable group: the goal's
+		// pods are checked healthy there too.
+		return c.movePlainStable(ctx, t, goal, true)
 	}
 	if underTraffic && c.verifying() {
 		if !c.fullyAvailable(goal.stableHash, "narrowing service "+t.stableSvc.Name+" to it") {
