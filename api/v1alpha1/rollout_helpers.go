@@ -95,8 +95,6 @@ func (r *Rollout) UnsupportedFields() []string {
 		u.raw(p+"prePromotionAnalysis", bg.PrePromotionAnalysis)
 		u.raw(p+"postPromotionAnalysis", bg.PostPromotionAnalysis)
 		u.raw(p+"antiAffinity", bg.AntiAffinity)
-		u.raw(p+"previewMetadata", bg.PreviewMetadata)
-		u.raw(p+"activeMetadata", bg.ActiveMetadata)
 	}
 
 	if c := s.Strategy.Canary; c != nil {
@@ -105,8 +103,6 @@ func (r *Rollout) UnsupportedFields() []string {
 		u.set(p+"minPodsPerReplicaSet", c.MinPodsPerReplicaSet != nil)
 		u.raw(p+"analysis", c.Analysis)
 		u.raw(p+"antiAffinity", c.AntiAffinity)
-		u.raw(p+"canaryMetadata", c.CanaryMetadata)
-		u.raw(p+"stableMetadata", c.StableMetadata)
 		for i, st := range c.Steps {
 			sp := fmt.Sprintf("%ssteps[%d].", p, i)
 			u.raw(sp+"experiment", st.Experiment)

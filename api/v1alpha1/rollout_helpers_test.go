@@ -43,7 +43,6 @@ spec:
 	want := []string{
 		"spec.workloadRef",
 		"spec.strategy.canary.minPodsPerReplicaSet",
-		"spec.strategy.canary.stableMetadata",
 		"spec.strategy.canary.steps[1].setMirrorRoute",
 		"spec.strategy.canary.steps[2].plugin",
 		"spec.strategy.canary.trafficRouting.nginx",

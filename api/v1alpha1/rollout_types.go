@@ -192,12 +192,14 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	AntiAffinity *runtime.RawExtension `json:"antiAffinity,omitempty"`
-	// PreviewMetadata (Argo field; not implemented).
+	// PreviewMetadata are labels and annotations the new version's pods carry
+	// while they are the preview (ephemeral metadata).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
 	PreviewMetadata *runtime.RawExtension `json:"previewMetadata,omitempty"`
-	// ActiveMetadata (Argo field; not implemented).
+	// ActiveMetadata are labels and annotations the active pods carry
+	// (ephemeral metadata).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
@@ -322,12 +324,14 @@ type CanaryStrategy struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	AntiAffinity *runtime.RawExtension `json:"antiAffinity,omitempty"`
-	// CanaryMetadata (Argo field; not implemented).
+	// CanaryMetadata are labels and annotations the canary pods carry while
+	// they are the canary (ephemeral metadata).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
 	CanaryMetadata *runtime.RawExtension `json:"canaryMetadata,omitempty"`
-	// StableMetadata (Argo field; not implemented).
+	// StableMetadata are labels and annotations the stable pods carry
+	// (ephemeral metadata).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional

@@ -55,6 +55,9 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
 		return err
 	}
+	if err := c.syncEphemeralMetadata(ctx); err != nil {
+		return err
+	}
 	// After syncReplicaSets: a ReplicaSet reused from another collision
 	// count gives newHash its own hash, not the one the current count gives
 	// (compared before, every pass looked like a new update, clearing an

@@ -33,6 +33,9 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	if err := c.syncReplicaSets(ctx); err != nil || c.newRS == nil {
 		return err
 	}
+	if err := c.syncEphemeralMetadata(ctx); err != nil {
+		return err
+	}
 	// After syncReplicaSets: a ReplicaSet reused from another collision
 	// count gives newHash its own hash, not the one the current count gives.
 	if c.status.CurrentPodHash != c.newHash && c.ro.Status.CurrentPodHash != "" {

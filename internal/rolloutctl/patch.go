@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -237,6 +238,7 @@ func UndoPatch(r *v1alpha1.Rollout, rss []appsv1.ReplicaSet, toRevision int64) (
 	}
 	tmpl := target.rs.Spec.Template.DeepCopy()
 	delete(tmpl.Labels, PodTemplateHashLabel)
+	stripEphemeral(r, tmpl)
 	if sameTemplate(&r.Spec.Template, tmpl) {
 		return Patch{Done: fmt.Sprintf("unchanged (the pod template already is that of revision %d)", target.n)}, target.n, nil
 	}
@@ -345,4 +347,40 @@ func SetImages(u *unstructured.Unstructured, images []ContainerImage) (changed [
 		}
 	}
 	return changed, nil
+}
+
+// stripEphemeral removes from a ReplicaSet's template the ephemeral
+// metadata the controller wrote there (canaryMetadata, stableMetadata,
+// previewMetadata, activeMetadata) and the rollout's own template does not
+// set: they belong to the role the ReplicaSet played, not to its version.
+func stripEphemeral(r *v1alpha1.Rollout, tmpl *corev1.PodTemplateSpec) {
+	var fields []*runtime.RawExtension
+	if c := r.Spec.Strategy.Canary; c != nil {
+		fields = append(fields, c.CanaryMetadata, c.StableMetadata)
+	}
+	if bg := r.Spec.Strategy.BlueGreen; bg != nil {
+		fields = append(fields, bg.PreviewMetadata, bg.ActiveMetadata)
+	}
+	for _, f := range fields {
+		if f == nil || len(f.Raw) == 0 {
+			continue
+		}
+		var m struct {
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if json.Unmarshal(f.Raw, &m) != nil {
+			continue
+		}
+		for k := range m.Labels {
+			if _, own := r.Spec.Template.Labels[k]; !own {
+				delete(tmpl.Labels, k)
+			}
+		}
+		for k := range m.Annotations {
+			if _, own := r.Spec.Template.Annotations[k]; !own {
+				delete(tmpl.Annotations, k)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package rolloutctl_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,19 @@ func TestUndoPatch(t *testing.T) {
 	p, rev, err = rolloutctl.UndoPatch(r, rss, 1)
 	if err != nil || rev != 1 || apply(p).Spec.Containers[0].Image != "a:v1" {
 		t.Errorf("--to-revision 1: rev %d err %v", rev, err)
+	}
+
+	// Ephemeral metadata the controller wrote into a ReplicaSet's template
+	// (its role) does not come back into the rollout's template.
+	r2 := r.DeepCopy()
+	r2.Spec.Strategy.Canary.StableMetadata = &runtime.RawExtension{Raw: []byte(`{"labels":{"role":"stable"},"annotations":{"note":"x"}}`)}
+	rss2 := slices.Clone(rss)
+	rss2[2] = *rss[2].DeepCopy()
+	rss2[2].Spec.Template.Labels["role"] = "stable"
+	rss2[2].Spec.Template.Annotations = map[string]string{"note": "x"}
+	p, _, err = rolloutctl.UndoPatch(r2, rss2, 2)
+	if got := apply(p); err != nil || got.Labels["role"] != "" || got.Annotations["note"] != "" || got.Labels["app"] != "a" {
+		t.Errorf("undo to a ReplicaSet with ephemeral metadata: labels %v annotations %v err %v", got.Labels, got.Annotations, err)
 	}
 
 	_, _, err = rolloutctl.UndoPatch(r, rss, 7)
