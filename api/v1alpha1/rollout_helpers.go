@@ -91,7 +91,6 @@ func (r *Rollout) UnsupportedFields() []string {
 
 	if bg := s.Strategy.BlueGreen; bg != nil {
 		const p = "spec.strategy.blueGreen."
-		u.set(p+"scaleDownDelayRevisionLimit", bg.ScaleDownDelayRevisionLimit != nil)
 		u.raw(p+"prePromotionAnalysis", bg.PrePromotionAnalysis)
 		u.raw(p+"postPromotionAnalysis", bg.PostPromotionAnalysis)
 		u.raw(p+"antiAffinity", bg.AntiAffinity)
@@ -99,7 +98,6 @@ func (r *Rollout) UnsupportedFields() []string {
 
 	if c := s.Strategy.Canary; c != nil {
 		const p = "spec.strategy.canary."
-		u.set(p+"scaleDownDelayRevisionLimit", c.ScaleDownDelayRevisionLimit != nil)
 		u.set(p+"minPodsPerReplicaSet", c.MinPodsPerReplicaSet != nil)
 		u.raw(p+"analysis", c.Analysis)
 		u.raw(p+"antiAffinity", c.AntiAffinity)

@@ -172,8 +172,8 @@ type BlueGreenStrategy struct {
 	// +optional
 	ALB *BlueGreenALB `json:"alb,omitempty"`
 
-	// ScaleDownDelayRevisionLimit limits how many old ReplicaSets wait for their
-	// scale-down delay (Argo field; not implemented).
+	// ScaleDownDelayRevisionLimit limits how many old ReplicaSets, the
+	// newest, wait out their scale-down delay; older ones scale down at once.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`
@@ -306,7 +306,8 @@ type CanaryStrategy struct {
 	// +optional
 	PingPong *PingPongSpec `json:"pingPong,omitempty"`
 
-	// ScaleDownDelayRevisionLimit (Argo field; not implemented).
+	// ScaleDownDelayRevisionLimit limits how many old ReplicaSets, the
+	// newest, wait out their scale-down delay; older ones scale down at once.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`

@@ -339,19 +339,8 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 		}
 	}
 	delay := time.Duration(ptr.Deref(bg.ScaleDownDelaySeconds, 30)) * time.Second
-	for _, rs := range c.obs.rss {
-		if rs == c.newRS || rs == c.stableRS || replicaset.HashOf(rs) == c.newHash || replicaset.HashOf(rs) == c.status.StableRS {
-			continue
-		}
-		if t.references(rs) {
-			if err := c.keepScaleDown(ctx, rs); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {
-			return err
-		}
+	if err := c.scaleDownOld(ctx, delay, bg.ScaleDownDelayRevisionLimit, t.references); err != nil {
+		return err
 	}
 	return c.cleanupHistory(ctx)
 }

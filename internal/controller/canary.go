@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -544,19 +545,9 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 	if cs.DynamicStableScale {
 		delay = 0
 	}
-	for _, rs := range c.obs.rss {
-		if rs == c.newRS || rs == c.stableRS || replicaset.HashOf(rs) == c.newHash || replicaset.HashOf(rs) == c.status.StableRS {
-			continue
-		}
-		if selects(t.canarySvc, rs) || selects(t.stableSvc, rs) {
-			if err := c.keepScaleDown(ctx, rs); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {
-			return err
-		}
+	selected := func(rs *appsv1.ReplicaSet) bool { return selects(t.canarySvc, rs) || selects(t.stableSvc, rs) }
+	if err := c.scaleDownOld(ctx, delay, cs.ScaleDownDelayRevisionLimit, selected); err != nil {
+		return err
 	}
 	return c.cleanupHistory(ctx)
 }

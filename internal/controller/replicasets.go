@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -159,6 +160,60 @@ func (c *rolloutContext) scaleDownAfter(ctx context.Context, rs *appsv1.ReplicaS
 		return nil
 	}
 	return c.scale(ctx, rs, 0)
+}
+
+// scaleDownOld scales down the ReplicaSets that are neither new nor stable
+// once delay has passed since nothing selects them (selected: a Service of
+// the rollout selects it; its delay then starts afresh later). With
+// scaleDownDelayRevisionLimit, only that many of them, the newest, wait out
+// the delay; older ones scale down at once (the write guard still keeps any
+// pod that traffic depends on). The new and the stable ReplicaSet keep no
+// scale-down deadline from an earlier role (a ReplicaSet reused by a
+// rollback, a retried abort): a stale, passed deadline would scale it down
+// the moment it stops being one of them. During an abort, the new one's
+// deadline is the abort's own.
+func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, revisionLimit *int32, selected func(*appsv1.ReplicaSet) bool) error {
+	if c.stableRS != nil {
+		if err := c.keepScaleDown(ctx, c.stableRS); err != nil {
+			return err
+		}
+	}
+	if c.newRS != nil && c.mode != modeAbort {
+		if err := c.keepScaleDown(ctx, c.newRS); err != nil {
+			return err
+		}
+	}
+	var old []*appsv1.ReplicaSet
+	for _, rs := range c.obs.rss {
+		if rs == c.newRS || rs == c.stableRS || replicaset.HashOf(rs) == c.newHash || replicaset.HashOf(rs) == c.status.StableRS {
+			continue
+		}
+		old = append(old, rs)
+	}
+	replicaset.SortByRevision(old)
+	slices.Reverse(old) // newest first
+	waiting := int32(0)
+	for _, rs := range old {
+		if selected(rs) {
+			if err := c.keepScaleDown(ctx, rs); err != nil {
+				return err
+			}
+			continue
+		}
+		if replicaset.Replicas(rs) > 0 && delay > 0 {
+			waiting++
+			if revisionLimit != nil && waiting > *revisionLimit {
+				if err := c.scale(ctx, rs, 0); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := c.scaleDownAfter(ctx, rs, delay); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keepScaleDown drops the scale-down deadline of a ReplicaSet that a Service
