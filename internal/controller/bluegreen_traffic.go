@@ -319,7 +319,7 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 				return false, err
 			}
 		}
-		if c.waitForOtherVersions(t.activeSvc, "active", t.activeSel, goal.active) {
+		if c.waitForOtherVersions(t.activeSvc, "active", t.activeSel, goal.active, c.status.StableRS) {
 			return false, nil
 		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active, "active")

@@ -569,7 +569,14 @@ func (c *rolloutContext) vetSelector(svc *corev1.Service, sel map[string]string,
 	if len(added) == 0 {
 		return nil // narrowing: every pod it will select is already selected
 	}
-	if e.weighted(svc.Name) {
+	// A weighted group only narrows, except that the stable version's
+	// ready pods may join one that keeps every pod it has (a stable
+	// Service pointed elsewhere by hand, widened on its way back): they
+	// pass the health check before the load balancer sends them anything,
+	// and the group loses no target meanwhile.
+	stableJoin := c.status.StableRS != "" && len(cur) > 0 && !slices.ContainsFunc(cur, func(p corev1.Pod) bool { return !in(p, next) }) &&
+		!slices.ContainsFunc(added, func(p corev1.Pod) bool { return p.Labels[replicaset.HashLabel] != c.status.StableRS })
+	if e.weighted(svc.Name) && !stableJoin {
 		return &unsafeWrite{write: write, object: object,
 			invariant: fmt.Sprintf("the service's target group may receive traffic (%s): its selector moves only to a subset of its pods until weight 0 (and no header route) is verified", e.describe(svc.Name)),
 			waitFor:   "the traffic to leave the service's target group, verified"}

@@ -97,7 +97,9 @@ func TestBlueGreenAbortRetryPromoteFullKeepsTheScaleDownDelay(t *testing.T) {
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })
 	s.run(100, "retried: paused with the preview up", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.replicasOf(v2) == 2 })
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })
-	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 && s.replicasOf(v1) == 0 })
+	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && ro.Status.StableRS == v2 && s.replicasOf(v1) == 0
+	})
 	setImage(s, "v3")
 	s.run(100, "paused with the preview up", paused)
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil; st.ControllerPause = true })

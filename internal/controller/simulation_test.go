@@ -195,6 +195,8 @@ var simRegressionSeeds = []uint64{
 	261,  // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
 	358,  // correcting a hand-edited action while the stable Service is on the new pods: all to the canary group, not to a stable group they fail
 	85,   // a header-route step (no setCanaryScale) with a path naming the canary Service directly: the new version runs one pod so the Service can move onto healthy targets
+	1062, // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
+	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
@@ -997,8 +999,19 @@ func (w *simWorld) imageOf(hash string) string {
 func (w *simWorld) rolloutText(name string) string {
 	var ro v1alpha1.Rollout
 	w.s.must(w.s.c.Get(context.Background(), client.ObjectKey{Namespace: w.s.ns, Name: name}, &ro))
-	return fmt.Sprintf("%s phase %s %q step %v stable %s current %s abort %t", name, ro.Status.Phase, ro.Status.Message,
-		ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.StableRS, ro.Status.CurrentPodHash, ro.Status.Abort)
+	var svcs []string
+	for _, sn := range rolloutServices(&ro) {
+		var svc corev1.Service
+		if w.s.c.Get(context.Background(), client.ObjectKey{Namespace: w.s.ns, Name: sn}, &svc) == nil {
+			svcs = append(svcs, sn+"="+svc.Spec.Selector[replicaset.HashLabel])
+		}
+	}
+	text := fmt.Sprintf("%s phase %s %q step %v stable %s current %s abort %t services %v", name, ro.Status.Phase, ro.Status.Message,
+		ptr.Deref(ro.Status.CurrentStepIndex, -1), ro.Status.StableRS, ro.Status.CurrentPodHash, ro.Status.Abort, svcs)
+	if p := ro.Status.Canary.StablePingPong; p != "" {
+		text += " stablePingPong " + p
+	}
+	return text
 }
 
 func (w *simWorld) trafficText() string {

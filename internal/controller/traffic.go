@@ -263,8 +263,12 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	// they are healthy there (moveWeight). Insisting on moving weight to the
 	// new pods in the stable group would wait forever when they fail its
 	// health check.
-	if c.mode != modeProgress && t.stableSel != goal.stableHash && t.stableSel != "" && t.stableW == 0 && t.canaryW > 0 &&
-		c.ro.Spec.Strategy.Canary.PingPong == nil {
+	// The same holds while progressing when the stable Service was moved
+	// off the stable pods by hand (ping-pong included): an idle group is
+	// re-pointed before any weight can go back to it.
+	back := c.mode != modeProgress && c.ro.Spec.Strategy.Canary.PingPong == nil
+	strayed := c.mode == modeProgress && goal.stableHash == c.status.StableRS && replicaset.FindByHash(c.obs.rss, goal.stableHash) != nil
+	if (back || strayed) && t.stableSel != goal.stableHash && t.stableSel != "" && t.stableW == 0 && t.canaryW > 0 {
 		if ok, err := c.stableIdle(ctx, t, goal); !ok || err != nil {
 			return false, err
 		}
@@ -323,6 +327,19 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		// widened stable Service goes back to the stable hash even though
 		// pods of another version it selected are still up.
 		idle := c.replicas() == 0
+		if strayed := c.mode == modeProgress && goal.stableHash == c.status.StableRS && t.stableSel != "" && t.stableW != 0; strayed && !idle {
+			// Not a promotion: the stable Service was pointed at other
+			// pods by hand while its group has traffic. It is widened (the
+			// pods it selects stay while the stable ones join) and then
+			// narrowed to the stable pods once they are healthy in its
+			// group (narrowStable); moving all traffic off it first would
+			// wait on a canary the current step may give no pods.
+			if !c.fullyAvailable(goal.stableHash, "widening service "+t.stableSvc.Name+" to it") ||
+				c.waitForOtherVersions(t.stableSvc, "stable", t.stableSel, goal.stableHash, c.newHash) {
+				return false, nil
+			}
+			return false, c.widenService(ctx, t.stableSvc, goal.stableHash, "stable")
+		}
 		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
