@@ -508,7 +508,16 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 		}
 	case modeAbort:
 		// The canary keeps its pods until traffic has left it, verified, and
-		// no Service selects it any more.
+		// no Service selects it any more. With dynamicStableScale it
+		// shrinks with its verified weight as the stable side takes the
+		// traffic back, as in Argo Rollouts.
+		if cs.DynamicStableScale && canaryHasTraffic && writtenVerified {
+			if want := ceilShare(t.canaryW, replicas, maxW); want < replicaset.Replicas(c.newRS) {
+				if err := c.scale(ctx, c.newRS, want); err != nil {
+					return err
+				}
+			}
+		}
 		if t.canarySel != c.newHash && t.stableSel != c.newHash && !canaryHasTraffic {
 			delay := time.Duration(ptr.Deref(cs.AbortScaleDownDelaySeconds, 30)) * time.Second
 			if cs.AbortScaleDownDelaySeconds != nil && *cs.AbortScaleDownDelaySeconds == 0 {

@@ -81,6 +81,12 @@ type sim struct {
 	// ALB health check (0: at once).
 	healthLag int
 	regAt     map[string]map[string]int // service → pod IP → pass registered
+	// podReadyLag: passes from a pod's creation until it turns ready
+	// (0: ready at once), podReadyStagger more for each further pod a
+	// ReplicaSet creates in the same pass; podBorn records the pass each
+	// pod's lag counts from.
+	podReadyLag, podReadyStagger int
+	podBorn                      map[string]int
 	// albHealthLag: Ingress → passes more before a target passes the
 	// health check of that Ingress's load balancer (each ALB checks its own
 	// target groups on its own schedule).
@@ -356,6 +362,7 @@ func (s *sim) cluster() {
 			s.must(s.c.Delete(ctx, &last))
 			mine = mine[:len(mine)-1]
 		}
+		before := slices.Clone(mine)
 		for len(mine) < want {
 			s.nextIP++
 			p := corev1.Pod{
@@ -365,12 +372,34 @@ func (s *sim) cluster() {
 				Spec: *rs.Spec.Template.Spec.DeepCopy(),
 			}
 			s.must(s.c.Create(ctx, &p))
+			ready := corev1.ConditionTrue
+			if s.podReadyLag > 0 {
+				ready = corev1.ConditionFalse
+			}
+			if s.podReadyLag > 0 {
+				if s.podBorn == nil {
+					s.podBorn = map[string]int{}
+				}
+				s.podBorn[p.Name] = s.passes + s.podReadyStagger*(len(mine)-len(before)) // until it first turns ready
+			}
 			p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: fmt.Sprintf("10.0.0.%d", s.nextIP),
-				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}
 			s.must(s.c.Status().Update(ctx, &p))
 			mine = append(mine, p)
 		}
-		rs.Status = appsv1.ReplicaSetStatus{Replicas: int32(want), ReadyReplicas: int32(want), AvailableReplicas: int32(want), ObservedGeneration: rs.Generation}
+		ready := int32(0)
+		for i := range mine {
+			p := &mine[i]
+			if born, ok := s.podBorn[p.Name]; ok && s.passes-born >= s.podReadyLag {
+				delete(s.podBorn, p.Name)
+				p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+				s.must(s.c.Status().Update(ctx, p))
+			}
+			if podReady(p) {
+				ready++
+			}
+		}
+		rs.Status = appsv1.ReplicaSetStatus{Replicas: int32(want), ReadyReplicas: ready, AvailableReplicas: ready, ObservedGeneration: rs.Generation}
 		s.must(s.c.Status().Update(ctx, rs))
 	}
 	// The load balancer controller: registration follows the Services at

@@ -354,6 +354,13 @@ func (w *simWorld) setup() {
 	}
 	s.atomic = false // the simulation judges versions with its own invariant
 	w.scenario = fmt.Sprintf("%s, %d replicas, lbLag %d, healthLag %d, :443 lag +%d", w.scenario, replicas, s.lbLag, s.healthLag, s.listenerLag[443])
+	// Pods that take a while to turn ready, one after another, in one
+	// scenario of three (an RNG of its own, so the other draws of a seed
+	// stay as they were).
+	if pr := rand.New(rand.NewPCG(w.seed, 0x9eadd1)); pr.IntN(3) == 0 {
+		s.podReadyLag, s.podReadyStagger = 1+pr.IntN(3), pr.IntN(3)
+		w.scenario += fmt.Sprintf(", pods ready after %d passes (+%d each)", s.podReadyLag, s.podReadyStagger)
+	}
 	w.due["web"] = s.now
 	w.nextTick = s.now
 }

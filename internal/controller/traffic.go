@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -638,7 +639,12 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		return c.writeWeights(ctx, t, w, goal)
 	}
 	rs := replicaset.FindByHash(c.obs.rss, hash)
-	if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
+	if step, ok := c.dynamicStep(t, w, rs, raisingName); ok {
+		// dynamicStableScale going back: the stable group takes the share
+		// its ready pods can serve now, as in Argo Rollouts, not all of it
+		// once every pod is up.
+		w = step
+	} else if rs == nil || !replicaset.Settled(rs) || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs) ||
 		readyPods(c.obs.podsOf(hash)) < replicaset.Replicas(rs) {
 		name := c.ro.Name + "-" + hash
 		if rs != nil {
@@ -679,6 +685,29 @@ func (c *rolloutContext) moveWeight(ctx context.Context, t *trafficState, w int3
 		}
 	}
 	return c.writeWeights(ctx, t, w, goal)
+}
+
+// dynamicStep is, for a dynamicStableScale rollout moving weight back to a
+// stable ReplicaSet that is still scaling up, the canary weight the ready
+// stable pods allow now: the stable group takes the share of its ready
+// pods (of spec.replicas), never less than w. ok is false when no step is
+// possible or none is needed (the ReplicaSet is fully available: the move
+// is whole).
+func (c *rolloutContext) dynamicStep(t *trafficState, w int32, rs *appsv1.ReplicaSet, raising string) (int32, bool) {
+	cs := c.ro.Spec.Strategy.Canary
+	if !cs.DynamicStableScale || rs == nil || raising != t.stableName || !t.written || w >= t.canaryW || c.replicas() <= 0 {
+		return 0, false
+	}
+	ready := readyPods(c.obs.podsOf(replicaset.HashOf(rs)))
+	if ready >= replicaset.Replicas(rs) && replicaset.Available(rs) >= replicaset.Replicas(rs) && replicaset.Settled(rs) {
+		return 0, false
+	}
+	share := int32(int64(ready) * int64(c.maxWeight()) / int64(c.replicas()))
+	step := max(w, c.maxWeight()-share)
+	if ready == 0 || step >= t.canaryW {
+		return 0, false
+	}
+	return step, true
 }
 
 // correctWeights rewrites an action the controller did not write (see

@@ -1,0 +1,48 @@
+package controller
+
+import (
+	"testing"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+)
+
+// dynamicStableScale abort as Argo Rollouts' e2e TestCanaryDynamicStableScale
+// runs it: at 75 % on the canary the stable side runs one pod; after the
+// abort the stable ReplicaSet scales back up and the canary's weight steps
+// down as stable pods turn ready (each step checked healthy first), the
+// canary shrinking with it, instead of waiting for every stable pod.
+func TestDynamicStableScaleAbortStepsTheWeightDown(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""), weightStep(75), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.DynamicStableScale = true
+		ro.Spec.Strategy.Canary.ScaleDownDelaySeconds = nil
+	})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(100, "paused at 25%", paused)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
+	ro := s.run(100, "paused at 75%", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 3
+	})
+	v2 := ro.Status.CurrentPodHash
+	if s.replicasOf(v1) != 1 || s.replicasOf(v2) != 3 {
+		t.Fatalf("at 75%%: stable %d, canary %d pods; want 1 and 3", s.replicasOf(v1), s.replicasOf(v2))
+	}
+	s.podReadyLag, s.podReadyStagger = 2, 3 // the new stable pods turn ready one by one
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	var weights []int32
+	s.run(200, "aborted, all on stable", func(ro *v1alpha1.Rollout) bool {
+		if w := s.albWeights["web-canary"]; len(weights) == 0 || weights[len(weights)-1] != w {
+			weights = append(weights, w)
+		}
+		return ro.Status.Abort && s.albWeights["web-canary"] == 0 && s.replicasOf(v1) == 4
+	})
+	// 75 -> at least one intermediate weight -> 0.
+	t.Logf("canary weights after the abort: %v", weights)
+	if len(weights) < 3 {
+		t.Fatalf("canary weights after the abort %v: want it stepped down, not 75 -> 0 at once", weights)
+	}
+}
