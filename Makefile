@@ -26,7 +26,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz sim bench lint generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz sim bench lint linkcheck generate verify-generated clean help
 
 all: build
 
@@ -48,7 +48,7 @@ k8s-bins: ## Build etcd, kube-apiserver, kube-controller-manager into the cache 
 test-deps: k8s-bins ## Everything the tests need: control-plane binaries and Debian's AWS CLI.
 	hack/install-test-deps.sh
 
-test: test-deps build ## Unit, integration and end-to-end tests, plus a short fuzz run.
+test: linkcheck test-deps build ## Link check, unit, integration and end-to-end tests, plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
@@ -71,11 +71,16 @@ sim: ## The controller's randomized simulation over SEEDS seeds from FIRST (each
 bench: ## Benchmarks: elbsim API and data plane, verification cost.
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/elbsim/... ./internal/verify/...
 
-lint: ## gofmt, go vet and golangci-lint (pinned in hack/tools).
+lint: linkcheck ## Link check, gofmt, go vet and golangci-lint (pinned in hack/tools).
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
 	  if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS) golangci-lint run ./...
+
+# README.md and docs/**/*.md: every relative link's file exists, every #anchor
+# is a heading of its target (GitHub's slugs). Part of test and lint; under a second.
+linkcheck: ## Fail on a broken relative link or #anchor in README.md and docs/.
+	$(GO) run ./hack/linkcheck
 
 # hack/crd-quantities lets the CRD's resource quantities take a number (cpu: 0.001),
 # as Argo's CRD does; controller-gen's int-or-string schema takes only integers.
