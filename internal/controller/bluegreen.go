@@ -90,7 +90,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 			c.status.PauseConditions, c.status.ControllerPause = nil, false
 			c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 			c.resetGates()
-			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
+			c.normal(v1alpha1.ReasonRolloutRetry, "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 	}
 	t, ok := c.observeBlueGreen(ctx)
@@ -268,7 +268,7 @@ func (c *rolloutContext) blueGreenPauseDone() bool {
 		}
 		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: metav1.NewTime(c.now)})
 		c.status.ControllerPause = true
-		c.normal("RolloutPaused", "Rollout is paused (%s)", v1alpha1.PauseReasonBlueGreenPause)
+		c.normal(v1alpha1.ReasonRolloutPaused, "Rollout is paused (%s)", v1alpha1.PauseReasonBlueGreenPause)
 		c.progressed = true
 		if auto {
 			c.after(time.Duration(bg.AutoPromotionSeconds) * time.Second)
@@ -286,7 +286,7 @@ func (c *rolloutContext) blueGreenPauseDone() bool {
 		return false
 	}
 	c.removeBlueGreenPause()
-	c.normal("RolloutResumed", "Rollout is resumed")
+	c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed")
 	return true
 }
 

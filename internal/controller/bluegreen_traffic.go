@@ -408,7 +408,7 @@ func (c *rolloutContext) previewGate(ctx context.Context, t *bgTraffic, fresh bo
 // does: at once, once its ReplicaSet is fully available.
 func (c *rolloutContext) switchUnverified(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
 	if c.verifying() {
-		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, reasonNoALBIngress,
+		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, v1alpha1.ReasonNoALBIngress,
 			fmt.Sprintf("no ALB Ingress routes to service %s (none of class alb names it as a backend), so the switch cannot be verified: it is made as Argo Rollouts makes it; name the Ingress in blueGreen.alb for a switch made in the ALB", t.activeSvc.Name))
 	}
 	if t.activePinned && t.activeSel == goal.active {
@@ -422,8 +422,7 @@ func (c *rolloutContext) switchUnverified(ctx context.Context, t *bgTraffic, goa
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
 }
 
-// reasonNoALBIngress: verification is on, but no ALB routes to the active Service.
-const reasonNoALBIngress = "NoALBIngress"
+// v1alpha1.ReasonNoALBIngress: verification is on, but no ALB routes to the active Service.
 
 // widenService removes the hash label from a Service's selector, so that it
 // selects every pod of the rollout while the pods of hash join its target
@@ -444,7 +443,7 @@ func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, 
 	}
 	*svc = *n
 	c.progressed = true
-	c.normal("SwitchService", "Widened selector of %s service %s from %s to every pod of the rollout, until the pods of %s are healthy in its target group", role, svc.Name, from, hash)
+	c.normal(v1alpha1.ReasonSwitchService, "Widened selector of %s service %s from %s to every pod of the rollout, until the pods of %s are healthy in its target group", role, svc.Name, from, hash)
 	c.after(100 * time.Millisecond)
 	return nil
 }
@@ -703,7 +702,7 @@ func (c *rolloutContext) writeBlueGreenWeights(ctx context.Context, t *bgTraffic
 		}
 	}
 	c.progressed = true
-	c.normal("TrafficWeightUpdated", "Traffic switched: active service %s %d%%, preview service %s %d%%", bg.ActiveService, 100-previewW, bg.PreviewService, previewW)
+	c.normal(v1alpha1.ReasonTrafficWeightUpdated, "Traffic switched: active service %s %d%%, preview service %s %d%%", bg.ActiveService, 100-previewW, bg.PreviewService, previewW)
 	if c.verifying() {
 		t2 := *t
 		t2.written, t2.previewW, t2.activeW = true, previewW, 100-previewW

@@ -79,7 +79,7 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 			c.status.AbortedAt = nil
 			c.status.CurrentStepIndex = ptr.To(int32(0))
 			c.resetGates()
-			c.normal("RolloutRetry", "Retrying update to revision %d", replicaset.Revision(c.newRS))
+			c.normal(v1alpha1.ReasonRolloutRetry, "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 		if c.status.CurrentStepIndex == nil {
 			c.status.CurrentStepIndex = ptr.To(int32(0))
@@ -124,8 +124,8 @@ func (c *rolloutContext) abort(reason, msg string) {
 			text += ": " + msg
 		}
 	}
-	c.setCondition(v1alpha1.ConditionProgressing, "False", "RolloutAborted", text)
-	c.warning("RolloutAborted", "%s", text)
+	c.setCondition(v1alpha1.ConditionProgressing, "False", v1alpha1.ReasonRolloutAborted, text)
+	c.warning(v1alpha1.ReasonRolloutAborted, "%s", text)
 	c.progressed = true
 	c.after(100 * time.Millisecond)
 }
@@ -257,7 +257,7 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if i < n {
 		if c.completeStep(&cs.Steps[i], i, goal) {
 			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
-			c.normal("RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
+			c.normal(v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
 			c.progressed = true
 			c.after(10 * time.Millisecond)
 		}
@@ -314,7 +314,7 @@ func (c *rolloutContext) finishInterruptedPromotion(ctx context.Context, t *traf
 			return true, err
 		}
 	}
-	c.normal("RolloutCompleted", "Rollout completed the interrupted promotion of revision %d (%s): the stable service selects it and it serves all traffic, verified", replicaset.Revision(rs), x)
+	c.normal(v1alpha1.ReasonRolloutCompleted, "Rollout completed the interrupted promotion of revision %d (%s): the stable service selects it and it serves all traffic, verified", replicaset.Revision(rs), x)
 	c.status.StableRS, c.stableRS = x, rs
 	c.progressed = true
 	return false, nil
@@ -392,12 +392,12 @@ func (c *rolloutContext) pauseStep(p *v1alpha1.RolloutPause) bool {
 		if c.status.ControllerPause {
 			// Promoted: the pause conditions were cleared.
 			c.status.ControllerPause = false
-			c.normal("RolloutResumed", "Rollout is resumed")
+			c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed")
 			return true
 		}
 		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(c.now)})
 		c.status.ControllerPause = true
-		c.normal("RolloutPaused", "Rollout is paused (%s)", v1alpha1.PauseReasonCanaryPauseStep)
+		c.normal(v1alpha1.ReasonRolloutPaused, "Rollout is paused (%s)", v1alpha1.PauseReasonCanaryPauseStep)
 		c.progressed = true
 		if p.Duration != nil {
 			if d, err := validation.PauseDuration(p.Duration); err == nil {
@@ -443,7 +443,7 @@ func (c *rolloutContext) promote(format string, args ...any) {
 	}
 	c.mode = modeSteady
 	c.progressed = true
-	c.normal("RolloutCompleted", "Rollout completed update to revision %d (%s): %s", replicaset.Revision(c.newRS), c.newHash, reason)
+	c.normal(v1alpha1.ReasonRolloutCompleted, "Rollout completed update to revision %d (%s): %s", replicaset.Revision(c.newRS), c.newHash, reason)
 	c.after(10 * time.Millisecond)
 }
 

@@ -181,6 +181,6 @@ func joinMsgs(msgs []string) string { return strings.Join(msgs, "; ") }
 // leaves the status unobserved, and the next pass emits it again.
 func (c *rolloutContext) firstSeen() {
 	if c.ro.Status.ObservedGeneration == "" {
-		c.normal(reasonAddedToInformer, "Rollout resource added to informer: %s/%s", c.ro.Namespace, c.ro.Name)
+		c.normal(v1alpha1.ReasonRolloutAddedToInformer, "Rollout resource added to informer: %s/%s", c.ro.Namespace, c.ro.Name)
 	}
 }

@@ -32,7 +32,7 @@ func (l *eventLog) drain() []string {
 func (l *eventLog) lifecycle() []string {
 	var out []string
 	for _, e := range l.drain() {
-		for _, r := range []string{reasonAddedToInformer, reasonRolloutUpdated, reasonNotCompleted} {
+		for _, r := range []string{v1alpha1.ReasonRolloutAddedToInformer, v1alpha1.ReasonRolloutUpdated, v1alpha1.ReasonRolloutNotCompleted} {
 			if strings.HasPrefix(e, "Normal "+r+" ") {
 				out = append(out, e)
 			}
@@ -67,8 +67,8 @@ func TestArgoLifecycleEventsCanary(t *testing.T) {
 	l := &eventLog{s: s}
 	s.canaryRollout(2, weightStep(50), pauseStep(""))
 	s.step()
-	if all := l.drain(); len(all) == 0 || !strings.HasPrefix(all[0], "Normal "+reasonAddedToInformer+" ") {
-		t.Fatalf("the first pass's first event is not %s: %v", reasonAddedToInformer, all)
+	if all := l.drain(); len(all) == 0 || !strings.HasPrefix(all[0], "Normal "+v1alpha1.ReasonRolloutAddedToInformer+" ") {
+		t.Fatalf("the first pass's first event is not %s: %v", v1alpha1.ReasonRolloutAddedToInformer, all)
 	}
 	ro := s.run(50, "healthy on v1", isHealthy)
 	v1 := ro.Status.StableRS

@@ -18,8 +18,7 @@ import (
 // usual. A gate is never skipped on the controller's own.
 
 const (
-	reasonGateNotEvaluated = "GateNotEvaluated"
-	analysisInconclusive   = "Inconclusive"
+	analysisInconclusive = "Inconclusive"
 	// gatePromotedMessage marks a gate record a user promoted past.
 	gatePromotedMessage = "not evaluated (albrollouts runs no analysis); a user promoted past it"
 )
@@ -47,7 +46,7 @@ func (c *rolloutContext) stepGate(st *v1alpha1.CanaryStep, i int) bool {
 	if c.status.ControllerPause {
 		// Promoted: the pause condition was cleared.
 		c.status.ControllerPause = false
-		c.normal("RolloutResumed", "Rollout is resumed past %s (promoted without it)", what)
+		c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed past %s (promoted without it)", what)
 		return true
 	}
 	c.addGatePause(reason, what)
@@ -75,7 +74,7 @@ func (c *rolloutContext) recordGate(rec **v1alpha1.RolloutAnalysisRunStatus, wha
 		(*rec).Message = gatePromotedMessage
 		c.status.ControllerPause = false
 		c.progressed = true
-		c.normal("RolloutResumed", "Rollout is resumed past %s (promoted without it)", what)
+		c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed past %s (promoted without it)", what)
 	}
 	return true
 }
@@ -85,7 +84,7 @@ func (c *rolloutContext) addGatePause(reason v1alpha1.PauseReason, what string) 
 	c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: reason, StartTime: metav1.NewTime(c.now)})
 	c.status.ControllerPause = true
 	c.progressed = true
-	c.warning(reasonGateNotEvaluated, "%s", gateMessage(what))
+	c.warning(v1alpha1.ReasonGateNotEvaluated, "%s", gateMessage(what))
 	c.wait(0, "%s", gateMessage(what))
 }
 

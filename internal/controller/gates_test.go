@@ -75,7 +75,7 @@ func TestCanaryAnalysisStepPausesUntilPromoted(t *testing.T) {
 			if s.albWeights["web-canary"] != 25 {
 				t.Fatalf("ALB weights %v at the gate, want the canary at 25", s.albWeights)
 			}
-			if ev := eventsText(s); !strings.Contains(ev, reasonGateNotEvaluated) || strings.Contains(ev, "StepSkipped") {
+			if ev := eventsText(s); !strings.Contains(ev, v1alpha1.ReasonGateNotEvaluated) || strings.Contains(ev, "StepSkipped") {
 				t.Fatalf("events do not say the gate is not evaluated:\n%s", ev)
 			}
 			if ro.Status.Message != string(tc.reason) {
@@ -191,7 +191,7 @@ func TestPromoteSetsPausedConditionFalse(t *testing.T) {
 	ro := s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
 	for _, c := range ro.Status.Conditions {
 		if c.Type == v1alpha1.ConditionPaused {
-			if c.Status != "False" || c.Reason != reasonResumed {
+			if c.Status != "False" || c.Reason != v1alpha1.ReasonRolloutResumed {
 				t.Fatalf("Paused condition after promote: %s %s", c.Status, c.Reason)
 			}
 			return

@@ -102,8 +102,7 @@ import (
 // guardRetry is when a pass looks again after a refused write.
 const guardRetry = 2 * time.Second
 
-// reasonUnsafeWrite is the reason of the event of a refused write.
-const reasonUnsafeWrite = "UnsafeWriteRefused"
+// v1alpha1.ReasonUnsafeWriteRefused is the reason of the event of a refused write.
 
 // errUnsafeWrite matches every refusal of the guard (errors.Is).
 var errUnsafeWrite = errors.New("unsafe write refused")
@@ -123,7 +122,7 @@ func (u *unsafeWrite) Is(target error) bool { return target == errUnsafeWrite }
 // refuse reports a refused write (event, status message, requeue) and
 // returns it as an error.
 func (c *rolloutContext) refuse(u *unsafeWrite) error {
-	c.warning(reasonUnsafeWrite, "Refused to %s: %s (%s); the controller waits for %s", u.write, u.invariant, u.object, u.waitFor)
+	c.warning(v1alpha1.ReasonUnsafeWriteRefused, "Refused to %s: %s (%s); the controller waits for %s", u.write, u.invariant, u.object, u.waitFor)
 	c.wait(guardRetry, "%s", u.Error())
 	return u
 }

@@ -527,7 +527,7 @@ func TestGuardRefusesWrongDecisionsAtTheChokepoints(t *testing.T) {
 		t.Fatalf("raising the canary to 100 without a health check: err %v", err)
 	}
 	ev := eventsText(s)
-	if n := strings.Count(ev, reasonUnsafeWrite); n != 3 {
+	if n := strings.Count(ev, v1alpha1.ReasonUnsafeWriteRefused); n != 3 {
 		t.Fatalf("%d refusal events, want 3:\n%s", n, ev)
 	}
 	for _, want := range []string{"point canary service web-canary at pods " + v1, "scale ReplicaSet web-" + v2 + " from 2 to 0", "write the action"} {
@@ -638,7 +638,7 @@ func TestGuardKeepsARoutedCanaryServiceInPlace(t *testing.T) {
 		}
 	}
 	if routed() {
-		if ev := eventsText(s); !strings.Contains(ev, reasonUnsafeWrite) || !strings.Contains(ev, "header route") {
+		if ev := eventsText(s); !strings.Contains(ev, v1alpha1.ReasonUnsafeWriteRefused) || !strings.Contains(ev, "header route") {
 			t.Fatalf("the route stays and no refusal says why:\n%s", ev)
 		}
 	}

@@ -92,7 +92,7 @@ func (c *rolloutContext) rejectSharedServices() bool {
 	}
 	msg := joinMsgs(c.invalid)
 	if cur := c.condition(v1alpha1.ConditionInvalidSpec); cur == nil || cur.Message != msg {
-		c.warning(reasonInvalidSpec, "%s", msg)
+		c.warning(v1alpha1.ReasonInvalidSpec, "%s", msg)
 	}
 	return true
 }
@@ -123,7 +123,7 @@ func (c *rolloutContext) releaseServices(ctx context.Context) error {
 			return fmt.Errorf("releasing service %s/%s, which the rollout no longer names: %w", svc.Namespace, svc.Name, err)
 		}
 		if from != "" {
-			c.normal("SwitchService", "Released service %s, which the rollout no longer names: selector widened from %s to the rollout's pods", svc.Name, from)
+			c.normal(v1alpha1.ReasonSwitchService, "Released service %s, which the rollout no longer names: selector widened from %s to the rollout's pods", svc.Name, from)
 		}
 	}
 	return nil

@@ -175,7 +175,7 @@ func TestRedTeam2MaxTrafficWeightRaisedScalesTheCanaryUnderItsShare(t *testing.T
 // Service is re-pointed to the next version's pods while that source still
 // forwards production requests to the canary group.
 //
-// Only what the spec names is ever read: observeTraffic (traffic.go)
+// Only what the spec names is ever read: observeTraffic (canary_traffic.go)
 // computes t.routes and t.routed from trafficRouting.managedRoutes and the
 // weights from alb.ingresses; the guard's exposure (guard.go) reads the
 // actions of actionRef().ingresses and actionRef().routes, the same lists;

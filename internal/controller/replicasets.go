@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
@@ -43,7 +44,7 @@ func (c *rolloutContext) syncReplicaSets(ctx context.Context) error {
 			return fmt.Errorf("moving ReplicaSet %s to revision %d: %w", rs.Name, maxRev+1, err)
 		}
 		*rs = *n
-		c.normal("NewReplicaSetCreated", "Reusing ReplicaSet %s for revision %d (rollback)", rs.Name, maxRev+1)
+		c.normal(v1alpha1.ReasonNewReplicaSetCreated, "Reusing ReplicaSet %s for revision %d (rollback)", rs.Name, maxRev+1)
 	}
 	c.newRS = rs
 	if c.status.StableRS != "" {
@@ -61,7 +62,7 @@ func (c *rolloutContext) syncReplicaSets(ctx context.Context) error {
 		}
 		c.status.StableRS = c.newHash
 		c.stableRS = rs
-		c.normal("RolloutCompleted", "Rollout completed update to revision %d (%s): %s", replicaset.Revision(rs), c.newHash, reason)
+		c.normal(v1alpha1.ReasonRolloutCompleted, "Rollout completed update to revision %d (%s): %s", replicaset.Revision(rs), c.newHash, reason)
 		c.progressed = true
 	}
 	return nil
@@ -81,7 +82,7 @@ func (c *rolloutContext) createReplicaSet(ctx context.Context, revision int64) (
 		}
 		n := ptr.Deref(c.status.CollisionCount, 0) + 1
 		c.status.CollisionCount = &n
-		c.normal("HashCollision", "ReplicaSet name %s is taken by another template; retrying with collision count %d", rs.Name, n)
+		c.normal(v1alpha1.ReasonHashCollision, "ReplicaSet name %s is taken by another template; retrying with collision count %d", rs.Name, n)
 		c.after(100 * time.Millisecond)
 		return nil, nil
 	}
@@ -89,7 +90,7 @@ func (c *rolloutContext) createReplicaSet(ctx context.Context, revision int64) (
 		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
 	}
 	c.obs.rss = append(c.obs.rss, rs)
-	c.normal("NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision)
+	c.normal(v1alpha1.ReasonNewReplicaSetCreated, "Created ReplicaSet %s (revision %d)", rs.Name, revision)
 	c.progressed = true
 	return rs, nil
 }
@@ -129,7 +130,7 @@ func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, repli
 		if replicas < from {
 			dir = "down"
 		}
-		c.normal("ScalingReplicaSet", "Scaled %s ReplicaSet %s from %d to %d", dir, replicaset.Describe(rs), from, replicas)
+		c.normal(v1alpha1.ReasonScalingReplicaSet, "Scaled %s ReplicaSet %s from %d to %d", dir, replicaset.Describe(rs), from, replicas)
 		c.progressed = true
 	}
 	return nil

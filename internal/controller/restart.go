@@ -43,7 +43,7 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 	}
 	if len(old) == 0 {
 		c.status.RestartedAt = at.DeepCopy()
-		c.normal("RolloutRestarted", "Restarted every pod created before %s", at.UTC().Format(time.RFC3339))
+		c.normal(v1alpha1.ReasonRolloutRestarted, "Restarted every pod created before %s", at.UTC().Format(time.RFC3339))
 		c.progressed = true
 		return true, nil
 	}
@@ -94,7 +94,7 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 		case err != nil:
 			return false, fmt.Errorf("evicting pod %s for spec.restartAt: %w", p.Name, err)
 		default:
-			c.normal("RestartingPod", "Evicted pod %s (created before restartAt %s)", p.Name, at.UTC().Format(time.RFC3339))
+			c.normal(v1alpha1.ReasonRestartingPod, "Evicted pod %s (created before restartAt %s)", p.Name, at.UTC().Format(time.RFC3339))
 		}
 	}
 	if n == 0 {

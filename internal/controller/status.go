@@ -18,29 +18,6 @@ import (
 	"github.com/albrollouts/albrollouts/internal/validation"
 )
 
-// Condition reasons (Argo Rollouts' where it has them).
-const (
-	reasonNewRSCreated       = "NewReplicaSetCreated"
-	reasonRSUpdated          = "ReplicaSetUpdated"
-	reasonNewRSAvailable     = "NewReplicaSetAvailable"
-	reasonPaused             = "RolloutPaused"
-	reasonResumed            = "RolloutResumed"
-	reasonAborted            = "RolloutAborted"
-	reasonDeadlineExceeded   = "ProgressDeadlineExceeded"
-	reasonAvailable          = "AvailableReason"
-	reasonCompleted          = "RolloutCompleted"
-	reasonInvalidSpec        = "InvalidSpec"
-	reasonUnsupported        = "UnsupportedFields"
-	reasonHealthy            = "RolloutHealthy"
-	reasonNotHealthy         = "RolloutNotHealthy"
-	reasonNotCompleted       = "RolloutNotCompleted"
-	reasonAddedToInformer    = "RolloutAddedToInformer"
-	reasonRolloutUpdated     = "RolloutUpdated"
-	reasonVerificationOff    = "VerificationDisabled"
-	messageVerificationOff   = "traffic shifts are not verified: verifyTargetGroup is false, or unset with the controller's --aws-verify-target-group off"
-	reasonVerificationTimout = "VerificationTimedOut"
-)
-
 // condition returns the condition of a type, or nil.
 func (c *rolloutContext) condition(t string) *v1alpha1.RolloutCondition {
 	for i := range c.status.Conditions {
@@ -87,14 +64,14 @@ func (c *rolloutContext) removeCondition(t string) {
 // finishStatus computes counts, conditions, phase and message.
 func (c *rolloutContext) finishStatus() {
 	if u := c.ro.UnsupportedFields(); len(u) > 0 {
-		c.setCondition(v1alpha1.ConditionUnsupported, corev1.ConditionTrue, reasonUnsupported,
+		c.setCondition(v1alpha1.ConditionUnsupported, corev1.ConditionTrue, v1alpha1.ReasonUnsupportedFields,
 			"albrollouts does not implement these Argo Rollouts fields; they are kept and ignored: "+strings.Join(u, ", "))
 	} else {
 		c.removeCondition(v1alpha1.ConditionUnsupported)
 	}
 	if len(c.invalid) > 0 {
 		msg := joinMsgs(c.invalid)
-		c.setCondition(v1alpha1.ConditionInvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg)
+		c.setCondition(v1alpha1.ConditionInvalidSpec, corev1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg)
 		c.status.Phase, c.status.Message = v1alpha1.RolloutPhaseDegraded, "InvalidSpec: "+msg
 		c.after(30 * time.Second)
 		return
@@ -116,25 +93,25 @@ func (c *rolloutContext) finishStatus() {
 	paused := c.ro.Spec.Paused || len(c.status.PauseConditions) > 0
 	switch {
 	case c.status.Abort:
-		if progressing == nil || progressing.Reason != reasonAborted {
-			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, reasonAborted,
+		if progressing == nil || progressing.Reason != v1alpha1.ReasonRolloutAborted {
+			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, v1alpha1.ReasonRolloutAborted,
 				fmt.Sprintf("Rollout aborted update to revision %d", c.revision()))
 		}
 	case paused && c.mode == modeProgress:
-		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionUnknown, reasonPaused, "Rollout is paused")
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionUnknown, v1alpha1.ReasonRolloutPaused, "Rollout is paused")
 	case c.mode == modeProgress:
 		msg := fmt.Sprintf("ReplicaSet %s is progressing", c.rsName())
 		cur := c.condition(v1alpha1.ConditionProgressing)
-		if cur != nil && cur.Reason == reasonDeadlineExceeded && !c.progressed {
+		if cur != nil && cur.Reason == v1alpha1.ReasonProgressDeadlineExceeded && !c.progressed {
 			break
 		}
-		if cur == nil || c.progressed || cur.Reason != reasonRSUpdated {
-			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, reasonRSUpdated, msg)
+		if cur == nil || c.progressed || cur.Reason != v1alpha1.ReasonReplicaSetUpdated {
+			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonReplicaSetUpdated, msg)
 			c.condition(v1alpha1.ConditionProgressing).LastUpdateTime = metav1.NewTime(c.now)
 		}
 		c.checkProgressDeadline()
 	default:
-		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, reasonNewRSAvailable,
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonNewReplicaSetAvailable,
 			fmt.Sprintf("ReplicaSet %s has successfully progressed", c.rsName()))
 	}
 	if paused {
@@ -142,32 +119,32 @@ func (c *rolloutContext) finishStatus() {
 		if c.gateWhy != "" {
 			msg += ": " + c.gateWhy
 		}
-		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, reasonPaused, msg)
+		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionTrue, v1alpha1.ReasonRolloutPaused, msg)
 	} else if c.condition(v1alpha1.ConditionPaused) != nil {
 		// Resumed: the condition stays, False, as in Argo Rollouts
 		// (`kubectl wait --for=condition=Paused=False` waits for it).
-		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")
+		c.setCondition(v1alpha1.ConditionPaused, corev1.ConditionFalse, v1alpha1.ReasonRolloutResumed, "Rollout is resumed")
 	}
 	if c.status.AvailableReplicas >= c.replicas() {
-		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
+		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionTrue, v1alpha1.ReasonAvailable, "Rollout has minimum availability")
 	} else {
-		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionFalse, reasonAvailable, "Rollout does not have minimum availability")
+		c.setCondition(v1alpha1.ConditionAvailable, corev1.ConditionFalse, v1alpha1.ReasonAvailable, "Rollout does not have minimum availability")
 	}
 	c.phase()
 	if c.status.Phase == v1alpha1.RolloutPhaseHealthy {
-		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionTrue, reasonHealthy, "Rollout is healthy")
-		c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionTrue, reasonCompleted, reasonCompleted)
+		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionTrue, v1alpha1.ReasonRolloutHealthy, "Rollout is healthy")
+		c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionTrue, v1alpha1.ReasonRolloutCompleted, v1alpha1.ReasonRolloutCompleted)
 	} else {
-		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionFalse, reasonNotHealthy, "Rollout is not healthy")
+		c.setCondition(v1alpha1.ConditionHealthy, corev1.ConditionFalse, v1alpha1.ReasonRolloutNotHealthy, "Rollout is not healthy")
 		if c.mode != modeSteady {
 			// An update has started: Completed turns False, once per update
 			// (the status read holds it False on every later pass, restarts
 			// included), and Argo's RolloutNotCompleted says so once the
 			// status that says it is written.
 			if cur := c.condition(v1alpha1.ConditionCompleted); cur == nil || cur.Status != corev1.ConditionFalse {
-				c.normalOnceWritten(reasonNotCompleted, "Rollout not completed, started update to revision %d (%s)", c.revision(), c.newHash)
+				c.normalOnceWritten(v1alpha1.ReasonRolloutNotCompleted, "Rollout not completed, started update to revision %d (%s)", c.revision(), c.newHash)
 			}
-			c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionFalse, reasonNotCompleted, reasonNotCompleted)
+			c.setCondition(v1alpha1.ConditionCompleted, corev1.ConditionFalse, v1alpha1.ReasonRolloutNotCompleted, v1alpha1.ReasonRolloutNotCompleted)
 		}
 	}
 }
@@ -201,10 +178,10 @@ func (c *rolloutContext) checkProgressDeadline() {
 		return
 	}
 	msg := fmt.Sprintf("ReplicaSet %s has timed out progressing (no progress for %s): %s", c.rsName(), limit, c.waiting)
-	c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg)
-	c.warning(reasonDeadlineExceeded, "%s", msg)
+	c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, v1alpha1.ReasonProgressDeadlineExceeded, msg)
+	c.warning(v1alpha1.ReasonProgressDeadlineExceeded, "%s", msg)
 	if c.ro.Spec.ProgressDeadlineAbort && !c.status.Abort {
-		c.abort(reasonDeadlineExceeded, msg)
+		c.abort(v1alpha1.ReasonProgressDeadlineExceeded, msg)
 	}
 }
 
@@ -242,14 +219,14 @@ func (c *rolloutContext) phase() {
 	switch {
 	case st.Abort:
 		msg := fmt.Sprintf("Rollout aborted update to revision %d", c.revision())
-		if prog != nil && prog.Reason == reasonAborted {
+		if prog != nil && prog.Reason == v1alpha1.ReasonRolloutAborted {
 			msg = prog.Message
 		}
-		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonAborted+": "+msg
-	case prog != nil && prog.Reason == reasonDeadlineExceeded:
-		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonDeadlineExceeded+": "+prog.Message
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, v1alpha1.ReasonRolloutAborted+": "+msg
+	case prog != nil && prog.Reason == v1alpha1.ReasonProgressDeadlineExceeded:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, v1alpha1.ReasonProgressDeadlineExceeded+": "+prog.Message
 	case v != nil && v.Phase == v1alpha1.VerificationTimedOut && c.mode == modeSteady:
-		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonVerificationTimout+": "+v.Message
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, v1alpha1.ReasonVerificationTimedOut+": "+v.Message
 	case c.ro.Spec.Paused:
 		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, "manually paused"
 	case len(st.PauseConditions) > 0:
@@ -314,7 +291,7 @@ func (c *rolloutContext) writeStatus(ctx context.Context) error {
 			// annotation read says whether it is done, so neither a later
 			// pass nor a restart repeats it, and a spec change that makes no
 			// new revision (spec.paused, the steps) emits none.
-			c.normal(reasonRolloutUpdated, "Rollout updated to revision %s", rev)
+			c.normal(v1alpha1.ReasonRolloutUpdated, "Rollout updated to revision %s", rev)
 		}
 	}
 	if equality.Semantic.DeepEqual(orig.Status, *c.status) {

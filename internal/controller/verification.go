@@ -247,13 +247,11 @@ func parseHeaders(conditions string) ([]verify.HeaderMatch, error) {
 	return out, nil
 }
 
-// reasonSettling: the state is seen applied, but a write it replaced may
+// v1alpha1.ReasonSettling: the state is seen applied, but a write it replaced may
 // still land (see unsettled).
-const reasonSettling = "Settling"
 
-// reasonTargetsNotReady: the pods that should serve a group give no target
+// v1alpha1.ReasonTargetsNotReady: the pods that should serve a group give no target
 // (none ready, or none with the Service's target port).
-const reasonTargetsNotReady = "TargetsNotReady"
 
 // outcome is what runVerification tells its caller.
 type outcome int
@@ -367,7 +365,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		// target" is not "the pods that will serve are healthy". This too
 		// times out.
 		if deadline := v.StartedAt.Add(c.verifyTimeout()); !c.now.Before(deadline) {
-			return c.record(v, s, verify.Result{Outcome: verify.TimedOut, Reason: verify.ReasonVerificationTimedOut, Cause: reasonTargetsNotReady,
+			return c.record(v, s, verify.Result{Outcome: verify.TimedOut, Reason: verify.ReasonVerificationTimedOut, Cause: v1alpha1.ReasonTargetsNotReady,
 				Message: fmt.Sprintf("not verified %s after it started (timeout %s): %s", c.now.Sub(v.StartedAt.Time).Round(100*time.Millisecond), c.verifyTimeout(), why)}), nil
 		}
 		c.wait(200*time.Millisecond, "%s", why)
@@ -406,10 +404,10 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	switch res.Outcome {
 	case verify.Verified:
 		if c.unsettled(s, v) {
-			v.Phase, v.Reason = v1alpha1.VerificationPending, reasonSettling
+			v.Phase, v.Reason = v1alpha1.VerificationPending, v1alpha1.ReasonSettling
 			v.Message = fmt.Sprintf("%s; not counted before %s: it replaced a write that was never verified, which the load balancer controller may still apply",
 				res.Message, c.status.TrafficBound.SettleAt.UTC().Format(time.RFC3339))
-			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, reasonSettling, v.Message)
+			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, v1alpha1.ReasonSettling, v.Message)
 			c.wait(0, "verifying %s: %s", strings.ToLower(string(v.Kind)), v.Message)
 			return outcomePending
 		}
@@ -422,7 +420,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionTrue, res.Reason, res.Message)
 		for _, g := range res.TargetGroups {
 			if g.DesiredWeight > 0 || g.HealthChecked {
-				c.normal("TargetGroupVerified", "Service %s (TargetGroup %s) verified: weight %d, %d/%d targets healthy", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
+				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d, %d/%d targets healthy", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
 			}
 		}
 		return outcomeVerified
@@ -431,11 +429,11 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Reason, res.Message)
 		switch {
 		case res.Reason == string(elbv2.KindLoadBalancerNotFound):
-			c.warning("LoadBalancerNotFound", "Failed to find load balancer: %s", res.Message)
+			c.warning(v1alpha1.ReasonLoadBalancerNotFound, "Failed to find load balancer: %s", res.Message)
 		case v.Kind == v1alpha1.VerificationCanaryWeight:
-			c.warning("WeightVerifyError", "Failed to verify weight: %s", res.Message)
+			c.warning(v1alpha1.ReasonWeightVerifyError, "Failed to verify weight: %s", res.Message)
 		default:
-			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
+			c.warning(v1alpha1.ReasonTargetGroupVerifyError, "Failed to verify %s: %s", describeSpec(s), res.Message)
 		}
 		c.wait(max(res.NextCheck, time.Second), "verification failed (%s): %s", res.Reason, res.Message)
 		return outcomePending
@@ -448,13 +446,13 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			v.Reason = res.Cause
 			v.StartedAt, v.DesiredAt = &now, ptr.To(metav1.NewMicroTime(now.Time))
 			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Cause, res.Message)
-			c.warning("TargetGroupVerifyError", "Failed to verify %s: %s", describeSpec(s), res.Message)
+			c.warning(v1alpha1.ReasonTargetGroupVerifyError, "Failed to verify %s: %s", describeSpec(s), res.Message)
 			c.wait(5*time.Second, "verification failing (%s): %s", res.Cause, res.Message)
 			return outcomePending
 		}
 		v.Phase, v.FinishedAt = v1alpha1.VerificationTimedOut, &now
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, verify.ReasonVerificationTimedOut, res.Message)
-		c.warning("TargetGroupUnverified", "%s not verified: %s", describeSpec(s), res.Message)
+		c.warning(v1alpha1.ReasonTargetGroupUnverified, "%s not verified: %s", describeSpec(s), res.Message)
 		c.onTimedOut()
 		return outcomeTimedOut
 	default:
@@ -608,7 +606,7 @@ func (c *rolloutContext) onTimedOut() {
 		msg = v.Message
 	}
 	if c.mode == modeProgress {
-		c.abort("VerificationTimedOut", msg)
+		c.abort(v1alpha1.ReasonVerificationTimedOut, msg)
 		return
 	}
 	c.wait(time.Second, "verification timed out: %s", msg)

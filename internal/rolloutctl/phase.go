@@ -7,12 +7,6 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 )
 
-// Reasons of the Progressing condition that make a rollout Degraded.
-const (
-	reasonAborted         = "RolloutAborted"
-	reasonDeadlineExpired = "ProgressDeadlineExceeded"
-)
-
 // GenerationObserved says whether the controller has acted on the rollout's
 // current spec: status.observedGeneration (a string) is the generation. A
 // value that is not a number (written by very old controllers) or is ahead of
@@ -55,7 +49,7 @@ func computedPhase(r *v1alpha1.Rollout) (v1alpha1.RolloutPhase, string) {
 		if c.Type == v1alpha1.ConditionInvalidSpec {
 			return v1alpha1.RolloutPhaseDegraded, c.Type + ": " + c.Message
 		}
-		if c.Reason == reasonAborted || c.Reason == reasonDeadlineExpired {
+		if c.Reason == v1alpha1.ReasonRolloutAborted || c.Reason == v1alpha1.ReasonProgressDeadlineExceeded {
 			return v1alpha1.RolloutPhaseDegraded, c.Reason + ": " + c.Message
 		}
 	}

@@ -735,7 +735,7 @@ func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, go
 	if err := c.moveWeight(ctx, t, w, goal); err != nil || c.status.Canary.Weights == before {
 		return err
 	}
-	c.warning("TrafficWeightCorrected", "The rollout owns the action %s: %s; rewritten to canary %s %d, stable %s %d",
+	c.warning(v1alpha1.ReasonTrafficWeightCorrected, "The rollout owns the action %s: %s; rewritten to canary %s %d, stable %s %d",
 		t.actionName, joinMsgs(t.foreign), t.canaryName, w, t.stableName, c.maxWeight()-w)
 	return nil
 }
@@ -798,9 +798,9 @@ func (c *rolloutContext) writeWeights(ctx context.Context, t *trafficState, w in
 	c.status.Canary.Weights = c.weightsStatus(t.canaryName, t.canarySel, w, t.stableName, t.stableSel, false)
 	c.progressed = true
 	if from < 0 {
-		c.normal("TrafficWeightUpdated", "Traffic weight set to %d (canary %s, stable %s)", w, t.canaryName, t.stableName)
+		c.normal(v1alpha1.ReasonTrafficWeightUpdated, "Traffic weight set to %d (canary %s, stable %s)", w, t.canaryName, t.stableName)
 	} else {
-		c.normal("TrafficWeightUpdated", "Traffic weight updated from %d to %d", from, w)
+		c.normal(v1alpha1.ReasonTrafficWeightUpdated, "Traffic weight updated from %d to %d", from, w)
 	}
 	if c.verifying() {
 		t2 := *t
@@ -869,7 +869,7 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 		}
 	}
 	c.progressed = true
-	c.normal("HeaderRouteUpdated", "Header routes set to %v", slices.Sorted(maps.Keys(goal.routes)))
+	c.normal(v1alpha1.ReasonHeaderRouteUpdated, "Header routes set to %v", slices.Sorted(maps.Keys(goal.routes)))
 	if c.verifying() {
 		c.startVerification(v1alpha1.VerificationHeaderRoute, c.canarySpec(t, t.canaryW, t.stableW, goal.routes))
 	}
@@ -968,7 +968,7 @@ func (c *rolloutContext) switchService(ctx context.Context, svc *corev1.Service,
 	if from == "" {
 		from = "all pods"
 	}
-	c.normal("SwitchService", "Switched selector of %s service %s from %s to %s", role, svc.Name, from, hash)
+	c.normal(v1alpha1.ReasonSwitchService, "Switched selector of %s service %s from %s to %s", role, svc.Name, from, hash)
 	c.after(100 * time.Millisecond)
 	return nil
 }
@@ -981,7 +981,7 @@ func (c *rolloutContext) flipPingPong() {
 		c.status.Canary.StablePingPong = "ping"
 	}
 	c.progressed = true
-	c.normal("PingPongSwitched", "Stable service is now the %s service", c.status.Canary.StablePingPong)
+	c.normal(v1alpha1.ReasonPingPongSwitched, "Stable service is now the %s service", c.status.Canary.StablePingPong)
 	c.after(100 * time.Millisecond)
 }
 

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
@@ -114,7 +115,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	if i < n {
 		if c.completeStep(&cs.Steps[i], i, trafficGoal{}) {
 			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
-			c.normal("RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
+			c.normal(v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
 			c.progressed = true
 			c.after(10 * time.Millisecond)
 		}
