@@ -273,7 +273,7 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if ok, err := c.stableIdle(ctx, t, goal); !ok || err != nil {
 			return false, err
 		}
-		if !c.canSwitch(t, goal.stableHash, t.stableSvc, false) {
+		if !c.canSwitchTo(goal.stableHash, t.stableSvc, false) {
 			return false, nil
 		}
 		if c.verifying() && c.obs.plainBackends[t.stableName] && !c.scaledToZero() {
@@ -304,7 +304,7 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 			noRoutes.routes = map[string]string{}
 			return false, c.moveRoutes(ctx, t, noRoutes)
 		}
-		if !c.canSwitch(t, goal.canaryHash, t.canarySvc, t.canaryW != 0) {
+		if !c.canSwitchTo(goal.canaryHash, t.canarySvc, t.canaryW != 0) {
 			return false, nil
 		}
 		if c.verifying() && c.obs.plainBackends[t.canaryName] && !c.scaledToZero() {
@@ -344,7 +344,7 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
 		}
-		if !c.canSwitch(t, goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
+		if !c.canSwitchTo(goal.stableHash, t.stableSvc, t.stableW != 0 && !idle) {
 			return false, nil
 		}
 		if c.verifying() && c.obs.plainBackends[t.stableName] && !idle && c.ro.Spec.Strategy.Canary.PingPong == nil {
@@ -493,7 +493,7 @@ func interim(k v1alpha1.VerificationKind) v1alpha1.VerificationKind {
 // in it (checked now, health only: the narrowing changes no weight).
 func (c *rolloutContext) narrowStable(ctx context.Context, t *trafficState, goal trafficGoal) error {
 	underTraffic := t.stableW != 0 && !c.scaledToZero()
-	if !c.canSwitch(t, goal.stableHash, t.stableSvc, underTraffic) {
+	if !c.canSwitchTo(goal.stableHash, t.stableSvc, underTraffic) {
 		return nil
 	}
 	if c.verifying() && c.obs.plainBackends[t.stableName] && !c.scaledToZero() {
@@ -573,22 +573,6 @@ func (c *rolloutContext) subsetOf(svc *corev1.Service, hash string) bool {
 		if !slices.ContainsFunc(selected, func(q corev1.Pod) bool { return q.Name == p.Name }) {
 			return false
 		}
-	}
-	return true
-}
-
-// canSwitch checks that the ReplicaSet a Service is about to select is there
-// with available pods when traffic depends on the Service, so that its
-// target group is never left empty under traffic.
-func (c *rolloutContext) canSwitch(t *trafficState, hash string, svc *corev1.Service, underTraffic bool) bool {
-	rs := replicaset.FindByHash(c.obs.rss, hash)
-	if rs == nil {
-		c.wait(time.Second, "waiting for ReplicaSet %s-%s before pointing service %s at it", c.ro.Name, hash, svc.Name)
-		return false
-	}
-	if underTraffic && replicaset.Available(rs) < 1 {
-		c.wait(0, "waiting for an available pod of %s before pointing service %s at it", rs.Name, svc.Name)
-		return false
 	}
 	return true
 }

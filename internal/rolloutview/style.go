@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/term"
 )
 
 // Style says how to render.
@@ -28,17 +30,14 @@ func ColorEnabled(w io.Writer) bool {
 }
 
 // IsTerminal says whether w is a terminal that understands escape sequences
-// (a character device, TERM not "dumb").
+// (a terminal by golang.org/x/term, so not /dev/null, which is a character
+// device too; TERM not "dumb").
 func IsTerminal(w io.Writer) bool {
 	if os.Getenv("TERM") == "dumb" {
 		return false
 	}
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Colours (SGR parameters).

@@ -3,12 +3,14 @@ package rolloutview_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -441,14 +443,10 @@ func TestColorEnabled(t *testing.T) {
 	if rolloutview.ColorEnabled(w) {
 		t.Error("colour into a pipe")
 	}
-	// A character device stands in for a terminal.
-	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = dev.Close() }()
+	// A pseudo-terminal is a terminal.
+	dev := openPTY(t)
 	if !rolloutview.ColorEnabled(dev) {
-		t.Fatal("no colour on a character device")
+		t.Fatal("no colour on a terminal")
 	}
 	t.Setenv("NO_COLOR", "1")
 	if rolloutview.ColorEnabled(dev) {
@@ -459,4 +457,29 @@ func TestColorEnabled(t *testing.T) {
 	if rolloutview.ColorEnabled(dev) || rolloutview.IsTerminal(dev) {
 		t.Error("colour or redraws on TERM=dumb")
 	}
+}
+
+// openPTY opens the terminal side of a new pseudo-terminal (skipping the
+// test where the machine has none).
+func openPTY(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { _ = ptmx.Close() })
+	fd := int(ptmx.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlocking the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("naming the pseudo-terminal: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("opening the pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { _ = tty.Close() })
+	return tty
 }
