@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -128,37 +129,37 @@ func (c *Client) Undo(ctx context.Context, name string, toRevision int64) (strin
 	return done(name, p.Done), nil
 }
 
-// maxUpdateAttempts bounds set image's read-modify-write on conflicts.
-const maxUpdateAttempts = 5
-
 // SetImage sets container images in the rollout's pod template: it reads the
 // object as the server has it (every field, known to this API or not), changes
-// the images and writes the whole object back, again on a conflict.
+// the images and writes the whole object back, again on a conflict
+// (client-go's default retry backoff).
 func (c *Client) SetImage(ctx context.Context, name string, images []ContainerImage) (string, error) {
-	for attempt := 1; ; attempt++ {
+	var changed []string
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		o, err := c.Get(ctx, name)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if err := noWorkloadRef(o, "set image on"); err != nil {
-			return "", err
+			return err
 		}
-		changed, err := SetImages(o.Raw, images)
-		if err != nil {
-			return "", err
+		if changed, err = SetImages(o.Raw, images); err != nil || len(changed) == 0 {
+			return err
 		}
-		if len(changed) == 0 {
-			return done(name, "image unchanged"), nil
-		}
-		err = c.kube.Update(ctx, o.Raw)
-		if apierrors.IsConflict(err) && attempt < maxUpdateAttempts {
-			continue
-		}
-		if err != nil {
+		return c.kube.Update(ctx, o.Raw)
+	})
+	switch {
+	case apierrors.IsConflict(err):
+		return "", c.explain("update", name, err)
+	case err != nil:
+		if _, api := err.(apierrors.APIStatus); api {
 			return "", c.explain("update", name, err)
 		}
-		return done(name, "image updated ("+strings.Join(changed, ", ")+")"), nil
+		return "", err
+	case len(changed) == 0:
+		return done(name, "image unchanged"), nil
 	}
+	return done(name, "image updated ("+strings.Join(changed, ", ")+")"), nil
 }
 
 func noWorkloadRef(o *Object, verb string) error {
