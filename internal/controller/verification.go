@@ -290,23 +290,6 @@ func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *ve
 	return v
 }
 
-// freshnessBound is the instant after which an ELBv2 read counts as evidence
-// for verification v: when its change was written. The API server keeps
-// StartedAt to whole seconds only, so a record without DesiredAt (written by
-// an older controller) counts from the end of StartedAt's second: reads sent
-// up to a second before the write must not pass for reads after it (an
-// abort right after a step would otherwise be verified by reads of the state
-// before the step).
-func freshnessBound(v *v1alpha1.VerificationStatus) time.Time {
-	if v.DesiredAt != nil && !v.DesiredAt.IsZero() {
-		return v.DesiredAt.Time
-	}
-	if v.StartedAt == nil {
-		return time.Time{}
-	}
-	return v.StartedAt.Add(time.Second)
-}
-
 // verified reports whether the last verification verified exactly spec.
 func (c *rolloutContext) verified(s *verifySpec) bool {
 	v := c.status.Verification
@@ -344,9 +327,8 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		// it aborted the rollout; seen again here, the rollout was retried
 		// (or is aborted and this is the abort's own check): look again with
 		// a new window, after a pause when nothing changed.
-		retry := v.FinishedAt == nil || c.now.Sub(v.FinishedAt.Time) >= c.verifyTimeout() || c.mode == modeProgress
-		if !retry {
-			c.after(c.verifyTimeout() - c.now.Sub(v.FinishedAt.Time))
+		if wait := retryAfterTimeout(v, c.verifyTimeout(), c.now); wait > 0 && c.mode != modeProgress {
+			c.after(wait)
 			c.wait(0, "verification timed out (%s): %s", v.Reason, v.Message)
 			return outcomePending, nil
 		}
@@ -364,9 +346,9 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		// Never verify against an empty or partial target list: "some healthy
 		// target" is not "the pods that will serve are healthy". This too
 		// times out.
-		if deadline := v.StartedAt.Add(c.verifyTimeout()); !c.now.Before(deadline) {
+		if w := windowOf(v, c.verifyTimeout()); w.closed(c.now) {
 			return c.record(v, s, verify.Result{Outcome: verify.TimedOut, Reason: verify.ReasonVerificationTimedOut, Cause: v1alpha1.ReasonTargetsNotReady,
-				Message: fmt.Sprintf("not verified %s after it started (timeout %s): %s", c.now.Sub(v.StartedAt.Time).Round(100*time.Millisecond), c.verifyTimeout(), why)}), nil
+				Message: fmt.Sprintf("not verified %s after it started (timeout %s): %s", w.age(c.now).Round(100*time.Millisecond), c.verifyTimeout(), why)}), nil
 		}
 		c.wait(200*time.Millisecond, "%s", why)
 		return outcomePending, nil
@@ -395,7 +377,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		if msg := trafficOutsideAction(s, res); msg != "" {
 			res.Outcome, res.Reason, res.Message = verify.Pending, verify.ReasonWeightMismatch, msg
 			res.NextCheck = 2 * time.Second
-			if !c.now.Before(v.StartedAt.Add(c.verifyTimeout())) {
+			if windowOf(v, c.verifyTimeout()).closed(c.now) {
 				res.Outcome, res.Cause, res.Reason = verify.TimedOut, verify.ReasonWeightMismatch, verify.ReasonVerificationTimedOut
 			}
 		}
@@ -444,7 +426,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			// it is and keep checking, in a new window.
 			v.Phase = v1alpha1.VerificationFailed
 			v.Reason = res.Cause
-			v.StartedAt, v.DesiredAt = &now, ptr.To(metav1.NewMicroTime(now.Time))
+			reopen(v, now)
 			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Cause, res.Message)
 			c.warning(v1alpha1.ReasonTargetGroupVerifyError, "Failed to verify %s: %s", describeSpec(s), res.Message)
 			c.wait(5*time.Second, "verification failing (%s): %s", res.Cause, res.Message)
