@@ -8,7 +8,7 @@
 #  2. starts the local environment (`albrollouts local up`: control plane,
 #     elbsim, node agent, local ALB controller) and the controller
 #     (`albrollouts controller --instance-id argo-rollouts-e2e
-#     --aws-verify-target-group`);
+#     --aws-verify-target-group`, metrics on Argo's port 8090);
 #  3. runs each suite in its own namespace (CONFORMANCE_PARALLEL at a time);
 #  4. fails on any failure not in the expectations file and on any listed
 #     test that passes now (so the list only shrinks).
@@ -101,7 +101,7 @@ log "local environment up in $((SECONDS - env_start))s; elbsim at $endpoint"
 AWS_ACCESS_KEY_ID=AKIALOCALALBROLLOUTS AWS_SECRET_ACCESS_KEY=local-albrollouts-secret AWS_REGION=us-east-1 \
   nice "$albrollouts" controller --kubeconfig "$kubeconfig" --instance-id "$instance_id" \
   --aws-verify-target-group --aws-region us-east-1 --aws-endpoint-url "$endpoint" \
-  --metrics-bind-address 0 --health-probe-bind-address 0 >"$work/controller.log" 2>&1 &
+  --metrics-bind-address 127.0.0.1:8090 --health-probe-bind-address 0 >"$work/controller.log" 2>&1 &
 pids+=($!)
 sleep 2
 kill -0 "${pids[1]}" 2>/dev/null || { log "the controller exited:"; tail -n 30 "$work/controller.log" >&2; exit 1; }
@@ -150,7 +150,7 @@ for suite in "${suites[@]}"; do
   fi
 done
 
-pass=0 expected_fail=0 skipped=0 problems=()
+pass=0 expected_fail=0 unexpected_fail=0 skipped=0 problems=()
 in_run() { [[ -z "$run_filter" ]] || [[ "${1#*/}" =~ $run_filter ]]; }
 for name in $(printf '%s\n' "${!result[@]}" | sort); do
   status="${result[$name]}" expect="${exp_expect[$name]:-}"
@@ -158,7 +158,7 @@ for name in $(printf '%s\n' "${!result[@]}" | sort); do
     PASS:) pass=$((pass + 1)) ;;
     PASS:fail) pass=$((pass + 1)); problems+=("now passes (remove it from the expectations): $name") ;;
     FAIL:fail) expected_fail=$((expected_fail + 1)) ;;
-    FAIL:) problems+=("unexpected failure: $name") ;;
+    FAIL:) unexpected_fail=$((unexpected_fail + 1)); problems+=("unexpected failure: $name") ;;
     SKIP:*) problems+=("skipped itself (list it with 'skip' and a reason): $name") ;;
     *) problems+=("$status $name: listed as $expect") ;;
   esac
@@ -173,14 +173,15 @@ for name in $(printf '%s\n' "${!exp_expect[@]}" | sort); do
   fi
 done
 
-total=$((pass + expected_fail + skipped))
+total=$((pass + expected_fail + unexpected_fail + skipped))
 {
   echo
   echo "Argo Rollouts $(basename "$(dirname "$argo_bin")" | sed 's/^argo-rollouts-//') e2e suites (${suites[*]}) against albrollouts"
-  printf '  %-18s %s\n' "passed" "$pass"
-  printf '  %-18s %s\n' "expected failures" "$expected_fail"
-  printf '  %-18s %s\n' "skipped (listed)" "$skipped"
-  printf '  %-18s %s\n' "total" "$total"
+  printf '  %-19s %s\n' "passed" "$pass"
+  printf '  %-19s %s\n' "expected failures" "$expected_fail"
+  printf '  %-19s %s\n' "unexpected failures" "$unexpected_fail"
+  printf '  %-19s %s\n' "skipped (listed)" "$skipped"
+  printf '  %-19s %s\n' "total" "$total"
   for cat in not-implemented by-design local-environment analysis; do
     n=0
     for name in "${!exp_expect[@]}"; do
@@ -195,4 +196,4 @@ if ((${#problems[@]})); then
   echo "conformance: FAILED: ${#problems[@]} difference(s) from $expectations" >&2
   exit 1
 fi
-echo "conformance: OK: $pass of $total pass; every other test is listed in $expectations"
+echo "conformance: OK: $pass of $total pass ($((pass + expected_fail + unexpected_fail)) run) in $((SECONDS - start_time))s; every other test is listed in $expectations"
