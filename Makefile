@@ -26,7 +26,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps test test-unit test-race fuzz sim bench lint linkcheck generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps conformance test test-unit test-race fuzz sim bench lint linkcheck generate verify-generated clean help
 
 all: build
 
@@ -45,8 +45,11 @@ demo: ## The demo: a verified canary, a broken version aborted, a blue-green swi
 k8s-bins: ## Build etcd, kube-apiserver, kube-controller-manager into the cache (once).
 	hack/build-k8s-bins.sh
 
-test-deps: k8s-bins ## Everything the tests need: control-plane binaries and Debian's AWS CLI.
+test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian's AWS CLI, Argo's kubectl plugin.
 	hack/install-test-deps.sh
+
+conformance: k8s-bins build ## Argo Rollouts' own e2e suites against albrollouts, compared with hack/conformance/expectations.txt (docs/argo-conformance.md).
+	hack/conformance.sh
 
 test: linkcheck test-deps build ## Link check, unit, integration and end-to-end tests, plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite uses: Debian's AWS CLI (elbsim is
 # checked against it as an independent client) and iproute2 (the end-to-end
-# suite's second pass runs in a private network namespace). kubectl is optional.
-# Idempotent; runs apt-get only when something is missing.
+# suite's second pass runs in a private network namespace), then builds Argo
+# Rollouts' kubectl plugin into the cache (hack/argo-rollouts-build.sh plugin).
+# kubectl is optional. Idempotent; runs apt-get and the build only when
+# something is missing.
 set -euo pipefail
 
 need=()
@@ -18,3 +20,7 @@ if ((${#need[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# Argo Rollouts' kubectl plugin, for test/e2e's plugin scenarios: built once from
+# the Go module proxy at the pinned version and cached outside the repository.
+"$(dirname "$0")/argo-rollouts-build.sh" plugin >/dev/null
