@@ -86,3 +86,23 @@ func TestEphemeralLabelSelectedByAServiceIsRefused(t *testing.T) {
 		return false
 	})
 }
+
+// A canary whose only traffic router is one albrollouts does not implement
+// (Argo's nginx-template.yaml) is an invalid spec: the controller changes
+// nothing, and never dereferences the missing alb block.
+func TestCanaryWithAnotherRouterOnlyIsInvalidSpec(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		tr := ro.Spec.Strategy.Canary.TrafficRouting
+		tr.ALB, tr.Nginx = nil, &runtime.RawExtension{Raw: []byte(`{"stableIngress":"web"}`)}
+	})
+	s.run(20, "invalid spec", func(ro *v1alpha1.Rollout) bool {
+		for _, c := range ro.Status.Conditions {
+			if c.Type == v1alpha1.ConditionInvalidSpec && c.Status == "True" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -327,6 +327,11 @@ func trafficRouting(c *v1alpha1.CanaryStrategy, tr *v1alpha1.RolloutTrafficRouti
 	if tr.ALB == nil {
 		if !otherRouter(tr) {
 			errs = append(errs, field.Required(p.Child("alb"), "trafficRouting needs a traffic router; albrollouts supports alb"))
+		} else {
+			// Nothing albrollouts could do would move this rollout's
+			// traffic: it changes nothing rather than run the steps with
+			// no router (leave it to Argo Rollouts, or add alb).
+			errs = append(errs, field.Required(p.Child("alb"), "only alb traffic routing is supported; this rollout sets another router only (istio, nginx, smi, ...), so albrollouts changes nothing: leave it to Argo Rollouts (a different --instance-id) or route it through alb"))
 		}
 		return errs
 	}

@@ -100,13 +100,6 @@ func TestRolloutValid(t *testing.T) {
 			r.Spec.Strategy.Canary.TrafficRouting.ALB.RootService = "demo-stable"
 			return r
 		}(),
-		"unsupported Argo router next to nothing else is not a spec error": func() *v1alpha1.Rollout {
-			r := canaryALB()
-			r.Spec.Strategy.Canary.TrafficRouting.ALB = nil
-			r.Spec.Strategy.Canary.TrafficRouting.Istio = &runtime.RawExtension{Raw: []byte(`{"virtualService":{"name":"x"}}`)}
-			r.Spec.Strategy.Canary.Steps = nil
-			return r
-		}(),
 		"maxSurge 0 with maxUnavailable 1": func() *v1alpha1.Rollout {
 			r := canaryALB()
 			r.Spec.Strategy.Canary.MaxSurge = ptr(intstr.FromInt32(0))
@@ -133,6 +126,10 @@ func TestRolloutInvalid(t *testing.T) {
 	}{
 		{"no strategy", base, func(r *v1alpha1.Rollout) {},
 			"spec.strategy", "set strategy.canary or strategy.blueGreen"},
+		{"another router only (the controller would have no traffic to move)", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Strategy.Canary.TrafficRouting.ALB = nil
+			r.Spec.Strategy.Canary.TrafficRouting.Nginx = &runtime.RawExtension{Raw: []byte(`{"stableIngress":"x"}`)}
+		}, "spec.strategy.canary.trafficRouting.alb", "only alb traffic routing is supported"},
 		{"both strategies", canaryALB, func(r *v1alpha1.Rollout) { r.Spec.Strategy.BlueGreen = blueGreenRollout().Spec.Strategy.BlueGreen },
 			"spec.strategy", "only one of strategy.canary and strategy.blueGreen"},
 		{"negative replicas", canaryALB, func(r *v1alpha1.Rollout) { r.Spec.Replicas = ptr(int32(-1)) },
