@@ -71,3 +71,25 @@ func TestBasicCanarySingleReplicaSurgesAndAbortRepointsTheCanaryService(t *testi
 			s.service("web-canary").Spec.Selector[replicaset.HashLabel] == v1 && s.replicasOf(v2) == 0
 	})
 }
+
+// Argo Rollouts' e2e TestCanaryWithPausedRollout: without traffic routing,
+// an update replaced before its pod turned ready leaves no pod behind; the
+// next update gets the canary pod.
+func TestBasicCanaryReplacedUpdateScalesItsUnreadyPodsDown(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(3, weightStep(20), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+	})
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	s.podReadyLag = 1000 // the next pods never turn ready in this test
+	setImage(s, "v2")
+	v2 := s.run(50, "v2 has its canary pod", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.CurrentPodHash != v1 && s.replicasOf(ro.Status.CurrentPodHash) == 1
+	}).Status.CurrentPodHash
+	setImage(s, "v3")
+	s.run(50, "v2 gone, v3 has its canary pod, v1 whole", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.CurrentPodHash != v2 && s.replicasOf(v2) == 0 && s.replicasOf(ro.Status.CurrentPodHash) == 1 && s.replicasOf(v1) == 3
+	})
+}
