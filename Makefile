@@ -59,17 +59,17 @@ test-unit: ## Only the tests that need no control plane (fast).
 # The controller's race run goes alone: beside the engine's elbsim tests under
 # -race it starves their health checks on 2 cores.
 test-race: ## The verification engine, ELBv2 provider and rollout controller tests under the race detector.
-	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/...
+	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/... ./internal/sim/bench
 	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/controller/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/elbsim/query
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/sim/elbsim/query
 
 sim: ## The controller's randomized simulation over SEEDS seeds from FIRST (each failing seed prints the command that replays it).
 	$(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' ./internal/controller -v -sim.seeds=$(SEEDS) -sim.first=$(FIRST) $(SIM_FLAGS) | grep -v '^=== RUN'
 
 bench: ## Benchmarks: elbsim API and data plane, verification cost.
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/elbsim/... ./internal/verify/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/sim/elbsim/... ./internal/verify/... ./internal/sim/bench
 
 lint: ## gofmt, go vet and golangci-lint (pinned in hack/tools).
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \

@@ -20,7 +20,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
-	"github.com/albrollouts/albrollouts/internal/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 	"github.com/albrollouts/albrollouts/internal/version"
 )
 
