@@ -33,8 +33,9 @@ all: build
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## Build bin/albrollouts.
+build: ## Build bin/albrollouts (the CLI, local environment and demo) and bin/albrollouts-controller (the image's binary).
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts ./cmd/albrollouts
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts-controller ./cmd/albrollouts-controller
 
 .PHONY: demo
 demo: ## The demo: a verified canary, a broken version aborted, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
