@@ -64,7 +64,7 @@ func EnsureBinaries(ctx context.Context, o BuildOptions) error {
 			o.BinDir, strings.Join(missing, ", "))
 	}
 	if _, err := os.Stat(o.Script); err != nil {
-		return fmt.Errorf("control-plane binaries missing in %s: %s, and the build script %s is not there (%v); run `make demo` or `make k8s-bins` from the albrollouts repository, or set K8S_BINS to a folder holding them",
+		return fmt.Errorf("control-plane binaries missing in %s: %s, and the build script %s is not there (%w); run `make demo` or `make k8s-bins` from the albrollouts repository, or set K8S_BINS to a folder holding them",
 			o.BinDir, strings.Join(missing, ", "), o.Script, err)
 	}
 	if o.Interval <= 0 {
@@ -123,7 +123,7 @@ func EnsureBinaries(ctx context.Context, o BuildOptions) error {
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("building the control-plane binaries failed (%v); the script's last lines:\n%s", err, strings.Join(tail, "\n"))
+		return fmt.Errorf("building the control-plane binaries failed (%w); the script's last lines:\n%s", err, strings.Join(tail, "\n"))
 	}
 	if m := MissingBinaries(o.BinDir); len(m) > 0 {
 		return fmt.Errorf("%s finished but %s still lacks %s", o.Script, o.BinDir, strings.Join(m, ", "))

@@ -63,7 +63,7 @@ func (s *Server) loadState(path string) error {
 	}
 	var f stateFile
 	if err := json.Unmarshal(body, &f); err != nil {
-		return fmt.Errorf("elbsim: state file %s is not valid JSON (%v); move it away to start empty", path, err)
+		return fmt.Errorf("elbsim: state file %s is not valid JSON (%w); move it away to start empty", path, err)
 	}
 	if f.FormatVersion != stateFileVersion || f.Model == nil {
 		return fmt.Errorf("elbsim: state file %s has format version %d, this elbsim reads version %d; move it away to start empty", path, f.FormatVersion, stateFileVersion)

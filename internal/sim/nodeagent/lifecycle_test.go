@@ -149,7 +149,7 @@ func TestPostStartSleepDelaysRunning(t *testing.T) {
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("Running after %v, want after the hook's 10s scaled by 0.02 (200ms)", d)
 	}
-	if r := containerState(st, "web").Running; r == nil || r.StartedAt.Time.After(start.Add(time.Second)) {
+	if r := containerState(st, "web").Running; r == nil || r.StartedAt.After(start.Add(time.Second)) {
 		t.Errorf("startedAt %+v: want the container's start, before the hook", r)
 	}
 }
