@@ -1,5 +1,9 @@
 # The albrollouts controller image: a static binary on distroless, running as the
-# non-root user 65532 (what config/manager/manager.yaml expects).
+# non-root user 65532 (what config/manager/manager.yaml expects). The binary is
+# cmd/albrollouts-controller: the controller alone, linking none of internal/sim
+# (the emulator, local environment and demo that the albrollouts CLI carries).
+# It takes the manifests' arguments as `albrollouts controller` does, the leading
+# "controller" included.
 #
 #   docker build -t ghcr.io/albrollouts/albrollouts:dev --build-arg VERSION=$(git describe --tags --always) .
 #
@@ -20,10 +24,9 @@ COPY config/ config/
 COPY internal/ internal/
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
       -ldflags "-s -w -X github.com/albrollouts/albrollouts/internal/version.Version=${VERSION} -X github.com/albrollouts/albrollouts/internal/version.Commit=${COMMIT}" \
-      -o /out/albrollouts ./cmd/albrollouts
+      -o /out/albrollouts-controller ./cmd/albrollouts-controller
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/albrollouts /albrollouts
+COPY --from=build /out/albrollouts-controller /albrollouts-controller
 USER 65532:65532
-ENTRYPOINT ["/albrollouts"]
-CMD ["controller"]
+ENTRYPOINT ["/albrollouts-controller"]

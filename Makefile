@@ -33,8 +33,9 @@ all: build
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-build: ## Build bin/albrollouts.
+build: ## Build bin/albrollouts (the CLI, local environment and demo) and bin/albrollouts-controller (the image's binary).
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts ./cmd/albrollouts
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts-controller ./cmd/albrollouts-controller
 
 .PHONY: demo
 demo: ## The demo: a verified canary, a broken version aborted, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
@@ -62,17 +63,17 @@ test-unit: ## Only the tests that need no control plane (fast).
 # The controller's race run goes alone: beside the engine's elbsim tests under
 # -race it starves their health checks on 2 cores.
 test-race: ## The verification engine, ELBv2 provider and rollout controller tests under the race detector.
-	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/...
+	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/... ./internal/sim/bench
 	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/controller/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/elbsim/query
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/sim/elbsim/query
 
 sim: ## The controller's randomized simulation over SEEDS seeds from FIRST (each failing seed prints the command that replays it).
 	$(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' ./internal/controller -v -sim.seeds=$(SEEDS) -sim.first=$(FIRST) $(SIM_FLAGS) | grep -v '^=== RUN'
 
 bench: ## Benchmarks: elbsim API and data plane, verification cost.
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/elbsim/... ./internal/verify/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/sim/elbsim/... ./internal/verify/... ./internal/sim/bench
 
 lint: linkcheck ## Link check, gofmt, go vet and golangci-lint (pinned in hack/tools).
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/albrollouts/albrollouts/internal/elbv2"
-	"github.com/albrollouts/albrollouts/internal/verify/bench"
+	"github.com/albrollouts/albrollouts/internal/sim/bench"
 )
 
 func init() {

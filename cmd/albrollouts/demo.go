@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"github.com/albrollouts/albrollouts/internal/demo"
-	"github.com/albrollouts/albrollouts/internal/localcluster"
 	"github.com/albrollouts/albrollouts/internal/rolloutview"
+	"github.com/albrollouts/albrollouts/internal/sim/demo"
+	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
 )
 
 func init() {

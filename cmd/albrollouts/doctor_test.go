@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim"
-	"github.com/albrollouts/albrollouts/internal/elbsim/elbsimtest"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
 )
 
 // awsTestEnv gives the SDK's default chain static credentials and keeps it

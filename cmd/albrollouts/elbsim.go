@@ -7,11 +7,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim/reach"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/reach"
 
 	"github.com/spf13/cobra"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 )
 
 func init() {

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/albrollouts/albrollouts/config/kustomize"
-	"github.com/albrollouts/albrollouts/internal/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
 )
 
 // runInstall runs `albrollouts install args...` and parses what it prints on stdout.

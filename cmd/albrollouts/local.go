@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/albrollouts/albrollouts/internal/localenv"
-	"github.com/albrollouts/albrollouts/internal/nodeagent"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/nodeagent"
 )
 
 // rolloutControllerComponent runs the rollout controller inside `local up

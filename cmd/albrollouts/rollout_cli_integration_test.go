@@ -1,7 +1,7 @@
 package main
 
 // The rollout commands end to end against a real etcd + kube-apiserver with
-// the Rollout CRD (internal/localcluster). No controller runs: the test writes
+// the Rollout CRD (internal/sim/localcluster). No controller runs: the test writes
 // the status itself, through the status subresource, as a controller would.
 // Skipped with -short.
 
@@ -27,8 +27,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/localcluster"
 	"github.com/albrollouts/albrollouts/internal/rolloutctl"
+	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
 )
 
 // binariesWait bounds the wait for `make test-deps` to finish building the

@@ -47,7 +47,7 @@ func ptrString(p *int32) string {
 	if p == nil {
 		return "unset"
 	}
-	return string(rune('0' + *p))
+	return string('0' + *p)
 }
 
 // A ReplicaSet that comes back as the stable one (a rollback, a retried

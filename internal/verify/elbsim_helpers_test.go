@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim"
-	"github.com/albrollouts/albrollouts/internal/elbsim/elbsimtest"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
 )
 
 // sim is an elbsim with helpers to build ALBs the way the AWS Load Balancer

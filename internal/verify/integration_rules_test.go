@@ -13,8 +13,8 @@ import (
 	awselbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 )
 
 func (s *sim) addListener(a *alb, port int32) string {

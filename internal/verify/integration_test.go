@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awselbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
-	"github.com/albrollouts/albrollouts/internal/elbsim"
-	"github.com/albrollouts/albrollouts/internal/elbsim/elbsimtest"
-	"github.com/albrollouts/albrollouts/internal/elbsim/faults"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/faults"
 )
 
 // poll deadlines are generous: the machine is shared.

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/albrollouts/albrollouts/internal/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 )
 
 // A Deployment behind a Service and an ALB Ingress: the ALB, listener, rule and

@@ -14,7 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 )
 
 // argoPluginPath is Argo Rollouts' kubectl plugin as `make test-deps` caches

@@ -16,9 +16,9 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
-	"github.com/albrollouts/albrollouts/internal/demoapp"
-	"github.com/albrollouts/albrollouts/internal/localalb"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 )
 
 // bgApp is a blue-green rollout whose switch is made in the ALB: Services

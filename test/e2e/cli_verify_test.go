@@ -14,7 +14,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 )
 
 // runCLI runs bin/albrollouts (built by `make build`, which `make test`

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/albrollouts/albrollouts/internal/demoapp"
-	"github.com/albrollouts/albrollouts/internal/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 )
 
 // Two ingresses of one group share an ALB; their rules follow group.order, and each

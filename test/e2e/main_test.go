@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/albrollouts/albrollouts/internal/nodeagent"
+	"github.com/albrollouts/albrollouts/internal/sim/nodeagent"
 
-	"github.com/albrollouts/albrollouts/internal/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 )
 
 // env is shared by every test of the package (see TestMain); nil with -short.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/elbsim/faults"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/faults"
 )
 
 // The tests in this file change elbsim for everyone (faults, throttling,

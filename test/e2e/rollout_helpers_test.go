@@ -30,12 +30,12 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/controller"
-	"github.com/albrollouts/albrollouts/internal/demoapp"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
-	"github.com/albrollouts/albrollouts/internal/loadgen"
-	"github.com/albrollouts/albrollouts/internal/localalb"
-	"github.com/albrollouts/albrollouts/internal/localenv"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/loadgen"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 )
 
 // rolloutTimeout bounds a whole rollout in a test (several verified steps on

@@ -15,8 +15,8 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
-	"github.com/albrollouts/albrollouts/internal/loadgen"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/sim/loadgen"
 )
 
 // rsReplicas returns spec.replicas of a rollout's ReplicaSet of hash (-1: none).

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 )
 
 // TestControllerAtScale is a measured run, not part of the suite: with

@@ -14,8 +14,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/albrollouts/albrollouts/internal/demoapp"
-	"github.com/albrollouts/albrollouts/internal/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 )
 
 // Scaling a Deployment down deregisters the removed pods (draining) and traffic

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/albrollouts/albrollouts/internal/elbv2"
-	"github.com/albrollouts/albrollouts/internal/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
