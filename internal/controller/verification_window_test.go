@@ -14,7 +14,7 @@ func TestVerificationWindow(t *testing.T) {
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	v := &v1alpha1.VerificationStatus{StartedAt: &metav1.Time{Time: t0}, DesiredAt: &metav1.MicroTime{Time: at(300 * time.Millisecond)}}
 	w := windowOf(v, 30*time.Second)
-	if !w.reads.Equal(at(300*time.Millisecond)) {
+	if !w.reads.Equal(at(300 * time.Millisecond)) {
 		t.Errorf("reads count from DesiredAt: %v", w.reads)
 	}
 	if w.closed(at(29*time.Second)) || !w.closed(at(30*time.Second)) {

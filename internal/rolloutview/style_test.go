@@ -12,7 +12,7 @@ func TestDevNullIsNotATerminal(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if rolloutview.IsTerminal(f) {
 		t.Fatal("/dev/null counted as a terminal")
 	}
