@@ -6,7 +6,11 @@ package controller
 // are expected to FAIL until the controller is fixed.
 
 import (
+	"context"
 	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 )
@@ -52,4 +56,51 @@ func TestRedTeam4ReleasedServiceKeptForItsIngressLosesItsPods(t *testing.T) {
 	// healthy target.
 	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) })
 	s.steps(60)
+}
+
+// rt4Basic turns the canary rollout of canaryRollout into a basic canary
+// (no trafficRouting) that names the canary and stable Services, with the
+// Ingress web (the action's) deleted.
+func (s *sim) rt4Basic(replicas int32, steps ...v1alpha1.CanaryStep) {
+	s.t.Helper()
+	s.canaryRollout(replicas, steps...)
+	s.must(s.c.Delete(context.Background(), &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "web"}}))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+	})
+}
+
+// RULE 1: a basic canary (no trafficRouting) whose canary Service an ALB
+// Ingress names directly (a tester's way to the canary) re-points that
+// Service from the stable pods to the new ones in one write at the first
+// step: the path's target group serves with no healthy target.
+//
+// Round one fixed this for canaries with ALB traffic routing
+// (movePlainCanary: widen, check healthy, narrow). The basic canary
+// (basic.go, basicServices) still calls switchService straight, as soon as
+// the new ReplicaSet has one available pod, and the guard lets it through:
+// without trafficRouting there is no action (actionRef nil), so the
+// Service is not "weighted", only "plain", and vetSelector lets a plain
+// Service move to the ready pods of a fully available ReplicaSet. The
+// rollout verifies (VerifyByDefault) and knows the path
+// (obs.plainBackends), but basic.go never looks ("No ALB is involved, so
+// nothing is verified"). Argo's basic canary names the canary Service for
+// exactly this use (an Ingress or a tester's host pointing at it).
+//
+// Sequence: basic canary, 2 replicas; an ALB Ingress web-canary-direct
+// whose path names web-canary; v1 healthy; targets take 2 passes to pass
+// the health check; v2 (setWeight 50, pause).
+func TestRedTeam4BasicCanaryCanaryServiceWithAPlainPathMovesToUnhealthyTargets(t *testing.T) {
+	s := newSim(t)
+	s.rt4Basic(2, weightStep(50), pauseStep(""))
+	s.ingress("web-canary-direct", networkingv1.IngressServiceBackend{Name: "web-canary", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(3)
+	s.healthLag = 2
+	setImage(s, "v2")
+	// checkInvariants fails the test when the path's group has no healthy
+	// target.
+	s.run(100, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.canaryImage() == "demo:v2" })
+	s.steps(5)
 }
