@@ -104,3 +104,47 @@ func TestRedTeam4BasicCanaryCanaryServiceWithAPlainPathMovesToUnhealthyTargets(t
 	s.run(100, "paused at 50%", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.canaryImage() == "demo:v2" })
 	s.steps(5)
 }
+
+// RULE 2 (and RULE 1): trafficRouting dropped from a canary's spec while
+// the action on its Ingress still forwards a share to the canary group: the
+// pods of that group are scaled away in the first pass, and the canary
+// Service is re-pointed to the next version's pods, under that weight.
+//
+// Round two fixed the same hole for one Ingress or one header route
+// dropped from the spec (held Ingresses, observe.go heldBy; stale routes,
+// routeNames). Dropping the whole of trafficRouting is not covered:
+// rolloutAction returns no action for a canary without trafficRouting, so
+// heldBy holds nothing, and the guard has no actionRef at all (exposure:
+// a == nil, so a Service is exposed only through plain paths). The rollout
+// becomes a basic canary (basic.go), which scales every ReplicaSet but the
+// new and the stable one to 0 at once (v2, the pods behind the 20 %: the
+// guard's vetScale finds no Service exposed), and whose basicServices
+// switches the canary Service straight to the new ReplicaSet as soon as it
+// has an available pod. The action annotation the controller wrote (20 % to web-canary,
+// recorded in managed-alb-annotations) is left on the Ingress, and the load
+// balancer keeps forwarding it. (Dropping trafficRouting is how a team
+// leaves the ALB integration, or moves a rollout to a basic canary while
+// it debugs one.)
+//
+// Sequence: canary, 2 replicas, steps setWeight 20, pause; v1 healthy; v2
+// paused at 20 %; targets take 2 passes to pass the health check; one spec
+// edit removes trafficRouting (and the scale-down delays that only apply
+// with it) and sets template v3.
+func TestRedTeam4TrafficRoutingDroppedKeepsForwarding(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(20), pauseStep(""))
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused at 20%", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.albWeights["web-canary"] == 20 })
+	s.steps(3)
+	s.healthLag = 2
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v3"
+	})
+	// checkInvariants fails the test when the Ingress's 20 % for
+	// web-canary reaches a group with no healthy target.
+	s.run(100, "paused on v3", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.canaryImage() == "demo:v3" })
+	s.steps(5)
+}
