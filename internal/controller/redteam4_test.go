@@ -148,3 +148,40 @@ func TestRedTeam4TrafficRoutingDroppedKeepsForwarding(t *testing.T) {
 	s.run(100, "paused on v3", func(ro *v1alpha1.Rollout) bool { return paused(ro) && s.canaryImage() == "demo:v3" })
 	s.steps(5)
 }
+
+// RULE 1: blueGreen.alb dropped from the spec (ALB mode to selector mode)
+// while the action on the Ingress still forwards all production traffic
+// to the active group: at the next update the active Service is re-pointed
+// to the new pods in one write, and that group serves with no healthy
+// target.
+//
+// heldBy (observe.go) says it covers an Ingress dropped from
+// "trafficRouting.alb.ingresses, blueGreen.alb", but rolloutAction returns
+// no action for a blue-green rollout without blueGreen.alb ingresses, so
+// nothing is held. In selector mode the guard sees no action either
+// (actionRef nil); the active Service counts as plain (production by
+// definition), and vetSelector lets a plain Service move to the ready pods
+// of a fully available ReplicaSet. The selector-mode switch widens and
+// narrows only with a check on Ingresses whose paths name the active
+// Service directly; the Ingress web reaches it through the action the
+// controller wrote (100 % web-active, still in managed-alb-annotations),
+// which nothing reads any more.
+//
+// Sequence: blue-green ALB mode, 2 replicas, auto-promotion; v1 healthy;
+// targets take 2 passes to pass the health check; one spec edit removes
+// blueGreen.alb and sets template v2.
+func TestRedTeam4BlueGreenALBDroppedKeepsForwarding(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.run(80, "healthy on v1", isHealthy)
+	s.steps(3)
+	s.healthLag = 2
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.BlueGreen.ALB = nil
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
+	// checkInvariants fails the test when the action's 100 % for web-active
+	// reaches a group with no healthy target.
+	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2" })
+	s.steps(60)
+}
