@@ -11,6 +11,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 )
@@ -184,4 +185,56 @@ func TestRedTeam4BlueGreenALBDroppedKeepsForwarding(t *testing.T) {
 	// reaches a group with no healthy target.
 	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2" })
 	s.steps(60)
+}
+
+// RULE 1 and RULE 2: ephemeral metadata relabels pods into the target group
+// of a Service that selects on the ephemeral label and that an ALB Ingress
+// routes to directly, with no health check, and the pods that served that
+// group are then scaled down before the relabelled ones are healthy in it.
+//
+// syncEphemeralMetadata (metadata.go) refuses a label that the rollout's
+// selector or one of the Services it writes (writtenServices) selects on,
+// "relabelling pods would move them in or out of a Service, and so of a
+// target group, without any check". Any other Service is not looked at,
+// although selecting the canary or the stable pods by their ephemeral label
+// is what the feature is for (Argo Rollouts' docs: a role=stable label),
+// and the controller lists every ALB Ingress of the namespace
+// (observe.go: ingressNamed) and so knows that one routes to such a
+// Service. At promotion the new pods get role=stable (applyMetadata on the
+// new stable ReplicaSet) and join the group of web-by-role at once; the old
+// ReplicaSet keeps its role=stable pods only until its scale-down delay
+// (30 s), since neither scaleDownOld ("selected": only the canary and
+// stable Services) nor the guard (vetScale: guardedServices) knows
+// web-by-role. New targets that take longer than the delay to pass the
+// health check of that load balancer (a health-check interval of 30 s and
+// a healthy threshold of 3, say) leave the path's group with none.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause, with
+// canaryMetadata role=canary and stableMetadata role=stable; a Service
+// web-by-role selecting app=web, role=stable, and an ALB Ingress
+// web-by-role naming it; v1 healthy; v2 paused at 50 %; targets take 60
+// passes to pass the health check; promote.
+func TestRedTeam4EphemeralLabelMovesPodsIntoAnIngressRoutedService(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	svc := s.service("web-stable").DeepCopy()
+	svc.ObjectMeta = metav1.ObjectMeta{Namespace: s.ns, Name: "web-by-role"}
+	svc.Spec.Selector = map[string]string{"app": "web", "role": "stable"}
+	s.must(s.c.Create(context.Background(), svc))
+	s.ingress("web-by-role", networkingv1.IngressServiceBackend{Name: "web-by-role", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.CanaryMetadata = &runtime.RawExtension{Raw: []byte(`{"labels":{"role":"canary"}}`)}
+		cs.StableMetadata = &runtime.RawExtension{Raw: []byte(`{"labels":{"role":"stable"}}`)}
+	})
+	s.albHealthLag["web-by-role"] = 60
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(70) // web-by-role's group has had a healthy target
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when web-by-role's group has no
+	// healthy target.
+	s.run(300, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(80)
 }
