@@ -238,3 +238,44 @@ func TestRedTeam4EphemeralLabelMovesPodsIntoAnIngressRoutedService(t *testing.T)
 	s.run(300, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
 	s.steps(80)
 }
+
+// RULE 1: a Service that two ALB Ingresses name directly, one by port
+// number and one by port name, is narrowed to the new pods once they are
+// healthy in the first Ingress's target group only: the second Ingress's
+// group loses its old targets while the new ones are still in their initial
+// health check there.
+//
+// movePlain checks, before the narrowing, plainSpec over the Ingresses
+// plainIngresses returns, and plainIngresses keeps only those whose backend
+// port resolves to the same backendPort as the first one it finds
+// (number and name: {80, ""} for port number 80, {80, "http"} for port
+// name http). An Ingress that names the same Service port by name, or
+// another port of the Service, is left out of the check, though it is an
+// ALB path with its own target group (the load balancer controller makes
+// one per Ingress and service port) that the narrowing removes the old
+// targets from. Each load balancer health-checks its own groups on its own
+// schedule (a different interval or threshold on the second Ingress), so
+// the first group's health says nothing of the second's.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; ALB Ingresses
+// web-stable-a (web-stable, port 80) and web-stable-b (web-stable, port
+// http), the latter's load balancer finding targets healthy 4 passes later
+// than the others; v1 healthy; targets take 2 passes to pass the health
+// check; v2; promote at the pause.
+func TestRedTeam4PlainServiceNarrowedOnOneIngressPortCheckOnly(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.ingress("web-stable-a", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.ingress("web-stable-b", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Name: "http"}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(8) // both paths' groups have had a healthy target
+	s.healthLag = 2
+	s.albHealthLag["web-stable-b"] = 4
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when web-stable-b's group has no
+	// healthy target.
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(10)
+}
