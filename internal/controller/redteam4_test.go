@@ -12,6 +12,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 )
@@ -278,4 +280,52 @@ func TestRedTeam4PlainServiceNarrowedOnOneIngressPortCheckOnly(t *testing.T) {
 	// healthy target.
 	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
 	s.steps(10)
+}
+
+// RULE 1 and RULE 2: an Ingress of an IngressClass that is not named "alb"
+// (an IngressClass resource whose controller is ingress.k8s.aws/alb, e.g.
+// "internal-alb" with its IngressClassParams) is not seen as an ALB
+// Ingress, so a path it has straight to the stable Service is unknown to
+// the state machine and to the guard, and the Service is re-pointed from
+// the old pods to the new ones in one write at promotion.
+//
+// isALBIngress (bluegreen_traffic.go) recognises only ingressClassName
+// "alb", the legacy kubernetes.io/ingress.class annotation, or an
+// alb.ingress.kubernetes.io/ annotation; it never reads the IngressClass.
+// The AWS Load Balancer Controller serves every Ingress whose IngressClass
+// has spec.controller ingress.k8s.aws/alb (this repository's own emulator,
+// internal/localalb isALB, does so too), and clusters with an internal and
+// an internet-facing ALB routinely have two such classes with other names,
+// their scheme set in IngressClassParams rather than in annotations. So
+// observe.go leaves the path out of plainBackends (and ingressNamed), the
+// stable Service is not widened first (movePlainStable is not used), and
+// vetSelector sees the Service as not exposed beyond the action's weight,
+// verified 0 at that point.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; an IngressClass
+// internal-alb (controller ingress.k8s.aws/alb) and an Ingress
+// web-stable-direct of that class naming web-stable, without ALB
+// annotations; v1 healthy; targets take 2 passes to pass the health check;
+// v2; promote at the pause.
+func TestRedTeam4IngressOfAnotherALBClassIsNotSeen(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	ctx := context.Background()
+	s.must(s.c.Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "internal-alb"},
+		Spec: networkingv1.IngressClassSpec{Controller: "ingress.k8s.aws/alb"}}))
+	s.ingress("web-stable-direct", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web-stable-direct"}, &ing))
+	ing.Spec.IngressClassName = ptr.To("internal-alb")
+	s.must(s.c.Update(ctx, &ing))
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(3) // the plain path's group has had a healthy target
+	s.healthLag = 2
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when the path's group has no healthy
+	// target.
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(5)
 }
