@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
 )
 
 // RULE 2: a Service the rollout no longer names, which it keeps pinned on
@@ -326,6 +327,49 @@ func TestRedTeam4IngressOfAnotherALBClassIsNotSeen(t *testing.T) {
 	promoteCLI(s)
 	// checkInvariants fails the test when the path's group has no healthy
 	// target.
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(5)
+}
+
+// RULE 1 and RULE 2: an ALB Ingress of the team's own that reaches the
+// stable Service through a forward action of its own (a path whose backend
+// is an action with port use-annotation, as for any weighted or
+// conditional route written by hand) is invisible: at promotion the stable
+// Service is re-pointed from the old pods to the new ones in one write, and
+// that Ingress's target group serves with no healthy target.
+//
+// observe.go fills plainBackends (and ingressNamed) from ingressBackends,
+// the Services named in paths and default backends; a path that names an
+// action (port use-annotation) is skipped, and the action's forward
+// targets are never read unless the action is the rollout's own. The
+// guard's exposure reads only the rollout's action on the rollout's
+// Ingresses. So a Service that another Ingress's action forwards all of
+// its traffic to counts as unexposed once the rollout's own weight for it
+// is verified 0, and switchService moves it straight to the new pods.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; v1 healthy; an
+// ALB Ingress web-legacy whose path names action legacy, forwarding 100 %
+// to web-stable:80; targets take 2 passes to pass the health check; v2;
+// promote at the pause.
+func TestRedTeam4ForeignActionToTheStableServiceIsNotSeen(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(60, "healthy on v1", isHealthy)
+	action, err := albannotation.Forward([]albannotation.Destination{{Service: "web-stable", Port: "80", Weight: 100}}, nil)
+	s.must(err)
+	s.ingress("web-legacy", networkingv1.IngressServiceBackend{Name: "legacy", Port: networkingv1.ServiceBackendPort{Name: albannotation.UseAnnotation}})
+	ctx := context.Background()
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web-legacy"}, &ing))
+	ing.Annotations = map[string]string{albannotation.ActionKey("", "legacy"): action}
+	s.must(s.c.Update(ctx, &ing))
+	s.steps(3) // web-legacy's rule is applied, its group healthy
+	s.healthLag = 2
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when web-legacy's group has no
+	// healthy target.
 	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
 	s.steps(5)
 }
