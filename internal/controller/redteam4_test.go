@@ -7,6 +7,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -372,4 +373,60 @@ func TestRedTeam4ForeignActionToTheStableServiceIsNotSeen(t *testing.T) {
 	// healthy target.
 	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
 	s.steps(5)
+}
+
+// RULE 4 (and the blue-green contract): in ALB mode, a template change that
+// arrives while the active Service (which another Ingress names directly)
+// is widened for the previous switch is switched into production with no
+// pre-promotion gate and no pause: its pre-promotion analysis, which
+// cannot be evaluated and must fail closed, is skipped, and so is the
+// BlueGreenPause of autoPromotionEnabled: false. Nothing is ever checked
+// on the preview for it either.
+//
+// blueGreenPromotion returns "promoted" at once when switchStarted, and
+// switchStarted counts an active Service that is not pinned (widened) as a
+// switch under way unless staleWidening says it selects a third version.
+// staleWidening returns false for every ALB-mode rollout (`t.alb`), but
+// round three's fix made ALB mode widen too (movePlain, for an active
+// Service an Ingress path names directly). So when v3 arrives while the
+// active Service is widened over v1 and v2, v3 is taken for a switch under
+// way: its ReplicaSet goes to full size, its pods join the widened active
+// Service (and the path's group), the active Service is narrowed straight
+// to v3 once they are healthy in the path's group, all of the action's
+// traffic moves to it, and the rollout reports v3 Healthy. The user who
+// asked for a manual promotion and an analysis before any switch never
+// gets either.
+//
+// Sequence: blue-green ALB mode, 2 replicas, autoPromotionEnabled false,
+// a prePromotionAnalysis; a second ALB Ingress web-active-direct naming
+// web-active; v1 healthy; targets take 3 passes to pass the health check;
+// v2, promoted through its gates; once the active Service is widened for
+// v2's switch, template v3 (no promotion).
+func TestRedTeam4BlueGreenALBWidenedActiveSwitchesANewTemplateWithoutItsGates(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true, mutate: func(bg *v1alpha1.BlueGreenStrategy) {
+		bg.AutoPromotionEnabled = ptr.To(false)
+		bg.PrePromotionAnalysis = analysisRaw()
+	}})
+	s.ingress("web-active-direct", networkingv1.IngressServiceBackend{Name: "web-active", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.atomic = false // two ALBs, and a widened Service serves two versions
+	s.run(80, "healthy on v1", isHealthy)
+	s.steps(3)
+	s.healthLag = 3
+	setImage(s, "v2")
+	s.run(300, "widened for v2's switch", func(ro *v1alpha1.Rollout) bool {
+		if paused(ro) {
+			promoteCLI(s)
+		}
+		return s.selectorOf("web-active") == "*"
+	})
+	setImage(s, "v3")
+	for i := 0; i < 100; i++ {
+		s.step()
+		ro := s.rollout()
+		if s.serviceImage("web-active") == "demo:v3" || (isHealthy(ro) && ro.Status.StableRS == ro.Status.CurrentPodHash) {
+			t.Fatalf("pass %d: v3 was switched into production (active service %s, ALB %v, phase %s) without its pre-promotion analysis or the promotion autoPromotionEnabled false asks for; pause conditions %+v\nhistory:\n%s",
+				s.passes, s.selectorOf("web-active"), s.albWeights, ro.Status.Phase, ro.Status.PauseConditions, strings.Join(s.history, "\n"))
+		}
+	}
 }
