@@ -31,36 +31,66 @@ import (
 // Ingress names web-active and deliberately keeps its selector on the v1
 // hash ("widening it would register pods in a target group under traffic
 // before they are healthy there"): the controller knows production traffic
-// depends on web-active. But nothing keeps the pods it selects: the canary's
-// scaleDownOld only counts the canary and stable Services as "selected",
-// and the write guard (vetScale, guardedServices) looks only at the
-// Services the spec names and formerServices (those the recorded weights
-// name), not at released Services an Ingress routes to
-// (observe.go: plainBackends is filled only for rolloutServices). Once
-// v2 is promoted, v1 is an old ReplicaSet that "nothing selects", and
-// 30 s later it is scaled to 0: every request of the Ingress path goes to
-// an empty target group (503).
+// depends on web-active. But nothing keeps the pods it selects: the write
+// guard (vetScale, guardedServices) looks only at the Services the spec
+// names and formerServices (those the recorded weights name), not at
+// released Services an Ingress routes to (observe.go: plainBackends is
+// filled only for rolloutServices), and neither do the strategies' own
+// scale-downs (basic.go here; scaleDownOld's "selected" for a canary with
+// traffic routing, which counts only the canary and stable Services). At
+// the 50 % step the basic canary shrinks v1 to one pod, and at promotion to
+// none: every request of the Ingress path then goes to an empty target
+// group (503).
 //
 // Sequence: blue-green selector mode, 2 replicas, Ingress web -> web-active
 // (port 80); v1 healthy; the strategy is changed to a basic canary
 // (setWeight 50, pause) together with a template change (v2); paused at
 // 50 %; promote.
+//
+// The alb case is the same with a canary that routes through its own ALB
+// Ingress web-canary-alb (Services web-stable, web-canary, web-root): v1
+// keeps its pods until the promotion is verified, then scaleDownOld finds
+// it selected by neither the canary nor the stable Service and scales it to
+// 0 after scaleDownDelaySeconds.
 func TestRedTeam4ReleasedServiceKeptForItsIngressLosesItsPods(t *testing.T) {
-	s := newSim(t)
-	s.blueGreenRollout(2, bgOptions{})
-	s.run(60, "healthy on v1", isHealthy)
-	s.steps(3) // the plain path's group has had a healthy target
-	s.update(func(ro *v1alpha1.Rollout) {
-		ro.Spec.Strategy.BlueGreen = nil
-		ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{weightStep(50), pauseStep("")}}
-		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
-	})
-	s.run(80, "paused at 50%", paused)
-	promoteCLI(s)
-	// checkInvariants fails the test when the path to web-active has no
-	// healthy target.
-	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) })
-	s.steps(60)
+	for _, alb := range []bool{false, true} {
+		name := "basic"
+		if alb {
+			name = "alb"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := newSim(t)
+			s.blueGreenRollout(2, bgOptions{})
+			if alb {
+				for _, n := range []string{"web-stable", "web-canary", "web-root"} {
+					svc := s.service("web-active").DeepCopy()
+					svc.ObjectMeta = metav1.ObjectMeta{Namespace: s.ns, Name: n}
+					svc.Spec.Selector = map[string]string{"app": "web"}
+					s.must(s.c.Create(context.Background(), svc))
+				}
+				s.ingress("web-canary-alb", networkingv1.IngressServiceBackend{Name: "web-root", Port: networkingv1.ServiceBackendPort{Name: albannotation.UseAnnotation}})
+			}
+			s.run(60, "healthy on v1", isHealthy)
+			s.steps(3) // the plain path's group has had a healthy target
+			s.update(func(ro *v1alpha1.Rollout) {
+				ro.Spec.Strategy.BlueGreen = nil
+				ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{weightStep(50), pauseStep("")}}
+				if alb {
+					cs := ro.Spec.Strategy.Canary
+					cs.CanaryService, cs.StableService = "web-canary", "web-stable"
+					cs.ScaleDownDelaySeconds = ptr.To(int32(30))
+					cs.TrafficRouting = &v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{Ingress: "web-canary-alb", ServicePort: 80, RootService: "web-root"}}
+				}
+				ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+			})
+			s.run(120, "paused at 50%", paused)
+			promoteCLI(s)
+			// checkInvariants fails the test when the path to web-active
+			// has no healthy target.
+			s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) })
+			s.steps(60)
+		})
+	}
 }
 
 // rt4Basic turns the canary rollout of canaryRollout into a basic canary
