@@ -124,23 +124,27 @@ func (c *rolloutContext) observeBlueGreenALB(t *bgTraffic, names []string) bool 
 	return ok && act.ok
 }
 
-// plainIngresses finds the ALB Ingresses of the namespace with a path (or
-// default backend) whose backend is svc itself (not an action): the Ingresses
-// of Argo Rollouts' blue-green manifests. An Ingress is taken for an ALB one
-// when its class is alb (ingressClassName or the legacy annotation) or it
-// carries alb.ingress.kubernetes.io annotations. When they name svc by
-// different ports, those naming the first port found are verified.
-func (c *rolloutContext) plainIngresses(ctx context.Context, svc *corev1.Service) ([]*networkingv1.Ingress, backendPort, error) {
+// plainGroup is a set of ALB Ingresses that name a Service directly on the
+// same Service port: one target group each.
+type plainGroup struct {
+	ings []*networkingv1.Ingress
+	port backendPort
+	// healthOnly: the group is one an action the rollout does not write
+	// forwards to; only its targets' health is checked.
+	healthOnly bool
+}
+
+// plainGroups is every ALB Ingress path that names svc directly, grouped
+// by the Service port it names (each port has target groups of its own).
+func (c *rolloutContext) plainGroups(ctx context.Context, svc *corev1.Service) ([]plainGroup, error) {
 	var list networkingv1.IngressList
 	if err := c.r.client.List(ctx, &list, client.InNamespace(c.ro.Namespace)); err != nil {
-		return nil, backendPort{}, fmt.Errorf("listing the ingresses of namespace %s to find the ALB in front of service %s: %w", c.ro.Namespace, svc.Name, err)
+		return nil, fmt.Errorf("listing the ingresses of namespace %s to find the ALB in front of service %s: %w", c.ro.Namespace, svc.Name, err)
 	}
-	var out []*networkingv1.Ingress
-	var port backendPort
-	found := false
+	var out []plainGroup
 	for i := range list.Items {
 		ing := &list.Items[i]
-		if ing.DeletionTimestamp != nil || !isALBIngress(ing) {
+		if ing.DeletionTimestamp != nil || !isALBIngress(ing, c.obs.albClasses) {
 			continue
 		}
 		for _, b := range ingressBackends(ing) {
@@ -149,23 +153,70 @@ func (c *rolloutContext) plainIngresses(ctx context.Context, svc *corev1.Service
 			}
 			p, ok := resolveBackendPort(svc, b.Port)
 			if !ok {
-				return nil, backendPort{}, fmt.Errorf("ingress %s/%s routes to service %s on port %s, which the service does not have", ing.Namespace, ing.Name, svc.Name, describeBackendPort(b.Port))
+				return nil, fmt.Errorf("ingress %s/%s routes to service %s on port %s, which the service does not have", ing.Namespace, ing.Name, svc.Name, describeBackendPort(b.Port))
 			}
-			if !found {
-				port, found = p, true
+			i := slices.IndexFunc(out, func(g plainGroup) bool { return g.port == p })
+			if i < 0 {
+				out = append(out, plainGroup{port: p})
+				i = len(out) - 1
 			}
-			if p == port {
-				out = append(out, ing)
-				break
+			if !slices.Contains(out[i].ings, ing) {
+				out[i].ings = append(out[i].ings, ing)
 			}
 		}
 	}
-	return out, port, nil
+	// Actions the rollout does not write that forward to svc (observed
+	// forwards): their groups are checked for health only, the action's
+	// weights being someone else's.
+	for _, f := range c.obs.forwards {
+		if f.service != svc.Name {
+			continue
+		}
+		p, ok := resolveBackendPort(svc, actionPort(f.port))
+		if !ok {
+			return nil, fmt.Errorf("an action of ingress %s/%s forwards to service %s on port %s, which the service does not have", f.ing.Namespace, f.ing.Name, svc.Name, f.port)
+		}
+		out = append(out, plainGroup{ings: []*networkingv1.Ingress{f.ing}, port: p, healthOnly: true})
+	}
+	return out, nil
 }
 
-func isALBIngress(ing *networkingv1.Ingress) bool {
-	if ing.Spec.IngressClassName != nil && *ing.Spec.IngressClassName == "alb" {
+// actionPort reads an action's servicePort ("80" or "http").
+func actionPort(p albannotation.Port) networkingv1.ServiceBackendPort {
+	if n, err := strconv.Atoi(string(p)); err == nil {
+		return networkingv1.ServiceBackendPort{Number: int32(n)}
+	}
+	return networkingv1.ServiceBackendPort{Name: string(p)}
+}
+
+// plainIngresses finds the ALB Ingresses of the namespace that send svc
+// traffic outside the rollout's own action: a path (or default backend)
+// whose backend is svc itself (Argo Rollouts' blue-green manifests), or an
+// action the rollout does not write. When they name svc by different ports,
+// those naming the first port found are verified (movePlain checks every
+// port's groups).
+func (c *rolloutContext) plainIngresses(ctx context.Context, svc *corev1.Service) ([]*networkingv1.Ingress, backendPort, error) {
+	groups, err := c.plainGroups(ctx, svc)
+	if err != nil || len(groups) == 0 {
+		return nil, backendPort{}, err
+	}
+	// The first Service port's group: a path names the active Service
+	// directly in Argo's manifests, or an action (one the rollout no longer
+	// writes) forwards to it.
+	return groups[0].ings, groups[0].port, nil
+}
+
+// isALBIngress reports whether an ALB serves an Ingress: its class is one
+// an ALB controller implements (albClasses, from the cluster's
+// IngressClasses; "alb" always), it has no class and the default class is
+// such a one, or it carries the legacy class annotation or the load
+// balancer controller's annotations.
+func isALBIngress(ing *networkingv1.Ingress, albClasses map[string]bool) bool {
+	if ing.Spec.IngressClassName != nil && (*ing.Spec.IngressClassName == "alb" || albClasses[*ing.Spec.IngressClassName]) {
 		return true
+	}
+	if ing.Spec.IngressClassName == nil && ing.Annotations["kubernetes.io/ingress.class"] == "" && albClasses[defaultClassKey] {
+		return true // the cluster's default IngressClass is the ALB's
 	}
 	if ing.Annotations["kubernetes.io/ingress.class"] == "alb" {
 		return true
@@ -176,6 +227,31 @@ func isALBIngress(ing *networkingv1.Ingress) bool {
 		}
 	}
 	return false
+}
+
+// albControllerName is the IngressClass controller of the AWS Load
+// Balancer Controller (and of EKS Auto Mode's, eks.amazonaws.com/alb).
+var albControllerNames = []string{"ingress.k8s.aws/alb", "eks.amazonaws.com/alb"}
+
+// defaultClassKey marks, in the ALB classes, that the cluster's default
+// IngressClass is an ALB one.
+const defaultClassKey = ""
+
+// albIngressClasses reads the cluster's IngressClasses: the names of those
+// the ALB controller implements, and defaultClassKey when the default one
+// is among them. A cluster where they cannot be read counts only "alb".
+func albIngressClasses(list []networkingv1.IngressClass) map[string]bool {
+	out := map[string]bool{}
+	for _, ic := range list {
+		if !slices.Contains(albControllerNames, ic.Spec.Controller) {
+			continue
+		}
+		out[ic.Name] = true
+		if ic.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
+			out[defaultClassKey] = true
+		}
+	}
+	return out
 }
 
 // ingressBackends lists the Service backends of an Ingress.
@@ -375,7 +451,7 @@ func (c *rolloutContext) waitForOtherVersions(svc *corev1.Service, role string, 
 // switch): it must be narrowed back to stable before anything else, and the
 // new ReplicaSet must not grow meanwhile (its pods would join the group).
 func (c *rolloutContext) staleWidening(t *bgTraffic) bool {
-	if t == nil || t.alb || t.activeSvc == nil || t.activePinned || c.status.StableRS == "" {
+	if t == nil || t.activeSvc == nil || t.activePinned || c.status.StableRS == "" {
 		return false
 	}
 	for _, p := range c.obs.podsSelectedBy(t.activeSvc) {

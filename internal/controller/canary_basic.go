@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -49,6 +50,12 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	// Grow first, within maxSurge; shrink only what keeps enough available.
 	total := int32(0)
 	for _, rs := range c.obs.rss {
+		if rs != c.newRS && rs != c.stableRS && c.vetScale(rs, 0) != nil {
+			// Held by traffic the write guard sees (a Service an action
+			// or a path still sends to): it cannot go before the canary's
+			// Service moves onto new pods, so it does not use up maxSurge.
+			continue
+		}
 		total += replicaset.Replicas(rs)
 	}
 	if cur := replicaset.Replicas(c.newRS); canaryWant > cur && !c.ro.Spec.Paused {
@@ -85,7 +92,9 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		}
 	}
 	for _, rs := range c.obs.rss {
-		if rs == c.newRS || rs == c.stableRS {
+		if rs == c.newRS || rs == c.stableRS || c.selectedByAService(rs) {
+			// (A Service still selecting it, widened on its way to the
+			// new pods, keeps it until it is narrowed.)
 			continue
 		}
 		if replicaset.Available(c.newRS) >= replicaset.Replicas(c.newRS) {
@@ -183,6 +192,17 @@ func podSplit(replicas, weight, total, surge int32) (canary, stable int32) {
 	return best.canary, best.pods - best.canary
 }
 
+// selectedByAService reports whether a Service whose pods the guard keeps
+// (guardedServices) selects rs.
+func (c *rolloutContext) selectedByAService(rs *appsv1.ReplicaSet) bool {
+	for _, name := range c.guardedServices() {
+		if svc := c.obs.services[name]; svc != nil && selects(svc, rs) {
+			return true
+		}
+	}
+	return false
+}
+
 // basicServices points the canary and stable Services (when named) at their
 // ReplicaSets; after an abort the canary Service goes back to the stable
 // pods too, as in Argo Rollouts.
@@ -205,10 +225,22 @@ func (c *rolloutContext) basicServices(ctx context.Context) error {
 			continue
 		}
 		rs := replicaset.FindByHash(c.obs.rss, s.hash)
-		if svc.Spec.Selector[replicaset.HashLabel] != s.hash && rs != nil && replicaset.Available(rs) > 0 {
-			if err := c.switchService(ctx, svc, s.hash, s.role); err != nil {
+		sel := svc.Spec.Selector[replicaset.HashLabel]
+		if sel == s.hash || rs == nil || replicaset.Available(rs) == 0 {
+			continue
+		}
+		if c.verifying() && c.obs.plainBackends[s.name] && !c.scaledToZero() {
+			// An Ingress path names the Service directly: it moves
+			// widen, verify, narrow (no action weight to check).
+			ok := func() (bool, error) { return true, nil }
+			narrowing := sel == "" && c.subsetOf(svc, s.hash)
+			if err := c.movePlain(ctx, plainMove{svc: svc, role: s.role, sel: sel, goal: s.hash, narrowing: narrowing, current: ok, gaining: ok}); err != nil {
 				return err
 			}
+			continue
+		}
+		if err := c.switchService(ctx, svc, s.hash, s.role); err != nil {
+			return err
 		}
 	}
 	return nil

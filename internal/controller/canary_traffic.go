@@ -434,7 +434,7 @@ type plainMove struct {
 // the goal's pods once every one of them is healthy in the path's target
 // group (and, with weight in the action, in the action's).
 func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
-	ings, port, err := c.plainIngresses(ctx, m.svc)
+	groups, err := c.plainGroups(ctx, m.svc)
 	if err != nil {
 		return err
 	}
@@ -456,8 +456,11 @@ func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
 	if ok, err := m.gaining(); !ok || err != nil {
 		return err
 	}
-	if len(ings) > 0 {
-		spec := plainSpec(ings, port, roleOf(m.role), m.svc, m.goal, c.obs.podsOf(m.goal), true)
+	// Every Service port a path names has target groups of its own, each
+	// health-checked on its own schedule: each is checked in turn.
+	for _, g := range groups {
+		spec := plainSpec(g.ings, g.port, roleOf(m.role), m.svc, m.goal, c.obs.podsOf(m.goal), true)
+		spec.healthOnly = g.healthOnly
 		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
 			return err
 		}

@@ -761,10 +761,11 @@ func (c *rolloutContext) vetScale(rs *appsv1.ReplicaSet, replicas int32) *unsafe
 }
 
 // guardedServices are the Services whose pods the guard keeps while they
-// may receive traffic: those the spec names and those only the recorded
-// traffic still names (formerServices).
+// may receive traffic: those the spec names, those only the recorded
+// traffic still names (formerServices), and released Services an ALB
+// Ingress routes to (observed.kept).
 func (c *rolloutContext) guardedServices() []string {
-	return slices.Concat(rolloutServices(c.ro), formerServices(c.ro))
+	return slices.Concat(rolloutServices(c.ro), formerServices(c.ro), c.obs.kept)
 }
 
 // vetEviction checks evicting pod p.

@@ -87,12 +87,16 @@ func (c *rolloutContext) syncEphemeralMetadata(ctx context.Context) error {
 				return nil
 			}
 		}
-		for _, name := range writtenServices(c.ro) {
-			if svc := c.obs.services[name]; svc != nil {
-				if _, in := svc.Spec.Selector[k]; in {
-					c.specError("service %s/%s selects on ephemeral label %s: its pods would move in and out of its target group with no health check; the controller selects on %s", svc.Namespace, name, k, replicaset.HashLabel)
-					return nil
-				}
+		for _, svc := range c.obs.namespaceServices {
+			// The rollout's Services, and any other an ALB Ingress routes
+			// to: relabelling would move pods in and out of its target
+			// group unchecked.
+			if !slices.Contains(writtenServices(c.ro), svc.Name) && !c.obs.ingressNamed[svc.Name] {
+				continue
+			}
+			if _, in := svc.Spec.Selector[k]; in {
+				c.specError("service %s/%s selects on ephemeral label %s: relabelling pods would move them in and out of its target group with no health check; select on %s (as the controller does) or on labels of the pod template", svc.Namespace, svc.Name, k, replicaset.HashLabel)
+				return nil
 			}
 		}
 	}

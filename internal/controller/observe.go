@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,19 @@ type observed struct {
 	// the strategy became canary): their selector goes back to the
 	// rollout's pods of every version (releaseServices).
 	released []*corev1.Service
+	// forwards are actions the rollout does not write (a user's own
+	// Ingress, or one the spec stopped naming) that forward to one of its
+	// Services with a weight: that Service's group gets traffic whatever
+	// the rollout's own action says, as from a plain path.
+	forwards []foreignForward
+	// albClasses are the IngressClasses an ALB controller implements
+	// (albIngressClasses).
+	albClasses map[string]bool
+	// namespaceServices are all the Services of the rollout's namespace.
+	namespaceServices []corev1.Service
+	// kept are the released Services an ALB Ingress routes to: their
+	// selector stays, and the write guard keeps their pods.
+	kept []string
 	// ingressNamed are the Services of the namespace an ALB Ingress names
 	// in a path or default backend.
 	ingressNamed map[string]bool
@@ -114,11 +128,16 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 	if err := r.client.List(ctx, &ings, client.InNamespace(ro.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing the ingresses of namespace %s: %w", ro.Namespace, err)
 	}
+	var classes networkingv1.IngressClassList
+	if err := r.client.List(ctx, &classes); err != nil {
+		return nil, fmt.Errorf("listing the cluster's IngressClasses (to know which Ingresses an ALB serves): %w", err)
+	}
+	obs.albClasses = albIngressClasses(classes.Items)
 	obs.plainBackends = map[string]bool{}
 	mine := rolloutServices(ro)
 	for i := range ings.Items {
 		ing := &ings.Items[i]
-		if ing.DeletionTimestamp != nil || !isALBIngress(ing) {
+		if ing.DeletionTimestamp != nil || !isALBIngress(ing, obs.albClasses) {
 			continue
 		}
 		if heldBy(ro, ing) {
@@ -134,15 +153,29 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			}
 			obs.ingressNamed[b.Name] = true
 		}
+		for _, f := range foreignForwards(ro, ing, obs.held) {
+			if slices.Contains(mine, f.service) {
+				obs.plainBackends[f.service] = true
+				obs.forwards = append(obs.forwards, f)
+			}
+		}
 	}
 	var svcs corev1.ServiceList
 	if err := r.client.List(ctx, &svcs, client.InNamespace(ro.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing the services of namespace %s: %w", ro.Namespace, err)
 	}
+	obs.namespaceServices = svcs.Items
 	for i := range svcs.Items {
 		svc := &svcs.Items[i]
 		if svc.Annotations[ManagedByAnnotation] == ro.Name && svc.DeletionTimestamp == nil && !slices.Contains(writtenServices(ro), svc.Name) {
 			obs.released = append(obs.released, svc)
+			if obs.ingressNamed[svc.Name] {
+				// Kept as it is (releaseServices), with its traffic: its
+				// pods are guarded like those of the rollout's Services.
+				obs.kept = append(obs.kept, svc.Name)
+				obs.services[svc.Name] = svc
+				obs.plainBackends[svc.Name] = true
+			}
 		}
 	}
 	if ro.ALBVerification().Enabled(r.opts.VerifyByDefault) {
@@ -177,6 +210,46 @@ func formerServices(ro *v1alpha1.Rollout) []string {
 	if w := ro.Status.Canary.Weights; w != nil {
 		add(w.Canary.ServiceName)
 		add(w.Stable.ServiceName)
+	}
+	return out
+}
+
+// foreignForward is a forward of an action the rollout does not write.
+type foreignForward struct {
+	ing     *networkingv1.Ingress
+	service string
+	port    albannotation.Port
+}
+
+// foreignForwards lists the forwards with a weight above 0 of the actions
+// on an ALB Ingress that are not the rollout's own: its action and header
+// routes on the Ingresses it names or holds, written under its
+// managed-alb-annotations entry.
+func foreignForwards(ro *v1alpha1.Rollout, ing *networkingv1.Ingress, held []string) []foreignForward {
+	prefix, action := rolloutAction(ro)
+	own := map[string]bool{}
+	if action != "" && (slices.Contains(rolloutIngresses(ro), ing.Name) || slices.Contains(held, ing.Name)) {
+		own[albannotation.ActionKey(prefix, action)] = true
+		if m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey]); err == nil {
+			for _, k := range m[ro.Name] {
+				own[k] = true
+			}
+		}
+	}
+	var out []foreignForward
+	for _, k := range slices.Sorted(maps.Keys(ing.Annotations)) {
+		if own[k] || !strings.Contains(k, "/actions.") {
+			continue
+		}
+		a, err := albannotation.ParseAction(ing.Annotations[k])
+		if err != nil || a.ForwardConfig == nil || !strings.EqualFold(a.Type, "forward") {
+			continue
+		}
+		for _, tg := range a.ForwardConfig.TargetGroups {
+			if tg.ServiceName != "" && tg.Weight != nil && *tg.Weight > 0 {
+				out = append(out, foreignForward{ing: ing, service: tg.ServiceName, port: tg.ServicePort})
+			}
+		}
 	}
 	return out
 }

@@ -195,7 +195,7 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 	slices.Reverse(old) // newest first
 	waiting := int32(0)
 	for _, rs := range old {
-		if selected(rs) {
+		if selected(rs) || c.keptSelects(rs) {
 			if err := c.keepScaleDown(ctx, rs); err != nil {
 				return err
 			}
@@ -215,6 +215,17 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 		}
 	}
 	return nil
+}
+
+// keptSelects reports whether a released Service that an ALB Ingress still
+// routes to (observed.kept) selects rs.
+func (c *rolloutContext) keptSelects(rs *appsv1.ReplicaSet) bool {
+	for _, name := range c.obs.kept {
+		if selects(c.obs.services[name], rs) {
+			return true
+		}
+	}
+	return false
 }
 
 // keepScaleDown drops the scale-down deadline of a ReplicaSet that a Service
