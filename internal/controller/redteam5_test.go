@@ -8,6 +8,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -129,4 +130,103 @@ func TestRedTeam5EphemeralLabelMovesPodsIntoAForeignActionsService(t *testing.T)
 	// checkInvariants fails the test when web-by-role's group has no
 	// healthy target.
 	s.steps(120)
+}
+
+// rt5Restart sets spec.restartAt to the next second.
+func (s *sim) rt5Restart() metav1.Time {
+	s.t.Helper()
+	at := metav1.NewTime(s.now.Add(time.Second).Truncate(time.Second))
+	s.now = s.now.Add(time.Second)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.RestartAt = &at })
+	return at
+}
+
+func restartedAt(at metav1.Time) func(*v1alpha1.Rollout) bool {
+	return func(ro *v1alpha1.Rollout) bool { return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at) }
+}
+
+// RULE 2 (and RULE 1): spec.restartAt on a canary with ALB traffic routing
+// evicts the last old pod of the stable Service while the replacements
+// are not yet healthy in the target group of another ALB Ingress whose path
+// names the stable Service directly: that path's group is left with no
+// healthy target.
+//
+// restartPods evicts the next batch once every ReplicaSet is available and
+// restartGate confirms the replacements healthy; but restartGate
+// (canary.go) builds its check from canarySpec only, the groups of the
+// rollout's own action on its own Ingresses. Plain paths (obs.plainBackends,
+// plainGroups) and foreign actions to the same Service, which every
+// Service move is checked against since round four (movePlain), are not
+// part of it, and pickEvictions/vetEviction count ready pods, not pods
+// healthy in each group. Each load balancer health-checks its groups on
+// its own schedule, so the action's group being healthy says nothing of
+// the path's.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; an ALB Ingress
+// web-stable-direct naming web-stable:80; v1 healthy; the load balancer of
+// web-stable-direct finds targets healthy 10 passes after registration;
+// restartAt now.
+func TestRedTeam5RestartGateIgnoresPlainPathsOfACanary(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.ingress("web-stable-direct", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(20) // v1 long healthy in both groups
+	s.albHealthLag["web-stable-direct"] = 10
+	at := s.rt5Restart()
+	// checkInvariants fails the test when web-stable-direct's group has no
+	// healthy target.
+	s.run(200, "restarted", restartedAt(at))
+	s.steps(20)
+}
+
+// RULE 2 (and RULE 1): spec.restartAt on a basic canary (no
+// trafficRouting) whose stable Service an ALB Ingress path names directly
+// evicts the old pods one after another with no health check at all: the
+// replacements are ready but not yet healthy in the path's target group
+// when the last old pod goes.
+//
+// canaryBasic calls restartPods(ctx, nil): no gate and no served groups,
+// although round four made the basic canary move its Services with a plain
+// path widen-verify-narrow (basicServices, movePlain) because such a
+// path's group is production traffic. vetEviction only refuses the last
+// ready pod of a Service.
+//
+// Sequence: basic canary naming web-canary and web-stable, 2 replicas,
+// steps setWeight 50, pause; an ALB Ingress web-stable-direct naming
+// web-stable:80; v1 healthy; targets take 3 passes to pass the health
+// check; restartAt now.
+func TestRedTeam5BasicCanaryRestartIgnoresPlainPath(t *testing.T) {
+	s := newSim(t)
+	s.rt4Basic(2, weightStep(50), pauseStep(""))
+	s.ingress("web-stable-direct", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(10)
+	s.healthLag = 3
+	at := s.rt5Restart()
+	s.run(200, "restarted", restartedAt(at))
+	s.steps(20)
+}
+
+// RULE 2 (and RULE 1): spec.restartAt on a blue-green rollout in ALB mode
+// whose active Service another ALB Ingress names directly: the restart
+// gate (blueGreenRestartGate) checks only the action's groups (bgSpec) when
+// t.alb, never the plain path's group, so the last old active pod is
+// evicted before the replacements are healthy on the second load balancer.
+//
+// Sequence: blue-green ALB mode, 2 replicas; an ALB Ingress
+// web-active-direct naming web-active:80; v1 healthy; the load balancer of
+// web-active-direct finds targets healthy 10 passes after registration;
+// restartAt now.
+func TestRedTeam5BlueGreenALBRestartGateIgnoresPlainPath(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.ingress("web-active-direct", networkingv1.IngressServiceBackend{Name: "web-active", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.atomic = false
+	s.run(80, "healthy on v1", isHealthy)
+	s.steps(20)
+	s.albHealthLag["web-active-direct"] = 10
+	at := s.rt5Restart()
+	s.run(200, "restarted", restartedAt(at))
+	s.steps(20)
 }
