@@ -142,7 +142,9 @@ func (s *sim) rt5Restart() metav1.Time {
 }
 
 func restartedAt(at metav1.Time) func(*v1alpha1.Rollout) bool {
-	return func(ro *v1alpha1.Rollout) bool { return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at) }
+	return func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(&at)
+	}
 }
 
 // RULE 2 (and RULE 1): spec.restartAt on a canary with ALB traffic routing
