@@ -232,3 +232,33 @@ func TestRedTeam5BlueGreenALBRestartGateIgnoresPlainPath(t *testing.T) {
 	s.run(200, "restarted", restartedAt(at))
 	s.steps(20)
 }
+
+// RULE 2 (and RULE 1): spec.restartAt on a blue-green rollout in selector
+// mode checks only the first group of the active Service's plain paths:
+// the last old active pod is evicted while the replacements are not yet
+// healthy in the group of a second ALB Ingress that reaches the active
+// Service through a forward action of its own.
+//
+// blueGreenRestartGate verifies plainSpec(t.activeIngs, t.activePort, ...),
+// and t.activeIngs/t.activePort come from plainIngresses, which returns
+// only groups[0] of plainGroups ("those naming the first port found are
+// verified (movePlain checks every port's groups)"). The groups of other
+// Service ports and the healthOnly groups of foreign actions
+// (observe.go: obs.forwards) are left out of the restart's check.
+//
+// Sequence: blue-green selector mode, 2 replicas (Ingress web names
+// web-active:80); v1 healthy; an ALB Ingress web-legacy whose path names
+// action legacy forwarding 100 % to web-active:80, its load balancer
+// finding targets healthy 10 passes after registration; restartAt now.
+func TestRedTeam5BlueGreenSelectorRestartGateChecksTheFirstGroupOnly(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{})
+	s.run(80, "healthy on v1", isHealthy)
+	s.ingress("web-legacy", networkingv1.IngressServiceBackend{Name: "web-active", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.rt5ForeignAction("web-legacy", "legacy", "web-active")
+	s.steps(20)
+	s.albHealthLag["web-legacy"] = 10
+	at := s.rt5Restart()
+	s.run(200, "restarted", restartedAt(at))
+	s.steps(20)
+}
