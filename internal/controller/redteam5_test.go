@@ -262,3 +262,45 @@ func TestRedTeam5BlueGreenSelectorRestartGateChecksTheFirstGroupOnly(t *testing.
 	s.run(200, "restarted", restartedAt(at))
 	s.steps(20)
 }
+
+// RULE 1: a blue-green rollout in selector mode narrows its widened active
+// Service to the new pods once they are healthy in the first group of its
+// plain paths only: a second ALB Ingress that names the active Service on
+// another Service port, or reaches it through a forward action of its own,
+// loses the old targets while the new ones are still in their initial
+// health check on its load balancer.
+//
+// Round four made movePlain check every group plainGroups returns (every
+// Service port, and the healthOnly groups of foreign actions), but
+// driveBlueGreenSelector does not use movePlain: it verifies
+// plainSpec(t.activeIngs, t.activePort, ...) before switchService, and
+// t.activeIngs/t.activePort come from plainIngresses, which returns
+// groups[0] only. (The same first-group-only spec is the pinned check and
+// the restart gate.)
+//
+// Sequence: blue-green selector mode, 2 replicas, auto-promotion (Ingress
+// web names web-active:80); a second ALB Ingress web-b naming web-active
+// by port name http ("port") or through an action forwarding 100 % to
+// web-active:80 ("action"); v1 healthy; targets take 2 passes to pass the
+// health check, and web-b's load balancer 4 more; v2.
+func TestRedTeam5BlueGreenSelectorNarrowsOnTheFirstGroupOnly(t *testing.T) {
+	for _, kind := range []string{"port", "action"} {
+		t.Run(kind, func(t *testing.T) {
+			s := newSim(t)
+			s.blueGreenRollout(2, bgOptions{})
+			s.ingress("web-b", networkingv1.IngressServiceBackend{Name: "web-active", Port: networkingv1.ServiceBackendPort{Name: "http"}})
+			s.run(80, "healthy on v1", isHealthy)
+			if kind == "action" {
+				s.rt5ForeignAction("web-b", "legacy", "web-active")
+			}
+			s.steps(10)
+			s.healthLag = 2
+			s.albHealthLag["web-b"] = 4
+			setImage(s, "v2")
+			// checkInvariants fails the test when web-b's group has no
+			// healthy target.
+			s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2" })
+			s.steps(10)
+		})
+	}
+}
