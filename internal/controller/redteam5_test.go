@@ -304,3 +304,43 @@ func TestRedTeam5BlueGreenSelectorNarrowsOnTheFirstGroupOnly(t *testing.T) {
 		})
 	}
 }
+
+// RULE 2: a basic canary (no trafficRouting, no canary or stable Service)
+// behind an ALB Ingress whose Service selects every pod of the rollout
+// (the plain Kubernetes shape: Service web, selector app=web) scales the
+// old pods to 0 as soon as the new ones are ready, before any of them has
+// passed the ALB health check: the path's group is left with no healthy
+// target.
+//
+// The controller verifies (VerifyByDefault), lists every ALB Ingress of
+// the namespace (obs.ingressNamed has web) and since round four keeps the
+// pods of a released Service an ALB Ingress routes to (obs.kept) and
+// refuses ephemeral labels such a Service selects on: it knows the path
+// and that the Service selects the rollout's pods. But canaryBasic sizes
+// the stable side on pod availability only ("No ALB is involved, so
+// nothing is verified"), and the guard's vetScale looks only at
+// guardedServices (the spec's, former and kept Services), so nothing holds
+// the old pods until the new ones are healthy in the group.
+//
+// Sequence: basic canary without Services, 1 replica, no steps; a Service
+// web selecting app=web and an ALB Ingress web naming it; v1 healthy;
+// targets take 2 passes to pass the health check; v2.
+func TestRedTeam5BasicCanaryScalesDownUnderAnIngressRoutedService(t *testing.T) {
+	s := newSim(t)
+	s.rt4Basic(1)
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.CanaryService, cs.StableService = "", ""
+	})
+	svc := s.service("web-stable").DeepCopy()
+	svc.ObjectMeta = metav1.ObjectMeta{Namespace: s.ns, Name: "web"}
+	s.must(s.c.Create(context.Background(), svc))
+	s.ingress("web", networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(5)
+	s.healthLag = 2
+	setImage(s, "v2")
+	// checkInvariants fails the test when web's group has no healthy target.
+	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 1 })
+	s.steps(10)
+}
