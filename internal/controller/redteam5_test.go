@@ -344,3 +344,39 @@ func TestRedTeam5BasicCanaryScalesDownUnderAnIngressRoutedService(t *testing.T) 
 	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 1 })
 	s.steps(10)
 }
+
+// RULE 2: the old stable pods are scaled down after scaleDownDelaySeconds
+// while an ALB Ingress path names the rootService directly (it selects
+// every pod of the rollout) and the new pods are not yet healthy in that
+// path's target group: the group is left with no healthy target.
+//
+// The root Service is one of the rollout's Services (rolloutServices) and
+// the path makes it "plain" exposure, but scaleCanaryALB's scaleDownOld
+// counts as "selected" only the canary and stable Services, and the guard
+// (vetScale) lets the old ReplicaSet go because the root Service keeps
+// "have" pods: it counts replicaset.Available of the other ReplicaSets it
+// selects — pods that are ready, not pods healthy in the path's group. No
+// check of that group is made before the old pods go; only the delay
+// stands between them and an empty group, and a load balancer whose health
+// check takes longer than it (an interval of 30 s and a healthy threshold
+// of 3, say, against the 30 s default delay) gets there.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause (rootService
+// web-root); an ALB Ingress root-direct naming web-root:80; v1 healthy;
+// root-direct's load balancer finds targets healthy 150 passes after
+// registration; v2; promote at the pause.
+func TestRedTeam5OldPodsScaledDownUnderARootServicePath(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.ingress("root-direct", networkingv1.IngressServiceBackend{Name: "web-root", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(200) // v1 long healthy in root-direct's group
+	s.albHealthLag["root-direct"] = 150
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	// checkInvariants fails the test when root-direct's group has no
+	// healthy target.
+	s.steps(150)
+}
