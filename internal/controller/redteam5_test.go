@@ -341,7 +341,9 @@ func TestRedTeam5BasicCanaryScalesDownUnderAnIngressRoutedService(t *testing.T) 
 	s.healthLag = 2
 	setImage(s, "v2")
 	// checkInvariants fails the test when web's group has no healthy target.
-	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 1 })
+	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 1
+	})
 	s.steps(10)
 }
 
