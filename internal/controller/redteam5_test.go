@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -381,4 +382,59 @@ func TestRedTeam5OldPodsScaledDownUnderARootServicePath(t *testing.T) {
 	// checkInvariants fails the test when root-direct's group has no
 	// healthy target.
 	s.steps(150)
+}
+
+// RULE 4: a blue-green rollout in selector mode that is retried while its
+// abort has the active Service widened (over the stable and the aborted
+// pods, on its way back to stable) switches the aborted version back into
+// production with no pre-promotion analysis and no pause: the retried
+// update's gates, reset by the retry and unevaluable, never stop it.
+//
+// On retry (status.abort cleared, AbortedAt set) the update starts again:
+// resetGates, pause conditions cleared. blueGreenPromotion then asks
+// switchStarted, which counts an active Service that is not pinned as a
+// switch under way unless staleWidening finds a third version; the abort's
+// widening selects only stable and new pods, so it passes for "a switch
+// already under way (a restart, a retry mid-switch)": no pre-promotion
+// gate, no BlueGreenPause, and the active Service is narrowed to the new
+// pods. Round four's fix of the same shortcut covered only a widening a
+// new template made stale. (Argo Rollouts runs the pre-promotion analysis
+// and the pause again on retry.)
+//
+// Sequence: blue-green selector mode, 2 replicas, autoPromotionEnabled
+// false, pre- and post-promotion analysis; v1 healthy; v2 promoted through
+// its pre-promotion gate and its pause; paused at the post-promotion gate
+// with the active Service on v2; targets take 3 passes to pass the health
+// check; abort; once the active Service is widened for the way back,
+// retry (status.abort false).
+func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{mutate: func(bg *v1alpha1.BlueGreenStrategy) {
+		bg.AutoPromotionEnabled = ptr.To(false)
+		bg.PrePromotionAnalysis = analysisRaw()
+		bg.PostPromotionAnalysis = analysisRaw()
+	}})
+	s.run(80, "healthy on v1", isHealthy)
+	s.steps(3)
+	setImage(s, "v2")
+	ro := s.run(300, "active on v2, paused at the post-promotion gate", func(ro *v1alpha1.Rollout) bool {
+		onV2 := s.serviceImage("web-active") == "demo:v2"
+		if paused(ro) && !onV2 {
+			promoteCLI(s)
+		}
+		return paused(ro) && onV2
+	})
+	v2 := ro.Status.CurrentPodHash
+	s.healthLag = 3
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(100, "active widened on its way back to v1", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })
+	for i := 0; i < 100; i++ {
+		s.step()
+		if s.selectorOf("web-active") == v2 {
+			ro := s.rollout()
+			t.Fatalf("pass %d: the retried update switched v2 back into production (active service %s, phase %s %q) without its pre-promotion analysis or the pause autoPromotionEnabled false asks for; pause conditions %+v\nhistory:\n%s",
+				s.passes, v2, ro.Status.Phase, ro.Status.Message, ro.Status.PauseConditions, strings.Join(s.history, "\n"))
+		}
+	}
 }
