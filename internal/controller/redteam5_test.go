@@ -438,3 +438,51 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 		}
 	}
 }
+
+// RULE 1 and RULE 2: an ALB Ingress that is being deleted (its
+// DeletionTimestamp set, the AWS Load Balancer Controller's finalizer
+// ingress.k8s.aws/resources still on it) is ignored, although its load
+// balancer keeps routing by its rules until that controller has removed
+// them: a path naming the stable Service still sends it all of its
+// traffic, and the stable Service is re-pointed from the old pods to the
+// new ones in one write at promotion.
+//
+// observe.go (and plainGroups) skip every Ingress with a DeletionTimestamp
+// (`ing.DeletionTimestamp != nil || !isALBIngress(...)`), so its paths and
+// actions are neither exposure (plainBackends) nor checked. The load
+// balancer controller removes an Ingress's rules and then its finalizer;
+// until it does (it is down for an upgrade, rate-limited, or stuck on an
+// error of the IngressGroup, a common "Ingress stuck terminating") the
+// rules stay on the load balancer.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; an ALB Ingress
+// web-stable-direct naming web-stable:80, with the load balancer
+// controller's finalizer; v1 healthy; web-stable-direct deleted (the
+// finalizer not yet removed); targets take 2 passes to pass the health
+// check; v2; promote at the pause.
+func TestRedTeam5TerminatingIngressStillRoutesButIsIgnored(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.ingress("web-stable-direct", networkingv1.IngressServiceBackend{Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}})
+	ctx := context.Background()
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web-stable-direct"}, &ing))
+	ing.Finalizers = []string{"ingress.k8s.aws/resources"}
+	s.must(s.c.Update(ctx, &ing))
+	s.run(60, "healthy on v1", isHealthy)
+	s.steps(3)
+	s.must(s.c.Delete(ctx, &ing))
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: "web-stable-direct"}, &ing))
+	if ing.DeletionTimestamp == nil {
+		t.Fatal("the Ingress is not terminating")
+	}
+	s.steps(3)
+	s.healthLag = 2
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	promoteCLI(s)
+	// checkInvariants fails the test when web-stable-direct's group (its
+	// rules still on the load balancer) has no healthy target.
+	s.run(150, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.stableImage() == "demo:v2" })
+	s.steps(5)
+}
