@@ -705,7 +705,10 @@ func (w *simWorld) simInvariants() {
 		}
 		for _, g := range tr.rule.rule.Forward {
 			svc := s.tgs[g.ARN].service
-			k := simGroupKey{ingress: tr.ingress, port: tr.port, rule: tr.rule.rule.Priority, arn: g.ARN}
+			// A rule is known by what it is (kind and backend), not by
+			// its priority: a header route added or removed renumbers the
+			// rules after it, and a group keeps the traffic it had.
+			k := simGroupKey{ingress: tr.ingress, port: tr.port, rule: simRuleKind(tr) + " " + tr.rule.service, arn: g.ARN}
 			gs := simGroupState{weight: g.Weight, total: total, healthy: map[string]bool{}, registered: maps.Clone(s.registered[svc])}
 			for ip := range s.registered[svc] {
 				if s.healthyInGroup(g.ARN, ip) {
