@@ -144,7 +144,7 @@ func (c *rolloutContext) plainGroups(ctx context.Context, svc *corev1.Service) (
 	var out []plainGroup
 	for i := range list.Items {
 		ing := &list.Items[i]
-		if ing.DeletionTimestamp != nil || !isALBIngress(ing, c.obs.albClasses) {
+		if gone(ing) || !isALBIngress(ing, c.obs.albClasses) {
 			continue
 		}
 		for _, b := range ingressBackends(ing) {
@@ -400,10 +400,23 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		}
 		return false, c.widenService(ctx, t.activeSvc, goal.active, "active")
 	}
-	// Widened: narrow once every pod of the goal is healthy in the active group.
-	spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), true)
-	if out, err := c.runVerification(ctx, goal.kind, spec); out != outcomeVerified {
+	// Widened: narrow once every pod of the goal is healthy in every group
+	// of the active Service (each Service port a path names, each action
+	// the rollout does not write; the last one checked is the goal's kind).
+	groups, err := c.plainGroups(ctx, t.activeSvc)
+	if err != nil {
 		return false, err
+	}
+	for i, g := range groups {
+		kind := v1alpha1.VerificationTargetHealth
+		if i == len(groups)-1 {
+			kind = goal.kind
+		}
+		spec := plainSpec(g.ings, g.port, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), true)
+		spec.healthOnly = g.healthOnly
+		if out, err := c.runVerification(ctx, kind, spec); out != outcomeVerified {
+			return false, err
+		}
 	}
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
 }

@@ -137,7 +137,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 	mine := rolloutServices(ro)
 	for i := range ings.Items {
 		ing := &ings.Items[i]
-		if ing.DeletionTimestamp != nil || !isALBIngress(ing, obs.albClasses) {
+		if gone(ing) || !isALBIngress(ing, obs.albClasses) {
 			continue
 		}
 		if heldBy(ro, ing) {
@@ -154,6 +154,10 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			obs.ingressNamed[b.Name] = true
 		}
 		for _, f := range foreignForwards(ro, ing, obs.held) {
+			if obs.ingressNamed == nil {
+				obs.ingressNamed = map[string]bool{}
+			}
+			obs.ingressNamed[f.service] = true // an ALB sends it traffic
 			if slices.Contains(mine, f.service) {
 				obs.plainBackends[f.service] = true
 				obs.forwards = append(obs.forwards, f)
@@ -212,6 +216,13 @@ func formerServices(ro *v1alpha1.Rollout) []string {
 		add(w.Stable.ServiceName)
 	}
 	return out
+}
+
+// gone reports whether an Ingress no longer routes: deleted, with no
+// finalizer left. One the load balancer controller has not finished
+// deleting (its finalizer is still there) may still route by its rules.
+func gone(ing *networkingv1.Ingress) bool {
+	return ing.DeletionTimestamp != nil && len(ing.Finalizers) == 0
 }
 
 // foreignForward is a forward of an action the rollout does not write.

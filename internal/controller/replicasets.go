@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
 // syncReplicaSets finds or creates the ReplicaSet of the current template
@@ -201,6 +203,18 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 			}
 			continue
 		}
+		if replicaset.Replicas(rs) > 0 {
+			// A Service that Ingress paths (or actions the rollout does
+			// not write) send traffic to and that selects other pods too
+			// (a root Service, one widened on its way): those other pods
+			// must be healthy in its groups before these go.
+			if ok, err := c.plainServedWithout(ctx, rs); !ok || err != nil {
+				if err := c.keepScaleDown(ctx, rs); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if replicaset.Replicas(rs) > 0 && delay > 0 {
 			waiting++
 			if revisionLimit != nil && waiting > *revisionLimit {
@@ -215,6 +229,44 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 		}
 	}
 	return nil
+}
+
+// plainServedWithout reports whether every Service with a plain path or a
+// foreign action that selects rs also selects other pods that are healthy
+// in each of its groups (checked now, health only): then rs's pods can go.
+// A Service that selects rs alone keeps it (false): the guard's own rule.
+func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.ReplicaSet) (bool, error) {
+	if !c.verifying() || c.scaledToZero() {
+		return true, nil
+	}
+	hash := replicaset.HashOf(rs)
+	for _, name := range slices.Sorted(maps.Keys(c.obs.plainBackends)) {
+		svc := c.obs.services[name]
+		if svc == nil || !selects(svc, rs) {
+			continue
+		}
+		var rest []corev1.Pod
+		for _, p := range c.obs.podsSelectedBy(svc) {
+			if p.Labels[replicaset.HashLabel] != hash {
+				rest = append(rest, p)
+			}
+		}
+		if readyPods(rest) == 0 {
+			return false, nil
+		}
+		groups, err := c.plainGroups(ctx, svc)
+		if err != nil {
+			return false, err
+		}
+		for _, g := range groups {
+			spec := plainSpec(g.ings, g.port, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], rest, true)
+			spec.healthOnly = true
+			if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
 }
 
 // keptSelects reports whether a released Service that an ALB Ingress still

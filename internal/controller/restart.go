@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
+	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
 // restartPods carries out spec.restartAt: every pod created before it is
@@ -64,6 +67,16 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 			return false, err
 		}
 	}
+	// Whatever the strategy, the groups that Ingress paths and actions the
+	// rollout does not write send to are gated too, and keep a ready pod.
+	if ok, err := c.plainGate(ctx); !ok || err != nil {
+		return false, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.obs.plainBackends)) {
+		if svc := c.obs.services[name]; svc != nil {
+			served = append(served, c.obs.podsSelectedBy(svc))
+		}
+	}
 	batch := max(int(intOrPercent(c.maxUnavailable(), c.replicas(), false)), 1)
 	evict := pickEvictions(old, len(old), served)
 	if len(evict) == 0 {
@@ -106,6 +119,38 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 	c.progressed = true
 	c.wait(time.Second, "restarting pods: %d left to restart", len(old))
 	return false, nil
+}
+
+// plainGate verifies that every Service of the rollout that an Ingress
+// path or an action the rollout does not write sends traffic to (a
+// blue-green preview aside) has the pods it selects registered and healthy
+// in each of those groups: the next eviction waits until the last batch's
+// replacements serve there too.
+func (c *rolloutContext) plainGate(ctx context.Context) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.obs.plainBackends)) {
+		svc := c.obs.services[name]
+		if svc == nil || len(c.obs.podsSelectedBy(svc)) == 0 {
+			continue
+		}
+		if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil && name == bg.PreviewService {
+			continue
+		}
+		groups, err := c.plainGroups(ctx, svc)
+		if err != nil {
+			return false, err
+		}
+		for _, g := range groups {
+			spec := plainSpec(g.ings, g.port, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], c.obs.podsSelectedBy(svc), true)
+			spec.healthOnly = true
+			if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
 }
 
 // maxUnavailable is the strategy's maxUnavailable.
