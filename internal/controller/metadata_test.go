@@ -62,7 +62,6 @@ func TestEphemeralMetadataFollowsTheRole(t *testing.T) {
 	check(v1, map[string]string{"role": "stable"})
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
 	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
-	s.steps(2) // the pass after the promotion relabels
 	check(v2, map[string]string{"role": "stable"}, "canary-only")
 }
 
