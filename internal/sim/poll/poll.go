@@ -21,6 +21,9 @@ const Interval = 10 * time.Millisecond
 // for a condition that is costly to check, such as a call to an API server.
 type Every time.Duration
 
+// Slow polls every 100 ms, for a condition that calls an API server.
+const Slow = Every(100 * time.Millisecond)
+
 // Eventually checks cond at once and then every Interval until it returns true
 // or timeout passes; then it fails t with what and the last message cond
 // returned.
