@@ -29,6 +29,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/rolloutctl"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // binariesWait bounds the wait for `make test-deps` to finish building the
@@ -39,8 +40,7 @@ const binariesWait = 30 * time.Minute
 func waitForBinaries(t *testing.T) {
 	t.Helper()
 	dir := localcluster.DefaultBinDir()
-	deadline := time.Now().Add(binariesWait)
-	for {
+	poll.Every(10*time.Second).Eventually(t, binariesWait, "the control-plane binaries in "+dir, func() (bool, string) {
 		missing := ""
 		for _, b := range []string{localcluster.EtcdBin, localcluster.APIServerBin, localcluster.ControllerManagerBin} {
 			if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
@@ -48,15 +48,11 @@ func waitForBinaries(t *testing.T) {
 			}
 		}
 		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not in %s after %s: run 'make k8s-bins'", missing, dir, binariesWait)
+			return true, ""
 		}
 		t.Logf("waiting for %s in %s", missing, dir)
-		timer := time.NewTimer(10 * time.Second)
-		<-timer.C
-	}
+		return false, missing + " missing: run 'make k8s-bins'"
+	})
 }
 
 // cliEnv is the shared state of the end-to-end test.
