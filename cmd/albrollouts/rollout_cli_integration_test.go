@@ -647,16 +647,13 @@ func (e *cliEnv) startWatch(t *testing.T, flags ...string) (out, errb *syncBuffe
 	out, errb, done = &syncBuffer{}, &syncBuffer{}, make(chan int, 1)
 	args := append([]string{"status", "web", "--watch", "-n", e.ns}, flags...)
 	go func() { done <- run(args, out, errb) }()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch never showed Paused:\n%s\n%s", out.String(), errb.String())
-		}
+	poll.Every(50*time.Millisecond).Eventually(t, time.Minute, "the watch to show Paused", func() (bool, string) {
 		select {
 		case code := <-done:
 			t.Fatalf("the watch ended with %d before the change:\n%s\n%s", code, out.String(), errb.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-	}
+		return strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep"), "\n" + out.String() + "\n" + errb.String()
+	})
 	return out, errb, done
 }
