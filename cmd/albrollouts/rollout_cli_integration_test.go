@@ -29,6 +29,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/rolloutctl"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // binariesWait bounds the wait for `make test-deps` to finish building the
@@ -39,8 +40,7 @@ const binariesWait = 30 * time.Minute
 func waitForBinaries(t *testing.T) {
 	t.Helper()
 	dir := localcluster.DefaultBinDir()
-	deadline := time.Now().Add(binariesWait)
-	for {
+	poll.Every(10*time.Second).Eventually(t, binariesWait, "the control-plane binaries in "+dir, func() (bool, string) {
 		missing := ""
 		for _, b := range []string{localcluster.EtcdBin, localcluster.APIServerBin, localcluster.ControllerManagerBin} {
 			if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
@@ -48,15 +48,11 @@ func waitForBinaries(t *testing.T) {
 			}
 		}
 		if missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not in %s after %s: run 'make k8s-bins'", missing, dir, binariesWait)
+			return true, ""
 		}
 		t.Logf("waiting for %s in %s", missing, dir)
-		timer := time.NewTimer(10 * time.Second)
-		<-timer.C
-	}
+		return false, missing + " missing: run 'make k8s-bins'"
+	})
 }
 
 // cliEnv is the shared state of the end-to-end test.
@@ -651,16 +647,13 @@ func (e *cliEnv) startWatch(t *testing.T, flags ...string) (out, errb *syncBuffe
 	out, errb, done = &syncBuffer{}, &syncBuffer{}, make(chan int, 1)
 	args := append([]string{"status", "web", "--watch", "-n", e.ns}, flags...)
 	go func() { done <- run(args, out, errb) }()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch never showed Paused:\n%s\n%s", out.String(), errb.String())
-		}
+	poll.Every(50*time.Millisecond).Eventually(t, time.Minute, "the watch to show Paused", func() (bool, string) {
 		select {
 		case code := <-done:
 			t.Fatalf("the watch ended with %d before the change:\n%s\n%s", code, out.String(), errb.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-	}
+		return strings.Contains(out.String(), "Status:          Paused - CanaryPauseStep"), "\n" + out.String() + "\n" + errb.String()
+	})
 	return out, errb, done
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // fakeClock is a clock the test moves.
@@ -73,12 +75,12 @@ func (q *queueTest) enqueue(name string, tk *ticket) {
 
 func (q *queueTest) waitQueued(n int) {
 	q.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for q.l.queued() != n {
-		if time.Now().After(deadline) {
-			q.t.Fatalf("%d waiters queued, want %d", q.l.queued(), n)
-		}
-		time.Sleep(time.Millisecond) // polling for a goroutine to block, not for state
+	// Polling for a goroutine to block, not for state.
+	err := wait.PollUntilContextTimeout(context.Background(), time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return q.l.queued() == n, nil
+	})
+	if err != nil {
+		q.t.Fatalf("%d waiters queued, want %d", q.l.queued(), n)
 	}
 }
 

@@ -1,9 +1,12 @@
 package verify
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/elbv2/fake"
@@ -30,17 +33,18 @@ func (n *notifications) count() int {
 // waitLatest polls Latest until cond holds or 20 s pass.
 func waitLatest(t *testing.T, v *Verifier, key string, in Input, what string, cond func(Result) bool) Result {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, ok := v.Latest(key, in)
-		if ok && cond(res) {
-			return res
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 20s; last: %v %s %s: %s", what, ok, res.Outcome, res.Reason, res.Message)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the background check
+	var res Result
+	var ok bool
+	// Polling the background check. (Product packages do not import the
+	// harness's internal/sim/poll.)
+	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 20*time.Second, true, func(context.Context) (bool, error) {
+		res, ok = v.Latest(key, in)
+		return ok && cond(res), nil
+	})
+	if err != nil {
+		t.Fatalf("no %s within 20s; last: %v %s %s: %s", what, ok, res.Outcome, res.Reason, res.Message)
 	}
+	return res
 }
 
 func TestSubmitChecksInTheBackground(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // A Deployment behind a Service and an ALB Ingress: the ALB, listener, rule and
@@ -77,7 +78,7 @@ func TestIngressBecomesALBServingPods(t *testing.T) {
 
 	url := listenerURL(t, lb)
 	seen := map[string]int{}
-	eventually(t, pollTimeout, "traffic to both pods", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "traffic to both pods", func() (bool, string) {
 		status, version, pod, err := hit(url)
 		if err != nil || status != http.StatusOK || version != "v1" {
 			return false, fmt.Sprintf("status %d version %q err %v", status, version, err)
@@ -92,7 +93,7 @@ func checkBinding(t *testing.T, ns, name, arn, service string) {
 	t.Helper()
 	tgb := &unstructured.Unstructured{}
 	tgb.SetGroupVersionKind(localalb.TargetGroupBindingGVK)
-	eventually(t, pollTimeout, "TargetGroupBinding "+name, func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "TargetGroupBinding "+name, func() (bool, string) {
 		err := env.Client().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: name}, tgb)
 		return err == nil, fmt.Sprint(err)
 	})
@@ -150,7 +151,7 @@ func TestActionWeightsShapeTraffic(t *testing.T) {
 	if lag := time.Since(changed); lag < lbLag-100*time.Millisecond {
 		t.Errorf("the rule changed %s after the annotation; the controller lag is %s", lag, lbLag)
 	}
-	eventually(t, pollTimeout, "data plane to follow the rule", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "data plane to follow the rule", func() (bool, string) {
 		c := countVersions(t, url, 20)
 		return c["v1"] == 0, fmt.Sprintf("last 20 requests: %v", c)
 	})
@@ -161,7 +162,7 @@ func TestActionWeightsShapeTraffic(t *testing.T) {
 
 func waitWeights(t *testing.T, listenerARN string, want map[string]int32) {
 	t.Helper()
-	eventually(t, pollTimeout, fmt.Sprintf("rule weights %v", want), func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, fmt.Sprintf("rule weights %v", want), func() (bool, string) {
 		rules := rulesOf(t, listenerARN)
 		if len(rules) != 1 {
 			return false, fmt.Sprintf("%d rules", len(rules))
@@ -214,7 +215,7 @@ func TestBadActionJSONKeepsLastGoodState(t *testing.T) {
 	key := localalb.AnnotationActionsPrefix + "web"
 	setAnnotation(t, ns, "web", key, `{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"stable","ServicePort":"80","Weight":50},`)
 	var ev corev1.Event
-	eventually(t, pollTimeout, "FailedBuildModel event", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "FailedBuildModel event", func() (bool, string) {
 		var list corev1.EventList
 		if err := env.Client().List(ctxT(t), &list, client.InNamespace(ns)); err != nil {
 			return false, err.Error()
@@ -246,7 +247,7 @@ func TestBadActionJSONKeepsLastGoodState(t *testing.T) {
 	// Still serving.
 	waitHealthy(t, aws.ToString(stable.TargetGroupArn), waitReadyPods(t, ns, "stable", 1))
 	url := listenerURL(t, lb)
-	eventually(t, pollTimeout, "traffic through the last good rule", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "traffic through the last good rule", func() (bool, string) {
 		status, version, _, err := hit(url)
 		return status == http.StatusOK && version == "v1", fmt.Sprintf("status %d version %q err %v", status, version, err)
 	})

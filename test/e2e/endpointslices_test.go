@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -45,7 +46,7 @@ func TestEndpointSlicesFeedTheVerifier(t *testing.T) {
 func targetsFromSlices(t *testing.T, ns, app string, ready map[string]string) []verify.Target {
 	t.Helper()
 	var targets []verify.Target
-	eventually(t, pollTimeout, "EndpointSlices of service "+ns+"/"+app, func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "EndpointSlices of service "+ns+"/"+app, func() (bool, string) {
 		var svc corev1.Service
 		if err := env.Client().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: app}, &svc); err != nil {
 			return false, err.Error()

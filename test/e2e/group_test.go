@@ -14,6 +14,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // Two ingresses of one group share an ALB; their rules follow group.order, and each
@@ -42,7 +43,7 @@ func TestIngressGroupSharesOneALB(t *testing.T) {
 	l := listenerOn(t, aws.ToString(lbShop.LoadBalancerArn), 80)
 	apiTG := targetGroupFor(t, ns+"/api-api:80")
 	shopTG := targetGroupFor(t, ns+"/shop-shop:80")
-	eventually(t, pollTimeout, "rules in group order", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "rules in group order", func() (bool, string) {
 		rules := rulesOf(t, aws.ToString(l.ListenerArn))
 		if len(rules) != 2 {
 			return false, fmt.Sprintf("%d rules", len(rules))
@@ -97,7 +98,7 @@ func TestDeletingIngressDeletesALB(t *testing.T) {
 	if err := env.Client().Delete(ctxT(t), &ing); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, pollTimeout, "ingress gone", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "ingress gone", func() (bool, string) {
 		err := env.Client().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: "web"}, &networkingv1.Ingress{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
@@ -109,7 +110,7 @@ func TestDeletingIngressDeletesALB(t *testing.T) {
 	if err == nil {
 		t.Error("the target group still exists after the ingress was deleted")
 	}
-	eventually(t, pollTimeout, "TargetGroupBinding gone", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "TargetGroupBinding gone", func() (bool, string) {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(localalb.TargetGroupBindingGVK)
 		err := env.Client().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: aws.ToString(tg.TargetGroupName)}, u)

@@ -24,31 +24,13 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 func needEnv(t *testing.T) {
 	t.Helper()
 	if env == nil {
 		t.Skip("needs the local environment (not started with -short)")
-	}
-}
-
-// eventually polls cond until it returns true or timeout passes; the last message
-// cond returned explains the failure.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var msg string
-	for {
-		var ok bool
-		ok, msg = cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -175,7 +157,7 @@ func ingress(ns, name, backend, usePort string, annotations map[string]string) *
 func albOf(t *testing.T, ns, name string) elbv2types.LoadBalancer {
 	t.Helper()
 	var dns string
-	eventually(t, pollTimeout, "ingress "+ns+"/"+name+" hostname", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "ingress "+ns+"/"+name+" hostname", func() (bool, string) {
 		var ing networkingv1.Ingress
 		if err := env.Client().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: name}, &ing); err != nil {
 			return false, err.Error()
@@ -218,7 +200,7 @@ func tagsOf(t *testing.T, arn string) map[string]string {
 func listenerOn(t *testing.T, lbARN string, port int32) elbv2types.Listener {
 	t.Helper()
 	var found elbv2types.Listener
-	eventually(t, pollTimeout, fmt.Sprintf("listener :%d", port), func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, fmt.Sprintf("listener :%d", port), func() (bool, string) {
 		resp, err := env.ELBV2().DescribeListeners(ctxT(t), &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
 		if err != nil {
 			return false, err.Error()
@@ -267,7 +249,7 @@ func weights(r elbv2types.Rule) map[string]int32 {
 func targetGroupFor(t *testing.T, resource string) elbv2types.TargetGroup {
 	t.Helper()
 	var found elbv2types.TargetGroup
-	eventually(t, pollTimeout, "target group "+resource, func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "target group "+resource, func() (bool, string) {
 		resp, err := env.ELBV2().DescribeTargetGroups(ctxT(t), &elbv2.DescribeTargetGroupsInput{})
 		if err != nil {
 			return false, err.Error()
@@ -323,7 +305,7 @@ func readyPodIPs(t *testing.T, ns, app string) map[string]string {
 func waitReadyPods(t *testing.T, ns, app string, n int) map[string]string {
 	t.Helper()
 	var pods map[string]string
-	eventually(t, pollTimeout, fmt.Sprintf("%d ready pods of %s/%s", n, ns, app), func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, fmt.Sprintf("%d ready pods of %s/%s", n, ns, app), func() (bool, string) {
 		pods = readyPodIPs(t, ns, app)
 		return len(pods) == n, fmt.Sprintf("ready pods %v", pods)
 	})
@@ -333,7 +315,7 @@ func waitReadyPods(t *testing.T, ns, app string, n int) map[string]string {
 // waitHealthy waits until the target group's targets are exactly ips, all healthy.
 func waitHealthy(t *testing.T, tgARN string, ips map[string]string) {
 	t.Helper()
-	eventually(t, pollTimeout, "targets healthy", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "targets healthy", func() (bool, string) {
 		states := targetStates(t, tgARN)
 		if len(states) != len(ips) {
 			return false, fmt.Sprintf("targets %v, want pods %v", states, ips)
@@ -364,7 +346,7 @@ func hit(url string) (status int, version, pod string, err error) {
 func listenerURL(t *testing.T, lb elbv2types.LoadBalancer) string {
 	t.Helper()
 	var url string
-	eventually(t, pollTimeout, "listener URL", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "listener URL", func() (bool, string) {
 		var ok bool
 		url, ok = env.ListenerURL(aws.ToString(lb.DNSName), 80)
 		return ok, "elbsim has no data-plane listener for " + aws.ToString(lb.DNSName) + ":80 yet"

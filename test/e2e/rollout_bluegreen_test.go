@@ -12,6 +12,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/controller"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // argoBlueGreenALB has the shape of Argo Rollouts' e2e ALB blue-green
@@ -110,7 +111,7 @@ func argoExample(t *testing.T, prefix string, verifying bool) {
 	blue := waitRollout(t, ns, name, "healthy on blue", rolloutTimeout, healthy).Status.StableRS
 	url := rolloutURL(t, ns, "alb-bluegreen-ingress")
 	// The ALB serves blue before the measurement starts.
-	eventually(t, pollTimeout, "blue answering through the ALB", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "blue answering through the ALB", func() (bool, string) {
 		status, version, _, err := hit(url)
 		return err == nil && status == 200 && version == "blue", fmt.Sprintf("status %d version %q err %v", status, version, err)
 	})
@@ -345,7 +346,7 @@ func TestRolloutBlueGreenALBControllerRestart(t *testing.T) {
 	tl := watchRollout(t, ns, "web")
 	start := time.Now()
 	setImage(t, ns, "web", "v2")
-	eventually(t, rolloutTimeout, "the flip written", func() (bool, string) {
+	poll.Slow.Eventually(t, rolloutTimeout, "the flip written", func() (bool, string) {
 		ing := ingressOf(t, ns, "web")
 		a := ing.Annotations[albannotation.ActionKey("", "web-active")]
 		return strings.Contains(a, `"ServiceName":"web-preview","ServicePort":"80","Weight":100`), a
@@ -389,7 +390,7 @@ func TestRolloutBlueGreenALBAccessDenied(t *testing.T) {
 		return true, ""
 	})
 	denied := time.Now()
-	eventually(t, time.Minute, "20 s of AccessDenied without a move", func() (bool, string) {
+	poll.Slow.Eventually(t, time.Minute, "20 s of AccessDenied without a move", func() (bool, string) {
 		ro := getRollout(t, ns, "web")
 		a := ingressOf(t, ns, "web").Annotations[albannotation.ActionKey("", "web-active")]
 		if ro.Status.Abort || ro.Status.StableRS != v1 || serviceSelector(t, ns, "web-active") != v1 ||

@@ -8,6 +8,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/faults"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // The tests in this file change elbsim for everyone (faults, throttling,
@@ -48,7 +49,7 @@ func TestRolloutCanaryAccessDenied(t *testing.T) {
 	})
 	// Well past the 8 s timeout, nothing moved and nothing aborted.
 	denied := time.Now()
-	eventually(t, time.Minute, "20 s of AccessDenied without a move", func() (bool, string) {
+	poll.Slow.Eventually(t, time.Minute, "20 s of AccessDenied without a move", func() (bool, string) {
 		ro = getRollout(t, ns, "web")
 		w := ro.Status.Canary.Weights
 		if ro.Status.Abort || w == nil || w.Canary.Weight != 20 || ro.Status.StableRS != v1 {

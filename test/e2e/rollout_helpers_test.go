@@ -36,6 +36,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/sim/loadgen"
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 	"github.com/albrollouts/albrollouts/internal/sim/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // rolloutTimeout bounds a whole rollout in a test (several verified steps on
@@ -300,7 +301,7 @@ func getRollout(t *testing.T, ns, name string) *v1alpha1.Rollout {
 func waitRollout(t *testing.T, ns, name, what string, timeout time.Duration, cond func(*v1alpha1.Rollout) (bool, string)) *v1alpha1.Rollout {
 	t.Helper()
 	var ro *v1alpha1.Rollout
-	eventually(t, timeout, fmt.Sprintf("rollout %s/%s %s", ns, name, what), func() (bool, string) {
+	poll.Slow.Eventually(t, timeout, fmt.Sprintf("rollout %s/%s %s", ns, name, what), func() (bool, string) {
 		ro = getRollout(t, ns, name)
 		ok, msg := cond(ro)
 		return ok, fmt.Sprintf("%s [phase %s %q, step %v, stable %s, current %s, weights %s, verification %s]", msg, ro.Status.Phase, ro.Status.Message,
@@ -521,7 +522,7 @@ func ingressOf(t *testing.T, ns, name string) *networkingv1.Ingress {
 // waitOldScaledDown waits until the ReplicaSet of hash has no pods.
 func waitOldScaledDown(t *testing.T, ns, name, hash string) {
 	t.Helper()
-	eventually(t, rolloutTimeout, "old ReplicaSet "+name+"-"+hash+" scaled down", func() (bool, string) {
+	poll.Slow.Eventually(t, rolloutTimeout, "old ReplicaSet "+name+"-"+hash+" scaled down", func() (bool, string) {
 		var rs appsv1.ReplicaSet
 		if err := kc().Get(ctxT(t), client.ObjectKey{Namespace: ns, Name: name + "-" + hash}, &rs); err != nil {
 			return false, err.Error()

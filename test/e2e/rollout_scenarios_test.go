@@ -17,6 +17,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/sim/loadgen"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // rsReplicas returns spec.replicas of a rollout's ReplicaSet of hash (-1: none).
@@ -67,7 +68,7 @@ func TestRolloutCanaryAbort(t *testing.T) {
 		return true, ""
 	})
 	gen.Window()
-	eventually(t, 10*time.Second, "requests answered after the abort", func() (bool, string) {
+	poll.Slow.Eventually(t, 10*time.Second, "requests answered after the abort", func() (bool, string) {
 		w := gen.Snapshot()
 		return w.Total > 0, "no request yet"
 	})
@@ -153,7 +154,7 @@ func TestRolloutCanaryDynamicStableScale(t *testing.T) {
 	start := time.Now()
 	setImage(t, ns, "web", "v2")
 	waitRollout(t, ns, "web", "paused at 75%", rolloutTimeout, pausedAt(3))
-	eventually(t, pollTimeout, "stable scaled to 1 of 4 at 75% canary", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "stable scaled to 1 of 4 at 75% canary", func() (bool, string) {
 		n := rsReplicas(t, ns, "web", v1)
 		return n == 1, fmt.Sprintf("stable has %d replicas", n)
 	})
@@ -196,7 +197,7 @@ func TestRolloutCanarySetCanaryScale(t *testing.T) {
 	}
 	promote(t, ns, "web")
 	waitRollout(t, ns, "web", "paused after matchTrafficWeight", rolloutTimeout, pausedAt(4))
-	eventually(t, pollTimeout, "canary back to its weight's scale (25% of 4 = 1)", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "canary back to its weight's scale (25% of 4 = 1)", func() (bool, string) {
 		n := rsReplicas(t, ns, "web", v2)
 		return n == 1, fmt.Sprintf("canary has %d replicas", n)
 	})
@@ -349,7 +350,7 @@ func TestRolloutCanaryHeaderRoute(t *testing.T) {
 	// the header goes to v2 from the first one.
 	gen.Window()
 	hdr := loadgen.Start(loadgen.Options{URL: url + "/", Rate: 20, Header: http.Header{"X-Canary": {"yes"}}})
-	eventually(t, pollTimeout, "40 requests with the header", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "40 requests with the header", func() (bool, string) {
 		n := hdr.Snapshot().Total
 		return n >= 40, fmt.Sprintf("%d so far", n)
 	})
@@ -401,7 +402,7 @@ func TestRolloutCanaryTemplateChange(t *testing.T) {
 	if ro.Status.StableRS != v1 {
 		t.Errorf("stable changed to %s", ro.Status.StableRS)
 	}
-	eventually(t, rolloutTimeout, "the intermediate v2 scaled down", func() (bool, string) {
+	poll.Slow.Eventually(t, rolloutTimeout, "the intermediate v2 scaled down", func() (bool, string) {
 		n := rsReplicas(t, ns, "web", v2)
 		return n == 0, fmt.Sprintf("v2 has %d replicas", n)
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/sim/localenv"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // TestControllerAtScale is a measured run, not part of the suite: with
@@ -61,7 +62,7 @@ func TestControllerAtScale(t *testing.T) {
 	waitAll := func(what string, cond func(*v1alpha1.Rollout) (bool, string)) map[string]time.Duration {
 		start := time.Now()
 		done := map[string]time.Duration{}
-		eventually(t, 15*time.Minute, fmt.Sprintf("%d rollouts %s", n, what), func() (bool, string) {
+		poll.Slow.Eventually(t, 15*time.Minute, fmt.Sprintf("%d rollouts %s", n, what), func() (bool, string) {
 			var list v1alpha1.RolloutList
 			if err := kc().List(ctxT(t), &list); err != nil {
 				return false, err.Error()
@@ -198,7 +199,7 @@ func freeLocalAddr(t *testing.T) string {
 func controllerCalls(t *testing.T, addr string) float64 {
 	t.Helper()
 	var total float64
-	eventually(t, pollTimeout, "controller metrics", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "controller metrics", func() (bool, string) {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false, err.Error()

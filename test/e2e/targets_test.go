@@ -16,6 +16,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // Scaling a Deployment down deregisters the removed pods (draining) and traffic
@@ -37,7 +38,7 @@ func TestScaleDownDrainsTargets(t *testing.T) {
 	scale(t, ns, "web", 1)
 	after := waitReadyPods(t, ns, "web", 1)
 	sawDraining := false
-	eventually(t, pollTimeout, "removed pods deregistered", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "removed pods deregistered", func() (bool, string) {
 		states := targetStates(t, tgARN)
 		for ip := range before {
 			if _, kept := after[ip]; kept {
@@ -54,7 +55,7 @@ func TestScaleDownDrainsTargets(t *testing.T) {
 		return true, ""
 	})
 	// The node agent stops the removed pods and deletes their objects.
-	eventually(t, pollTimeout, "removed pod objects deleted", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "removed pod objects deleted", func() (bool, string) {
 		var pods corev1.PodList
 		if err := env.Client().List(ctxT(t), &pods, client.InNamespace(ns), client.MatchingLabels{"app": "web"}); err != nil {
 			return false, err.Error()
@@ -123,7 +124,7 @@ func TestFailingHealthEndpointTurnsTargetUnhealthy(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("break pod %s: status %d", brokenPod, resp.StatusCode)
 	}
-	eventually(t, pollTimeout, "broken pod unhealthy in elbsim", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "broken pod unhealthy in elbsim", func() (bool, string) {
 		states := targetStates(t, tgARN)
 		return states[brokenIP] == elbv2types.TargetHealthStateEnumUnhealthy, fmt.Sprintf("targets %v", states)
 	})
@@ -161,7 +162,7 @@ func TestReadinessGateFollowsTargetHealth(t *testing.T) {
 	if err := env.Client().Patch(ctxT(t), &d, patch); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, pollTimeout, "gated pod ready with the gate condition True", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "gated pod ready with the gate condition True", func() (bool, string) {
 		var pods corev1.PodList
 		if err := env.Client().List(ctxT(t), &pods, client.InNamespace(ns), client.MatchingLabels{"app": "web"}); err != nil {
 			return false, err.Error()
@@ -203,7 +204,7 @@ func TestGenericImageRunsStandIn(t *testing.T) {
 	bad.Spec.Containers = []corev1.Container{{Name: "bad", Image: "nginx:"}}
 	create(t, pod, bad)
 	var ip string
-	eventually(t, pollTimeout, "the stand-in pod ready", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "the stand-in pod ready", func() (bool, string) {
 		var p corev1.Pod
 		if err := env.Client().Get(ctxT(t), client.ObjectKeyFromObject(pod), &p); err != nil {
 			return false, err.Error()
@@ -224,7 +225,7 @@ func TestGenericImageRunsStandIn(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get(demoapp.VersionHeader) != "1.27" {
 		t.Errorf("GET /index.html from the nginx pod: status %d version %q, want 200 from 1.27", resp.StatusCode, resp.Header.Get(demoapp.VersionHeader))
 	}
-	eventually(t, pollTimeout, "InvalidImageName status", func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, "InvalidImageName status", func() (bool, string) {
 		var p corev1.Pod
 		if err := env.Client().Get(ctxT(t), client.ObjectKeyFromObject(bad), &p); err != nil {
 			return false, err.Error()

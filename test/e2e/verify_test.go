@@ -10,6 +10,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -113,7 +114,7 @@ func actionInput(ns, hostname string, stableWeight, canaryWeight int32, stable, 
 func verifyUntil(t *testing.T, v *verify.Verifier, what string, in verify.Input, done func(verify.Result) bool) verify.Result {
 	t.Helper()
 	var res verify.Result
-	eventually(t, pollTimeout, what, func() (bool, string) {
+	poll.Slow.Eventually(t, pollTimeout, what, func() (bool, string) {
 		res = v.Verify(ctxT(t), in)
 		return done(res), fmt.Sprintf("%s %s: %s", res.Outcome, res.Reason, res.Message)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // syncBuffer is a bytes.Buffer safe for the progress goroutine.
@@ -93,13 +96,10 @@ while [[ ! -e "$K8S_BINS/go" ]]; do sleep 0.05; done
 		errc <- EnsureBinaries(context.Background(), BuildOptions{BinDir: dir, Script: script, Out: &out, Terminal: true, Interval: 20 * time.Millisecond})
 	}()
 	// Let the build go on once two progress redraws were seen.
-	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(out.String(), "\r\x1b[2K") < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress redraws:\n%q", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Eventually(t, 30*time.Second, "progress redraws", func() (bool, string) {
+		s := out.String()
+		return strings.Count(s, "\r\x1b[2K") >= 3, fmt.Sprintf("\n%q", s)
+	})
 	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -143,16 +143,12 @@ sleep 300 & echo $! > "`+pidFile+`"; wait
 	errc := make(chan error, 1)
 	go func() { errc <- EnsureBinaries(ctx, BuildOptions{BinDir: dir, Script: script}) }()
 	var pid int
-	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the build script did not start its child")
-		}
+	poll.Until(t, 30*time.Second, "the build script to start its child", func() bool {
 		if b, err := os.ReadFile(pidFile); err == nil {
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return pid != 0
+	})
 	cancel()
 	select {
 	case err := <-errc:
@@ -162,13 +158,7 @@ sleep 300 & echo $! > "`+pidFile+`"; wait
 	case <-time.After(time.Minute):
 		t.Fatal("EnsureBinaries did not return after cancel")
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the build's child %d is still running", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, fmt.Sprintf("the build's child %d to end", pid), func() bool { return !alive(pid) })
 }
 
 // alive: the process exists and is not a zombie.

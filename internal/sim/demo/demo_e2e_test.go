@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // The end-to-end tests run the demo headless against a real local
@@ -28,13 +30,10 @@ func needBinaries(t *testing.T) string {
 		t.Skip("end-to-end: needs the control plane (skipped with -short)")
 	}
 	dir := localcluster.DefaultBinDir()
-	deadline := time.Now().Add(20 * time.Minute)
-	for len(MissingBinaries(dir)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("control-plane binaries %v missing in %s: run `make k8s-bins`", MissingBinaries(dir), dir)
-		}
-		time.Sleep(5 * time.Second)
-	}
+	poll.Every(5*time.Second).Eventually(t, 20*time.Minute, "the control-plane binaries in "+dir, func() (bool, string) {
+		missing := MissingBinaries(dir)
+		return len(missing) == 0, fmt.Sprintf("%v missing: run `make k8s-bins`", missing)
+	})
 	return dir
 }
 

@@ -23,7 +23,6 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,6 +40,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -581,7 +581,7 @@ func (r *run) ensureApp(ctx context.Context, sc *ScenarioResult, name, version s
 	}
 	start := time.Now()
 	var last *v1alpha1.Rollout
-	err = poll(ctx, 3*time.Minute, 200*time.Millisecond, func() (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(context.Context) (bool, error) {
 		var ro v1alpha1.Rollout
 		if err := r.kc.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, &ro); err != nil {
 			return false, nil //nolint:nilerr // transient; the deadline reports it
@@ -623,7 +623,7 @@ func (r *run) track(ctx context.Context, sc *ScenarioResult, name string, servic
 // listenerURL waits for the Ingress's ALB and returns its port-80 listener.
 func (r *run) listenerURL(ctx context.Context, ingressName string) (string, error) {
 	var u, why string
-	err := poll(ctx, time.Minute, 100*time.Millisecond, func() (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		var ing networkingv1.Ingress
 		if err := r.kc.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: ingressName}, &ing); err != nil {
 			why = err.Error()
@@ -758,29 +758,6 @@ func stepNumbers(sc *ScenarioResult, samples []Sample) {
 			s.Measured = 100 * float64(newAll) / float64(okAll)
 		default:
 			s.Measured = -1
-		}
-	}
-}
-
-// poll calls cond every interval until it is true, returns an error, ctx
-// ends or timeout passes.
-func poll(ctx context.Context, timeout, interval time.Duration, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("timed out")
-		case <-tick.C:
 		}
 	}
 }

@@ -3,6 +3,7 @@ package demoapp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 func TestParseImage(t *testing.T) {
@@ -207,18 +210,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func eventually(t *testing.T, timeout time.Duration, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return cond()
-}
-
 func TestServeWithStartupDelay(t *testing.T) {
 	addr := freeAddr(t)
 	gate := make(chan struct{})
@@ -237,9 +228,9 @@ func TestServeWithStartupDelay(t *testing.T) {
 		t.Fatal("Listening() true before start-up finished")
 	}
 	close(gate)
-	if !eventually(t, 30*time.Second, s.Listening) {
-		t.Fatalf("not listening: %v", s.Err())
-	}
+	poll.Eventually(t, 30*time.Second, "the server to listen", func() (bool, string) {
+		return s.Listening(), fmt.Sprintf("not listening: %v", s.Err())
+	})
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -276,9 +267,7 @@ func TestServeReportsBindError(t *testing.T) {
 	}
 	defer func() { _ = ln.Close() }()
 	s := Serve(New(Config{Version: "v1", PodName: "p"}), []string{ln.Addr().String()})
-	if !eventually(t, 30*time.Second, func() bool { return s.Err() != nil }) {
-		t.Fatal("no error for an address in use")
-	}
+	poll.Until(t, 30*time.Second, "an error for an address in use", func() bool { return s.Err() != nil })
 	if !strings.Contains(s.Err().Error(), ln.Addr().String()) {
 		t.Errorf("error %q does not name the address", s.Err())
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // TestAdminObservability checks /_elbsim/listeners, /_elbsim/stats and /_elbsim/metrics after real traffic.
@@ -52,10 +53,10 @@ func TestAdminObservability(t *testing.T) {
 
 	// A target made to fail its health checks turns unhealthy, then recovers.
 	adminPost(t, e.s.Endpoint()+"/_elbsim/faults/target-failing", fmt.Sprintf(`{"ip":%q,"port":%d}`, be.ip, be.port), 200)
-	eventually(t, 30*time.Second, func() bool {
+	poll.Until(t, 30*time.Second, "the failing target to turn unhealthy", func() bool {
 		h := e.health(tg.TargetGroupArn)
 		return h[0].TargetHealth.State == types.TargetHealthStateEnumUnhealthy && h[0].TargetHealth.Reason == types.TargetHealthReasonEnumResponseCodeMismatch
-	}, "the failing target to turn unhealthy")
+	})
 	adminDo(t, "DELETE", e.s.Endpoint()+"/_elbsim/faults/target-failing", "", 200)
 	e.waitHealthy(tg.TargetGroupArn, 1)
 }
@@ -83,9 +84,9 @@ func TestAdminPropagationDelay(t *testing.T) {
 	}
 	// The next change carries everything to the data plane without delay.
 	e.listener(lb.LoadBalancerArn, 81, types.Action{Type: types.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroupArn})
-	eventually(t, 30*time.Second, func() bool {
+	poll.Until(t, 30*time.Second, "both listeners to reach the data plane once the delay is gone", func() bool {
 		_, ok80 := e.s.ListenerURL(*lb.DNSName, 80)
 		_, ok81 := e.s.ListenerURL(*lb.DNSName, 81)
 		return ok80 && ok81
-	}, "both listeners to reach the data plane once the delay is gone")
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 var (
@@ -170,11 +171,11 @@ func TestEveryAction(t *testing.T) {
 	if _, err := c.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: blue.TargetGroupArn, Targets: []types.TargetDescription{be.target()}}); err != nil {
 		t.Fatalf("DeregisterTargets: %v", err)
 	}
-	eventually(t, 30*time.Second, func() bool {
+	poll.Until(t, 30*time.Second, "the deregistered target to drain", func() bool {
 		hs := e.health(blue.TargetGroupArn)
 		return len(hs) == 1 && hs[0].TargetHealth.State == types.TargetHealthStateEnumDraining &&
 			hs[0].TargetHealth.Reason == types.TargetHealthReasonEnumDeregistrationInProgress
-	}, "the deregistered target to drain")
+	})
 
 	// AddTags / RemoveTags / DescribeTags on all four kinds of resources.
 	all := []string{*lb.LoadBalancerArn, *blue.TargetGroupArn, *l.ListenerArn, *rule.RuleArn}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // TestDescribeDelay: Describe* answers lag changes by DescribeDelay (driven by a fake clock).
@@ -44,7 +45,7 @@ func TestDescribeDelay(t *testing.T) {
 	if st := e.s.Stats(); st.VisibleVersion != st.ModelVersion {
 		t.Fatalf("versions %+v", st)
 	}
-	eventually(t, 30*time.Second, func() bool { st := e.s.Stats(); return st.AppliedVersion == st.ModelVersion }, "the data plane to apply the latest version")
+	poll.Until(t, 30*time.Second, "the data plane to apply the latest version", func() bool { st := e.s.Stats(); return st.AppliedVersion == st.ModelVersion })
 }
 
 func describedWeights(t *testing.T, e *env, listenerARN *string) string {
@@ -96,7 +97,7 @@ func TestBatchingThroughServer(t *testing.T) {
 	clk := elbsim.NewFakeClock()
 	e := newEnv(t, elbsim.WithClock(elbsim.Options{Batching: true, TimeScale: 0.1}, clk)) // window 1 s
 	e.lb("batch-1")
-	eventually(t, 30*time.Second, func() bool { return e.s.Stats().AppliedVersion == 1 }, "the first change, released at once")
+	poll.Until(t, 30*time.Second, "the first change, released at once", func() bool { return e.s.Stats().AppliedVersion == 1 })
 	e.lb("batch-2")
 	e.lb("batch-3")
 	clk.Advance(999 * time.Millisecond)
@@ -104,7 +105,7 @@ func TestBatchingThroughServer(t *testing.T) {
 		t.Fatalf("applied version %d inside the batching window", v)
 	}
 	clk.Advance(time.Millisecond)
-	eventually(t, 30*time.Second, func() bool { return e.s.Stats().AppliedVersion == 3 }, "both batched changes at the boundary")
+	poll.Until(t, 30*time.Second, "both batched changes at the boundary", func() bool { return e.s.Stats().AppliedVersion == 3 })
 }
 
 // TestStateFileRoundTrip: everything survives Close and Start with the same state file.
@@ -157,5 +158,5 @@ func TestStateFileRoundTrip(t *testing.T) {
 		t.Fatalf("CreateTargetGroup after restart: %v", err)
 	}
 	// The listener serves again (on a new port).
-	eventually(t, 30*time.Second, func() bool { _, ok := s2.ListenerURL(*lb.DNSName, 80); return ok }, "the restored listener on the data plane")
+	poll.Until(t, 30*time.Second, "the restored listener on the data plane", func() bool { _, ok := s2.ListenerURL(*lb.DNSName, 80); return ok })
 }

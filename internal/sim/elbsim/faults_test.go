@@ -19,6 +19,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/faults"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // quickRetries is the SDK's standard retryer with short backoffs, so tests do not wait seconds.
@@ -101,10 +102,10 @@ func TestTokenBuckets(t *testing.T) {
 		t.Fatalf("elbsim counted %d throttles, the client saw %d", got, throttled.Load())
 	}
 	// The bucket refills (10 tokens a second).
-	eventually(t, 30*time.Second, func() bool {
+	poll.Until(t, 30*time.Second, "the Describe bucket to refill", func() bool {
 		_, err := c.DescribeLoadBalancers(e.ctx, &elbv2.DescribeLoadBalancersInput{})
 		return err == nil
-	}, "the Describe bucket to refill")
+	})
 
 	// With a bucket that does not refill, sharing is deterministic.
 	if err := e.s.Faults().SetBucket("describe", faults.BucketConfig{Burst: 2}); err != nil {

@@ -3,6 +3,7 @@ package elbsim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/elbsimtest"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // env is an elbsim with an SDK client and helpers that fail the test on error.
@@ -97,25 +99,25 @@ func (e *env) health(tgARN *string) []types.TargetHealthDescription {
 // waitHealthy polls DescribeTargetHealth until every registered target of the group is healthy.
 func (e *env) waitHealthy(tgARN *string, n int) {
 	e.t.Helper()
-	eventually(e.t, 30*time.Second, func() bool {
+	poll.Until(e.t, 30*time.Second, fmt.Sprintf("%d healthy targets in %s", n, *tgARN), func() bool {
 		hs := e.health(tgARN)
 		ok := len(hs) == n
 		for _, h := range hs {
 			ok = ok && h.TargetHealth.State == types.TargetHealthStateEnumHealthy
 		}
 		return ok
-	}, "%d healthy targets in %s", n, *tgARN)
+	})
 }
 
 // listenerURL waits for the listener to reach the data plane.
 func (e *env) listenerURL(dns *string, port int32) string {
 	e.t.Helper()
 	var u string
-	eventually(e.t, 30*time.Second, func() bool {
+	poll.Until(e.t, 30*time.Second, fmt.Sprintf("listener %s:%d on the data plane", *dns, port), func() bool {
 		var ok bool
 		u, ok = e.s.ListenerURL(*dns, port)
 		return ok
-	}, "listener %s:%d on the data plane", *dns, port)
+	})
 	return u
 }
 
@@ -170,18 +172,6 @@ func (b *backend) serve(t testing.TB, h http.Handler) {
 }
 
 func (b *backend) target() types.TargetDescription { return target(b.ip, b.port) }
-
-// eventually polls cond every 20 ms until it holds or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, cond func() bool, what string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+what, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // apiCode returns the AWS error code of err ("" if none).
 func apiCode(err error) string {

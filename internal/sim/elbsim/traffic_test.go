@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // TestWeightedTraffic sends 10 000 real HTTP requests through a listener that
@@ -36,7 +37,7 @@ func TestWeightedTraffic(t *testing.T) {
 	e.waitHealthy(green.TargetGroupArn, 1)
 	e.waitHealthy(zero.TargetGroupArn, 1)
 	e.register(blue.TargetGroupArn, flapper.target())
-	eventually(t, 30*time.Second, func() bool { return flapper.checks.Load() >= 3 }, "three health checks of the flapping target")
+	poll.Until(t, 30*time.Second, "three health checks of the flapping target", func() bool { return flapper.checks.Load() >= 3 })
 	url := e.listenerURL(lb.DNSName, 80)
 
 	const n = 10000
@@ -71,7 +72,7 @@ func TestWeightedTraffic(t *testing.T) {
 		DefaultActions: []types.Action{forward(weighted{blue.TargetGroupArn, 0}, weighted{green.TargetGroupArn, 1})}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() bool { return e.s.Stats().AppliedVersion == e.s.Stats().ModelVersion }, "the shift to reach the data plane")
+	poll.Until(t, 30*time.Second, "the shift to reach the data plane", func() bool { return e.s.Stats().AppliedVersion == e.s.Stats().ModelVersion })
 	if got := sendRequests(t, url, 200, 4); got["green"] != 200 {
 		t.Fatalf("after shifting to green: %v", got)
 	}

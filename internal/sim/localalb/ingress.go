@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,17 +92,12 @@ func (r *ingressReconciler) ensureIngressClass(ctx context.Context) error {
 	ic := &networkingv1.IngressClass{}
 	ic.Name = IngressClassName
 	ic.Spec.Controller = IngressClassController
-	for {
+	// Retried every second until it is there or ctx ends.
+	_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		err := r.client.Create(ctx, ic)
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+		return err == nil || apierrors.IsAlreadyExists(err), nil
+	})
+	return nil
 }
 
 func (r *ingressReconciler) enqueueIngress(o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 func replicaSet(ns, name string, labels map[string]string, owner *metav1.OwnerReference) *appsv1.ReplicaSet {
@@ -72,7 +73,7 @@ func TestGarbageCollectorDeletesDependents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 60*time.Second, "2 pods of each ReplicaSet", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "2 pods of each ReplicaSet", func() bool {
 		a, err1 := countPods(ctx, c, ns, owned)
 		b, err2 := countPods(ctx, c, ns, other)
 		return err1 == nil && err2 == nil && a == 2 && b == 2
@@ -80,7 +81,7 @@ func TestGarbageCollectorDeletesDependents(t *testing.T) {
 	if err := c.Delete(ctx, ro); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the owned ReplicaSet and its pods garbage-collected", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "the owned ReplicaSet and its pods garbage-collected", func() bool {
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "owned"}, &appsv1.ReplicaSet{})
 		n, listErr := countPods(ctx, c, ns, owned)
 		return apierrors.IsNotFound(err) && listErr == nil && n == 0
@@ -117,7 +118,7 @@ func TestNamespaceControllerDeletesContents(t *testing.T) {
 	if err := c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "namespace "+ns+" deleted", func() bool {
+	poll.Slow.Until(t, 90*time.Second, "namespace "+ns+" deleted", func() bool {
 		err := c.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
 		return apierrors.IsNotFound(err)
 	})
@@ -182,7 +183,7 @@ func TestEndpointsControllerAndLoopbackPods(t *testing.T) {
 	readyPod(t, c, ns, "routable", "198.18.77.10", map[string]string{"app": "routable"})
 	readyPod(t, c, ns, "loopback", "127.1.77.10", map[string]string{"app": "loopback"})
 
-	eventually(t, 60*time.Second, "v1 Endpoints of the Service with a 198.18.x pod", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "v1 Endpoints of the Service with a 198.18.x pod", func() bool {
 		ep := &corev1.Endpoints{} //nolint:staticcheck // v1 Endpoints are what is tested here
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "routable"}, ep); err != nil {
 			return false
@@ -190,7 +191,7 @@ func TestEndpointsControllerAndLoopbackPods(t *testing.T) {
 		return len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 1 && ep.Subsets[0].Addresses[0].IP == "198.18.77.10" &&
 			len(ep.Subsets[0].Ports) == 1 && ep.Subsets[0].Ports[0].Port == 8080
 	})
-	eventually(t, 60*time.Second, "an EndpointSlice with the 198.18.x pod", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "an EndpointSlice with the 198.18.x pod", func() bool {
 		list := &discoveryv1.EndpointSliceList{}
 		if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: "routable"}); err != nil {
 			return false
@@ -206,7 +207,7 @@ func TestEndpointsControllerAndLoopbackPods(t *testing.T) {
 	})
 	// Both controllers fail on the loopback pod and say so on the Service.
 	for _, reason := range []string{"FailedToUpdateEndpoint", "FailedToUpdateEndpointSlices"} {
-		eventually(t, 60*time.Second, reason+" event on the loopback Service", func() bool {
+		poll.Slow.Until(t, 60*time.Second, reason+" event on the loopback Service", func() bool {
 			events := &corev1.EventList{}
 			if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
 				return false

@@ -17,6 +17,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -140,7 +141,7 @@ func installCRDs(ctx context.Context, c client.Client, crds []*apiextensionsv1.C
 func waitEstablished(ctx context.Context, c client.Client, name string) error {
 	var last *apiextensionsv1.CustomResourceDefinition
 	var getErr error
-	err := poll(ctx, 50*time.Millisecond, func() (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		// Errors are retried: the API server may still be settling. The last one is
 		// reported if the deadline passes.

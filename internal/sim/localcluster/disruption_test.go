@@ -6,6 +6,7 @@ package localcluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // evict asks the API server to evict a pod, as `kubectl drain` does.
@@ -30,20 +33,13 @@ func evict(ctx context.Context, c client.Client, ns, name string) error {
 // spec and reports the given counts.
 func waitPDB(t *testing.T, c client.Client, key client.ObjectKey, healthy, allowed int32) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll.Slow.Eventually(t, 60*time.Second, fmt.Sprintf("PDB %s currentHealthy %d, disruptionsAllowed %d", key, healthy, allowed), func() (bool, string) {
 		var pdb policyv1.PodDisruptionBudget
 		err := c.Get(context.Background(), key, &pdb)
-		if err == nil && pdb.Status.ObservedGeneration == pdb.Generation &&
-			pdb.Status.CurrentHealthy == healthy && pdb.Status.DisruptionsAllowed == allowed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PDB %s: timed out waiting for currentHealthy %d, disruptionsAllowed %d (get: %v; generation %d, status %+v)",
-				key, healthy, allowed, err, pdb.Generation, pdb.Status)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && pdb.Status.ObservedGeneration == pdb.Generation &&
+				pdb.Status.CurrentHealthy == healthy && pdb.Status.DisruptionsAllowed == allowed,
+			fmt.Sprintf("get: %v; generation %d, status %+v", err, pdb.Generation, pdb.Status)
+	})
 }
 
 // isHTTP429 reports whether err is an API error with HTTP status 429.

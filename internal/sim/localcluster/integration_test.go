@@ -39,6 +39,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 	"github.com/albrollouts/albrollouts/internal/validation"
 )
 
@@ -98,20 +99,6 @@ func newNamespace(t *testing.T, c client.Client, prefix string) string {
 		t.Fatalf("create namespace: %v", err)
 	}
 	return ns.Name
-}
-
-// eventually polls cond until it is true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // repoPath returns a path relative to the repository root.
@@ -575,7 +562,7 @@ func TestControllerManagerRunsControllers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 60*time.Second, "the ReplicaSet's 2 pods", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "the ReplicaSet's 2 pods", func() bool {
 		pods := &corev1.PodList{}
 		if err := c.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels(labels)); err != nil {
 			return false
@@ -588,7 +575,7 @@ func TestControllerManagerRunsControllers(t *testing.T) {
 		}
 		return owned == 2
 	})
-	eventually(t, 60*time.Second, "an EndpointSlice for the Service", func() bool {
+	poll.Slow.Until(t, 60*time.Second, "an EndpointSlice for the Service", func() bool {
 		slices := &discoveryv1.EndpointSliceList{}
 		err := c.List(ctx, slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: "web"})
 		return err == nil && len(slices.Items) > 0

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -412,7 +413,7 @@ func (c *Cluster) httpClient() (*http.Client, error) {
 // tail) if the process dies, and at the context's deadline.
 func waitHealthy(ctx context.Context, p *process, httpc *http.Client, url, token string) error {
 	var lastErr error
-	err := poll(ctx, 100*time.Millisecond, func() (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
 		if p.exited() {
 			if strings.Contains(tail(p.logPath, 50), "address already in use") {
 				return false, fmt.Errorf("%w: %w", errPortInUse, p.diedError())
@@ -447,26 +448,6 @@ func probe(ctx context.Context, httpc *http.Client, url, token string) error {
 		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
-}
-
-// poll calls cond every interval until it returns true or an error, or ctx ends.
-func poll(ctx context.Context, interval time.Duration, cond func() (bool, error)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gave up waiting: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1. The listeners are

@@ -3,6 +3,7 @@ package localenv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 func TestInvalidUnpullablePatternRefused(t *testing.T) {
@@ -26,18 +29,6 @@ func TestInvalidUnpullablePatternRefused(t *testing.T) {
 		if _, err := withDefaults(Options{Dir: t.TempDir(), UnpullableImages: p}); err != nil {
 			t.Errorf("pattern %q: %v", p, err)
 		}
-	}
-}
-
-// poll calls cond every 100 ms until it holds, failing with what at the deadline.
-func poll(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -98,13 +89,12 @@ func TestEvictionHonoursPDBWithNodeAgentPods(t *testing.T) {
 	}
 	waitPDB := func(healthy, allowed int32) {
 		t.Helper()
-		var got policyv1.PodDisruptionBudget
-		poll(t, 60*time.Second, func() string {
-			return "PDB status " + strings.TrimSpace(strings.ReplaceAll(got.Status.String(), "\n", " "))
-		}, func() bool {
+		poll.Slow.Eventually(t, 60*time.Second, fmt.Sprintf("PDB currentHealthy %d, disruptionsAllowed %d", healthy, allowed), func() (bool, string) {
+			var got policyv1.PodDisruptionBudget
 			err := c.Get(ctx, client.ObjectKeyFromObject(pdb), &got)
 			return err == nil && got.Status.ObservedGeneration == got.Generation &&
-				got.Status.CurrentHealthy == healthy && got.Status.DisruptionsAllowed == allowed
+					got.Status.CurrentHealthy == healthy && got.Status.DisruptionsAllowed == allowed,
+				"PDB status " + strings.TrimSpace(strings.ReplaceAll(got.Status.String(), "\n", " "))
 		})
 	}
 	waitPDB(2, 0)
@@ -133,7 +123,7 @@ func TestEvictionHonoursPDBWithNodeAgentPods(t *testing.T) {
 	}
 	// The node agent stops the evicted pod and removes it; the ReplicaSet's
 	// replacement becomes Ready and the budget is whole again.
-	poll(t, 60*time.Second, func() string { return "evicted pod " + victim.Name + " removed" }, func() bool {
+	poll.Slow.Until(t, 60*time.Second, "evicted pod "+victim.Name+" removed", func() bool {
 		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(&victim), &corev1.Pod{}))
 	})
 	waitPDB(2, 1)

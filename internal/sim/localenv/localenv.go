@@ -31,6 +31,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -312,18 +313,19 @@ func (e *Env) startComponents() {
 // announce prints the listener URLs of an ALB once its listeners are bound.
 func (e *Env) announce(d localalb.Deployed) {
 	go func() {
-		deadline := time.Now().Add(60 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // for all the ports
+		defer cancel()
 		for _, port := range d.Ports {
-			for {
-				if url, ok := e.sim.ListenerURL(d.DNSName, port); ok {
-					e.printf("ALB %s (ingress %v) listener :%d is up: %s\n", d.DNSName, d.Ingresses, port, url)
-					break
-				}
-				if time.Now().After(deadline) {
-					e.printf("ALB %s (ingress %v) listener :%d has no URL yet; see `curl %s/_elbsim/listeners`\n", d.DNSName, d.Ingresses, port, e.sim.Endpoint())
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
+			var url string
+			err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
+				var ok bool
+				url, ok = e.sim.ListenerURL(d.DNSName, port)
+				return ok, nil
+			})
+			if err == nil {
+				e.printf("ALB %s (ingress %v) listener :%d is up: %s\n", d.DNSName, d.Ingresses, port, url)
+			} else {
+				e.printf("ALB %s (ingress %v) listener :%d has no URL yet; see `curl %s/_elbsim/listeners`\n", d.DNSName, d.Ingresses, port, e.sim.Endpoint())
 			}
 		}
 	}()

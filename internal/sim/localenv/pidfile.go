@@ -1,6 +1,7 @@
 package localenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 func readPID(dir string) (int, error) {
@@ -49,12 +52,12 @@ func StopRunning(dir string, timeout time.Duration) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stop local environment (pid %d): %w", pid, err)
 	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if _, alive := runningPID(dir); !alive {
-			return nil
-		}
-		time.Sleep(200 * time.Millisecond)
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		_, alive := runningPID(dir)
+		return !alive, nil
+	})
+	if err == nil {
+		return nil
 	}
 	return fmt.Errorf("local environment (pid %d) still running after %s", pid, timeout)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
 	"github.com/albrollouts/albrollouts/internal/sim/nodeagent"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // podCIDR is the agent's pod range here, apart from the default one other test
@@ -118,18 +119,13 @@ func newNamespace(t *testing.T, prefix string) string {
 // waitPod polls the pod until cond holds, failing at the deadline with the last status.
 func waitPod(t *testing.T, key client.ObjectKey, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		p := &corev1.Pod{}
+	var p *corev1.Pod
+	poll.Every(50*time.Millisecond).Eventually(t, 60*time.Second, fmt.Sprintf("pod %s: %s", key, what), func() (bool, string) {
+		p = &corev1.Pod{}
 		err := kube.Get(t.Context(), key, p)
-		if err == nil && cond(p) {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pod %s: timed out waiting for %s (get: %v; status: %+v)", key, what, err, p.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && cond(p), fmt.Sprintf("get: %v; status: %+v", err, p.Status)
+	})
+	return p
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 func TestHookDuration(t *testing.T) {
@@ -68,9 +71,7 @@ func readyAfter(t *testing.T, p *prober, start time.Time) time.Duration {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.run(ctx)
-	if !eventually(t, 30*time.Second, func() bool { return at.Load() != 0 }) {
-		t.Fatal("never turned ready")
-	}
+	poll.Until(t, 30*time.Second, "the container to turn ready", func() bool { return at.Load() != 0 })
 	return time.Duration(at.Load())
 }
 
@@ -140,12 +141,10 @@ func TestPostStartSleepDelaysRunning(t *testing.T) {
 	if st.PodIP == "" {
 		t.Error("a pod in its postStart hook has its IP")
 	}
-	if !eventually(t, 30*time.Second, func() bool {
+	poll.Eventually(t, 30*time.Second, "Running and Ready", func() (bool, string) {
 		st = desiredStatus(pod, rt)
-		return st.Phase == corev1.PodRunning && condition(st, corev1.PodReady) == corev1.ConditionTrue
-	}) {
-		t.Fatalf("never Running and Ready: %+v", st)
-	}
+		return st.Phase == corev1.PodRunning && condition(st, corev1.PodReady) == corev1.ConditionTrue, fmt.Sprintf("%+v", st)
+	})
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("Running after %v, want after the hook's 10s scaled by 0.02 (200ms)", d)
 	}
@@ -214,9 +213,10 @@ func TestUnpullableImageBacksOff(t *testing.T) {
 		t.Fatalf("first status: %+v", st)
 	}
 	for _, reason := range []string{ReasonImagePullBackOff, ReasonErrImagePull, ReasonImagePullBackOff} {
-		if !eventually(t, 30*time.Second, func() bool { st = desiredStatus(pod, rt); return check(st, reason) }) {
-			t.Fatalf("never %s: %+v", reason, st)
-		}
+		poll.Eventually(t, 30*time.Second, reason, func() (bool, string) {
+			st = desiredStatus(pod, rt)
+			return check(st, reason), fmt.Sprintf("%+v", st)
+		})
 	}
 }
 
@@ -239,9 +239,7 @@ func TestPreStopExecSleepDelaysShutdown(t *testing.T) {
 	var doneAfter atomic.Int64
 	start := time.Now()
 	a.startTermination(rt, pod, func() { doneAfter.Store(int64(time.Since(start))) })
-	if !eventually(t, 30*time.Second, func() bool { return doneAfter.Load() != 0 }) {
-		t.Fatal("termination never finished")
-	}
+	poll.Until(t, 30*time.Second, "termination to finish", func() bool { return doneAfter.Load() != 0 })
 	if d := time.Duration(doneAfter.Load()); d < 200*time.Millisecond {
 		t.Errorf("stopped after %v, want after the preStop sleep's 10s scaled by 0.02 (200ms)", d)
 	}

@@ -18,19 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
-
-func eventually(t *testing.T, timeout time.Duration, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return cond()
-}
 
 func condition(st corev1.PodStatus, t corev1.PodConditionType) corev1.ConditionStatus {
 	for _, c := range st.Conditions {
@@ -142,10 +131,7 @@ func TestGenericImageWithoutPortsRuns(t *testing.T) {
 	if !c.standIn || c.version != "1.36" {
 		t.Fatalf("stand-in %t version %q, want a stand-in of version 1.36", c.standIn, c.version)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !c.server.Listening() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 30*time.Second, "the stand-in to listen", c.server.Listening)
 	st := desiredStatus(pod, rt)
 	if st.Phase != corev1.PodRunning || st.PodIP == "" || st.ContainerStatuses[0].State.Running == nil || !st.ContainerStatuses[0].Ready {
 		t.Fatalf("phase %s podIP %q container %+v", st.Phase, st.PodIP, st.ContainerStatuses[0])
@@ -226,20 +212,14 @@ func TestProberThresholds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.run(ctx)
-	if !eventually(t, 5*time.Second, func() bool { return p.lastError.Load() != nil }) {
-		t.Fatal("no failed probe recorded")
-	}
+	poll.Until(t, 5*time.Second, "a failed probe to be recorded", func() bool { return p.lastError.Load() != nil })
 	if p.ready.Load() {
 		t.Fatal("ready while the endpoint fails")
 	}
 	healthy.Store(true)
-	if !eventually(t, 30*time.Second, p.ready.Load) {
-		t.Fatal("never turned ready")
-	}
+	poll.Until(t, 30*time.Second, "the prober to turn ready", p.ready.Load)
 	healthy.Store(false)
-	if !eventually(t, 30*time.Second, func() bool { return !p.ready.Load() }) {
-		t.Fatal("never turned unready")
-	}
+	poll.Until(t, 30*time.Second, "the prober to turn unready", func() bool { return !p.ready.Load() })
 	if n := flips.Load(); n != 2 {
 		t.Errorf("onChange called %d times, want 2 (ready, unready)", n)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/health"
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // staticBackend is a Backend whose routable targets the test sets.
@@ -537,7 +538,7 @@ func TestHealthProberAsBackend(t *testing.T) {
 			t.Fatalf("initial targets only: status %d, want 503", code)
 		}
 	}
-	eventually(t, "both targets unhealthy", func() bool {
+	poll.Until(t, 30*time.Second, "both targets unhealthy", func() bool {
 		st := pr.Status(tgStable)
 		return len(st) == 2 && st[0].State == health.StateUnhealthy && st[1].State == health.StateUnhealthy
 	})
@@ -546,20 +547,9 @@ func TestHealthProberAsBackend(t *testing.T) {
 		t.Fatalf("fail-open: %v, want traffic to both unhealthy targets", counts)
 	}
 	two.healthStatus.Store(200)
-	eventually(t, "target two healthy", func() bool { return pr.StatusOf(tgStable, targets[1]).State == health.StateHealthy })
+	poll.Until(t, 30*time.Second, "target two healthy", func() bool { return pr.StatusOf(tgStable, targets[1]).State == health.StateHealthy })
 	counts = blast(t, url, 100, 2)
 	if counts["two"] != 100 {
 		t.Fatalf("one healthy target: %v, want all on two", counts)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

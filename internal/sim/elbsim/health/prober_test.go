@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 // scale runs a 30 s interval in 300 ms and a 25 s timeout in 250 ms: generous
@@ -94,22 +96,10 @@ func newProber(t *testing.T) *Prober {
 	return p
 }
 
-// eventually polls cond until it holds or the (generous) deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func waitState(t *testing.T, p *Prober, arn string, tt Target, want State) Status {
 	t.Helper()
 	var s Status
-	eventually(t, "target "+tt.ID+":"+strconv.Itoa(int(tt.Port))+" to become "+string(want), func() bool {
+	poll.Until(t, 30*time.Second, "target "+tt.ID+":"+strconv.Itoa(int(tt.Port))+" to become "+string(want), func() bool {
 		s = p.StatusOf(arn, tt)
 		return s.State == want
 	})
@@ -163,8 +153,8 @@ func TestInitialShowsInitialHealthCheckingAfterFirstProbe(t *testing.T) {
 	p.SetGroup(tg, c, 0)
 	tt := b.target(t)
 	p.Register(tg, []Target{tt})
-	eventually(t, "first probe", func() bool { return b.hits.Load() >= 1 })
-	eventually(t, "Elb.InitialHealthChecking", func() bool {
+	poll.Until(t, 30*time.Second, "first probe", func() bool { return b.hits.Load() >= 1 })
+	poll.Until(t, 30*time.Second, "Elb.InitialHealthChecking", func() bool {
 		s := p.StatusOf(tg, tt)
 		return s.State == StateInitial && s.Reason == ReasonInitialHealthChecking && s.Description == descInitialHealthChecking
 	})
@@ -301,7 +291,7 @@ func TestDeregisterDrainsThenRemoves(t *testing.T) {
 	if st := p.Status(tg); len(st) != 0 {
 		t.Fatalf("Status after draining = %+v, want none", st)
 	}
-	eventually(t, "probe loop to end", func() bool { return p.loops.Load() == 0 })
+	poll.Until(t, 30*time.Second, "probe loop to end", func() bool { return p.loops.Load() == 0 })
 }
 
 func TestDrainingUsesClockAndReRegisterRestarts(t *testing.T) {
@@ -369,7 +359,7 @@ func TestNotInUse(t *testing.T) {
 	if got := p.Routable(tg); len(got) != 0 {
 		t.Fatalf("Routable of an unused group = %v, want none", got)
 	}
-	eventually(t, "probing to stop", func() bool { return p.loops.Load() == 0 })
+	poll.Until(t, 30*time.Second, "probing to stop", func() bool { return p.loops.Load() == 0 })
 	hits := b.hits.Load()
 
 	p.SetInUse(tg, true) // back in use: initial health checks again
@@ -582,7 +572,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("restored %+v, want draining", s)
 	}
 	hits := b.hits.Load()
-	eventually(t, "restored target to be probed", func() bool { return b.hits.Load() > hits })
+	poll.Until(t, 30*time.Second, "restored target to be probed", func() bool { return b.hits.Load() > hits })
 }
 
 func TestCloseStopsAllProbing(t *testing.T) {
@@ -596,7 +586,7 @@ func TestCloseStopsAllProbing(t *testing.T) {
 		ts = append(ts, Target{ID: "127.0.0." + strconv.Itoa(i+2), Port: 1})
 	}
 	p.Register(tg, ts)
-	eventually(t, "probes in flight", func() bool { return b.hits.Load() > 0 })
+	poll.Until(t, 30*time.Second, "probes in flight", func() bool { return b.hits.Load() > 0 })
 	done := make(chan struct{})
 	go func() { p.Close(); close(done) }()
 	select {
