@@ -74,31 +74,9 @@ func (c *rolloutContext) syncEphemeralMetadata(ctx context.Context) error {
 	if len(next.Labels)+len(next.Annotations)+len(current.Labels)+len(current.Annotations) == 0 {
 		return nil
 	}
-	keys := slices.Concat(slices.Collect(maps.Keys(next.Labels)), slices.Collect(maps.Keys(current.Labels)))
-	slices.Sort(keys)
-	for _, k := range slices.Compact(keys) {
-		if k == replicaset.HashLabel {
-			c.specError("ephemeral metadata may not set label %s", k)
-			return nil
-		}
-		if sel := c.ro.Spec.Selector; sel != nil {
-			if _, in := sel.MatchLabels[k]; in {
-				c.specError("ephemeral label %s is in spec.selector: pods would leave the rollout when it changes", k)
-				return nil
-			}
-		}
-		for _, svc := range c.obs.namespaceServices {
-			// The rollout's Services, and any other an ALB Ingress routes
-			// to: relabelling would move pods in and out of its target
-			// group unchecked.
-			if !slices.Contains(writtenServices(c.ro), svc.Name) && !c.obs.ingressNamed[svc.Name] {
-				continue
-			}
-			if _, in := svc.Spec.Selector[k]; in {
-				c.specError("service %s/%s selects on ephemeral label %s: relabelling pods would move them in and out of its target group with no health check; select on %s (as the controller does) or on labels of the pod template", svc.Namespace, svc.Name, k, replicaset.HashLabel)
-				return nil
-			}
-		}
+	if why := c.ephemeralConflict(next, current); why != "" {
+		c.specError("%s", why)
+		return nil
 	}
 	if c.stableRS != nil {
 		if err := c.applyMetadata(ctx, c.stableRS, current, next); err != nil {
@@ -111,6 +89,36 @@ func (c *rolloutContext) syncEphemeralMetadata(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ephemeralConflict says why ephemeral labels cannot be applied ("" when
+// they can): one is the hash label, in spec.selector, or selected on by a
+// Service of the rollout or one an ALB sends traffic to.
+func (c *rolloutContext) ephemeralConflict(next, current podMetadata) string {
+	keys := slices.Concat(slices.Collect(maps.Keys(next.Labels)), slices.Collect(maps.Keys(current.Labels)))
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
+		if k == replicaset.HashLabel {
+			return fmt.Sprintf("ephemeral metadata may not set label %s", k)
+		}
+		if sel := c.ro.Spec.Selector; sel != nil {
+			if _, in := sel.MatchLabels[k]; in {
+				return fmt.Sprintf("ephemeral label %s is in spec.selector: pods would leave the rollout when it changes", k)
+			}
+		}
+		for _, svc := range c.obs.namespaceServices {
+			// The rollout's Services, and any other an ALB Ingress routes
+			// to: relabelling would move pods in and out of its target
+			// group unchecked.
+			if !slices.Contains(writtenServices(c.ro), svc.Name) && !c.obs.ingressNamed[svc.Name] {
+				continue
+			}
+			if _, in := svc.Spec.Selector[k]; in {
+				return fmt.Sprintf("service %s/%s selects on ephemeral label %s: relabelling pods would move them in and out of its target group with no health check; select on %s (as the controller does) or on labels of the pod template", svc.Namespace, svc.Name, k, replicaset.HashLabel)
+			}
+		}
+	}
+	return ""
 }
 
 // applyMetadata makes a ReplicaSet's pod template and live pods carry want

@@ -237,16 +237,7 @@ type foreignForward struct {
 // routes on the Ingresses it names or holds, written under its
 // managed-alb-annotations entry.
 func foreignForwards(ro *v1alpha1.Rollout, ing *networkingv1.Ingress, held []string) []foreignForward {
-	prefix, action := rolloutAction(ro)
-	own := map[string]bool{}
-	if action != "" && (slices.Contains(rolloutIngresses(ro), ing.Name) || slices.Contains(held, ing.Name)) {
-		own[albannotation.ActionKey(prefix, action)] = true
-		if m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey]); err == nil {
-			for _, k := range m[ro.Name] {
-				own[k] = true
-			}
-		}
-	}
+	own := ownActionKeys(ro, ing, held)
 	var out []foreignForward
 	for _, k := range slices.Sorted(maps.Keys(ing.Annotations)) {
 		if own[k] || !strings.Contains(k, "/actions.") {
@@ -263,6 +254,23 @@ func foreignForwards(ro *v1alpha1.Rollout, ing *networkingv1.Ingress, held []str
 		}
 	}
 	return out
+}
+
+// ownActionKeys are the annotation keys of an Ingress the rollout writes
+// now: its action and header routes, on an Ingress it names or holds.
+func ownActionKeys(ro *v1alpha1.Rollout, ing *networkingv1.Ingress, held []string) map[string]bool {
+	prefix, action := rolloutAction(ro)
+	own := map[string]bool{}
+	if action == "" || (!slices.Contains(rolloutIngresses(ro), ing.Name) && !slices.Contains(held, ing.Name)) {
+		return own
+	}
+	own[albannotation.ActionKey(prefix, action)] = true
+	if m, err := albannotation.ParseManaged(ing.Annotations[albannotation.ManagedAnnotationsKey]); err == nil {
+		for _, k := range m[ro.Name] {
+			own[k] = true
+		}
+	}
+	return own
 }
 
 // heldBy reports whether an Ingress the rollout does not name still carries
