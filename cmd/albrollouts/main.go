@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes of the binary; the README's "CLI reference" documents them and
+// Exit codes of the binary; docs/cli.md documents them and
 // scripts rely on them.
 const (
 	exitOK       = 0

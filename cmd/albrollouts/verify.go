@@ -19,7 +19,7 @@ import (
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
-// Exit codes of verify (see the README's CLI reference).
+// Exit codes of verify (see docs/cli.md).
 const (
 	exitNotVerified = 5 // verify: the ALB does not (yet) do what the rollout expects
 	exitCheckFailed = 6 // verify: the ELBv2 API could not be read (AccessDenied, region, network)

@@ -50,7 +50,7 @@ func TestRunSmoke(t *testing.T) {
 	}
 }
 
-var rollouts = flag.Int("bench-rollouts", 50, "rollouts for BenchmarkVerifyWeightChange (README numbers: 1000)")
+var rollouts = flag.Int("bench-rollouts", 50, "rollouts for BenchmarkVerifyWeightChange (docs/benchmarks.md numbers: 1000)")
 
 // BenchmarkVerifyWeightChange reports calls per verification, throttled
 // calls and latency percentiles of both methods as benchmark metrics.

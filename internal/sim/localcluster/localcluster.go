@@ -360,7 +360,7 @@ func (c *Cluster) crds() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // disruptionsAllowed), which kube-apiserver's eviction subresource checks, so an
 // eviction over budget is refused with 429 as on a real cluster.
 // kube-apiserver refuses loopback addresses in both EndpointSlices and Endpoints, so
-// pods on 127.x get neither; see the README's "Try it locally".
+// pods on 127.x get neither; see docs/local-environment.md.
 func ControllerManagerControllers() []string {
 	return []string{
 		"replicaset-controller",
