@@ -524,7 +524,6 @@ spec:
 	want := []string{
 		"spec.analysis",
 		"spec.strategy.canary.analysis",
-		"spec.strategy.canary.canaryMetadata",
 		"spec.strategy.canary.steps[1].experiment",
 		"spec.strategy.canary.steps[2].analysis",
 		"spec.strategy.canary.trafficRouting.istio",
