@@ -84,6 +84,16 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 			}
 		}
 	}
+	// spec.replicas lowered mid-update: the canary shrinks to its share
+	// too, keeping enough available (as the stable side does).
+	if cur := replicaset.Replicas(c.newRS); c.mode == modeProgress && c.newRS != c.stableRS && canaryWant < cur && !c.ro.Spec.Paused {
+		canDrop := max(available-minAvailable, 0)
+		if down := max(canaryWant, cur-canDrop); down < cur {
+			if err := c.scale(ctx, c.newRS, down); err != nil {
+				return err
+			}
+		}
+	}
 	if c.mode == modeAbort {
 		if cur := replicaset.Replicas(c.newRS); cur > 0 && replicaset.Available(c.stableRS) >= replicas {
 			if err := c.scale(ctx, c.newRS, 0); err != nil {

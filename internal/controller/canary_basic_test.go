@@ -93,3 +93,24 @@ func TestBasicCanaryReplacedUpdateScalesItsUnreadyPodsDown(t *testing.T) {
 		return ro.Status.CurrentPodHash != v2 && s.replicasOf(v2) == 0 && s.replicasOf(ro.Status.CurrentPodHash) == 1 && s.replicasOf(v1) == 3
 	})
 }
+
+// Argo Rollouts' e2e TestRolloutScalingWhenPaused: paused at 25 % without
+// traffic routing, spec.replicas 1 → 8 → 4 gives 1+1, then 2 canary + 6
+// stable, then 1 + 3.
+func TestBasicCanaryScalingWhilePausedFollowsTheWeight(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(1, weightStep(25), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+	})
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	v2 := s.run(80, "paused at 25%", paused).Status.CurrentPodHash
+	for _, tc := range []struct{ replicas, canary, stable int32 }{{1, 1, 1}, {8, 2, 6}, {4, 1, 3}} {
+		s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.replicas) })
+		s.run(80, "scaled", func(ro *v1alpha1.Rollout) bool {
+			return s.replicasOf(v2) == tc.canary && s.replicasOf(v1) == tc.stable
+		})
+	}
+}
