@@ -71,8 +71,11 @@ func (c *rolloutContext) syncEphemeralMetadata(ctx context.Context) error {
 		c.specError("%v", err)
 		return nil
 	}
-	if len(next.Labels)+len(next.Annotations)+len(current.Labels)+len(current.Annotations) == 0 {
-		return nil
+	if len(next.Labels)+len(next.Annotations)+len(current.Labels)+len(current.Annotations) == 0 &&
+		!slices.ContainsFunc([]*appsv1.ReplicaSet{c.stableRS, c.newRS}, func(rs *appsv1.ReplicaSet) bool {
+			return rs != nil && rs.Annotations[ephemeralRecordAnnotation] != ""
+		}) {
+		return nil // none asked for, none applied before
 	}
 	if why := c.ephemeralConflict(next, current); why != "" {
 		c.specError("%s", why)
@@ -125,15 +128,21 @@ func (c *rolloutContext) ephemeralConflict(next, current podMetadata) string {
 // and not the keys of other (the role they no longer play) that want does
 // not set.
 func (c *rolloutContext) applyMetadata(ctx context.Context, rs *appsv1.ReplicaSet, want, other podMetadata) error {
-	fix := func(have map[string]string, want, other map[string]string) (map[string]string, bool) {
+	// Keys to take away: the other role's, and those applied before (the
+	// record on the ReplicaSet) that the metadata no longer sets; never one
+	// the rollout's own template sets.
+	prev := recordedMetadata(rs)
+	fix := func(have, want, other, prev, own map[string]string) (map[string]string, bool) {
 		out := maps.Clone(have)
 		if out == nil {
 			out = map[string]string{}
 		}
 		changed := false
-		for k := range other {
-			if _, keep := want[k]; !keep {
-				if _, ok := out[k]; ok {
+		for _, drop := range []map[string]string{other, prev} {
+			for k := range drop {
+				_, keep := want[k]
+				_, mine := own[k]
+				if _, ok := out[k]; ok && !keep && !mine {
 					delete(out, k)
 					changed = true
 				}
@@ -147,11 +156,17 @@ func (c *rolloutContext) applyMetadata(ctx context.Context, rs *appsv1.ReplicaSe
 		}
 		return out, changed
 	}
-	labels, lc := fix(rs.Spec.Template.Labels, want.Labels, other.Labels)
-	annotations, ac := fix(rs.Spec.Template.Annotations, want.Annotations, other.Annotations)
-	if lc || ac {
+	tmpl := c.ro.Spec.Template
+	labels, lc := fix(rs.Spec.Template.Labels, want.Labels, other.Labels, prev.Labels, tmpl.Labels)
+	annotations, ac := fix(rs.Spec.Template.Annotations, want.Annotations, other.Annotations, prev.Annotations, tmpl.Annotations)
+	record := metadataRecord(want)
+	if lc || ac || rs.Annotations[ephemeralRecordAnnotation] != record {
 		n := rs.DeepCopy()
 		n.Spec.Template.Labels, n.Spec.Template.Annotations = labels, annotations
+		if n.Annotations == nil {
+			n.Annotations = map[string]string{}
+		}
+		n.Annotations[ephemeralRecordAnnotation] = record
 		if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("writing the ephemeral metadata of ReplicaSet %s/%s: %w", rs.Namespace, rs.Name, err)
 		}
@@ -164,8 +179,8 @@ func (c *rolloutContext) applyMetadata(ctx context.Context, rs *appsv1.ReplicaSe
 		if p.Labels[replicaset.HashLabel] != hash || p.DeletionTimestamp != nil {
 			continue
 		}
-		pl, plc := fix(p.Labels, want.Labels, other.Labels)
-		pa, pac := fix(p.Annotations, want.Annotations, other.Annotations)
+		pl, plc := fix(p.Labels, want.Labels, other.Labels, prev.Labels, tmpl.Labels)
+		pa, pac := fix(p.Annotations, want.Annotations, other.Annotations, prev.Annotations, tmpl.Annotations)
 		if !plc && !pac {
 			continue
 		}
@@ -178,4 +193,22 @@ func (c *rolloutContext) applyMetadata(ctx context.Context, rs *appsv1.ReplicaSe
 		c.progressed = true
 	}
 	return nil
+}
+
+// ephemeralRecordAnnotation records on a ReplicaSet the ephemeral metadata
+// last applied to it (keys and values), so that a key the metadata stops
+// setting is taken off its template and pods.
+const ephemeralRecordAnnotation = "albrollouts.io/ephemeral-metadata"
+
+// metadataRecord is the record of m.
+func metadataRecord(m podMetadata) string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// recordedMetadata reads the record on rs (none when absent or unreadable).
+func recordedMetadata(rs *appsv1.ReplicaSet) podMetadata {
+	var m podMetadata
+	_ = json.Unmarshal([]byte(rs.Annotations[ephemeralRecordAnnotation]), &m)
+	return m
 }

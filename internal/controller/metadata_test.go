@@ -63,6 +63,12 @@ func TestEphemeralMetadataFollowsTheRole(t *testing.T) {
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil })
 	s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
 	check(v2, map[string]string{"role": "stable"}, "canary-only")
+	// An edit that drops a key (Argo's `role: null`) takes it off the pods.
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.StableMetadata = &runtime.RawExtension{Raw: []byte(`{"labels":{"role2":"stable2"}}`)}
+	})
+	s.steps(3)
+	check(v2, map[string]string{"role2": "stable2"}, "role", "canary-only")
 }
 
 // A Service of the rollout that selects on an ephemeral label is an invalid
