@@ -181,6 +181,27 @@ func (c *rolloutContext) plainGroups(ctx context.Context, svc *corev1.Service) (
 	return out, nil
 }
 
+// verifyPlainGroups checks, one group after the other, that pods (what svc
+// selects as hash) are registered and healthy in every group of groups: the
+// last check is recorded as kind, the others as TargetHealth. A group an
+// action the rollout does not write forwards to, or every group with
+// healthOnly, is judged on its targets' health only. It reports whether all
+// were verified in this pass.
+func (c *rolloutContext) verifyPlainGroups(ctx context.Context, groups []plainGroup, role verify.Role, svc *corev1.Service, hash string, pods []corev1.Pod, kind v1alpha1.VerificationKind, healthOnly bool) (bool, error) {
+	for i, g := range groups {
+		k := v1alpha1.VerificationTargetHealth
+		if i == len(groups)-1 {
+			k = kind
+		}
+		spec := plainSpec(g.ings, g.port, role, svc, hash, pods, true)
+		spec.healthOnly = healthOnly || g.healthOnly
+		if out, err := c.runVerification(ctx, k, spec); out != outcomeVerified || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // actionPort reads an action's servicePort ("80" or "http").
 func actionPort(p albannotation.Port) networkingv1.ServiceBackendPort {
 	if n, err := strconv.Atoi(string(p)); err == nil {
@@ -407,16 +428,8 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 	if err != nil {
 		return false, err
 	}
-	for i, g := range groups {
-		kind := v1alpha1.VerificationTargetHealth
-		if i == len(groups)-1 {
-			kind = goal.kind
-		}
-		spec := plainSpec(g.ings, g.port, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), true)
-		spec.healthOnly = g.healthOnly
-		if out, err := c.runVerification(ctx, kind, spec); out != outcomeVerified {
-			return false, err
-		}
+	if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), goal.kind, false); !ok || err != nil {
+		return false, err
 	}
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
 }

@@ -205,12 +205,7 @@ func podSplit(replicas, weight, total, surge int32) (canary, stable int32) {
 // selectedByAService reports whether a Service whose pods the guard keeps
 // (guardedServices) selects rs.
 func (c *rolloutContext) selectedByAService(rs *appsv1.ReplicaSet) bool {
-	for _, name := range c.guardedServices() {
-		if svc := c.obs.services[name]; svc != nil && selects(svc, rs) {
-			return true
-		}
-	}
-	return false
+	return c.anySelects(c.guardedServices(), rs)
 }
 
 // basicServices points the canary and stable Services (when named) at their

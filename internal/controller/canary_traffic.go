@@ -458,12 +458,8 @@ func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
 	}
 	// Every Service port a path names has target groups of its own, each
 	// health-checked on its own schedule: each is checked in turn.
-	for _, g := range groups {
-		spec := plainSpec(g.ings, g.port, roleOf(m.role), m.svc, m.goal, c.obs.podsOf(m.goal), true)
-		spec.healthOnly = g.healthOnly
-		if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
-			return err
-		}
+	if ok, err := c.verifyPlainGroups(ctx, groups, roleOf(m.role), m.svc, m.goal, c.obs.podsOf(m.goal), v1alpha1.VerificationTargetHealth, false); !ok || err != nil {
+		return err
 	}
 	return c.switchService(ctx, m.svc, m.goal, m.role)
 }

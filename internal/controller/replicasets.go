@@ -258,12 +258,8 @@ func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.Repl
 		if err != nil {
 			return false, err
 		}
-		for _, g := range groups {
-			spec := plainSpec(g.ings, g.port, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], rest, true)
-			spec.healthOnly = true
-			if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
-				return false, err
-			}
+		if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], rest, v1alpha1.VerificationTargetHealth, true); !ok || err != nil {
+			return false, err
 		}
 	}
 	return true, nil
@@ -272,12 +268,13 @@ func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.Repl
 // keptSelects reports whether a released Service that an ALB Ingress still
 // routes to (observed.kept) selects rs.
 func (c *rolloutContext) keptSelects(rs *appsv1.ReplicaSet) bool {
-	for _, name := range c.obs.kept {
-		if selects(c.obs.services[name], rs) {
-			return true
-		}
-	}
-	return false
+	return c.anySelects(c.obs.kept, rs)
+}
+
+// anySelects reports whether one of the named Services (as observed)
+// selects rs.
+func (c *rolloutContext) anySelects(names []string, rs *appsv1.ReplicaSet) bool {
+	return slices.ContainsFunc(names, func(name string) bool { return selects(c.obs.services[name], rs) })
 }
 
 // keepScaleDown drops the scale-down deadline of a ReplicaSet that a Service

@@ -142,12 +142,8 @@ func (c *rolloutContext) plainGate(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		for _, g := range groups {
-			spec := plainSpec(g.ings, g.port, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], c.obs.podsSelectedBy(svc), true)
-			spec.healthOnly = true
-			if out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified || err != nil {
-				return false, err
-			}
+		if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], c.obs.podsSelectedBy(svc), v1alpha1.VerificationTargetHealth, true); !ok || err != nil {
+			return false, err
 		}
 	}
 	return true, nil
