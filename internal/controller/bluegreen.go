@@ -358,7 +358,12 @@ func (c *rolloutContext) switchStarted(t *bgTraffic) bool {
 	}
 	if !t.activePinned {
 		// Widened (or never pinned): a switch to the new pods only when it
-		// selects no other version than stable and new.
+		// selects no other version than stable and new, and was not
+		// widened on its way to other pods (an abort's way back to
+		// stable, which a retry interrupts).
+		if toward, ok := t.activeSvc.Annotations[WideningAnnotation]; ok && toward != c.newHash {
+			return false
+		}
 		return !c.staleWidening(t)
 	}
 	return t.alb && t.written && t.previewW > 0 && t.previewPinned && t.previewSel == c.newHash

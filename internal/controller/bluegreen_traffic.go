@@ -537,6 +537,7 @@ func (c *rolloutContext) widenService(ctx context.Context, svc *corev1.Service, 
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	n.Annotations[WideningAnnotation] = hash
 	if u := c.vetSelector(svc, n.Spec.Selector, "widen the selector of "+role+" service "+svc.Name+" to every pod of the rollout"); u != nil {
 		return c.refuse(u)
 	}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,8 +76,17 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		if cur := replicaset.Replicas(c.stableRS); stableWant < cur {
 			canDrop := max(available-minAvailable, 0)
 			down := max(stableWant, cur-canDrop)
-			if err := c.scale(ctx, c.stableRS, down); err != nil {
+			// A routed Service that selects both versions (a plain Service
+			// in front of the rollout) gives the stable pods' share to the
+			// others it selects: they must be healthy in its groups first.
+			ok, err := c.plainServedWithout(ctx, c.stableRS, true)
+			if err != nil {
 				return err
+			}
+			if ok && down < cur {
+				if err := c.scale(ctx, c.stableRS, down); err != nil {
+					return err
+				}
 			}
 		} else if stableWant > cur {
 			if err := c.scale(ctx, c.stableRS, stableWant); err != nil {
@@ -105,6 +115,12 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		if rs == c.newRS || rs == c.stableRS || c.selectedByAService(rs) {
 			// (A Service still selecting it, widened on its way to the
 			// new pods, keeps it until it is narrowed.)
+			continue
+		}
+		if ok, err := c.plainServedWithout(ctx, rs, true); err != nil || !ok {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		if replicaset.Available(c.newRS) >= replicaset.Replicas(c.newRS) {
@@ -205,7 +221,7 @@ func podSplit(replicas, weight, total, surge int32) (canary, stable int32) {
 // selectedByAService reports whether a Service whose pods the guard keeps
 // (guardedServices) selects rs.
 func (c *rolloutContext) selectedByAService(rs *appsv1.ReplicaSet) bool {
-	return c.anySelects(c.guardedServices(), rs)
+	return c.anySelects(slices.Concat(rolloutServices(c.ro), formerServices(c.ro), c.obs.kept), rs)
 }
 
 // basicServices points the canary and stable Services (when named) at their

@@ -25,6 +25,13 @@ import (
 // Rollouts' annotation).
 const ManagedByAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
+// WideningAnnotation on a Service whose selector the rollout widened (to
+// every pod of the rollout) names the pods it is on its way to: the cluster
+// alone cannot tell a widening toward the new pods (a switch) from one back
+// toward stable (an abort), and a retry in between must not take the one
+// for the other.
+const WideningAnnotation = "albrollouts.io/widening-toward"
+
 // trafficState is what the ALB side of a canary looks like from Kubernetes:
 // which pods the canary and stable Services select, and which weights the
 // action annotation of every Ingress carries.
@@ -940,6 +947,7 @@ func (c *rolloutContext) switchService(ctx context.Context, svc *corev1.Service,
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[ManagedByAnnotation] = c.ro.Name
+	delete(n.Annotations, WideningAnnotation)
 	if u := c.vetSelector(svc, n.Spec.Selector, fmt.Sprintf("point %s service %s at pods %s", role, svc.Name, hash)); u != nil {
 		return c.refuse(u)
 	}

@@ -762,10 +762,11 @@ func (c *rolloutContext) vetScale(rs *appsv1.ReplicaSet, replicas int32) *unsafe
 
 // guardedServices are the Services whose pods the guard keeps while they
 // may receive traffic: those the spec names, those only the recorded
-// traffic still names (formerServices), and released Services an ALB
-// Ingress routes to (observed.kept).
+// traffic still names (formerServices), released Services an ALB Ingress
+// routes to (observed.kept), and the Services of others an ALB Ingress
+// routes to that select the rollout's pods (observed.exposing).
 func (c *rolloutContext) guardedServices() []string {
-	return slices.Concat(rolloutServices(c.ro), formerServices(c.ro), c.obs.kept)
+	return slices.Concat(rolloutServices(c.ro), formerServices(c.ro), c.obs.kept, c.obs.exposing)
 }
 
 // vetEviction checks evicting pod p.

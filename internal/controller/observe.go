@@ -66,6 +66,14 @@ type observed struct {
 	// ingressNamed are the Services of the namespace an ALB Ingress names
 	// in a path or default backend.
 	ingressNamed map[string]bool
+	// exposing are the Services the rollout neither names nor released
+	// that an ALB Ingress routes to and that select the rollout's pods (a
+	// plain Service web with selector app=web in front of a basic canary):
+	// their groups get traffic from whichever of its pods they select, so
+	// a ReplicaSet they select goes only once their other pods are healthy
+	// in those groups (plainServedWithout), and the write guard keeps their
+	// pods.
+	exposing []string
 }
 
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
@@ -135,6 +143,7 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 	obs.albClasses = albIngressClasses(classes.Items)
 	obs.plainBackends = map[string]bool{}
 	mine := rolloutServices(ro)
+	var others []foreignForward // to Services that are not the rollout's
 	for i := range ings.Items {
 		ing := &ings.Items[i]
 		if gone(ing) || !isALBIngress(ing, obs.albClasses) {
@@ -161,6 +170,8 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 			if slices.Contains(mine, f.service) {
 				obs.plainBackends[f.service] = true
 				obs.forwards = append(obs.forwards, f)
+			} else {
+				others = append(others, f)
 			}
 		}
 	}
@@ -180,6 +191,17 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 				obs.services[svc.Name] = svc
 				obs.plainBackends[svc.Name] = true
 			}
+			continue
+		}
+		if obs.ingressNamed[svc.Name] && obs.services[svc.Name] == nil && selectsRolloutPods(svc, obs.rss) {
+			obs.exposing = append(obs.exposing, svc.Name)
+			obs.services[svc.Name] = svc
+			obs.plainBackends[svc.Name] = true
+			for _, f := range others {
+				if f.service == svc.Name {
+					obs.forwards = append(obs.forwards, f)
+				}
+			}
 		}
 	}
 	if ro.ALBVerification().Enabled(r.opts.VerifyByDefault) {
@@ -190,6 +212,12 @@ func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observ
 		obs.bindings = b
 	}
 	return obs, nil
+}
+
+// selectsRolloutPods reports whether svc's selector matches the pods of
+// one of the rollout's ReplicaSets (their template's labels).
+func selectsRolloutPods(svc *corev1.Service, rss []*appsv1.ReplicaSet) bool {
+	return slices.ContainsFunc(rss, func(rs *appsv1.ReplicaSet) bool { return selects(svc, rs) })
 }
 
 // formerServices are the Services the rollout's recorded traffic names

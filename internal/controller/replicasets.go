@@ -208,7 +208,7 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 			// not write) send traffic to and that selects other pods too
 			// (a root Service, one widened on its way): those other pods
 			// must be healthy in its groups before these go.
-			if ok, err := c.plainServedWithout(ctx, rs); !ok || err != nil {
+			if ok, err := c.plainServedWithout(ctx, rs, false); !ok || err != nil {
 				if err := c.keepScaleDown(ctx, rs); err != nil {
 					return err
 				}
@@ -234,8 +234,10 @@ func (c *rolloutContext) scaleDownOld(ctx context.Context, delay time.Duration, 
 // plainServedWithout reports whether every Service with a plain path or a
 // foreign action that selects rs also selects other pods that are healthy
 // in each of its groups (checked now, health only): then rs's pods can go.
-// A Service that selects rs alone keeps it (false): the guard's own rule.
-func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.ReplicaSet) (bool, error) {
+// A Service that selects rs alone keeps it (false), unless soleToGuard:
+// then such a Service is left to the write guard, which refuses, and says
+// why, a scale-down that leaves it too few pods.
+func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.ReplicaSet, soleToGuard bool) (bool, error) {
 	if !c.verifying() || c.scaledToZero() {
 		return true, nil
 	}
@@ -250,6 +252,9 @@ func (c *rolloutContext) plainServedWithout(ctx context.Context, rs *appsv1.Repl
 			if p.Labels[replicaset.HashLabel] != hash {
 				rest = append(rest, p)
 			}
+		}
+		if soleToGuard && len(rest) == 0 {
+			continue
 		}
 		if readyPods(rest) == 0 {
 			return false, nil
