@@ -197,6 +197,7 @@ var simRegressionSeeds = []uint64{
 	85,   // a header-route step (no setCanaryScale) with a path naming the canary Service directly: the new version runs one pod so the Service can move onto healthy targets
 	1062, // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
 	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
+	3020, // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
@@ -774,8 +775,13 @@ func (w *simWorld) simInvariants() {
 			// on purpose, whatever its share.
 			if checkTraffic && hadTraffic && !w.canaryScale && len(gs.healthy) < len(p.healthy) && w.scaledAway(p.healthy, shrunk) {
 				need := max(1, int(int64(p.weight)*int64(replicas)/int64(max(p.total, 1))))
-				if tr.ingress == "web-direct" {
-					need = 1 // a tester's path to the canary: no share of production
+				if tr.ingress == "web-direct" || tr.rule.route {
+					// A tester's path to the canary, or a header route: the
+					// requests that match it are a share of production no
+					// weight tells (Argo sizes the canary by the weight or
+					// setCanaryScale, not by the route); it keeps a
+					// healthy target, as the write guard's need() has it.
+					need = 1
 				}
 				if len(gs.healthy) < need {
 					w.violate("scaled-down-under-traffic", fmt.Sprintf("a group under traffic shrank below its share (%s)", simRuleKind(tr)),
