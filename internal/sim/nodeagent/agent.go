@@ -76,9 +76,14 @@ type Options struct {
 	PodCIDR   string  // loopback range for pod IPs; default DefaultPodCIDR
 	TimeScale float64 // multiplier for probe timings, hook sleeps, image pull back-offs and grace periods; 0 or 1 = real time
 	// UnpullableImages is a regular expression: images whose reference matches it
-	// cannot be pulled (ErrImagePull, ImagePullBackOff). Empty: the environment
-	// variable UnpullableImagesEnv, else DefaultUnpullableImages; "-": none.
+	// cannot be pulled (ErrImagePull, ImagePullBackOff), even from the catalogue.
+	// Empty: the environment variable UnpullableImagesEnv, else
+	// DefaultUnpullableImages; "-": none.
 	UnpullableImages string
+	// Images is a regular expression: images outside the catalogue (images.go)
+	// whose reference matches it can be pulled too; every command runs in them.
+	// Empty: the environment variable ImagesEnv; ".*" lets every image pull.
+	Images string
 	// HeartbeatInterval is how often the node Lease is renewed; default 10s.
 	HeartbeatInterval time.Duration
 }
@@ -88,7 +93,8 @@ type Options struct {
 type Agent struct {
 	opts         Options
 	ips          *IPAllocator
-	unpullableRE *regexp.Regexp // nil: every image can be pulled
+	unpullableRE *regexp.Regexp // nil: every catalogue image can be pulled
+	imagesRE     *regexp.Regexp // images outside the catalogue that pull; nil: none
 	probeClient  *http.Client
 	client       client.Client
 	reader       client.Reader // uncached, for the node's own objects
@@ -126,11 +132,16 @@ func New(o Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node agent: %w", err)
 	}
+	imagesRE, err := imagesPattern(o.Images)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	return &Agent{
 		opts:         o,
 		ips:          ips,
 		unpullableRE: unpullableRE,
+		imagesRE:     imagesRE,
 		// Probes are not proxied, and like the kubelet's they do not reuse connections.
 		probeClient: &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}},
 		runCtx:      runCtx,
@@ -257,8 +268,8 @@ func (a *Agent) runtimeFor(pod *corev1.Pod) *podRuntime {
 	a.pods[key] = rt
 	a.mu.Unlock()
 	for _, c := range rt.containers {
-		if c.pullWaiting.Load() != nil {
-			continue // its pull loop reports
+		if c.stuck.Load() != nil {
+			continue // its pull or crash loop reports
 		}
 		if c.waiting != nil {
 			a.events.Eventf(pod, nil, corev1.EventTypeWarning, c.waiting.Reason, "Starting",

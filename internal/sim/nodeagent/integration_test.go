@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -74,7 +75,8 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "nodeagent: manager:", err)
 		return 1
 	}
-	agent, err := nodeagent.New(nodeagent.Options{PodCIDR: podCIDR, TimeScale: 0.1})
+	// Images of registry.example are outside the catalogue: the option adds them.
+	agent, err := nodeagent.New(nodeagent.Options{PodCIDR: podCIDR, TimeScale: 0.1, Images: `^registry\.example[:/]`})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -335,5 +337,69 @@ func TestUnpullableImage(t *testing.T) {
 		if got.Status.Phase != corev1.PodPending || podReady(got) {
 			t.Errorf("%s: phase %s, ready %t; want Pending and unready", reason, got.Status.Phase, podReady(got))
 		}
+	}
+}
+
+// An image tag its repository does not have (Argo's nginx:1.19-alpine-argo-error)
+// is not in the catalogue: ErrImagePull with containerd's "not found", then
+// ImagePullBackOff; the pod stays Pending.
+func TestImageNotInCatalogue(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "catalogue")
+	key := client.ObjectKey{Namespace: ns, Name: "argo-error"}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.19-alpine-argo-error"}}},
+	}
+	if err := kube.Create(t.Context(), pod); err != nil {
+		t.Fatal(err)
+	}
+	got := waitPod(t, key, nodeagent.ReasonErrImagePull, func(p *corev1.Pod) bool {
+		w := firstContainerState(p).Waiting
+		return w != nil && w.Reason == nodeagent.ReasonErrImagePull
+	})
+	if msg := firstContainerState(got).Waiting.Message; !strings.Contains(msg, `docker.io/library/nginx:1.19-alpine-argo-error: not found`) {
+		t.Errorf("ErrImagePull message %q, want containerd's not found", msg)
+	}
+	waitPod(t, key, nodeagent.ReasonImagePullBackOff, func(p *corev1.Pod) bool {
+		w := firstContainerState(p).Waiting
+		return w != nil && w.Reason == nodeagent.ReasonImagePullBackOff && p.Status.Phase == corev1.PodPending && !podReady(p)
+	})
+}
+
+// A command the image does not have (Argo's command: [/bad-command]) fails the
+// container's start: RunContainerError, then CrashLoopBackOff, restartCount rising,
+// lastState Terminated with exit code 128; the pod is Running and never Ready.
+func TestBadCommandCrashLoopBackOff(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "badcommand")
+	key := client.ObjectKey{Namespace: ns, Name: "bad"}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "bad", Image: "nginx:1.19-alpine", Command: []string{"/bad-command"},
+		}}},
+	}
+	if err := kube.Create(t.Context(), pod); err != nil {
+		t.Fatal(err)
+	}
+	var got *corev1.Pod
+	for _, reason := range []string{nodeagent.ReasonRunContainerError, nodeagent.ReasonCrashLoopBackOff} {
+		got = waitPod(t, key, reason, func(p *corev1.Pod) bool {
+			w := firstContainerState(p).Waiting
+			return w != nil && w.Reason == reason
+		})
+	}
+	got = waitPod(t, key, "restarted once", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
+	cs := got.Status.ContainerStatuses[0]
+	last := cs.LastTerminationState.Terminated
+	if last == nil || last.ExitCode != 128 || last.Reason != nodeagent.ReasonStartError ||
+		!strings.Contains(last.Message, `exec: "/bad-command": stat /bad-command: no such file or directory`) {
+		t.Errorf("lastState %+v, want Terminated StartError exit 128 with runc's message", cs.LastTerminationState)
+	}
+	if got.Status.Phase != corev1.PodRunning || podReady(got) || cs.Ready {
+		t.Errorf("phase %s, ready %t; want Running and never ready", got.Status.Phase, podReady(got))
 	}
 }

@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 )
 
-// Image pull failures. The node agent pulls nothing, so an image "cannot be pulled"
-// when its reference matches a pattern: Options.UnpullableImages, else the
-// environment variable UnpullableImagesEnv, else DefaultUnpullableImages. Such a
-// container never runs and is never Ready; its state cycles like the kubelet's:
+// Image pulls. The node agent pulls from its catalogue (images.go): an image that
+// is not in it, or one whose reference matches the unpullable pattern
+// (Options.UnpullableImages, else the environment variable UnpullableImagesEnv,
+// else DefaultUnpullableImages), cannot be pulled; Options.Images (else
+// ImagesEnv) adds images outside the catalogue. A container whose image cannot be
+// pulled never runs and is never Ready; its state cycles like the kubelet's:
 // Waiting ErrImagePull for a pull attempt, then Waiting ImagePullBackOff for a
 // back-off that doubles from 10 s up to 5 min, then ErrImagePull again on the next
 // attempt (all time-scaled). The pod gets its IP and its other containers run, as
@@ -22,11 +27,16 @@ const (
 	// DefaultUnpullableImages matches image references naming something that does
 	// not exist: Argo Rollouts' e2e suite uses
 	// nonexistent-image-that-does-not-exist:latest; tags such as :doesnotexist,
-	// :does-not-exist, :notfound or :v2-notfound match too.
+	// :does-not-exist, :notfound or :v2-notfound match too, also of a repository
+	// whose every tag pulls (albrollouts/demo).
 	DefaultUnpullableImages = `(?i)(^|[^a-z0-9])(nonexistent|does-?not-?exist|not-?found)([^a-z0-9]|$)`
 	// UnpullableImagesEnv overrides DefaultUnpullableImages when
 	// Options.UnpullableImages is empty. "-" (in either) disables the pattern.
 	UnpullableImagesEnv = "ALBROLLOUTS_UNPULLABLE_IMAGES"
+	// ImagesEnv is Options.Images when that is empty: a regular expression of image
+	// references outside the catalogue that can be pulled (e.g. "^registry\.example/"
+	// for your own; ".*" for every image).
+	ImagesEnv = "ALBROLLOUTS_IMAGES"
 
 	// ReasonErrImagePull is the waiting reason while a pull attempt fails.
 	ReasonErrImagePull = "ErrImagePull"
@@ -63,16 +73,47 @@ func unpullablePattern(option string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// unpullable reports whether image cannot be pulled here.
-func (a *Agent) unpullable(image string) bool {
-	return a.unpullableRE != nil && a.unpullableRE.MatchString(image)
+// imagesPattern returns the pattern of extra pullable images: the option, else
+// the environment variable; nil when neither is set.
+func imagesPattern(option string) (*regexp.Regexp, error) {
+	p := option
+	if p == "" {
+		p = os.Getenv(ImagesEnv)
+	}
+	if p == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("image pattern %q: %w", p, err)
+	}
+	return re, nil
 }
 
-func errImagePull(image string) *corev1.ContainerStateWaiting {
+// pull pulls img (written as ref) from the catalogue, the extra images and the
+// unpullable pattern.
+func (a *Agent) pull(img demoapp.Image, ref string) pullResult {
+	if a.unpullableRE != nil && a.unpullableRE.MatchString(ref) {
+		return pullResult{err: normalizedRef(img) + ": not found"}
+	}
+	r := lookup(img)
+	if !r.ok && a.imagesRE != nil && a.imagesRE.MatchString(ref) {
+		return pullResult{ok: true} // a file system the agent does not know
+	}
+	return r
+}
+
+// errImagePull is the kubelet's waiting state for a failed pull of image.
+func errImagePull(image string, img demoapp.Image, res pullResult) *corev1.ContainerStateWaiting {
+	code := "Unknown"
+	if strings.HasSuffix(res.err, ": not found") {
+		code = "NotFound"
+	}
+	ref := normalizedRef(img)
 	return &corev1.ContainerStateWaiting{
 		Reason: ReasonErrImagePull,
-		Message: fmt.Sprintf("rpc error: code = NotFound desc = failed to pull and unpack image %q: failed to resolve reference %q: not found"+
-			" (the local node agent treats images matching its unpullable pattern as missing)", image, image),
+		Message: fmt.Sprintf("rpc error: code = %s desc = failed to pull and unpack image %q: failed to resolve reference %q: %s",
+			code, ref, ref, res.err),
 	}
 }
 
@@ -85,20 +126,21 @@ func imagePullBackOff(image string) *corev1.ContainerStateWaiting {
 
 // pullLoop plays the kubelet's failing pulls of c's image until ctx ends, setting
 // c's waiting state and reporting each change through changed.
-func (a *Agent) pullLoop(ctx context.Context, pod *corev1.Pod, c *containerRuntime, changed func()) {
+func (a *Agent) pullLoop(ctx context.Context, pod *corev1.Pod, c *containerRuntime, img demoapp.Image, res pullResult, changed func()) {
 	image := c.spec.Image
 	backOff := pullBackOffInitial
 	for {
-		w := errImagePull(image)
-		c.pullWaiting.Store(w)
+		w := errImagePull(image, img, res)
+		c.stuck.Store(&stuckState{waiting: *w, neverPulled: true})
 		changed()
 		a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
-		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Failed to pull image %q: %s", image, w.Message)
+		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Failed to pull image %q: %s (the local node agent pulls the images of its catalogue;"+
+			" $%s adds others)", image, w.Message, ImagesEnv)
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonErrImagePull)
 		if sleepCtx(ctx, scaled(pullErrorHold, a.opts.TimeScale, minScaledProbeInterval)) != nil {
 			return
 		}
-		c.pullWaiting.Store(imagePullBackOff(image))
+		c.stuck.Store(&stuckState{waiting: *imagePullBackOff(image), neverPulled: true})
 		changed()
 		a.eventf(pod, corev1.EventTypeNormal, "BackOff", "Pulling", "Back-off pulling image %q", image)
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonImagePullBackOff)

@@ -24,7 +24,7 @@ const (
 	// ReasonConfigError: an environment knob of the demo app has an invalid value.
 	ReasonConfigError = "CreateContainerConfigError"
 	// ReasonListenFailed: the demo app could not bind its port (another pod has it?).
-	ReasonListenFailed = "RunContainerError"
+	ReasonListenFailed = ReasonRunContainerError
 	// ReasonContainerCreating: the container's postStart hook has not returned yet.
 	ReasonContainerCreating = "ContainerCreating"
 )
@@ -55,24 +55,27 @@ type containerRuntime struct {
 	waiting *corev1.ContainerStateWaiting // why it could not be started
 	prober  *prober                       // nil if the container has no readiness probe
 
-	// pullWaiting is the image pull failure the container is stuck in
-	// (ErrImagePull or ImagePullBackOff), nil if its image can be pulled.
-	pullWaiting atomic.Pointer[corev1.ContainerStateWaiting]
+	// stuck is the failure the container cycles through: its image pull
+	// (ErrImagePull, ImagePullBackOff) or its start (RunContainerError,
+	// CrashLoopBackOff); nil if it was started.
+	stuck atomic.Pointer[stuckState]
 	// running is closed when the container counts as running: at once, or when its
 	// postStart hook finished. Nil when the container was never started.
 	running chan struct{}
 }
 
 // startPod creates the runtime of a pod: it validates every container, allocates an
-// IP and starts serving. If any container cannot run, nothing is served and the pod
-// stays Pending with the reason in its container statuses. A container whose image
-// cannot be pulled (see Options.UnpullableImages) does not stop the others: the pod
-// gets its IP, they run, and that container cycles through ErrImagePull and
-// ImagePullBackOff.
+// IP and starts serving. If an image reference does not parse, nothing is served
+// and the pod stays Pending with the reason in its container statuses. A container
+// whose image cannot be pulled (pull.go) or whose command its image does not have
+// (crash.go) does not stop the others: the pod gets its IP, they run, and that
+// container cycles through ErrImagePull and ImagePullBackOff, or RunContainerError
+// and CrashLoopBackOff.
 func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	rt := &podRuntime{key: key, uid: pod.UID, startedAt: metav1.Now().Rfc3339Copy(), terminated: make(chan struct{})}
 	ok := true
+	images := make([]demoapp.Image, len(pod.Spec.Containers))
 	for i := range pod.Spec.Containers {
 		c := &containerRuntime{spec: pod.Spec.Containers[i]}
 		img, err := demoapp.ParseImageRef(c.spec.Image)
@@ -85,6 +88,7 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 		} else {
 			c.version, c.standIn = img.Version(), !img.IsDemo()
 		}
+		images[i] = img
 		rt.containers = append(rt.containers, c)
 	}
 	if !ok {
@@ -101,11 +105,18 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.cancel = cancel
 	started := time.Now()
-	for _, c := range rt.containers {
-		if a.unpullable(c.spec.Image) {
-			c.pullWaiting.Store(errImagePull(c.spec.Image))
-			p := pod.DeepCopy()
-			go a.pullLoop(ctx, p, c, func() { a.notify(rt.key) })
+	notify := func() { a.notify(rt.key) }
+	for i, c := range rt.containers {
+		res := a.pull(images[i], c.spec.Image)
+		if !res.ok {
+			c.stuck.Store(&stuckState{waiting: *errImagePull(c.spec.Image, images[i], res), neverPulled: true})
+			go a.pullLoop(ctx, pod.DeepCopy(), c, images[i], res, notify)
+			continue
+		}
+		if execErr := commandError(res.fs, c.spec.Command); execErr != "" {
+			msg := startErrorMessage(execErr)
+			c.stuck.Store(&stuckState{waiting: corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: msg}})
+			go a.crashLoop(ctx, pod.DeepCopy(), c, execErr, notify)
 			continue
 		}
 		a.startContainer(ctx, pod, rt, c, started)
@@ -198,7 +209,7 @@ func (c *containerRuntime) describe() string {
 // isRunning reports whether the container is reported running: it serves and its
 // postStart hook is over.
 func (c *containerRuntime) isRunning() bool {
-	if c.server == nil || c.running == nil || c.pullWaiting.Load() != nil {
+	if c.server == nil || c.running == nil || c.stuck.Load() != nil {
 		return false
 	}
 	select {

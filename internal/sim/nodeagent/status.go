@@ -20,14 +20,10 @@ func desiredStatus(pod *corev1.Pod, rt *podRuntime) corev1.PodStatus {
 		t := rt.startedAt
 		st.StartTime = &t
 	}
-	allRunning := true
 	containersReady := true
 	var statuses []corev1.ContainerStatus
 	for _, c := range rt.containers {
 		cs := containerStatus(pod, rt, c)
-		if cs.State.Running == nil {
-			allRunning = false
-		}
 		if !cs.Ready {
 			containersReady = false
 		}
@@ -40,11 +36,7 @@ func desiredStatus(pod *corev1.Pod, rt *podRuntime) corev1.PodStatus {
 		st.PodIP = rt.ip.String()
 		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
 	}
-	if allRunning {
-		st.Phase = corev1.PodRunning
-	} else {
-		st.Phase = corev1.PodPending
-	}
+	st.Phase = phase(statuses)
 	ready := containersReady && readinessGatesPass(pod)
 	setCondition(&st, corev1.PodScheduled, true, "", "")
 	setCondition(&st, corev1.PodReadyToStartContainers, rt.ip.IsValid(), "", "")
@@ -68,12 +60,24 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		ImageID: "albrollouts-local://" + c.spec.Image,
 	}
 	started := false
-	switch pull := c.pullWaiting.Load(); {
+	// Keep the restart count a real kubelet would show; only a failing start raises it.
+	for _, old := range pod.Status.ContainerStatuses {
+		if old.Name == cs.Name {
+			cs.RestartCount = old.RestartCount
+		}
+	}
+	switch stuck := c.stuck.Load(); {
 	case c.waiting != nil:
 		cs.State.Waiting = c.waiting.DeepCopy()
-	case pull != nil:
-		cs.State.Waiting = pull.DeepCopy()
-		cs.ImageID = "" // never pulled
+	case stuck != nil:
+		cs.State.Waiting = stuck.waiting.DeepCopy()
+		if stuck.lastTerminated != nil {
+			cs.LastTerminationState.Terminated = stuck.lastTerminated.DeepCopy()
+			cs.RestartCount = max(cs.RestartCount, stuck.restartCount)
+		}
+		if stuck.neverPulled {
+			cs.ImageID = ""
+		}
 	case c.server != nil && c.server.Err() != nil:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonListenFailed, Message: c.server.Err().Error()}
 	case !c.isRunning():
@@ -87,13 +91,24 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		started = true
 	}
 	cs.Started = &started
-	// Keep the restart count a real kubelet would show; the demo app never restarts.
-	for _, old := range pod.Status.ContainerStatuses {
-		if old.Name == cs.Name {
-			cs.RestartCount = old.RestartCount
+	return cs
+}
+
+// phase is the pod phase the kubelet derives from its container statuses
+// (restartPolicy Always): Pending while a container waits without having run or
+// tried to; Running once every container runs, or waits to be restarted after it
+// stopped (a crash loop).
+func phase(statuses []corev1.ContainerStatus) corev1.PodPhase {
+	if len(statuses) == 0 {
+		return corev1.PodPending
+	}
+	for _, cs := range statuses {
+		restarting := cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil
+		if cs.State.Running == nil && !restarting {
+			return corev1.PodPending
 		}
 	}
-	return cs
+	return corev1.PodRunning
 }
 
 // initContainerStatuses reports init containers as completed: the demo app has no
