@@ -19,7 +19,10 @@
 #                           (for iterating; the expectations of tests not run are
 #                           not checked)
 #   CONFORMANCE_PARALLEL    suites run at once (default 4)
-#   CONFORMANCE_TIME_SCALE  local environment time scale (default 0.2)
+#   CONFORMANCE_TIME_SCALE  local environment time scale (default 1: Argo's tests
+#                           set deadlines and sleep in real time, so pods must be
+#                           probed and hooked in real time too; see
+#                           docs/argo-conformance.md)
 #   CONFORMANCE_RUN_SKIPPED=1  also run the tests listed as skip (expected to fail)
 #   CONFORMANCE_WAIT        Argo's E2E_WAIT_TIMEOUT in seconds (default 90)
 #   CONFORMANCE_DIR         work directory for logs (default: a new /tmp dir)
@@ -33,7 +36,7 @@ expectations="${CONFORMANCE_EXPECTATIONS:-$here/conformance/expectations.txt}"
 suites=(${CONFORMANCE_SUITES:-TestFunctionalSuite TestCanarySuite TestAWSSuite TestBlueGreenSuite})
 run_filter="${CONFORMANCE_RUN:-}"
 parallel="${CONFORMANCE_PARALLEL:-4}"
-time_scale="${CONFORMANCE_TIME_SCALE:-0.2}"
+time_scale="${CONFORMANCE_TIME_SCALE:-1}"
 wait_timeout="${CONFORMANCE_WAIT:-90}"
 instance_id="argo-rollouts-e2e"
 albrollouts="${ALBROLLOUTS_BIN:-$repo/bin/albrollouts}"

@@ -25,6 +25,9 @@ func TestInvalidUnpullablePatternRefused(t *testing.T) {
 	if _, err := withDefaults(Options{Dir: t.TempDir(), UnpullableImages: "("}); err == nil || !strings.Contains(err.Error(), "unpullable") {
 		t.Fatalf("withDefaults with an invalid pattern: %v", err)
 	}
+	if _, err := withDefaults(Options{Dir: t.TempDir(), Images: "("}); err == nil || !strings.Contains(err.Error(), "image pattern") {
+		t.Fatalf("withDefaults with an invalid image pattern: %v", err)
+	}
 	for _, p := range []string{"", "-", `:broken$`} {
 		if _, err := withDefaults(Options{Dir: t.TempDir(), UnpullableImages: p}); err != nil {
 			t.Errorf("pattern %q: %v", p, err)

@@ -3,8 +3,8 @@
 // kube-controller-manager from internal/sim/localcluster, with the disruption controller,
 // so PodDisruptionBudgets and evictions work), elbsim (the ELBv2 emulator), the node
 // agent (pods served on loopback IPs by the demo app, with the kubelet's readiness
-// probe timing, postStart/preStop sleeps and image pull failures for images matching
-// Options.UnpullableImages) and the local ALB controller (Ingress annotations ->
+// probe timing, postStart/preStop sleeps, its catalogue of images that can be pulled
+// and of the commands they have) and the local ALB controller (Ingress annotations ->
 // elbsim). `albrollouts local up` and the e2e tests use it.
 //
 // Stop order matters: extra components (the rollout controller), then the node agent
@@ -81,6 +81,10 @@ type Options struct {
 	// Empty: $ALBROLLOUTS_UNPULLABLE_IMAGES, else nodeagent.DefaultUnpullableImages
 	// (references containing "nonexistent", "does-not-exist" or "notfound"); "-": none.
 	UnpullableImages string
+	// Images is a regular expression for images outside the node agent's catalogue
+	// that it can pull (they run the HTTP stand-in). Empty: $ALBROLLOUTS_IMAGES,
+	// else none: only the catalogue's images pull (see nodeagent).
+	Images string
 	// LBLag delays applying Ingress changes in the local ALB controller.
 	LBLag time.Duration
 	// HealthPollInterval is how often the ALB controller re-reads target health for
@@ -201,6 +205,11 @@ func withDefaults(o Options) (Options, error) {
 			return o, fmt.Errorf("unpullable image pattern %q: %w", p, err)
 		}
 	}
+	if p := o.Images; p != "" {
+		if _, err := regexp.Compile(p); err != nil {
+			return o, fmt.Errorf("image pattern %q: %w", p, err)
+		}
+	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -264,7 +273,8 @@ func (e *Env) startControllers() error {
 	if err != nil {
 		return fmt.Errorf("create controller manager: %w", err)
 	}
-	e.agent, err = nodeagent.New(nodeagent.Options{PodCIDR: e.opts.PodCIDR, TimeScale: e.opts.TimeScale, UnpullableImages: e.opts.UnpullableImages})
+	e.agent, err = nodeagent.New(nodeagent.Options{PodCIDR: e.opts.PodCIDR, TimeScale: e.opts.TimeScale,
+		UnpullableImages: e.opts.UnpullableImages, Images: e.opts.Images})
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,18 @@
 // pod's readiness gates. Deleting a pod stops it within its termination grace period
 // (after its preStop hook's sleep, if any), then removes the pod object.
 //
-// Pods of any image run. albrollouts/demo:<version> runs the demo app; any other
-// image runs a generic HTTP stand-in on every declared TCP container port: the demo
-// app's handler, answering 200 on every path, with the image's tag (or digest, or
-// "latest") as its version and the same knobs (ERROR_RATE, LATENCY, HEALTH_FAIL,
-// STARTUP_DELAY, the admin toggles). HEALTH_FAIL makes /healthz and every path the
-// container's HTTP probes use answer 500. A container without declared ports serves
-// nothing and is reported Running. An image reference that does not parse leaves the
-// pod Pending with the waiting reason InvalidImageName.
+// The agent runs no image, but it answers as a kubelet would about which images
+// exist and what they contain (images.go). It pulls from a catalogue of the images
+// it emulates: albrollouts/demo:<version> runs the demo app; the others (nginx,
+// argoproj/rollouts-demo, alpine, busybox, argoproj/load-tester, with the tags their
+// registries have, and what Options.Images adds) run a generic HTTP stand-in on
+// every declared TCP container port: the demo app's handler, answering 200 on every
+// path, with the image's tag (or digest, or "latest") as its version and the same
+// knobs (ERROR_RATE, LATENCY, HEALTH_FAIL, STARTUP_DELAY, the admin toggles).
+// HEALTH_FAIL makes /healthz and every path the container's HTTP probes use answer
+// 500. A container without declared ports serves nothing and is reported Running. An
+// image reference that does not parse leaves the pod Pending with the waiting reason
+// InvalidImageName.
 //
 // Pods are not ready at once; what a kubelet would wait for is waited for:
 //
@@ -22,22 +26,28 @@
 //     container's start plus one probe when the container is reported running, each
 //     skipped until initialDelaySeconds have passed; successThreshold and
 //     failureThreshold consecutive results flip readiness. Liveness and startup
-//     probes are not run (nothing restarts). minReadySeconds is the ReplicaSet
-//     controller's business, as on a real cluster.
+//     probes are not run. minReadySeconds is the ReplicaSet controller's business,
+//     as on a real cluster.
 //   - Lifecycle hooks are not run, their time is modelled (see hookDuration): a
 //     postStart hook that sleeps (a sleep action, ["sleep","10"], ["sh","-c","sleep
 //     10"]) keeps the container Waiting in ContainerCreating and the pod Pending for
 //     that long, though the process already serves; a preStop sleep delays the
 //     shutdown. Any other hook command succeeds at once.
-//   - An image matching the unpullable pattern (Options.UnpullableImages, the
-//     environment variable ALBROLLOUTS_UNPULLABLE_IMAGES, or
-//     DefaultUnpullableImages: "nonexistent", "does-not-exist", "notfound" in the
-//     reference) is never pulled: its container cycles through ErrImagePull and
-//     ImagePullBackOff with the kubelet's back-off and never runs.
+//   - An image the catalogue does not have, or one matching the unpullable pattern
+//     (Options.UnpullableImages, the environment variable
+//     ALBROLLOUTS_UNPULLABLE_IMAGES, or DefaultUnpullableImages: "nonexistent",
+//     "does-not-exist", "notfound" in the reference), is never pulled: its container
+//     cycles through ErrImagePull and ImagePullBackOff with the kubelet's back-off
+//     and never runs (pull.go).
+//   - A command the container's image does not have (command: [/bad-command])
+//     fails the container's start: it cycles through RunContainerError and
+//     CrashLoopBackOff with the kubelet's back-off, restartCount rising, lastState
+//     Terminated (StartError, exit code 128), and never runs (crash.go).
 //
 // A TimeScale below 1 speeds up probe timings (initial delay, period), hook sleeps,
-// image pull back-offs and grace periods, so tests and demos need not wait real
-// kubelet intervals.
+// image pull and restart back-offs and grace periods, so tests and demos need not
+// wait real kubelet intervals. It does not speed up the clock of whoever watches the
+// pods (a rollout's progressDeadlineSeconds): compare pod timing with that at 1.
 package nodeagent
 
 import (
@@ -74,7 +84,7 @@ const DefaultNodeName = "albrollouts-local"
 type Options struct {
 	NodeName  string  // default DefaultNodeName
 	PodCIDR   string  // loopback range for pod IPs; default DefaultPodCIDR
-	TimeScale float64 // multiplier for probe timings, hook sleeps, image pull back-offs and grace periods; 0 or 1 = real time
+	TimeScale float64 // multiplier for probe timings, hook sleeps, pull and restart back-offs and grace periods; 0 or 1 = real time
 	// UnpullableImages is a regular expression: images whose reference matches it
 	// cannot be pulled (ErrImagePull, ImagePullBackOff), even from the catalogue.
 	// Empty: the environment variable UnpullableImagesEnv, else
