@@ -91,7 +91,6 @@ var gnuUserland = strings.Fields(`
 `)
 
 var (
-	scratchFS      = newFS("scratch", nil, nil)
 	alpineFS       = newFS("alpine", append([]string{"apk"}, busyboxApplets...), nil)
 	busyboxFS      = newFS("busybox", busyboxApplets, nil)
 	debianFS       = newFS("debian", gnuUserland, nil)

@@ -383,14 +383,13 @@ func TestBadCommandCrashLoopBackOff(t *testing.T) {
 	if err := kube.Create(t.Context(), pod); err != nil {
 		t.Fatal(err)
 	}
-	var got *corev1.Pod
 	for _, reason := range []string{nodeagent.ReasonRunContainerError, nodeagent.ReasonCrashLoopBackOff} {
-		got = waitPod(t, key, reason, func(p *corev1.Pod) bool {
+		waitPod(t, key, reason, func(p *corev1.Pod) bool {
 			w := firstContainerState(p).Waiting
 			return w != nil && w.Reason == reason
 		})
 	}
-	got = waitPod(t, key, "restarted once", func(p *corev1.Pod) bool {
+	got := waitPod(t, key, "restarted once", func(p *corev1.Pod) bool {
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount >= 1
 	})
 	cs := got.Status.ContainerStatuses[0]
