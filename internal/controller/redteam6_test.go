@@ -1,0 +1,210 @@
+package controller
+
+// Red-team tests, sixth round: each demonstrates a violation of the safety
+// rules (controller.go, "The safety rules") on the current code, with the
+// real engine (verify.Decide) judging the model ALBs of the simulator. Each
+// fails on the code it was written against.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/verify"
+)
+
+// rt6Slow is a model of target groups that health-check on their own,
+// slower schedule: a target group whose ingress.k8s.aws/resource tag ends
+// in ":<port>" (the Service port an Ingress names) finds a target healthy
+// only lag passes later than the simulator's other groups (another health
+// check path, interval or threshold on that Service port). The verifier
+// sees the same model the invariant check judges.
+type rt6Slow struct {
+	s    *sim
+	lag  map[string]int // Service port as the tag spells it → extra passes
+	base Verifier
+}
+
+func (m *rt6Slow) extra(arn string) int {
+	t := m.s.tgs[arn]
+	if t == nil {
+		return 0
+	}
+	tag := t.tg.Tags[verify.ResourceTag]
+	for port, lag := range m.lag {
+		if strings.HasSuffix(tag, ":"+port) {
+			return lag
+		}
+	}
+	return 0
+}
+
+// healthy reports whether ip passes the health check of group arn in the
+// model with the slow ports.
+func (m *rt6Slow) healthy(arn, ip string) bool {
+	s := m.s
+	if !s.healthyInGroup(arn, ip) {
+		return false
+	}
+	return s.passes-s.regAt[s.tgs[arn].service][ip] >= s.healthLag+s.albHealthLag[s.tgs[arn].ingress]+m.extra(arn)
+}
+
+func (m *rt6Slow) Verify(_ context.Context, in verify.Input) verify.Result {
+	s := m.s
+	s.v.calls++
+	s.v.inputs = append(s.v.inputs, in)
+	obs := s.observe(in)
+	for i := range obs.Ingresses {
+		st := &obs.Ingresses[i]
+		for arn, hs := range st.Health {
+			if m.extra(arn) == 0 {
+				continue
+			}
+			for k := range hs {
+				if hs[k].State == elbv2.StateHealthy && !m.healthy(arn, hs[k].ID) {
+					hs[k].State, hs[k].Reason = elbv2.StateInitial, "Elb.InitialHealthChecking"
+				}
+			}
+		}
+	}
+	res := verify.Decide(in, obs, s.now, verify.DefaultBackoff)
+	if res.Reason == verify.ReasonInvalidInput {
+		s.t.Fatalf("pass %d: the engine rejects the controller's input: %s", s.passes, res.Message)
+	}
+	return res
+}
+
+// check fails the test when a rule of a model ALB sends traffic to a slow
+// group that has no healthy target in this model (it had one before: a
+// plain path routes as soon as it exists).
+func (m *rt6Slow) check(served map[string]bool) {
+	s := m.s
+	s.t.Helper()
+	for _, tr := range s.trafficRules() {
+		for _, g := range tr.rule.rule.Forward {
+			if g.Weight == 0 || m.extra(g.ARN) == 0 {
+				continue
+			}
+			n := 0
+			for ip := range s.registered[s.tgs[g.ARN].service] {
+				if m.healthy(g.ARN, ip) {
+					n++
+				}
+			}
+			if n > 0 {
+				served[g.ARN] = true
+				continue
+			}
+			if served[g.ARN] {
+				s.t.Fatalf("pass %d: %s sends weight %d to %s (%s), which has no healthy target on its own health check (registered %v)\nhistory:\n%s",
+					s.passes, tr, g.Weight, s.tgs[g.ARN].tg.Name, s.tgs[g.ARN].service, s.registered[s.tgs[g.ARN].service], strings.Join(s.history, "\n"))
+			}
+		}
+	}
+}
+
+// rt6SlowPorts installs the slow-port model as the controller's verifier.
+func (s *sim) rt6SlowPorts(lag map[string]int) *rt6Slow {
+	m := &rt6Slow{s: s, lag: lag, base: s.r.verifier}
+	s.r.verifier = m
+	return m
+}
+
+// runSlow steps until cond holds, checking the slow groups after every pass.
+func (m *rt6Slow) run(n int, what string, served map[string]bool, cond func(*v1alpha1.Rollout) bool) {
+	s := m.s
+	s.t.Helper()
+	for i := 0; i < n; i++ {
+		s.step()
+		m.check(served)
+		if cond(s.rollout()) {
+			return
+		}
+	}
+	ro := s.rollout()
+	s.t.Fatalf("after %d passes, not %s: phase %s %q\nhistory:\n%s", n, what, ro.Status.Phase, ro.Status.Message, strings.Join(s.history, "\n"))
+}
+
+// rt6AddPort gives a Service a second port, legacy 8081, to the same
+// target port (http) as its port 80.
+func (s *sim) rt6AddPort(name string) {
+	s.t.Helper()
+	svc := s.service(name)
+	svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: "legacy", Port: 8081, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("http")})
+	s.must(s.c.Update(context.Background(), svc))
+}
+
+// rt6AddPath adds to Ingress ing a path /legacy naming service:port directly.
+func (s *sim) rt6AddPath(ing, service string, port int32) {
+	s.t.Helper()
+	ctx := context.Background()
+	var in networkingv1.Ingress
+	s.must(s.c.Get(ctx, client.ObjectKey{Namespace: s.ns, Name: ing}, &in))
+	paths := &in.Spec.Rules[0].HTTP.Paths
+	*paths = append(*paths, networkingv1.HTTPIngressPath{Path: "/legacy", PathType: ptr.To(networkingv1.PathTypePrefix),
+		Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: service, Port: networkingv1.ServiceBackendPort{Number: port}}}})
+	s.must(s.c.Update(ctx, &in))
+}
+
+// RULE 1 (and RULE 2): a blue-green rollout in selector mode whose active
+// Service one ALB Ingress names on two Service ports (path / on port 80,
+// path /legacy on port 8081, both to the container port http) narrows the
+// active Service to the new pods once they are healthy in the port-80
+// target group only: the port-8081 group, health-checked on its own
+// schedule, loses the old pods while the new ones are still in their
+// initial health check there, and /legacy serves with no healthy target.
+//
+// Round five made the selector mode check every group plainGroups returns
+// (verifyPlainGroups), one per Service port. But each group's check is a
+// plainSpec whose fingerprint (verification.go: verifySpec.fingerprint)
+// holds the Ingresses, the Service, its hash, its weight and the digest of
+// its targets, and neither servicePort nor portName. Two groups of the same
+// Service on the same Ingress, whose ports resolve to the same target port,
+// have the same fingerprint: once the first group's check is Verified,
+// runVerification finds status.verification Verified with that
+// fingerprint for the second and returns outcomeVerified without reading
+// it. The same shortcut serves every caller of verifyPlainGroups (a
+// canary's movePlain, the restart gate, the old ReplicaSet's scale-down).
+//
+// Sequence: blue-green selector mode, 2 replicas (Ingress web names
+// web-active:80); web-active gets a port legacy 8081 (targetPort http) and
+// web a path /legacy to web-active:8081; v1 healthy; targets take 2 passes
+// to pass the health check, 6 more in the port-8081 groups; v2.
+func TestRedTeam6PlainGroupsOfTwoPortsShareOneVerification(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{})
+	s.rt6AddPort("web-active")
+	s.rt6AddPath("web", "web-active", 8081)
+	m := s.rt6SlowPorts(map[string]int{"8081": 6})
+	served := map[string]bool{}
+	m.run(80, "healthy on v1", served, isHealthy)
+	for range 20 {
+		s.step()
+		m.check(served)
+	}
+	if len(served) == 0 {
+		t.Fatal("the port-8081 group never served")
+	}
+	s.healthLag = 2
+	setImage(s, "v2")
+	m.run(200, "healthy on v2", served, func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2"
+	})
+	for range 10 {
+		s.step()
+		m.check(served)
+	}
+}
+
+var _ = fmt.Sprintf
+var _ = slices.Contains[[]string]
