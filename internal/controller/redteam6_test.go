@@ -7,8 +7,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -206,5 +204,45 @@ func TestRedTeam6PlainGroupsOfTwoPortsShareOneVerification(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprintf
-var _ = slices.Contains[[]string]
+// RULE 5 (an abort always ends with all traffic verified on stable): a
+// canary whose trafficRouting.alb.servicePort is changed mid-update (80 to
+// 8081, a port every Service of the rollout has) and then aborted never
+// moves traffic off the aborted version: the load balancer keeps sending
+// it 50 % for ever, through the port-80 target groups of the action the
+// controller wrote before the change.
+//
+// The controller never rewrites an action whose weights are right but
+// whose servicePort is not the spec's: parseWeights and observeAction
+// (canary_traffic.go) compare only the services and weights of the
+// annotation, so t.written stays true with port 80; and the fingerprint of
+// a verification (verification.go: verifySpec.fingerprint) leaves the port
+// out, so the record verified on port 80 still counts after the change.
+// Every move is then checked on the groups of port 8081 (verify.Input's
+// ServicePort), which no rule references: the abort's moveWeight(0) runs
+// its health-only check of the stable group (beforeRaise), finds no rule
+// of the action (RulesNotFound), and checkedHealthy cannot stand in for it
+// (no group of the stable Service observed); the abort waits for ever and
+// the canary keeps its pods and its 50 %. The same holds after a promote
+// (its raise times out, the rollout aborts, and stays there).
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; the Services
+// web-canary, web-stable and web-root get a second port legacy 8081
+// (targetPort http); v1 healthy; v2 paused at 50 %; servicePort changed to
+// 8081; abort.
+func TestRedTeam6ServicePortChangedMidUpdateAbortNeverLeavesTheCanary(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	for _, n := range []string{"web-canary", "web-stable", "web-root"} {
+		s.rt6AddPort(n)
+	}
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Strategy.Canary.TrafficRouting.ALB.ServicePort = 8081 })
+	s.steps(5)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(300, "abort verified with all traffic on stable", func(ro *v1alpha1.Rollout) bool {
+		v := ro.Status.Verification
+		return s.albWeights["web-canary"] == 0 && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+	})
+}
