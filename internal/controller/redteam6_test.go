@@ -246,3 +246,44 @@ func TestRedTeam6ServicePortChangedMidUpdateAbortNeverLeavesTheCanary(t *testing
 		return s.albWeights["web-canary"] == 0 && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
 	})
 }
+
+// RULE 1 and RULE 2: a canary switched to blue-green (selector mode)
+// mid-update, its canary Service becoming the preview Service (and its
+// stable Service the active one, as one migrates a rollout in place),
+// re-points the preview Service to the new version's pods in one write,
+// while the canary's action, still on the Ingress, sends it 50 % of the
+// production traffic: that group loses its healthy targets and serves
+// with none until the new pods pass the health check.
+//
+// Blue-green selector mode writes no action, so the canary's action
+// annotation (actions.web-root: web-canary 50, web-stable 50) stays on the
+// Ingress as an action the rollout does not write. observe.go counts its
+// forwards (foreignForwards) as exposure of the rollout's Services
+// (plainBackends), but exposure() (guard.go) skips the preview Service
+// among plainBackends ("preview traffic is not production"), and
+// driveBlueGreenSelector switches the preview Service at once ("the
+// preview Service gets no production traffic and follows its goal at
+// once"): neither the state machine nor the guard (vetSelector) asks
+// whether some ALB rule forwards production weight to it.
+//
+// Sequence: canary, 2 replicas, steps setWeight 50, pause; v1 healthy; v2
+// paused at 50 %; targets take 3 passes to pass the health check; the
+// strategy changed to blue-green (activeService web-stable,
+// previewService web-canary, no alb) together with the template v3.
+func TestRedTeam6CanaryToBlueGreenSwitchesAPreviewServiceUnderTraffic(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(50), pauseStep(""))
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused at 50%", paused)
+	s.healthLag = 3
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary = nil
+		ro.Spec.Strategy.BlueGreen = &v1alpha1.BlueGreenStrategy{ActiveService: "web-stable", PreviewService: "web-canary", ScaleDownDelaySeconds: ptr.To(int32(30))}
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v3"
+	})
+	// checkInvariants fails the test when web-canary's group, which the
+	// canary's action still sends 50 %, has no healthy target.
+	s.run(300, "healthy on v3", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && s.serviceImage("web-stable") == "demo:v3" })
+	s.steps(20)
+}
