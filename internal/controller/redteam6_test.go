@@ -177,30 +177,42 @@ func (s *sim) rt6AddPath(ing, service string, port int32) {
 // Sequence: blue-green selector mode, 2 replicas (Ingress web names
 // web-active:80); web-active gets a port legacy 8081 (targetPort http) and
 // web a path /legacy to web-active:8081; v1 healthy; targets take 2 passes
-// to pass the health check, 6 more in the port-8081 groups; v2.
+// to pass the health check, 6 more in the port-8081 groups; v2 ("switch"),
+// or restartAt now ("restart").
 func TestRedTeam6PlainGroupsOfTwoPortsShareOneVerification(t *testing.T) {
-	s := newSim(t)
-	s.blueGreenRollout(2, bgOptions{})
-	s.rt6AddPort("web-active")
-	s.rt6AddPath("web", "web-active", 8081)
-	m := s.rt6SlowPorts(map[string]int{"8081": 6})
-	served := map[string]bool{}
-	m.run(80, "healthy on v1", served, isHealthy)
-	for range 20 {
-		s.step()
-		m.check(served)
-	}
-	if len(served) == 0 {
-		t.Fatal("the port-8081 group never served")
-	}
-	s.healthLag = 2
-	setImage(s, "v2")
-	m.run(200, "healthy on v2", served, func(ro *v1alpha1.Rollout) bool {
-		return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2"
-	})
-	for range 10 {
-		s.step()
-		m.check(served)
+	for _, kind := range []string{"switch", "restart"} {
+		t.Run(kind, func(t *testing.T) {
+			s := newSim(t)
+			s.blueGreenRollout(2, bgOptions{})
+			s.rt6AddPort("web-active")
+			s.rt6AddPath("web", "web-active", 8081)
+			m := s.rt6SlowPorts(map[string]int{"8081": 6})
+			served := map[string]bool{}
+			m.run(80, "healthy on v1", served, isHealthy)
+			for range 20 {
+				s.step()
+				m.check(served)
+			}
+			if len(served) == 0 {
+				t.Fatal("the port-8081 group never served")
+			}
+			s.healthLag = 2
+			if kind == "restart" {
+				// The restart gate (blueGreenRestartGate) checks the
+				// replacements through verifyPlainGroups too.
+				at := s.rt5Restart()
+				m.run(200, "restarted", served, restartedAt(at))
+			} else {
+				setImage(s, "v2")
+				m.run(200, "healthy on v2", served, func(ro *v1alpha1.Rollout) bool {
+					return isHealthy(ro) && s.serviceImage("web-active") == "demo:v2"
+				})
+			}
+			for range 10 {
+				s.step()
+				m.check(served)
+			}
+		})
 	}
 }
 
