@@ -20,6 +20,7 @@ const (
 	ReasonRolloutNotHealthy        = "RolloutNotHealthy"
 	ReasonInvalidSpec              = "InvalidSpec"
 	ReasonUnsupportedFields        = "UnsupportedFields"
+	ReasonServicePortPending       = "ServicePortPending"
 	ReasonRolloutAddedToInformer   = "RolloutAddedToInformer"
 	ReasonRolloutUpdated           = "RolloutUpdated"
 	ReasonRolloutRetry             = "RolloutRetry"

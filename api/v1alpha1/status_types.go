@@ -36,6 +36,9 @@ const (
 	ConditionHealthy         = "Healthy"
 	ConditionUnsupported     = "UnsupportedFields" // True while the spec uses fields albrollouts ignores
 	ConditionTrafficVerified = "TrafficVerified"   // status of the last ALB traffic-shift verification
+	// ConditionServicePortPending is True while the canary's action forwards
+	// to another Service port than trafficRouting.alb.servicePort.
+	ConditionServicePortPending = "ServicePortPending"
 )
 
 // RolloutStatus is the observed state of a Rollout.

@@ -51,10 +51,12 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	// Grow first, within maxSurge; shrink only what keeps enough available.
 	total := int32(0)
 	for _, rs := range c.obs.rss {
-		if rs != c.newRS && rs != c.stableRS && c.vetScale(rs, 0) != nil {
+		if rs != c.newRS && rs != c.stableRS && (c.vetScale(rs, 0) != nil || c.selectedByAService(rs)) {
 			// Held by traffic the write guard sees (a Service an action
-			// or a path still sends to): it cannot go before the canary's
-			// Service moves onto new pods, so it does not use up maxSurge.
+			// or a path still sends to), or by the canary Service of an
+			// earlier update (it keeps a ready pod until it moves): it
+			// cannot go before that Service moves onto new pods, so it
+			// does not use up maxSurge.
 			continue
 		}
 		total += replicaset.Replicas(rs)

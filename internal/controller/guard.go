@@ -146,7 +146,7 @@ func (c *rolloutContext) actionRef() *actionRef {
 		alb := cs.TrafficRouting.ALB
 		canary, stable := c.canaryServiceNames()
 		a := &actionRef{ingresses: c.ingressNames(alb.IngressNames()), prefix: alb.AnnotationPrefix, action: cs.ActionService(),
-			services: []string{canary, stable}, total: cs.MaxWeight(), port: alb.ServicePort}
+			services: []string{canary, stable}, total: cs.MaxWeight(), port: c.canaryPort()}
 		a.routes = c.routeNames()
 		return a
 	}

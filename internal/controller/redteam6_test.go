@@ -257,6 +257,10 @@ func TestRedTeam6ServicePortChangedMidUpdateAbortNeverLeavesTheCanary(t *testing
 		v := ro.Status.Verification
 		return s.albWeights["web-canary"] == 0 && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
 	})
+	// The traffic stayed on port 80's groups, and the rollout says why.
+	if c := findCondition(s.rollout(), v1alpha1.ConditionServicePortPending); c == nil || !strings.Contains(c.Message, "port 80") {
+		t.Fatalf("no ServicePortPending condition naming the written port 80: %+v", c)
+	}
 }
 
 // RULE 1 and RULE 2: a canary switched to blue-green (selector mode)

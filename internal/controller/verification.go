@@ -103,6 +103,14 @@ func (s *verifySpec) fingerprint() string {
 	if s.actionName != "" {
 		parts = append(parts, "action="+s.actionName)
 	}
+	// Each Service port has target groups of its own: a check of one
+	// port's groups says nothing of another's.
+	if s.servicePort != 0 {
+		parts = append(parts, fmt.Sprintf("port=%d", s.servicePort))
+	}
+	if s.portName != "" {
+		parts = append(parts, "port="+s.portName)
+	}
 	if s.healthOnly {
 		parts = append(parts, "health-only")
 	}
