@@ -478,6 +478,8 @@ func roleOf(role string) verify.Role {
 		return verify.RoleStable
 	case "active":
 		return verify.RoleActive
+	case "preview":
+		return verify.RolePreview
 	}
 	return verify.RoleCanary
 }

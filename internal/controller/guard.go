@@ -236,8 +236,8 @@ func (c *rolloutContext) exposure() *exposure {
 	e := &exposure{a: c.actionRef(), weight: map[string]int32{}, base: map[string]int32{}, routed: map[string]bool{}, plain: map[string]bool{}}
 	bg := c.ro.Spec.Strategy.BlueGreen
 	for name := range c.obs.plainBackends {
-		if bg != nil && name == bg.PreviewService {
-			continue // preview traffic is not production
+		if bg != nil && name == bg.PreviewService && !c.forwardedTo(name) {
+			continue // preview traffic is not production, unless an action sends it some
 		}
 		e.plain[name] = true
 	}

@@ -65,6 +65,15 @@ func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, wei
 	s.dests = append(s.dests, destSpec{role: role, svc: svc, hash: hash, weight: weight, pods: pods})
 }
 
+// onHealth judges the destinations on their targets' health only (the
+// weights that send them traffic are not the rollout's to check).
+func (s *verifySpec) onHealth() {
+	s.healthOnly = true
+	for i := range s.dests {
+		s.dests[i].requireHealthy = true
+	}
+}
+
 // requireHealthy asks for the service's targets to be healthy in its group
 // whatever its weight; pods, when given, replace the expected pods.
 func (s *verifySpec) requireHealthy(service string, pods []corev1.Pod) {
