@@ -143,6 +143,15 @@ func summarize(s *v1alpha1.RunSummary, limitPhase v1alpha1.AnalysisPhase) {
 	}
 }
 
+// runAssessment accumulates the metrics' outcomes into the run's.
+type runAssessment struct {
+	worst       v1alpha1.AnalysisPhase
+	message     string
+	run, dry    v1alpha1.RunSummary
+	transitions []metricTransition
+	allDone     bool
+}
+
 // assessRun updates every metric's phase and message, the run and dry-run
 // summaries, and returns the run's phase and message and the metrics that
 // reached a terminal phase. terminating is isTerminating before this
@@ -151,74 +160,73 @@ func summarize(s *v1alpha1.RunSummary, limitPhase v1alpha1.AnalysisPhase) {
 // then takes the worst metric phase (dry-run metrics aside); a terminating
 // run takes the worst terminal phase, or Successful.
 func assessRun(run *v1alpha1.AnalysisRun, metrics []v1alpha1.Metric, dryRun map[string]bool, terminating bool) (v1alpha1.AnalysisPhase, string, []metricTransition) {
-	var worst v1alpha1.AnalysisPhase
-	var message string
+	a := runAssessment{allDone: true}
 	if run.Spec.Terminate {
-		message = "Run Terminated"
+		a.message = "Run Terminated"
 	}
-	var runSummary, drySummary v1alpha1.RunSummary
-	var transitions []metricTransition
-	allDone := true
 	for _, m := range metrics {
-		dry := dryRun[m.Name]
-		if dry {
-			drySummary.Count++
-		} else {
-			runSummary.Count++
-		}
-		r := result(&run.Status, m.Name)
-		if r == nil {
-			allDone = false
-			continue
-		}
-		phase := assessMetric(m, *r, terminating)
-		if phase != r.Phase {
-			if phase.Completed() {
-				transitions = append(transitions, metricTransition{Name: m.Name, Phase: phase})
-			}
-			if last := lastMeasurement(r); last != nil {
-				r.Message = last.Message
-			}
-			r.Phase = phase
-		}
-		if !phase.Completed() {
-			allDone = false
-			continue
-		}
-		limitPhase, reason := limitBreach(m, *r)
-		if dry {
-			if worst == "" {
-				worst = v1alpha1.AnalysisPhaseSuccessful
-			}
-			if reason != "" {
-				r.Message = fmt.Sprintf("Metric assessed %s due to %s", phase, reason)
-			}
-			summarize(&drySummary, limitPhase)
-			continue
-		}
-		if worst == "" || worse(worst, phase) {
-			worst = phase
-			if reason != "" {
-				message = fmt.Sprintf("Metric %q assessed %s due to %s", m.Name, phase, reason)
-				if r.Message != "" {
-					message += fmt.Sprintf(": \"Error Message: %s\"", r.Message)
-				}
-			}
-		}
-		summarize(&runSummary, limitPhase)
+		a.metric(m, result(&run.Status, m.Name), dryRun[m.Name], terminating)
 	}
-	run.Status.RunSummary = runSummary
-	run.Status.DryRunSummary = &drySummary
-	message = strings.TrimSpace(message)
+	run.Status.RunSummary = a.run
+	run.Status.DryRunSummary = &a.dry
+	message := strings.TrimSpace(a.message)
 	switch {
-	case terminating && worst == "":
-		return v1alpha1.AnalysisPhaseSuccessful, message, transitions
+	case terminating && a.worst == "":
+		return v1alpha1.AnalysisPhaseSuccessful, message, a.transitions
 	case terminating:
-		return worst, message, transitions
-	case !allDone || worst == "":
-		return v1alpha1.AnalysisPhaseRunning, "", transitions
+		return a.worst, message, a.transitions
+	case !a.allDone || a.worst == "":
+		return v1alpha1.AnalysisPhaseRunning, "", a.transitions
 	}
-	return worst, message, transitions
+	return a.worst, message, a.transitions
+}
+
+// metric assesses one metric (r: its result, nil before its first
+// measurement) and adds it to the run's assessment.
+func (a *runAssessment) metric(m v1alpha1.Metric, r *v1alpha1.MetricResult, dry, terminating bool) {
+	summary := &a.run
+	if dry {
+		summary = &a.dry
+	}
+	summary.Count++
+	if r == nil {
+		a.allDone = false
+		return
+	}
+	phase := assessMetric(m, *r, terminating)
+	if phase != r.Phase {
+		if phase.Completed() {
+			a.transitions = append(a.transitions, metricTransition{Name: m.Name, Phase: phase})
+		}
+		if last := lastMeasurement(r); last != nil {
+			r.Message = last.Message
+		}
+		r.Phase = phase
+	}
+	if !phase.Completed() {
+		a.allDone = false
+		return
+	}
+	limitPhase, reason := limitBreach(m, *r)
+	summarize(summary, limitPhase)
+	if dry {
+		if a.worst == "" {
+			a.worst = v1alpha1.AnalysisPhaseSuccessful
+		}
+		if reason != "" {
+			r.Message = fmt.Sprintf("Metric assessed %s due to %s", phase, reason)
+		}
+		return
+	}
+	if a.worst == "" || worse(a.worst, phase) {
+		a.worst = phase
+		if reason != "" {
+			a.message = fmt.Sprintf("Metric %q assessed %s due to %s", m.Name, phase, reason)
+			if r.Message != "" {
+				a.message += fmt.Sprintf(": \"Error Message: %s\"", r.Message)
+			}
+		}
+	}
 }
 
 // DefaultMeasurementHistoryLimit is how many measurements a metric keeps

@@ -73,7 +73,11 @@ func TestAssessMetricLimits(t *testing.T) {
 		{"streak reached", metric(5, func(m *v1alpha1.Metric) { m.ConsecutiveSuccessLimit = io(2); m.FailureLimit = io(3) }), []v1alpha1.AnalysisPhase{S, F, S, S}, []v1alpha1.AnalysisPhase{R, R, R, S}},
 		{"streak not reached by count, failureLimit kept: Inconclusive", metric(3, func(m *v1alpha1.Metric) { m.ConsecutiveSuccessLimit = io(2); m.FailureLimit = io(1) }), []v1alpha1.AnalysisPhase{S, F, S}, []v1alpha1.AnalysisPhase{R, R, I}},
 		{"streak not reached, failureLimit off: Failed", metric(3, func(m *v1alpha1.Metric) { m.ConsecutiveSuccessLimit = io(2); m.FailureLimit = io(-1) }), []v1alpha1.AnalysisPhase{S, F, S}, []v1alpha1.AnalysisPhase{R, R, F}},
-		{"failureLimit -1 never fails on its own", metric(0, func(m *v1alpha1.Metric) { m.Interval = "1m"; m.FailureLimit = io(-1); m.ConsecutiveSuccessLimit = io(1) }), []v1alpha1.AnalysisPhase{F, F, F, S}, []v1alpha1.AnalysisPhase{R, R, R, S}},
+		{"failureLimit -1 never fails on its own", metric(0, func(m *v1alpha1.Metric) {
+			m.Interval = "1m"
+			m.FailureLimit = io(-1)
+			m.ConsecutiveSuccessLimit = io(1)
+		}), []v1alpha1.AnalysisPhase{F, F, F, S}, []v1alpha1.AnalysisPhase{R, R, R, S}},
 		{"Error beats Failed", metric(5, func(m *v1alpha1.Metric) { m.ConsecutiveErrorLimit = io(0); m.FailureLimit = io(0) }), []v1alpha1.AnalysisPhase{F}, []v1alpha1.AnalysisPhase{F}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

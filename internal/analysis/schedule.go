@@ -176,31 +176,9 @@ func nextReconcile(run *v1alpha1.AnalysisRun, metrics []v1alpha1.Metric, now tim
 	}
 	var next time.Time
 	found := false
-	take := func(t time.Time) {
-		if !found || t.Before(next) {
-			next, found = t, true
-		}
-	}
 	for _, m := range metrics {
-		r := result(&run.Status, m.Name)
-		if r != nil && r.Phase.Completed() {
-			continue
-		}
-		last := lastMeasurement(r)
-		switch {
-		case last == nil:
-			if due, ok := firstMeasurementAt(run, m); ok {
-				take(due)
-			}
-		case last.FinishedAt == nil && last.ResumeAt == nil:
-			take(now)
-		case last.FinishedAt == nil:
-			take(last.ResumeAt.Time)
-		case countReached(m, r):
-		default:
-			if wait, ok := waitAfter(m, last); ok {
-				take(last.FinishedAt.Add(wait))
-			}
+		if t, ok := metricDue(run, m, now); ok && (!found || t.Before(next)) {
+			next, found = t, true
 		}
 	}
 	if found && next.Before(now) {
@@ -231,4 +209,26 @@ func expiry(run *v1alpha1.AnalysisRun) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return run.Status.CompletedAt.Add(time.Duration(*seconds+1) * time.Second), true
+}
+
+// metricDue is when one metric of a run that is not terminating needs
+// attention, if ever.
+func metricDue(run *v1alpha1.AnalysisRun, m v1alpha1.Metric, now time.Time) (time.Time, bool) {
+	r := result(&run.Status, m.Name)
+	if r != nil && r.Phase.Completed() {
+		return time.Time{}, false
+	}
+	last := lastMeasurement(r)
+	switch {
+	case last == nil:
+		return firstMeasurementAt(run, m)
+	case last.FinishedAt == nil && last.ResumeAt == nil:
+		return now, true
+	case last.FinishedAt == nil:
+		return last.ResumeAt.Time, true
+	case countReached(m, r):
+		return time.Time{}, false
+	}
+	wait, ok := waitAfter(m, last)
+	return last.FinishedAt.Add(wait), ok
 }

@@ -62,31 +62,11 @@ func limitsOf(m v1alpha1.Metric) limits {
 // provider.
 func ValidateMetric(m v1alpha1.Metric) error {
 	l := limitsOf(m)
-	switch {
-	case l.consecutiveSuccess < 0:
-		return errors.New("consecutiveSuccessLimit must be >= 0")
-	case l.failure < -1:
-		return errors.New("failureLimit must be >= 0, or -1 to be disabled")
-	case l.consecutiveSuccess == 0 && l.failure == -1:
-		return errors.New("failureLimit and consecutiveSuccessLimit cannot both be disabled")
-	case l.inconclusive < 0:
-		return errors.New("inconclusiveLimit must be >= 0")
-	case l.consecutiveError < 0:
-		return errors.New("consecutiveErrorLimit must be >= 0")
+	if err := validateLimits(l); err != nil {
+		return err
 	}
-	if l.count > 0 {
-		if l.failure >= 0 && l.count < l.failure+l.consecutiveSuccess {
-			return fmt.Errorf("count (%d) must be >= failureLimit + consecutiveSuccessLimit (%d + %d) if both >= 0", l.count, l.failure, l.consecutiveSuccess)
-		}
-		if l.failure < 0 && l.count < l.consecutiveSuccess {
-			return errors.New("count must be >= consecutiveSuccessLimit")
-		}
-		if l.count < l.inconclusive {
-			return errors.New("count must be >= inconclusiveLimit")
-		}
-	}
-	if l.count > 1 && m.Interval == "" {
-		return errors.New("interval must be specified when count > 1")
+	if err := validateCount(l, m.Interval); err != nil {
+		return err
 	}
 	if m.Interval != "" {
 		if _, err := m.Interval.Duration(); err != nil {
@@ -103,6 +83,42 @@ func ValidateMetric(m v1alpha1.Metric) error {
 		return errors.New("no provider specified")
 	case n > 1:
 		return errors.New("multiple providers specified")
+	}
+	return nil
+}
+
+// validateLimits checks each limit's range.
+func validateLimits(l limits) error {
+	switch {
+	case l.consecutiveSuccess < 0:
+		return errors.New("consecutiveSuccessLimit must be >= 0")
+	case l.failure < -1:
+		return errors.New("failureLimit must be >= 0, or -1 to be disabled")
+	case l.consecutiveSuccess == 0 && l.failure == -1:
+		return errors.New("failureLimit and consecutiveSuccessLimit cannot both be disabled")
+	case l.inconclusive < 0:
+		return errors.New("inconclusiveLimit must be >= 0")
+	case l.consecutiveError < 0:
+		return errors.New("consecutiveErrorLimit must be >= 0")
+	}
+	return nil
+}
+
+// validateCount checks count against the limits and the interval.
+func validateCount(l limits, interval v1alpha1.DurationString) error {
+	if l.count > 0 {
+		if l.failure >= 0 && l.count < l.failure+l.consecutiveSuccess {
+			return fmt.Errorf("count (%d) must be >= failureLimit + consecutiveSuccessLimit (%d + %d) if both >= 0", l.count, l.failure, l.consecutiveSuccess)
+		}
+		if l.failure < 0 && l.count < l.consecutiveSuccess {
+			return errors.New("count must be >= consecutiveSuccessLimit")
+		}
+		if l.count < l.inconclusive {
+			return errors.New("count must be >= inconclusiveLimit")
+		}
+	}
+	if l.count > 1 && interval == "" {
+		return errors.New("interval must be specified when count > 1")
 	}
 	return nil
 }

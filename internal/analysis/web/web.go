@@ -120,14 +120,15 @@ func parse(body []byte, path string) (provider.Result, error) {
 		return provider.Result{}, fmt.Errorf("Could not find JSONPath in body: %s", err) //nolint:staticcheck,errorlint // Argo's message
 	}
 	for _, matches := range found {
-		for _, v := range matches {
-			val := v.Interface()
-			formatted, err := json.Marshal(val)
-			if err != nil {
-				return provider.Result{}, err
-			}
-			return provider.Result{Value: val, Formatted: string(formatted)}, nil
+		if len(matches) == 0 {
+			continue
 		}
+		val := matches[0].Interface()
+		formatted, err := json.Marshal(val)
+		if err != nil {
+			return provider.Result{}, err
+		}
+		return provider.Result{Value: val, Formatted: string(formatted)}, nil
 	}
 	return provider.Result{}, errors.New("result of web metric produced no value")
 }
