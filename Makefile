@@ -86,13 +86,15 @@ lint: linkcheck ## Link check, gofmt, go vet and golangci-lint (pinned in hack/t
 linkcheck: ## Fail on a broken relative link or #anchor in README.md and docs/.
 	$(GO) run ./hack/linkcheck
 
-# hack/crd-quantities lets the CRD's resource quantities take a number (cpu: 0.001),
-# as Argo's CRD does; controller-gen's int-or-string schema takes only integers.
+# hack/crd-quantities lets the CRDs' resource quantities (the Rollout's pod template,
+# the analysis kinds' Job provider) take a number (cpu: 0.001), as Argo's CRDs do; controller-gen's int-or-string schema takes only integers.
 generate: ## Regenerate deepcopy code and CRDs from api/.
 	$(TOOLS) controller-gen object paths=./api/... \
 	  crd:crdVersions=v1,generateEmbeddedObjectMeta=true,maxDescLen=0 paths=./api/... \
 	  output:crd:artifacts:config=config/crd/bases
-	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml
+	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml \
+	  config/crd/bases/argoproj.io_analysisruns.yaml config/crd/bases/argoproj.io_analysistemplates.yaml \
+	  config/crd/bases/argoproj.io_clusteranalysistemplates.yaml
 
 verify-generated: generate ## Fail when generated files are stale.
 	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \
