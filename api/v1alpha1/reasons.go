@@ -64,6 +64,9 @@ const (
 	ReasonMetricFailed            = "MetricFailed"
 	ReasonMetricError             = "MetricError"
 	ReasonMetricInconclusive      = "MetricInconclusive"
+	// On the Rollout: a run it created, and one it terminated.
+	ReasonAnalysisRunCreated    = "AnalysisRunCreated"
+	ReasonAnalysisRunTerminated = "AnalysisRunTerminated"
 )
 
 // AnalysisRunReason is the event reason of a run that completed in phase.

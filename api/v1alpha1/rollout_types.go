@@ -177,12 +177,12 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`
-	// PrePromotionAnalysis (Argo field; not implemented).
+	// PrePromotionAnalysis gates the switch on an AnalysisRun (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
 	PrePromotionAnalysis *runtime.RawExtension `json:"prePromotionAnalysis,omitempty"`
-	// PostPromotionAnalysis (Argo field; not implemented).
+	// PostPromotionAnalysis runs after the switch; a failure switches back (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
@@ -315,7 +315,8 @@ type CanaryStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MinPodsPerReplicaSet *int32 `json:"minPodsPerReplicaSet,omitempty"`
-	// Analysis is a background analysis (Argo field; not implemented).
+	// Analysis is the background analysis: an AnalysisRun beside the steps from its
+	// startingStep on (Argo's RolloutAnalysisBackground, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
@@ -369,7 +370,7 @@ type CanaryStep struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	Experiment *runtime.RawExtension `json:"experiment,omitempty"`
-	// Analysis (Argo field; not implemented).
+	// Analysis completes the step when its AnalysisRun succeeds (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional

@@ -186,6 +186,9 @@ type CanaryStatus struct {
 	// +kubebuilder:validation:Enum=ping;pong
 	// +optional
 	StablePingPong string `json:"stablePingPong,omitempty"`
+	// CurrentStepAnalysisRunStatus is the run of the current analysis step.
+	// +optional
+	CurrentStepAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentStepAnalysisRunStatus,omitempty"`
 	// CurrentBackgroundAnalysisRunStatus is the background analysis
 	// (spec.strategy.canary.analysis) of the update.
 	// +optional

@@ -629,6 +629,11 @@ func (in *CanaryStatus) DeepCopyInto(out *CanaryStatus) {
 		*out = new(TrafficWeights)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.CurrentStepAnalysisRunStatus != nil {
+		in, out := &in.CurrentStepAnalysisRunStatus, &out.CurrentStepAnalysisRunStatus
+		*out = new(RolloutAnalysisRunStatus)
+		**out = **in
+	}
 	if in.CurrentBackgroundAnalysisRunStatus != nil {
 		in, out := &in.CurrentBackgroundAnalysisRunStatus, &out.CurrentBackgroundAnalysisRunStatus
 		*out = new(RolloutAnalysisRunStatus)

@@ -150,7 +150,11 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		return nil
 	}
 	if i < n {
-		if c.completeStep(&cs.Steps[i], i, trafficGoal{}) {
+		done, err := c.completeStep(ctx, &cs.Steps[i], i, trafficGoal{})
+		if err != nil {
+			return err
+		}
+		if done {
 			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
 			c.normal(v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
 			c.progressed = true

@@ -156,6 +156,9 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 	case c.ro.Spec.Strategy.BlueGreen != nil:
 		err = c.reconcileBlueGreen(ctx)
 	}
+	if err == nil {
+		err = c.terminateRuns(ctx, c.liveRuns()...)
+	}
 	if err == nil && c.status.StableRS != c.ro.Status.StableRS && c.status.StableRS == c.newHash && c.newRS != nil {
 		// Promoted in this pass: the new stable pods carry the stable
 		// role's metadata before the status says so.

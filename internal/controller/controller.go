@@ -228,7 +228,7 @@ func (r *Reconciler) ours(labels map[string]string) bool {
 }
 
 // SetupWithManager registers the controller and its watches: Rollouts, the
-// ReplicaSets they own, pods (through their ReplicaSet), and the Services and
+// ReplicaSets and AnalysisRuns they own, pods (through their ReplicaSet), and the Services and
 // Ingresses rollouts name.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	ctx := context.Background()
@@ -244,6 +244,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("rollout").
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.notOwnWrite())).
 		Owns(&appsv1.ReplicaSet{}).
+		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfPod)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexServices))).
 		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexIngresses))).
