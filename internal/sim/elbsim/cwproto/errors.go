@@ -22,6 +22,7 @@ var modelled = map[string]string{
 	CodeInvalidParameterCombination: "InvalidParameterCombinationException",
 	CodeInvalidNextToken:            "InvalidNextToken",
 	CodeInternalServiceError:        "InternalServiceFault",
+	CodeValidationError:             "ValidationException",
 	"LimitExceeded":                 "LimitExceededException",
 }
 
