@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +265,61 @@ func TestCloudWatchListMetrics(t *testing.T) {
 	}
 	if names["HTTPCode_ELB_5XX_Count"] {
 		t.Error("HTTPCode_ELB_5XX_Count is not published per target group")
+	}
+}
+
+// promValue returns the value of the sample of metric whose labels include
+// all of labels, from Prometheus text, and whether there is one.
+func promValue(text, metric string, labels map[string]string) (float64, bool) {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || name != metric {
+			continue
+		}
+		lbls, val, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			match = match && strings.Contains(","+lbls+",", ","+k+"="+strconv.Quote(v)+",")
+		}
+		if f, err := strconv.ParseFloat(val, 64); match && err == nil {
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+// TestDataPlanePrometheusMetrics reads the data plane's metrics after real
+// traffic: requests by origin and status class per target group and load
+// balancer, the response-time histogram, and the host gauges.
+func TestDataPlanePrometheusMetrics(t *testing.T) {
+	e := newEnv(t, elbsim.Options{})
+	tr := sendALBTraffic(t, e)
+	text := string(adminDo(t, "GET", e.s.Endpoint()+"/_elbsim/metrics", "", 200))
+	checks := []struct {
+		metric string
+		labels map[string]string
+		want   float64
+	}{
+		{"elbsim_alb_requests_total", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary, "origin": "target", "code_class": "5xx"}, 5},
+		{"elbsim_alb_requests_total", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary, "origin": "target", "code_class": "2xx"}, 15},
+		{"elbsim_alb_requests_total", map[string]string{"load_balancer": tr.lb, "target_group": tr.stable, "origin": "target", "code_class": "2xx"}, 30},
+		{"elbsim_alb_requests_total", map[string]string{"load_balancer": tr.lb, "target_group": tr.empty, "origin": "elb", "code_class": "5xx"}, 2},
+		{"elbsim_alb_target_response_time_seconds_count", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary}, 20},
+		{"elbsim_alb_target_response_time_seconds_bucket", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary, "le": "+Inf"}, 20},
+		{"elbsim_alb_healthy_targets", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary}, 1},
+		{"elbsim_alb_unhealthy_targets", map[string]string{"load_balancer": tr.lb, "target_group": tr.canary}, 0},
+		{"elbsim_alb_healthy_targets", map[string]string{"load_balancer": tr.lb, "target_group": tr.empty}, 0},
+	}
+	for _, c := range checks {
+		if v, ok := promValue(text, c.metric, c.labels); !ok || v != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.metric, c.labels, v, ok, c.want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
 	}
 }
