@@ -4,8 +4,8 @@
 # suite's second pass runs in a private network namespace) and Prometheus (the
 # local environment's --with-prometheus and its tests run Debian's server; the
 # package's service is not needed and, where policy-rc.d forbids it, not
-# started), then builds Argo
-# Rollouts' kubectl plugin into the cache (hack/argo-rollouts-build.sh plugin).
+# started), then builds Argo Rollouts' kubectl plugin into the cache
+# (hack/argo-rollouts-build.sh plugin).
 # kubectl is optional. Idempotent; runs apt-get and the build only when
 # something is missing.
 set -euo pipefail
