@@ -215,6 +215,7 @@ func (s *Server) start() error {
 		"--web.enable-lifecycle",
 	)
 	s.cmd.Dir = s.o.Dir
+	s.cmd.SysProcAttr = sysProcAttr()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		_ = f.Close()
