@@ -52,7 +52,7 @@ const (
 	DefaultElbsimListen = "127.0.0.1:4566"
 	// DefaultPrometheusListen is where `local up --with-prometheus` serves Prometheus.
 	DefaultPrometheusListen = "127.0.0.1:9090"
-	DefaultRegion       = "us-east-1"
+	DefaultRegion           = "us-east-1"
 	// Dummy credentials: elbsim accepts any signature.
 	DummyAccessKey = "AKIALOCALALBROLLOUTS"
 	DummySecretKey = "local-albrollouts-secret"
