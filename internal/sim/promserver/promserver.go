@@ -233,7 +233,11 @@ func (s *Server) waitReady(ctx context.Context) error {
 	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		select {
 		case <-s.done:
-			return false, fmt.Errorf("prometheus exited: %v; see %s", s.err, filepath.Join(s.o.Dir, "prometheus.log"))
+			err := s.err
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return false, fmt.Errorf("prometheus exited (%w); see %s", err, filepath.Join(s.o.Dir, "prometheus.log"))
 		default:
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/-/ready", nil)
