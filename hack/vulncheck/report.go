@@ -53,6 +53,7 @@ type frame struct {
 type reached struct {
 	id, module, version, fixed string
 	example                    string // one call from the project's code
+	depth                      int    // the example's trace's length
 	traces                     int
 }
 
@@ -112,10 +113,15 @@ func (s *scan) add(m *message) error {
 			key := f.OSV + " " + top.Module
 			r := s.reached[key]
 			if r == nil {
-				r = &reached{id: f.OSV, module: top.Module, version: top.Version, fixed: f.FixedVersion, example: example(f.Trace)}
+				r = &reached{id: f.OSV, module: top.Module, version: top.Version, fixed: f.FixedVersion}
 				s.reached[key] = r
 			}
 			r.traces++
+			// The shortest trace, the first by text among those: govulncheck
+			// sends them in no fixed order.
+			if ex := example(f.Trace); r.example == "" || len(f.Trace) < r.depth || len(f.Trace) == r.depth && ex < r.example {
+				r.example, r.depth = ex, len(f.Trace)
+			}
 		case top.Package != "":
 			s.imported[f.OSV] = true
 		default:
