@@ -62,9 +62,13 @@ type ClusterAnalysisTemplateList struct {
 
 // AnalysisTemplateSpec is what an (Cluster)AnalysisTemplate holds.
 type AnalysisTemplateSpec struct {
-	// Metrics are measured by the runs made from this template.
+	// Metrics are measured by the runs made from this template. A list keyed
+	// by name (each name once, as Argo requires), which also lets the Job
+	// spec's transition rules apply.
 	// +patchMergeKey=name
 	// +patchStrategy=merge
+	// +listType=map
+	// +listMapKey=name
 	// +optional
 	Metrics []Metric `json:"metrics,omitempty" patchStrategy:"merge" patchMergeKey:"name"`
 	// Args are the template's parameters, used as {{args.<name>}}.
@@ -119,9 +123,11 @@ type AnalysisRunList struct {
 // AnalysisRunSpec is what a run measures.
 type AnalysisRunSpec struct {
 	// Metrics are the metrics to measure, as written: {{args.x}} placeholders
-	// are substituted each time the run is reconciled.
+	// are substituted each time the run is reconciled. Keyed by name.
 	// +patchMergeKey=name
 	// +patchStrategy=merge
+	// +listType=map
+	// +listMapKey=name
 	Metrics []Metric `json:"metrics" patchStrategy:"merge" patchMergeKey:"name"`
 	// Args are the values of the placeholders.
 	// +patchMergeKey=name

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/controllercmd"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
@@ -31,6 +32,16 @@ func runLocalController(ctx context.Context, env *localenv.Env) error {
 		Logger:         ctrl.Log.WithName("rollout-controller"),
 	})
 	if err != nil {
+		return err
+	}
+	// The analysis controller in the same manager; elbsim serves CloudWatch
+	// beside ELBv2, on the same endpoint.
+	if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{
+		AWSRegion:             localenv.DefaultRegion,
+		AWSCredentials:        credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, ""),
+		CloudWatchEndpointURL: env.ELBV2Endpoint(),
+		Logger:                ctrl.Log.WithName("analysis-controller"),
+	}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

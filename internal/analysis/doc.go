@@ -9,9 +9,9 @@
 //	args.go        {{args.x}} substitution into a metric; secret values kept out of status
 //	validate.go    the metric rules a run must satisfy; dryRun and measurementRetention rules
 //	evaluate.go    successCondition / failureCondition with expr-lang/expr and Argo's helpers
-//	schedule.go    which metric needs a measurement now, and when to look again
-//	assess.go      a measurement's counters, a metric's phase, the run's phase and summaries
-//	retention.go   how many measurements each metric keeps
+//	schedule.go    which metric needs a measurement now, when to look again, TTL
+//	assess.go      a measurement's counters, a metric's phase, the run's phase and
+//	               summaries, how many measurements each metric keeps
 //	builder.go     the AnalysisRun a Rollout's analysis gets (names, labels, merged templates)
 //	fieldref.go    a valueFrom.fieldRef arg read from the Rollout
 //

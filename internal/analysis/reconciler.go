@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -298,18 +299,14 @@ func (r *Reconciler) fail(ctx context.Context, orig, run *v1alpha1.AnalysisRun, 
 // conflict, and the reconcile is retried soon). A non-nil result means
 // "stop and return it".
 func (r *Reconciler) write(ctx context.Context, orig, run *v1alpha1.AnalysisRun, locked bool) (*ctrl.Result, error) {
+	if equality.Semantic.DeepEqual(orig.Status, run.Status) {
+		return nil, nil
+	}
 	var patch client.Patch
 	if locked {
 		patch = client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
 	} else {
 		patch = client.MergeFrom(orig)
-	}
-	data, err := patch.Data(run)
-	if err != nil {
-		return nil, err
-	}
-	if !locked && string(data) == "{}" {
-		return nil, nil
 	}
 	if err := r.client.Patch(ctx, run, patch); err != nil {
 		if apierrors.IsConflict(err) {
