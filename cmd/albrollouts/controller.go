@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/controllercmd"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
@@ -28,20 +27,12 @@ func runLocalController(ctx context.Context, env *localenv.Env) error {
 		Options:        controller.Options{VerifyByDefault: true},
 		AWSRegion:      localenv.DefaultRegion,
 		AWSEndpointURL: env.ELBV2Endpoint(),
-		ELBV2:          elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
-		Logger:         ctrl.Log.WithName("rollout-controller"),
+		// elbsim serves CloudWatch beside ELBv2, on the same endpoint.
+		CloudWatchEndpointURL: env.ELBV2Endpoint(),
+		ELBV2:                 elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
+		Logger:                ctrl.Log.WithName("rollout-controller"),
 	})
 	if err != nil {
-		return err
-	}
-	// The analysis controller in the same manager; elbsim serves CloudWatch
-	// beside ELBv2, on the same endpoint.
-	if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{
-		AWSRegion:             localenv.DefaultRegion,
-		AWSCredentials:        credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, ""),
-		CloudWatchEndpointURL: env.ELBV2Endpoint(),
-		Logger:                ctrl.Log.WithName("analysis-controller"),
-	}); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

@@ -118,7 +118,7 @@ func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name 
 	// Promoted: the pause condition was cleared.
 	c.status.ControllerPause = false
 	c.progressed = true
-	if g.kind == analysis.RunStep {
+	if g.kind == analysis.KindStep {
 		c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed past the inconclusive analysis run %s", name)
 		return gatePass, nil
 	}
@@ -155,8 +155,8 @@ func (c *rolloutContext) runIsFor(run *v1alpha1.AnalysisRun, g analysisGate) boo
 	for _, o := range run.OwnerReferences {
 		owned = owned || (o.UID == c.ro.UID && ptr.Deref(o.Controller, false))
 	}
-	return owned && run.Labels[analysis.LabelPodHash] == c.newHash && run.Labels[analysis.LabelRolloutType] == string(g.kind) &&
-		(g.kind != analysis.RunStep || run.Labels[analysis.LabelStepIndex] == strconv.Itoa(int(g.step)))
+	return owned && run.Labels[analysis.PodTemplateHashLabel] == c.newHash && run.Labels[analysis.RolloutTypeLabel] == string(g.kind) &&
+		(g.kind != analysis.KindStep || run.Labels[analysis.StepIndexLabel] == strconv.Itoa(int(g.step)))
 }
 
 // startRun creates the gate's run (or takes up one left by a crash before
@@ -165,8 +165,12 @@ func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
 	if c.newRS == nil {
 		return nil
 	}
-	run, err := analysis.BuildRun(ctx, c.r.client, analysis.RunFor{Rollout: c.ro, Analysis: g.ra, Kind: g.kind, Step: g.step,
-		NewHash: c.newHash, StableHash: c.status.StableRS, Revision: strconv.FormatInt(replicaset.Revision(c.newRS), 10)})
+	req := analysis.RunRequest{Rollout: c.ro, Analysis: *g.ra, Kind: g.kind,
+		PodTemplateHash: c.newHash, StableHash: c.status.StableRS, Revision: strconv.FormatInt(replicaset.Revision(c.newRS), 10)}
+	if g.kind == analysis.KindStep {
+		req.StepIndex = ptr.To(g.step)
+	}
+	run, err := analysis.BuildRun(ctx, c.r.client, req)
 	if err != nil {
 		c.specError("%s analysis: %v", strings.ToLower(gateLabel(g.kind)), err)
 		return nil
@@ -174,7 +178,7 @@ func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
 	base := run.Name
 	for n := 0; n < 100; n++ {
 		if n > 0 {
-			run.Name = fmt.Sprintf("%s.%d", base, n)
+			run.Name = analysis.CollisionName(base, n)
 		}
 		err := c.r.client.Create(ctx, run.DeepCopy())
 		if err == nil {
@@ -211,11 +215,11 @@ func runFinished(r *v1alpha1.AnalysisRun) bool {
 // gateLabel names a kind of run as Argo Rollouts' abort messages do.
 func gateLabel(k analysis.RunKind) string {
 	switch k {
-	case analysis.RunStep:
+	case analysis.KindStep:
 		return "Step-based"
-	case analysis.RunPrePromotion:
+	case analysis.KindPrePromotion:
 		return "Blue/green pre-promotion"
-	case analysis.RunPostPromotion:
+	case analysis.KindPostPromotion:
 		return "Blue/green post-promotion"
 	}
 	return "Background"
@@ -285,7 +289,7 @@ func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanarySt
 		c.specError("%v", err)
 		return false, nil
 	}
-	out, err := c.runGate(ctx, analysisGate{kind: analysis.RunStep, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
+	out, err := c.runGate(ctx, analysisGate{kind: analysis.KindStep, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
 	if out != gatePass || err != nil {
 		return false, err
 	}
@@ -307,7 +311,7 @@ func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 		ptr.Deref(c.status.CurrentStepIndex, 0) < ptr.Deref(a.StartingStep, 0) {
 		return nil
 	}
-	_, err = c.runGate(ctx, analysisGate{kind: analysis.RunBackground, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentBackgroundAnalysisRunStatus})
+	_, err = c.runGate(ctx, analysisGate{kind: analysis.KindBackground, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentBackgroundAnalysisRunStatus})
 	return err
 }
 
@@ -316,7 +320,7 @@ func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.RunKind) (bool, error) {
 	bg := c.ro.Spec.Strategy.BlueGreen
 	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, "spec.strategy.blueGreen.prePromotionAnalysis"
-	if kind == analysis.RunPostPromotion {
+	if kind == analysis.KindPostPromotion {
 		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, "spec.strategy.blueGreen.postPromotionAnalysis"
 	}
 	a, err := decodeAnalysis(raw, field)

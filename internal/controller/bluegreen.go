@@ -156,7 +156,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		// verified: the switch is done. The old ReplicaSet stays stable
 		// (and scaled up, for an abort) until the post-promotion analysis
 		// gate is passed.
-		if pass, err := c.promotionAnalysis(ctx, analysis.RunPostPromotion); !pass || err != nil {
+		if pass, err := c.promotionAnalysis(ctx, analysis.KindPostPromotion); !pass || err != nil {
 			return err
 		}
 		// The old ReplicaSet's scale-down delay starts on the next pass,
@@ -231,7 +231,7 @@ func (c *rolloutContext) blueGreenPromotion(ctx context.Context, t *bgTraffic) (
 		c.wait(0, "waiting for the new ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), desired)
 		return false, desired, nil
 	}
-	if pass, err := c.promotionAnalysis(ctx, analysis.RunPrePromotion); !pass || err != nil {
+	if pass, err := c.promotionAnalysis(ctx, analysis.KindPrePromotion); !pass || err != nil {
 		return false, desired, err
 	}
 	if !c.blueGreenPauseDone() {

@@ -93,13 +93,13 @@ func TestCanaryAnalysisStep(t *testing.T) {
 			}
 			run := runs[0]
 			rev := ro.Annotations["rollout.argoproj.io/revision"]
-			if want := "web-" + v2 + "-" + rev + "-1"; run.Name != want || run.Labels[analysis.LabelRolloutType] != "Step" || run.Labels[analysis.LabelStepIndex] != "1" {
+			if want := "web-" + v2 + "-" + rev + "-1"; run.Name != want || run.Labels[analysis.RolloutTypeLabel] != "Step" || run.Labels[analysis.StepIndexLabel] != "1" {
 				t.Fatalf("run %s labels %v; want %s, a Step run of step 1", run.Name, run.Labels, want)
 			}
 			if ptr.Deref(s.rollout().Status.CurrentStepIndex, -1) != 1 || s.albWeights["web-canary"] != 25 {
 				t.Fatalf("not held at the analysis step: index %v, weights %v", s.rollout().Status.CurrentStepIndex, s.albWeights)
 			}
-			s.runPhase[analysis.RunStep] = outcome
+			s.runPhase[analysis.KindStep] = outcome
 			switch outcome {
 			case v1alpha1.AnalysisPhaseSuccessful:
 				s.run(100, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS == v2 })
@@ -167,7 +167,7 @@ func TestCanaryBackgroundAnalysis(t *testing.T) {
 				t.Fatalf("background run %+v, weights %v", r, s.albWeights)
 			}
 			if fail {
-				s.runPhase[analysis.RunBackground] = v1alpha1.AnalysisPhaseFailed
+				s.runPhase[analysis.KindBackground] = v1alpha1.AnalysisPhaseFailed
 				ro := s.run(100, "aborted, all traffic on v1", func(ro *v1alpha1.Rollout) bool { return ro.Status.Abort && s.albWeights["web-canary"] == 0 })
 				if !strings.Contains(ro.Status.Message, "Background analysis phase failed") {
 					t.Fatalf("status message %q", ro.Status.Message)
@@ -201,10 +201,10 @@ func TestBlueGreenPrePromotionAnalysisGatesTheSwitch(t *testing.T) {
 			if sel := s.selectorOf("web-active"); sel != v1 || s.albWeights["web-preview"] != 0 {
 				t.Fatalf("the switch began before the analysis passed: active on %s, weights %v", sel, s.albWeights)
 			}
-			if runs := s.runs(); len(runs) != 1 || !strings.HasSuffix(runs[0].Name, "-pre") || runs[0].Labels[analysis.LabelRolloutType] != "PrePromotion" {
+			if runs := s.runs(); len(runs) != 1 || !strings.HasSuffix(runs[0].Name, "-pre") || runs[0].Labels[analysis.RolloutTypeLabel] != "PrePromotion" {
 				t.Fatalf("runs %+v", runs)
 			}
-			s.runPhase[analysis.RunPrePromotion] = outcome
+			s.runPhase[analysis.KindPrePromotion] = outcome
 			if outcome == v1alpha1.AnalysisPhaseFailed {
 				s.run(100, "aborted on v1", func(ro *v1alpha1.Rollout) bool { return ro.Status.Abort && s.selectorOf("web-active") == v1 })
 				s.steps(20)
@@ -237,7 +237,7 @@ func TestBlueGreenPostPromotionAnalysisGatesStable(t *testing.T) {
 			}
 			s.steps(30)
 			s.keepsReplicas(v1, 2, "the old version stays scaled up while the post-promotion analysis measures")
-			s.runPhase[analysis.RunPostPromotion] = outcome
+			s.runPhase[analysis.KindPostPromotion] = outcome
 			if outcome == v1alpha1.AnalysisPhaseFailed {
 				ro := s.run(150, "back on v1", func(ro *v1alpha1.Rollout) bool {
 					return ro.Status.StableRS == v1 && s.selectorOf("web-active") == v1 && s.albWeights["web-active"] == 100 &&
@@ -262,7 +262,7 @@ func TestCanaryAnalysisStepWithAMissingTemplateFailsClosed(t *testing.T) {
 	setImage(s, "v2")
 	ro := s.run(80, "invalid spec naming the template", func(ro *v1alpha1.Rollout) bool {
 		c := findCondition(ro, v1alpha1.ConditionInvalidSpec)
-		return c != nil && strings.Contains(c.Message, "AnalysisTemplate ns/nope not found")
+		return c != nil && strings.Contains(c.Message, "AnalysisTemplate 'nope' not found in namespace ns")
 	})
 	s.steps(20)
 	if ro = s.rollout(); ptr.Deref(ro.Status.CurrentStepIndex, -1) > 1 || s.albWeights["web-canary"] > 25 {

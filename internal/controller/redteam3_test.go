@@ -81,7 +81,7 @@ func TestRedTeam3AnalysisStepPassedAfterStepsEditedAtAPause(t *testing.T) {
 	setImage(s, "v2")
 	s.run(100, "paused at the pause step", pausedBy(v1alpha1.PauseReasonCanaryPauseStep))
 	s.steps(3)
-	s.runPhase[analysis.RunStep] = v1alpha1.AnalysisPhaseInconclusive
+	s.runPhase[analysis.KindStep] = v1alpha1.AnalysisPhaseInconclusive
 	s.update(func(ro *v1alpha1.Rollout) {
 		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{weightStep(25), {Analysis: analysisRaw()}, weightStep(75), pauseStep("")}
 	})

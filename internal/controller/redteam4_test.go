@@ -455,7 +455,7 @@ func TestRedTeam4BlueGreenALBWidenedActiveSwitchesANewTemplateWithoutItsGates(t 
 	s.run(80, "healthy on v1", isHealthy)
 	s.steps(3)
 	s.healthLag = 3
-	s.runPhase[analysis.RunPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
 	setImage(s, "v2")
 	s.run(300, "widened for v2's switch", func(ro *v1alpha1.Rollout) bool {
 		if paused(ro) {
@@ -463,7 +463,7 @@ func TestRedTeam4BlueGreenALBWidenedActiveSwitchesANewTemplateWithoutItsGates(t 
 		}
 		return s.selectorOf("web-active") == "*"
 	})
-	s.runPhase[analysis.RunPrePromotion] = "" // v3's measures on
+	s.runPhase[analysis.KindPrePromotion] = "" // v3's measures on
 	setImage(s, "v3")
 	for i := 0; i < 100; i++ {
 		s.step()

@@ -419,8 +419,8 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 	}})
 	s.run(80, "healthy on v1", isHealthy)
 	s.steps(3)
-	s.runPhase[analysis.RunPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
-	s.runPhase[analysis.RunPostPromotion] = v1alpha1.AnalysisPhaseInconclusive
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
+	s.runPhase[analysis.KindPostPromotion] = v1alpha1.AnalysisPhaseInconclusive
 	setImage(s, "v2")
 	ro := s.run(300, "active on v2, paused at the post-promotion gate", func(ro *v1alpha1.Rollout) bool {
 		onV2 := s.serviceImage("web-active") == "demo:v2"
@@ -431,7 +431,7 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 	})
 	v2 := ro.Status.CurrentPodHash
 	s.healthLag = 3
-	s.runPhase[analysis.RunPrePromotion] = "" // the retried update's pre-promotion analysis measures on
+	s.runPhase[analysis.KindPrePromotion] = "" // the retried update's pre-promotion analysis measures on
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
 	s.run(100, "active widened on its way back to v1", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })

@@ -37,7 +37,7 @@ func (s *sim) runAnalysis() {
 		if runFinished(r) {
 			continue
 		}
-		phase := s.runPhase[analysis.RunKind(r.Labels[analysis.LabelRolloutType])]
+		phase := s.runPhase[analysis.RunKind(r.Labels[analysis.RolloutTypeLabel])]
 		if r.Spec.Terminate {
 			phase = v1alpha1.AnalysisPhaseSuccessful
 		}

@@ -20,7 +20,6 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/version"
 )
@@ -130,15 +129,10 @@ func (f *flags) run(cmd *cobra.Command) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	f.opts.CloudWatchEndpointURL = f.cloudWatchEndpoint
 	mgr, err := controller.NewManager(ctx, cfg, f.opts)
 	if err != nil {
 		return err
-	}
-	if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{
-		InstanceID: f.opts.InstanceID, Workers: f.opts.Workers, AWSRegion: f.opts.AWSRegion,
-		CloudWatchEndpointURL: f.cloudWatchEndpoint, Logger: logger.WithName("analysis"),
-	}); err != nil {
-		return fmt.Errorf("the analysis controller: %w", err)
 	}
 	logger.Info("starting the rollout controller", "version", version.Version, "namespace", f.opts.Namespace, "instanceID", f.opts.InstanceID,
 		"verifyByDefault", f.opts.VerifyByDefault, "verifyTimeout", f.opts.VerifyTimeout.String())
