@@ -381,4 +381,3 @@ func (s *sim) serviceFor(name string) *corev1.Service {
 	svc.Spec.Selector = map[string]string{"app": "web"}
 	return svc
 }
-
