@@ -270,45 +270,63 @@ func selectsTemplate(svc *corev1.Service, tmpl *corev1.PodTemplateSpec) bool {
 // have ready pods of the rollout, or, when the rollout verifies, those pods
 // are not yet healthy in each of the Service's ALB target groups.
 func (c *rolloutContext) workloadServed(ctx context.Context, d *appsv1.Deployment, healthy bool) (string, error) {
+	for _, svc := range c.workloadServices(d) {
+		if why, err := c.servedWithoutWorkload(ctx, svc, healthy); why != "" || err != nil {
+			return why, err
+		}
+	}
+	return "", nil
+}
+
+// workloadServices are the Services of the namespace (as this pass left
+// them) that select the Deployment's pods and may receive traffic: an ALB
+// Ingress routes to them, or the guard's exposure says so.
+func (c *rolloutContext) workloadServices(d *appsv1.Deployment) []*corev1.Service {
 	e := c.exposure()
+	var out []*corev1.Service
 	for i := range c.obs.namespaceServices {
 		svc := &c.obs.namespaceServices[i]
 		if s := c.obs.services[svc.Name]; s != nil {
-			svc = s // as this pass left it
+			svc = s
 		}
 		name := svc.Name
-		if svc.DeletionTimestamp != nil || !selectsTemplate(svc, &d.Spec.Template) ||
-			!(c.obs.ingressNamed[name] || c.obs.plainBackends[name] || e.serves(name)) {
-			continue
+		traffic := c.obs.ingressNamed[name] || c.obs.plainBackends[name] || e.serves(name)
+		if svc.DeletionTimestamp == nil && traffic && selectsTemplate(svc, &d.Spec.Template) {
+			out = append(out, svc)
 		}
-		var ready []corev1.Pod
-		for _, p := range c.obs.podsSelectedBy(svc) {
-			if podReady(&p) && p.DeletionTimestamp == nil {
-				ready = append(ready, p)
-			}
+	}
+	return out
+}
+
+// servedWithoutWorkload says why svc still needs the Deployment's pods (""
+// when it does not): it selects no ready pod of the rollout, or, when the
+// rollout verifies, those pods are not yet seen healthy in each of its ALB
+// target groups (checked once the rollout is healthy).
+func (c *rolloutContext) servedWithoutWorkload(ctx context.Context, svc *corev1.Service, healthy bool) (string, error) {
+	var ready []corev1.Pod
+	for _, p := range c.obs.podsSelectedBy(svc) {
+		if podReady(&p) && p.DeletionTimestamp == nil {
+			ready = append(ready, p)
 		}
-		if len(ready) == 0 {
-			return fmt.Sprintf("service %s selects the Deployment's pods and may receive traffic, and selects no ready pod of the rollout", name), nil
-		}
-		if !c.verifying() {
-			continue
-		}
-		groups, err := c.plainGroups(ctx, svc)
-		if err != nil {
-			return "", err
-		}
-		if len(groups) == 0 {
-			continue
-		}
-		if !healthy {
-			return fmt.Sprintf("service %s selects the Deployment's pods and an ALB routes to it: the rollout's pods are checked healthy in its target groups once the rollout is healthy", name), nil
-		}
-		ok, err := c.sideCheck(func() (bool, error) {
-			return c.verifyPlainGroups(ctx, groups, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], ready, v1alpha1.VerificationTargetHealth, true)
-		})
-		if err != nil || !ok {
-			return fmt.Sprintf("service %s selects the Deployment's pods and an ALB routes to it: the rollout's %d ready pods it selects are not yet seen healthy in its target groups", name, len(ready)), err
-		}
+	}
+	if len(ready) == 0 {
+		return fmt.Sprintf("service %s selects the Deployment's pods and may receive traffic, and selects no ready pod of the rollout", svc.Name), nil
+	}
+	if !c.verifying() {
+		return "", nil
+	}
+	groups, err := c.plainGroups(ctx, svc)
+	if err != nil || len(groups) == 0 {
+		return "", err
+	}
+	if !healthy {
+		return fmt.Sprintf("service %s selects the Deployment's pods and an ALB routes to it: the rollout's pods are checked healthy in its target groups once the rollout is healthy", svc.Name), nil
+	}
+	ok, err := c.sideCheck(func() (bool, error) {
+		return c.verifyPlainGroups(ctx, groups, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], ready, v1alpha1.VerificationTargetHealth, true)
+	})
+	if err != nil || !ok {
+		return fmt.Sprintf("service %s selects the Deployment's pods and an ALB routes to it: the rollout's %d ready pods it selects are not yet seen healthy in its target groups", svc.Name, len(ready)), err
 	}
 	return "", nil
 }
