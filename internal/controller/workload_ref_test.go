@@ -45,6 +45,21 @@ func TestWorkloadScaleTarget(t *testing.T) {
 	}
 }
 
+func TestRolloutWorkloadRefsIndex(t *testing.T) {
+	ro := &v1alpha1.Rollout{}
+	if got := rolloutWorkloadRefs(ro); got != nil {
+		t.Errorf("no workloadRef: %v", got)
+	}
+	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
+	if got := rolloutWorkloadRefs(ro); len(got) != 1 || got[0] != "web" {
+		t.Errorf("a Deployment: %v", got)
+	}
+	ro.Spec.WorkloadRef.Kind = "ReplicaSet"
+	if got := rolloutWorkloadRefs(ro); got != nil {
+		t.Errorf("not a Deployment: %v", got)
+	}
+}
+
 // webTemplate is the pod template of the sim's rollouts (canaryRollout).
 func webTemplate(image string) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
