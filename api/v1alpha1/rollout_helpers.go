@@ -85,7 +85,6 @@ func (c *CanaryStrategy) ActionService() string {
 func (r *Rollout) UnsupportedFields() []string {
 	var u unsupported
 	s := &r.Spec
-	u.raw("spec.workloadRef", s.WorkloadRef)
 	u.raw("spec.rollbackWindow", s.RollbackWindow)
 	u.raw("spec.analysis", s.Analysis)
 

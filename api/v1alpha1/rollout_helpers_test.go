@@ -41,7 +41,6 @@ spec:
 		t.Fatal(err)
 	}
 	want := []string{
-		"spec.workloadRef",
 		"spec.strategy.canary.minPodsPerReplicaSet",
 		"spec.strategy.canary.steps[1].setMirrorRoute",
 		"spec.strategy.canary.steps[2].plugin",

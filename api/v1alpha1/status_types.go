@@ -57,6 +57,11 @@ type RolloutStatus struct {
 	// A string, as in Argo Rollouts, so Argo tooling can read it.
 	// +optional
 	ObservedGeneration string `json:"observedGeneration,omitempty"`
+	// WorkloadObservedGeneration is the metadata.generation of the Deployment
+	// spec.workloadRef names that the controller last acted on (a string, as
+	// in Argo Rollouts); empty without workloadRef.
+	// +optional
+	WorkloadObservedGeneration string `json:"workloadObservedGeneration,omitempty"`
 	// CurrentPodHash is the pod-template hash of the desired (newest) ReplicaSet.
 	// +optional
 	CurrentPodHash string `json:"currentPodHash,omitempty"`

@@ -933,6 +933,10 @@ func (c *rolloutContext) persistBound(ctx context.Context) error {
 		return fmt.Errorf("recording the traffic bound of rollout %s/%s before an ingress write: %w", c.ro.Namespace, c.ro.Name, err)
 	}
 	c.r.own.wrote(n.UID, n.ResourceVersion)
+	// The spec is the one the pass read (the write was guarded by its
+	// resourceVersion), with what the pass resolved in memory
+	// (spec.workloadRef's template), which the server's copy lacks.
+	n.Spec = *c.ro.Spec.DeepCopy()
 	c.ro = n
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
-	"github.com/albrollouts/albrollouts/internal/validation"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -131,11 +130,7 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 	c.firstSeen()
 	c.status.Strategy = c.ro.StrategyName()
 	c.status.ObservedGeneration = fmt.Sprint(c.ro.Generation)
-	if errs := validation.Rollout(c.ro); len(errs) > 0 {
-		var msgs []string
-		for _, e := range errs {
-			msgs = append(msgs, e.Error())
-		}
+	if msgs := c.specErrors(); len(msgs) > 0 {
 		c.invalid = msgs
 		c.finishStatus()
 		return nil
