@@ -220,7 +220,7 @@ func TestRBACManifests(t *testing.T) {
 		{Resource: "pods", Verb: "create", Namespace: "default"},
 		{Resource: "services", Verb: "create", Namespace: "default"},
 		{Resource: "services", Verb: "delete", Namespace: "default"},
-		{Group: "apps", Resource: "deployments", Verb: "update", Namespace: "default"},
+		{Group: "apps", Resource: "deployments", Verb: "delete", Namespace: "default"}, // workloadRef scales a Deployment down, never deletes it
 		{Group: "elbv2.k8s.aws", Resource: "targetgroupbindings", Verb: "update", Namespace: "default"},
 		{Group: "argoproj.io", Resource: "rollouts", Verb: "delete", Namespace: "default"},
 		{Group: "argoproj.io", Resource: "rollouts", Verb: "create", Namespace: "default"},
