@@ -260,12 +260,12 @@ func TestCanaryAnalysisStepWithAMissingTemplateFailsClosed(t *testing.T) {
 	s.canaryRollout(4, weightStep(25), v1alpha1.CanaryStep{Analysis: &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"nope"}]}`)}}, weightStep(75))
 	s.run(50, "healthy on v1", isHealthy)
 	setImage(s, "v2")
-	ro := s.run(80, "invalid spec naming the template", func(ro *v1alpha1.Rollout) bool {
+	s.run(80, "invalid spec naming the template", func(ro *v1alpha1.Rollout) bool {
 		c := findCondition(ro, v1alpha1.ConditionInvalidSpec)
 		return c != nil && strings.Contains(c.Message, "AnalysisTemplate 'nope' not found in namespace ns")
 	})
 	s.steps(20)
-	if ro = s.rollout(); ptr.Deref(ro.Status.CurrentStepIndex, -1) > 1 || s.albWeights["web-canary"] > 25 {
+	if ro := s.rollout(); ptr.Deref(ro.Status.CurrentStepIndex, -1) > 1 || s.albWeights["web-canary"] > 25 {
 		t.Fatalf("moved past the analysis step: index %v, weights %v", ro.Status.CurrentStepIndex, s.albWeights)
 	}
 }
