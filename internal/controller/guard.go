@@ -485,6 +485,29 @@ func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationSt
 	c.status.TrafficBound = b
 }
 
+// boundIs reports whether status.trafficBound is what a verified check of
+// s leaves (boundVerified), or s is not a check of the action's weights.
+func (c *rolloutContext) boundIs(s *verifySpec) bool {
+	b := c.status.TrafficBound
+	if b == nil || s.healthOnly || s.actionName == "" || c.actionRef() == nil {
+		return true
+	}
+	want := map[string]int32{}
+	for _, d := range s.dests {
+		if d.svc != nil {
+			want[d.svc.Name] = d.weight
+		}
+	}
+	var routes []string
+	for _, r := range s.routes {
+		if !r.removed && r.service != nil && !slices.Contains(routes, r.service.Name) {
+			routes = append(routes, r.service.Name)
+		}
+	}
+	slices.Sort(routes)
+	return maps.Equal(b.Weights, want) && slices.Equal(b.RouteServices, routes) && len(b.Pending) == 0 && len(b.PendingRoutes) == 0 && len(b.RemovedRoutes) == 0 && !b.Superseded
+}
+
 // livePods are the pods that are not terminating.
 func livePods(pods []corev1.Pod) []corev1.Pod {
 	var out []corev1.Pod

@@ -333,11 +333,13 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	}
 	switch v.Phase {
 	case v1alpha1.VerificationVerified:
-		if !c.settling(v, s) {
+		if !c.settling(v, s) && c.boundIs(s) {
 			return outcomeVerified, nil
 		}
-		// An action this one replaced may still land: check again, with
-		// reads sent after the settle time.
+		// An action this one replaced may still land, or a write since
+		// this state was verified (lost by the load balancer controller,
+		// say) left the traffic bound above it: check again, so that the
+		// check resets the bound.
 		v = c.startVerification(kind, s)
 	case v1alpha1.VerificationTimedOut:
 		// A timed-out verification is final for its window. During an update
