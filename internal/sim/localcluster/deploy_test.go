@@ -60,6 +60,7 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 	slices.Sort(names)
 	want := []string{
 		"ClusterRole albrollouts",
+		"ClusterAnalysisTemplate albrollouts-system/alb-canary-health",
 		"ClusterRoleBinding albrollouts",
 		"CustomResourceDefinition analysisruns.argoproj.io",
 		"CustomResourceDefinition analysistemplates.argoproj.io",
