@@ -59,8 +59,8 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{
-		"ClusterRole albrollouts",
 		"ClusterAnalysisTemplate albrollouts-system/alb-canary-health",
+		"ClusterRole albrollouts",
 		"ClusterRoleBinding albrollouts",
 		"CustomResourceDefinition analysisruns.argoproj.io",
 		"CustomResourceDefinition analysistemplates.argoproj.io",
