@@ -10,7 +10,8 @@
 //	               Balancer Controller (the local environment)
 //	rbac/          Namespace, ServiceAccount, ClusterRole, leader-election Role, bindings
 //	manager/       the controller Deployment and its metrics Service
-//	default/       the kustomization that joins crd, rbac and manager
+//	analysis/      the ClusterAnalysisTemplates albrollouts ships (alb-canary-health)
+//	default/       the kustomization that joins crd, rbac, manager and analysis
 //
 // The files are the ones in this directory; `kubectl apply -k config/default` uses
 // them from disk.
@@ -26,7 +27,7 @@ import (
 )
 
 //go:embed crd/kustomization.yaml crd/bases/*.yaml crd/external/*.yaml
-//go:embed rbac/*.yaml manager/*.yaml default/kustomization.yaml
+//go:embed rbac/*.yaml manager/*.yaml analysis/*.yaml default/kustomization.yaml
 var files embed.FS
 
 // Kustomization is the file name that holds a directory's kustomization, not an object.
@@ -90,3 +91,9 @@ func RBAC() []File { return mustManifests("rbac") }
 
 // Manager returns the controller Deployment and its metrics Service.
 func Manager() []File { return mustManifests("manager") }
+
+// AnalysisTemplates returns the ClusterAnalysisTemplates albrollouts ships
+// (analysis/): alb-canary-health, the canary target group's 5xx ratio and p99
+// TargetResponseTime from the ALB's CloudWatch metrics. They need the
+// ClusterAnalysisTemplate CRD (RolloutCRDs) installed first.
+func AnalysisTemplates() []File { return mustManifests("analysis") }

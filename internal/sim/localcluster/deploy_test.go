@@ -59,6 +59,7 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{
+		"ClusterAnalysisTemplate albrollouts-system/alb-canary-health",
 		"ClusterRole albrollouts",
 		"ClusterRoleBinding albrollouts",
 		"CustomResourceDefinition analysisruns.argoproj.io",

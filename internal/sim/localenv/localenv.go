@@ -176,6 +176,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if err := copyFile(e.cluster.KubeconfigPath(), e.kubeconfig); err != nil {
 		return nil, err
 	}
+	if err := installAnalysisTemplates(ctx, e.cluster.RESTConfig()); err != nil {
+		return nil, err
+	}
 	targetRanges, err := podTargetRanges(o.PodCIDR)
 	if err != nil {
 		return nil, err
