@@ -295,8 +295,9 @@ type AwsResourceRef struct {
 	Name string `json:"name"`
 	// ARN of the resource.
 	ARN string `json:"arn"`
-	// FullName is the resource's name as used in CloudWatch dimensions,
-	// e.g. app/my-alb/50dc6c495c0c9188 or targetgroup/my-tg/73e2d6bc24d8a067.
+	// FullName is the resource's CloudWatch dimension value without its
+	// app/ or targetgroup/ prefix, as Argo Rollouts writes it:
+	// my-alb/50dc6c495c0c9188 or my-tg/73e2d6bc24d8a067.
 	// +optional
 	FullName string `json:"fullName,omitempty"`
 }

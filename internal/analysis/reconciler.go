@@ -124,6 +124,17 @@ func (r *Reconciler) sync(ctx context.Context, run *v1alpha1.AnalysisRun) (ctrl.
 		return r.fail(ctx, orig, run, red.text(fmt.Sprintf("Unable to resolve metric arguments: %v", err)))
 	}
 	now := r.clock.Now()
+	if run.Status.StartedAt == nil {
+		// The run starts at its first reconcile, as Argo's does: the
+		// clock of every metric's initialDelay runs from here. Written
+		// first, so that a restart keeps it.
+		t := metav1.NewTime(now)
+		run.Status.StartedAt = &t
+		if res, err := r.write(ctx, orig, run, true); err != nil || res != nil {
+			return derefResult(res), err
+		}
+		orig = run.DeepCopy()
+	}
 	tasks := planTasks(run, p.metrics, now)
 	locked := true
 	if recordStarts(run, resolved, p.dryRun, tasks, red, now) {

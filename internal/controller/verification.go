@@ -549,12 +549,12 @@ func (c *rolloutContext) recordALBStatus(res verify.Result) {
 	}
 	var albs []v1alpha1.ALBStatus
 	for _, lb := range res.LoadBalancers {
-		st := v1alpha1.ALBStatus{Ingress: lb.Ingress, LoadBalancer: v1alpha1.AwsResourceRef{Name: lb.Name, ARN: lb.ARN, FullName: lb.FullName}}
+		st := v1alpha1.ALBStatus{Ingress: lb.Ingress, LoadBalancer: v1alpha1.AwsResourceRef{Name: lb.Name, ARN: lb.ARN, FullName: argoFullName(lb.FullName, "app/")}}
 		for _, tg := range lb.TargetGroups {
 			if tg.Route != "" {
 				continue
 			}
-			ref := v1alpha1.AwsResourceRef{Name: tg.Name, ARN: tg.ARN, FullName: tg.FullName}
+			ref := v1alpha1.AwsResourceRef{Name: tg.Name, ARN: tg.ARN, FullName: argoFullName(tg.FullName, "targetgroup/")}
 			switch tg.Role {
 			case verify.RoleCanary:
 				st.CanaryTargetGroup = ref
@@ -611,4 +611,12 @@ func (c *rolloutContext) onTimedOut() {
 		return
 	}
 	c.wait(time.Second, "verification timed out: %s", msg)
+}
+
+// argoFullName is a CloudWatch dimension value as Argo Rollouts writes it
+// in status.alb: without its app/ or targetgroup/ prefix (<name>/<id>), so
+// that templates written for Argo, which add the prefix, query the right
+// dimension.
+func argoFullName(fullName, prefix string) string {
+	return strings.TrimPrefix(fullName, prefix)
 }
