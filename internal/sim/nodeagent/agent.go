@@ -38,7 +38,8 @@
 //   - An image matching the unpullable pattern (Options.UnpullableImages, the
 //     environment variable ALBROLLOUTS_UNPULLABLE_IMAGES, or
 //     DefaultUnpullableImages: "nonexistent", "does-not-exist", "notfound" in the
-//     reference) is never pulled: its container cycles through ErrImagePull and
+//     reference) is never pulled: after a first attempt of 2 s (the registry's
+//     answer, in ContainerCreating) its container cycles through ErrImagePull and
 //     ImagePullBackOff with the kubelet's back-off and never runs.
 //
 // A TimeScale below 1 speeds up probe timings (initial delay, period), hook sleeps,

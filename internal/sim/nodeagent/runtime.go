@@ -113,7 +113,7 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	started := time.Now()
 	for _, c := range rt.containers {
 		if a.unpullable(c.spec.Image) {
-			c.pullWaiting.Store(errImagePull(c.spec.Image))
+			c.pullWaiting.Store(pulling())
 			p := pod.DeepCopy()
 			go a.pullLoop(ctx, p, c, func() { a.notify(rt.key) })
 			continue
