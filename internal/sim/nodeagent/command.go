@@ -101,17 +101,9 @@ type scriptCommand struct {
 // runScript plays a script of simple commands: how long it runs and its exit code.
 func runScript(script string, errexit bool) (time.Duration, int32, bool) {
 	cmds := splitScript(script)
-	for _, c := range cmds {
-		if len(c.args) > 0 {
-			switch c.args[0] {
-			case "if", "for", "while", "until", "case", "select", "function":
-				d := scriptSleep(script)
-				if d == neverEnds {
-					return 0, 0, false
-				}
-				return d, 0, true
-			}
-		}
+	if hasControlFlow(cmds) {
+		d := scriptSleep(script)
+		return d, 0, d != neverEnds
 	}
 	var elapsed time.Duration
 	var status int32
@@ -119,108 +111,150 @@ func runScript(script string, errexit bool) (time.Duration, int32, bool) {
 		if (c.op == "&&" && status != 0) || (c.op == "||" && status == 0) {
 			continue
 		}
-		args := c.args
-		if path.Base(args[0]) == "busybox" && len(args) > 1 {
-			args = args[1:]
+		d, code, exit := simpleCommand(c.args, status)
+		if d == neverEnds {
+			return 0, 0, false
 		}
-		switch path.Base(args[0]) {
-		case "sleep":
-			d := sleepArgs(args[1:])
-			if d == neverEnds {
-				return 0, 0, false
-			}
-			elapsed = addDuration(elapsed, d)
-			status = 0
-		case "exit":
-			if len(args) > 1 {
-				n, err := strconv.Atoi(args[1])
-				if err != nil {
-					n = 2 // sh: Illegal number
-				}
-				status = int32(n & 0xff)
-			}
-			return elapsed, status, true
-		case "false":
-			status = 1
-		default: // true, :, echo, and anything else: succeeds at once
-			status = 0
-		}
+		elapsed, status = addDuration(elapsed, d), code
 		last := i == len(cmds)-1 || (cmds[i+1].op != "&&" && cmds[i+1].op != "||")
-		if errexit && status != 0 && last {
+		if exit || (errexit && status != 0 && last) {
 			return elapsed, status, true
 		}
 	}
 	return elapsed, status, true
 }
 
+// hasControlFlow reports whether a command starts with a compound command's keyword.
+func hasControlFlow(cmds []scriptCommand) bool {
+	for _, c := range cmds {
+		switch c.args[0] {
+		case "if", "for", "while", "until", "case", "select", "function":
+			return true
+		}
+	}
+	return false
+}
+
+// simpleCommand plays one command of a script: how long it takes, its status, and
+// whether it ends the script (exit). status is the status before it (exit's default).
+func simpleCommand(args []string, status int32) (time.Duration, int32, bool) {
+	if path.Base(args[0]) == "busybox" && len(args) > 1 {
+		args = args[1:]
+	}
+	switch path.Base(args[0]) {
+	case "sleep":
+		return sleepArgs(args[1:]), 0, false
+	case "exit":
+		if len(args) > 1 {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				n = 2 // sh: Illegal number
+			}
+			status = int32(n & 0xff)
+		}
+		return 0, status, true
+	case "false":
+		return 0, 1, false
+	}
+	return 0, 0, false // true, :, echo, and anything else: succeeds at once
+}
+
+// scriptScanner cuts a script into simple commands.
+type scriptScanner struct {
+	cmds   []scriptCommand
+	cur    scriptCommand
+	word   strings.Builder
+	inWord bool
+	quote  byte // the quote open, 0 outside quotes
+}
+
+func (s *scriptScanner) endWord() {
+	if s.inWord {
+		s.cur.args = append(s.cur.args, s.word.String())
+		s.word.Reset()
+		s.inWord = false
+	}
+}
+
+// endCmd ends the current command; nextOp links it to the next one.
+func (s *scriptScanner) endCmd(nextOp string) {
+	s.endWord()
+	if len(s.cur.args) == 0 {
+		// An empty command (a blank line): an && or || before it still links
+		// what follows.
+		if s.cur.op != "&&" && s.cur.op != "||" {
+			s.cur.op = nextOp
+		}
+		return
+	}
+	s.cmds = append(s.cmds, s.cur)
+	s.cur = scriptCommand{op: nextOp}
+}
+
+// escaped takes the byte after the backslash at i (a backslash-newline joins
+// lines) and returns its index.
+func (s *scriptScanner) escaped(script string, i int) int {
+	if i+1 == len(script) {
+		s.add('\\')
+		return i
+	}
+	if script[i+1] != '\n' {
+		s.add(script[i+1])
+	}
+	return i + 1
+}
+
+// quoted takes a byte inside quotes: the closing quote, or part of the word.
+func (s *scriptScanner) quoted(ch byte) {
+	if ch == s.quote {
+		s.quote = 0
+	} else {
+		s.add(ch)
+	}
+}
+
+func (s *scriptScanner) add(ch byte) {
+	s.word.WriteByte(ch)
+	s.inWord = true
+}
+
 // splitScript cuts a script into simple commands at ;, newlines, &&, || (a single
 // & or | counts as ;), outside quotes; words are split at blanks, quotes removed.
 // Parentheses and braces are dropped.
 func splitScript(script string) []scriptCommand {
-	var cmds []scriptCommand
-	cur := scriptCommand{}
-	var word strings.Builder
-	inWord := false
-	endWord := func() {
-		if inWord {
-			cur.args = append(cur.args, word.String())
-			word.Reset()
-			inWord = false
-		}
-	}
-	endCmd := func(nextOp string) {
-		endWord()
-		if len(cur.args) == 0 {
-			// An empty command (a blank line): an && or || before it still
-			// links what follows.
-			if cur.op != "&&" && cur.op != "||" {
-				cur.op = nextOp
-			}
-			return
-		}
-		cmds = append(cmds, cur)
-		cur = scriptCommand{op: nextOp}
-	}
-	var quote byte
+	var s scriptScanner
 	for i := 0; i < len(script); i++ {
-		ch := script[i]
-		if quote != 0 {
-			if ch == quote {
-				quote = 0
-			} else {
-				word.WriteByte(ch)
-			}
-			continue
-		}
-		switch ch {
-		case '\'', '"':
-			quote, inWord = ch, true
-		case '\\':
-			if i+1 < len(script) {
-				i++
-				if script[i] != '\n' {
-					word.WriteByte(script[i])
-					inWord = true
-				}
-			}
-		case ' ', '\t':
-			endWord()
-		case '(', ')', '{', '}':
-			endWord()
-		case ';', '\n':
-			endCmd(";")
-		case '&', '|':
-			if i+1 < len(script) && script[i+1] == ch {
-				endCmd(string([]byte{ch, ch}))
-				i++
-			} else {
-				endCmd(";")
-			}
-		default:
-			word.WriteByte(ch)
-			inWord = true
-		}
+		i = s.step(script, i)
 	}
-	endCmd("")
-	return cmds
+	s.endCmd("")
+	return s.cmds
+}
+
+// step scans script[i] (with what it takes after it) and returns the index of the
+// last byte it took.
+func (s *scriptScanner) step(script string, i int) int {
+	ch := script[i]
+	if s.quote != 0 {
+		s.quoted(ch)
+		return i
+	}
+	double := i+1 < len(script) && script[i+1] == ch
+	switch {
+	case ch == '\'' || ch == '"':
+		s.quote, s.inWord = ch, true
+	case ch == '\\':
+		i = s.escaped(script, i)
+	case strings.IndexByte(" \t(){}", ch) >= 0:
+		s.endWord()
+	case ch == ';' || ch == '\n':
+		s.endCmd(";")
+	case (ch == '&' || ch == '|') && double:
+		s.endCmd(string([]byte{ch, ch}))
+		i++
+	case ch == '&' || ch == '|':
+		s.endCmd(";")
+	default:
+		s.add(ch)
+	}
+	return i
 }

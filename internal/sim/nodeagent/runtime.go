@@ -169,11 +169,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			}
 		}()
 	}
-	if pod.Spec.RestartPolicy == corev1.RestartPolicyNever || pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure {
-		if run, code, ends := exitAfter(&c.spec); ends {
-			go a.runCommand(ctx, rt, c, pod.Spec.RestartPolicy, run, code, started)
-		}
-	}
+	a.startCommand(ctx, pod, rt, c, started)
 	if c.spec.ReadinessProbe != nil {
 		c.prober = &prober{
 			probe:     c.spec.ReadinessProbe,
@@ -195,6 +191,17 @@ const (
 	crashBackOffInitial = 10 * time.Second
 	crashBackOffMax     = 5 * time.Minute
 )
+
+// startCommand plays the container's command when it ends and the pod's restart
+// policy lets the container end (Never, OnFailure).
+func (a *Agent) startCommand(ctx context.Context, pod *corev1.Pod, rt *podRuntime, c *containerRuntime, started time.Time) {
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever && pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		return
+	}
+	if run, code, ends := exitAfter(&c.spec); ends {
+		go a.runCommand(ctx, rt, c, pod.Spec.RestartPolicy, run, code, started)
+	}
+}
 
 // runCommand plays the container's command (see exitAfter): it runs for run (real
 // time) from started and ends with code. Under restartPolicy Never, or when it
