@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Argo conformance: runs Argo Rollouts' own e2e suites (AWS/ALB, canary,
-# blue-green, functional) against albrollouts in the local environment and
+# blue-green, functional, analysis) against albrollouts in the local environment and
 # compares the outcome with hack/conformance/expectations.txt.
 #
 #  1. builds Argo's e2e test binary and kubectl plugin at a pinned version
@@ -14,7 +14,7 @@
 #     test that passes now (so the list only shrinks).
 #
 # Knobs (environment):
-#   CONFORMANCE_SUITES      suites to run (default: the four below)
+#   CONFORMANCE_SUITES      suites to run (default: the five below)
 #   CONFORMANCE_RUN         only tests whose Suite/Test name matches this regexp
 #                           (for iterating; the expectations of tests not run are
 #                           not checked)
@@ -32,7 +32,7 @@ start_time=$SECONDS
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 expectations="${CONFORMANCE_EXPECTATIONS:-$here/conformance/expectations.txt}"
-suites=(${CONFORMANCE_SUITES:-TestFunctionalSuite TestCanarySuite TestAWSSuite TestBlueGreenSuite})
+suites=(${CONFORMANCE_SUITES:-TestFunctionalSuite TestCanarySuite TestAWSSuite TestBlueGreenSuite TestAnalysisSuite})
 run_filter="${CONFORMANCE_RUN:-}"
 parallel="${CONFORMANCE_PARALLEL:-4}"
 time_scale="${CONFORMANCE_TIME_SCALE:-0.2}"

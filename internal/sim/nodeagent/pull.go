@@ -14,6 +14,7 @@ import (
 // when its reference matches a pattern: Options.UnpullableImages, else the
 // environment variable UnpullableImagesEnv, else DefaultUnpullableImages. Such a
 // container never runs and is never Ready; its state cycles like the kubelet's:
+// Waiting ContainerCreating during the first attempt (pullAttempt), then
 // Waiting ErrImagePull for a pull attempt, then Waiting ImagePullBackOff for a
 // back-off that doubles from 10 s up to 5 min, then ErrImagePull again on the next
 // attempt (all time-scaled). The pod gets its IP and its other containers run, as
@@ -34,10 +35,13 @@ const (
 	ReasonImagePullBackOff = "ImagePullBackOff"
 )
 
-// Kubelet pull timing: a failed attempt shows ErrImagePull until the pod worker's
-// next sync (its back-off after a failed sync, 10 s); the image back-off starts at
-// 10 s and doubles up to 5 min.
+// Kubelet pull timing: the first attempt takes the registry's answer (pullAttempt,
+// real time: the registry's, not the kubelet's, so not time-scaled), during which
+// the container is Waiting in ContainerCreating; a failed attempt shows
+// ErrImagePull until the pod worker's next sync (its back-off after a failed
+// sync, 10 s); the image back-off starts at 10 s and doubles up to 5 min.
 const (
+	pullAttempt        = 2 * time.Second
 	pullErrorHold      = 10 * time.Second
 	pullBackOffInitial = 10 * time.Second
 	pullBackOffMax     = 5 * time.Minute
@@ -68,6 +72,11 @@ func (a *Agent) unpullable(image string) bool {
 	return a.unpullableRE != nil && a.unpullableRE.MatchString(image)
 }
 
+// pulling is the waiting state during the first pull attempt.
+func pulling() *corev1.ContainerStateWaiting {
+	return &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
+}
+
 func errImagePull(image string) *corev1.ContainerStateWaiting {
 	return &corev1.ContainerStateWaiting{
 		Reason: ReasonErrImagePull,
@@ -88,11 +97,17 @@ func imagePullBackOff(image string) *corev1.ContainerStateWaiting {
 func (a *Agent) pullLoop(ctx context.Context, pod *corev1.Pod, c *containerRuntime, changed func()) {
 	image := c.spec.Image
 	backOff := pullBackOffInitial
-	for {
+	a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+	if sleepCtx(ctx, pullAttempt) != nil {
+		return
+	}
+	for first := true; ; first = false {
 		w := errImagePull(image)
 		c.pullWaiting.Store(w)
 		changed()
-		a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+		if !first {
+			a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+		}
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Failed to pull image %q: %s", image, w.Message)
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonErrImagePull)
 		if sleepCtx(ctx, scaled(pullErrorHold, a.opts.TimeScale, minScaledProbeInterval)) != nil {
