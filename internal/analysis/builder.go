@@ -347,3 +347,18 @@ func joinRules[T any](first, then []T, key func(T) string, what string) ([]T, er
 	}
 	return out, nil
 }
+
+// CheckTemplates reads the templates an analysis references (and those
+// they reference) and merges them as BuildRun would: an error names a
+// template that does not exist or a merge that fails (two metrics of one
+// name, args that disagree). The rollout controller checks every analysis
+// of a Rollout on every pass, as Argo Rollouts validates references, so a
+// missing template is an invalid spec before any run is due.
+func CheckTemplates(ctx context.Context, r client.Reader, namespace string, refs []v1alpha1.AnalysisTemplateRef) error {
+	ts, err := collectTemplates(ctx, r, namespace, refs)
+	if err != nil {
+		return err
+	}
+	_, err = mergeTemplates(ts)
+	return err
+}

@@ -334,3 +334,37 @@ func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.Ru
 	out, err := c.runGate(ctx, analysisGate{kind: kind, ra: &a.RolloutAnalysis, rec: rec})
 	return out == gatePass, err
 }
+
+// checkAnalysisTemplates records an invalid spec for each analysis of the
+// rollout whose templates cannot be read or merged (a missing template, as
+// Argo Rollouts' reference validation has it): the rollout changes nothing
+// until it is fixed, and looks again on its requeue (specError).
+func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
+	type field struct {
+		raw  *runtime.RawExtension
+		path string
+	}
+	var fields []field
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		fields = append(fields, field{cs.Analysis, "spec.strategy.canary.analysis"})
+		for i := range cs.Steps {
+			fields = append(fields, field{cs.Steps[i].Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i)})
+		}
+	}
+	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil {
+		fields = append(fields, field{bg.PrePromotionAnalysis, "spec.strategy.blueGreen.prePromotionAnalysis"}, field{bg.PostPromotionAnalysis, "spec.strategy.blueGreen.postPromotionAnalysis"})
+	}
+	for _, f := range fields {
+		a, err := decodeAnalysis(f.raw, f.path)
+		if err != nil {
+			c.specError("%v", err)
+			continue
+		}
+		if a == nil || len(a.Templates) == 0 {
+			continue
+		}
+		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates); err != nil {
+			c.specError("%s: %v", f.path, err)
+		}
+	}
+}

@@ -144,6 +144,10 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		c.finishStatus()
 		return err
 	}
+	if c.checkAnalysisTemplates(ctx); len(c.invalid) > 0 {
+		c.finishStatus()
+		return nil
+	}
 	var err error
 	switch {
 	case c.ro.Spec.Strategy.Canary != nil:

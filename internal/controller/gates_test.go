@@ -1,9 +1,11 @@
 package controller
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
@@ -257,15 +259,18 @@ func TestBlueGreenPostPromotionAnalysisGatesStable(t *testing.T) {
 // pass, nothing moves past the step before it.
 func TestCanaryAnalysisStepWithAMissingTemplateFailsClosed(t *testing.T) {
 	s := newSim(t)
-	s.canaryRollout(4, weightStep(25), v1alpha1.CanaryStep{Analysis: &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"nope"}]}`)}}, weightStep(75))
+	s.canaryRollout(4, weightStep(25), weightStep(75))
 	s.run(50, "healthy on v1", isHealthy)
-	setImage(s, "v2")
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{weightStep(25), {Analysis: &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"nope"}]}`)}}, weightStep(75)}
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
 	s.run(80, "invalid spec naming the template", func(ro *v1alpha1.Rollout) bool {
 		c := findCondition(ro, v1alpha1.ConditionInvalidSpec)
 		return c != nil && strings.Contains(c.Message, "AnalysisTemplate 'nope' not found in namespace ns")
 	})
 	s.steps(20)
-	if ro := s.rollout(); ptr.Deref(ro.Status.CurrentStepIndex, -1) > 1 || s.albWeights["web-canary"] > 25 {
+	if ro := s.rollout(); s.albWeights["web-canary"] != 0 || s.replicasOf(ro.Status.CurrentPodHash) > 0 && ro.Status.CurrentPodHash != ro.Status.StableRS {
 		t.Fatalf("moved past the analysis step: index %v, weights %v", ro.Status.CurrentStepIndex, s.albWeights)
 	}
 }
@@ -290,4 +295,26 @@ func TestPromoteSetsPausedConditionFalse(t *testing.T) {
 		}
 	}
 	t.Fatal("the Paused condition was removed at promote; kubectl wait --for=condition=Paused=False would never return")
+}
+
+// Argo Rollouts' e2e TestFixInvalidSpec: a template an analysis names that
+// does not exist is an invalid spec from the first deploy on; creating it
+// lets the rollout go on.
+func TestMissingAnalysisTemplateIsAnInvalidSpecUntilCreated(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(25))
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.Analysis = &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"later"}]}`)}
+	})
+	s.run(20, "invalid spec naming the template", func(ro *v1alpha1.Rollout) bool {
+		c := findCondition(ro, v1alpha1.ConditionInvalidSpec)
+		return c != nil && strings.Contains(c.Message, "'later' not found") && ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
+	})
+	if n := len(s.replicaSets()); n != 0 {
+		t.Fatalf("%d ReplicaSets created while the spec is invalid", n)
+	}
+	tmpl := &v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "later"}, Spec: v1alpha1.AnalysisTemplateSpec{
+		Metrics: []v1alpha1.Metric{{Name: "m", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://x"}}}}}}
+	s.must(s.c.Create(context.Background(), tmpl))
+	s.run(100, "healthy on v1", isHealthy)
 }
