@@ -18,6 +18,13 @@ ALBROLLOUTS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/albrollouts
 K8S_BINS ?= $(ALBROLLOUTS_CACHE)/k8s-v1.37.2-etcd-v3.6.16
 export K8S_BINS ALBROLLOUTS_CACHE
 
+# govulncheck's database, built once from the golang.org/x/vulndb module that the
+# Go module proxy serves (vuln.go.dev is not reached). Refresh: raise the version
+# (docs/development.md). VULNCHECK_STDLIB=fail fails on the standard library's too.
+VULNDB_VERSION   ?= v0.0.0-20261105234957-e22db6528018
+VULNDB           ?= $(ALBROLLOUTS_CACHE)/vulndb-$(VULNDB_VERSION)
+VULNCHECK_STDLIB ?= warn
+
 # Test knobs: `make test GOTEST_FLAGS=-v`, `make test FUZZTIME=30s`,
 # `make sim SEEDS=1000 FIRST=5000 SIM_FLAGS=-sim.exclude=second-rollout`.
 GOTEST_FLAGS ?=
@@ -26,7 +33,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps conformance test test-unit test-race fuzz sim bench lint linkcheck generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps conformance test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate verify-generated clean help
 
 all: build
 
@@ -75,24 +82,36 @@ sim: ## The controller's randomized simulation over SEEDS seeds from FIRST (each
 bench: ## Benchmarks: elbsim API and data plane, verification cost.
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/sim/elbsim/... ./internal/verify/... ./internal/sim/bench
 
-lint: linkcheck ## Link check, gofmt, go vet and golangci-lint (pinned in hack/tools).
+lint: linkcheck ## Link check, gofmt, go vet, golangci-lint and govulncheck (pinned in hack/tools).
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
 	  if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS) golangci-lint run ./...
+	$(MAKE) --no-print-directory vulncheck
+
+# govulncheck in its default symbol mode: only vulnerable functions that the
+# code calls count. hack/vulncheck prints one line each and fails on a required
+# module's; the standard library's are the Go toolchain's and only warned of.
+vulncheck: $(VULNDB)/index/modules.json ## Fail on a known vulnerability the code reaches in a dependency (govulncheck, offline database).
+	$(TOOLS) govulncheck -db file://$(VULNDB) -format json ./... | $(GO) run ./hack/vulncheck report -stdlib=$(VULNCHECK_STDLIB)
+
+$(VULNDB)/index/modules.json:
+	$(GO) run ./hack/vulncheck db -go $(GO) -version $(VULNDB_VERSION) -out $(VULNDB)
 
 # README.md and docs/**/*.md: every relative link's file exists, every #anchor
 # is a heading of its target (GitHub's slugs). Part of test and lint; under a second.
 linkcheck: ## Fail on a broken relative link or #anchor in README.md and docs/.
 	$(GO) run ./hack/linkcheck
 
-# hack/crd-quantities lets the CRD's resource quantities take a number (cpu: 0.001),
-# as Argo's CRD does; controller-gen's int-or-string schema takes only integers.
+# hack/crd-quantities lets the CRDs' resource quantities (the Rollout's pod template,
+# the analysis kinds' Job provider) take a number (cpu: 0.001), as Argo's CRDs do; controller-gen's int-or-string schema takes only integers.
 generate: ## Regenerate deepcopy code and CRDs from api/.
 	$(TOOLS) controller-gen object paths=./api/... \
 	  crd:crdVersions=v1,generateEmbeddedObjectMeta=true,maxDescLen=0 paths=./api/... \
 	  output:crd:artifacts:config=config/crd/bases
-	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml
+	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml \
+	  config/crd/bases/argoproj.io_analysisruns.yaml config/crd/bases/argoproj.io_analysistemplates.yaml \
+	  config/crd/bases/argoproj.io_clusteranalysistemplates.yaml
 
 verify-generated: generate ## Fail when generated files are stale.
 	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \

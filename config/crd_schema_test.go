@@ -274,9 +274,8 @@ var argoKinds = []argoKind{
 
 // The CRDs the binary installs include Argo's Experiment, AnalysisRun,
 // AnalysisTemplate and ClusterAnalysisTemplate, named and scoped as Argo
-// names them, with a structural schema that keeps whatever spec and status
-// they are given (nothing implements analysis yet) and, as in Argo, no status
-// subresource.
+// names them, with a structural schema that takes Argo's objects and, as in
+// Argo, no status subresource.
 func TestArgoKindCRDsShipped(t *testing.T) {
 	crds := map[string]*apiextensionsv1.CustomResourceDefinition{}
 	for _, f := range RolloutCRDs() {

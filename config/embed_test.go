@@ -78,6 +78,7 @@ func TestAccessorsReturnObjects(t *testing.T) {
 			"Role/albrollouts-leader-election", "RoleBinding/albrollouts-leader-election", "ServiceAccount/albrollouts",
 		}},
 		{"Manager", Manager(), []string{"Deployment/albrollouts-controller", "Service/albrollouts-controller-metrics"}},
+		{"AnalysisTemplates", AnalysisTemplates(), []string{"ClusterAnalysisTemplate/alb-canary-health"}},
 	}
 	for _, c := range cases {
 		if got := kinds(c.files); !slices.Equal(got, c.want) {
@@ -93,7 +94,7 @@ func TestAccessorsReturnObjects(t *testing.T) {
 // lists exactly the files the accessors return, and nothing on disk is left out of
 // the embedding (a .yml file, say).
 func TestKustomizationsListTheEmbeddedFiles(t *testing.T) {
-	for dir, embedded := range map[string][]File{"rbac": RBAC(), "manager": Manager(), "crd": RolloutCRDs()} {
+	for dir, embedded := range map[string][]File{"rbac": RBAC(), "manager": Manager(), "crd": RolloutCRDs(), "analysis": AnalysisTemplates()} {
 		raw, err := files.ReadFile(path.Join(dir, Kustomization))
 		if err != nil {
 			t.Fatal(err)
@@ -116,7 +117,7 @@ func TestKustomizationsListTheEmbeddedFiles(t *testing.T) {
 			t.Errorf("%s/%s lists %v; the binary embeds %v", dir, Kustomization, listed, have)
 		}
 	}
-	for _, dir := range []string{"crd/bases", "crd/external", "rbac", "manager", "default"} {
+	for _, dir := range []string{"crd/bases", "crd/external", "rbac", "manager", "analysis", "default"} {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Argo conformance: runs Argo Rollouts' own e2e suites (AWS/ALB, canary,
-# blue-green, functional) against albrollouts in the local environment and
+# blue-green, functional, analysis) against albrollouts in the local environment and
 # compares the outcome with hack/conformance/expectations.txt.
 #
 #  1. builds Argo's e2e test binary and kubectl plugin at a pinned version
@@ -14,7 +14,7 @@
 #     test that passes now (so the list only shrinks).
 #
 # Knobs (environment):
-#   CONFORMANCE_SUITES      suites to run (default: the four below)
+#   CONFORMANCE_SUITES      suites to run (default: the five below)
 #   CONFORMANCE_RUN         only tests whose Suite/Test name matches this regexp
 #                           (for iterating; the expectations of tests not run are
 #                           not checked)
@@ -26,6 +26,8 @@
 #   CONFORMANCE_RUN_SKIPPED=1  also run the tests listed as skip (expected to fail)
 #   CONFORMANCE_WAIT        Argo's E2E_WAIT_TIMEOUT in seconds (default 90)
 #   CONFORMANCE_DIR         work directory for logs (default: a new /tmp dir)
+#   CONFORMANCE_METRICS     the controller's metrics address (default Argo's 127.0.0.1:8090;
+#                           another lets two runs share a machine)
 #   ARGO_ROLLOUTS_VERSION   Argo Rollouts version (default: see argo-rollouts-build.sh)
 set -euo pipefail
 
@@ -33,11 +35,12 @@ start_time=$SECONDS
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 expectations="${CONFORMANCE_EXPECTATIONS:-$here/conformance/expectations.txt}"
-suites=(${CONFORMANCE_SUITES:-TestFunctionalSuite TestCanarySuite TestAWSSuite TestBlueGreenSuite})
+suites=(${CONFORMANCE_SUITES:-TestFunctionalSuite TestCanarySuite TestAWSSuite TestBlueGreenSuite TestAnalysisSuite})
 run_filter="${CONFORMANCE_RUN:-}"
 parallel="${CONFORMANCE_PARALLEL:-4}"
 time_scale="${CONFORMANCE_TIME_SCALE:-1}"
 wait_timeout="${CONFORMANCE_WAIT:-90}"
+metrics_addr="${CONFORMANCE_METRICS:-127.0.0.1:8090}"
 instance_id="argo-rollouts-e2e"
 albrollouts="${ALBROLLOUTS_BIN:-$repo/bin/albrollouts}"
 
@@ -104,7 +107,7 @@ log "local environment up in $((SECONDS - env_start))s; elbsim at $endpoint"
 AWS_ACCESS_KEY_ID=AKIALOCALALBROLLOUTS AWS_SECRET_ACCESS_KEY=local-albrollouts-secret AWS_REGION=us-east-1 \
   nice "$albrollouts" controller --kubeconfig "$kubeconfig" --instance-id "$instance_id" \
   --aws-verify-target-group --aws-region us-east-1 --aws-endpoint-url "$endpoint" \
-  --metrics-bind-address 127.0.0.1:8090 --health-probe-bind-address 0 >"$work/controller.log" 2>&1 &
+  --metrics-bind-address "$metrics_addr" --health-probe-bind-address 0 >"$work/controller.log" 2>&1 &
 pids+=($!)
 sleep 2
 kill -0 "${pids[1]}" 2>/dev/null || { log "the controller exited:"; tail -n 30 "$work/controller.log" >&2; exit 1; }

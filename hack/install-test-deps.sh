@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite uses: Debian's AWS CLI (elbsim is
-# checked against it as an independent client) and iproute2 (the end-to-end
-# suite's second pass runs in a private network namespace), then builds Argo
-# Rollouts' kubectl plugin into the cache (hack/argo-rollouts-build.sh plugin).
+# checked against it as an independent client), iproute2 (the end-to-end
+# suite's second pass runs in a private network namespace) and Prometheus (the
+# local environment's --with-prometheus and its tests run Debian's server; the
+# package's service is not needed and, where policy-rc.d forbids it, not
+# started), then builds Argo Rollouts' kubectl plugin into the cache
+# (hack/argo-rollouts-build.sh plugin).
 # kubectl is optional. Idempotent; runs apt-get and the build only when
 # something is missing.
 set -euo pipefail
@@ -10,6 +13,7 @@ set -euo pipefail
 need=()
 dpkg -s awscli >/dev/null 2>&1 || need+=(awscli)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+dpkg -s prometheus >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "install-test-deps: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2

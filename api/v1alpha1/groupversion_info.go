@@ -6,7 +6,7 @@
 // status.verification block that explains what is being verified and why it has
 // (not yet) succeeded.
 //
-// Argo fields albrollouts does not implement (analysis, experiments, workloadRef,
+// Argo fields albrollouts does not implement (analysis, experiments,
 // traffic routers other than ALB, ...) are kept verbatim in the object (their
 // schema preserves unknown fields) so nothing a user wrote is silently dropped;
 // Rollout.UnsupportedFields lists the ones a spec uses.
@@ -39,7 +39,10 @@ const (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{})
+	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{},
+		&AnalysisTemplate{}, &AnalysisTemplateList{},
+		&ClusterAnalysisTemplate{}, &ClusterAnalysisTemplateList{},
+		&AnalysisRun{}, &AnalysisRunList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -20,6 +20,7 @@ const (
 	ReasonRolloutNotHealthy        = "RolloutNotHealthy"
 	ReasonInvalidSpec              = "InvalidSpec"
 	ReasonUnsupportedFields        = "UnsupportedFields"
+	ReasonServicePortPending       = "ServicePortPending"
 	ReasonRolloutAddedToInformer   = "RolloutAddedToInformer"
 	ReasonRolloutUpdated           = "RolloutUpdated"
 	ReasonRolloutRetry             = "RolloutRetry"
@@ -51,4 +52,25 @@ const (
 	// Safety.
 	ReasonGateNotEvaluated   = "GateNotEvaluated"
 	ReasonUnsafeWriteRefused = "UnsafeWriteRefused"
+
+	// Analysis: events on an AnalysisRun (Argo's "AnalysisRun<Phase>" when
+	// it completes, "Metric<Phase>" when one of its metrics does). The rollout
+	// controller uses the same AnalysisRun<Phase> reasons on the Rollout.
+	ReasonAnalysisRunSuccessful   = "AnalysisRunSuccessful"
+	ReasonAnalysisRunFailed       = "AnalysisRunFailed"
+	ReasonAnalysisRunError        = "AnalysisRunError"
+	ReasonAnalysisRunInconclusive = "AnalysisRunInconclusive"
+	ReasonMetricSuccessful        = "MetricSuccessful"
+	ReasonMetricFailed            = "MetricFailed"
+	ReasonMetricError             = "MetricError"
+	ReasonMetricInconclusive      = "MetricInconclusive"
+	// On the Rollout: a run it created, and one it terminated.
+	ReasonAnalysisRunCreated    = "AnalysisRunCreated"
+	ReasonAnalysisRunTerminated = "AnalysisRunTerminated"
 )
+
+// AnalysisRunReason is the event reason of a run that completed in phase.
+func AnalysisRunReason(phase AnalysisPhase) string { return "AnalysisRun" + string(phase) }
+
+// MetricReason is the event reason of a metric that completed in phase.
+func MetricReason(phase AnalysisPhase) string { return "Metric" + string(phase) }

@@ -85,26 +85,21 @@ func (c *CanaryStrategy) ActionService() string {
 func (r *Rollout) UnsupportedFields() []string {
 	var u unsupported
 	s := &r.Spec
-	u.raw("spec.workloadRef", s.WorkloadRef)
 	u.raw("spec.rollbackWindow", s.RollbackWindow)
 	u.raw("spec.analysis", s.Analysis)
 
 	if bg := s.Strategy.BlueGreen; bg != nil {
 		const p = "spec.strategy.blueGreen."
-		u.raw(p+"prePromotionAnalysis", bg.PrePromotionAnalysis)
-		u.raw(p+"postPromotionAnalysis", bg.PostPromotionAnalysis)
 		u.raw(p+"antiAffinity", bg.AntiAffinity)
 	}
 
 	if c := s.Strategy.Canary; c != nil {
 		const p = "spec.strategy.canary."
 		u.set(p+"minPodsPerReplicaSet", c.MinPodsPerReplicaSet != nil)
-		u.raw(p+"analysis", c.Analysis)
 		u.raw(p+"antiAffinity", c.AntiAffinity)
 		for i, st := range c.Steps {
 			sp := fmt.Sprintf("%ssteps[%d].", p, i)
 			u.raw(sp+"experiment", st.Experiment)
-			u.raw(sp+"analysis", st.Analysis)
 			u.raw(sp+"setMirrorRoute", st.SetMirrorRoute)
 			u.raw(sp+"plugin", st.Plugin)
 		}

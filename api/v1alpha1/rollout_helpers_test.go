@@ -41,7 +41,6 @@ spec:
 		t.Fatal(err)
 	}
 	want := []string{
-		"spec.workloadRef",
 		"spec.strategy.canary.minPodsPerReplicaSet",
 		"spec.strategy.canary.steps[1].setMirrorRoute",
 		"spec.strategy.canary.steps[2].plugin",
@@ -67,10 +66,11 @@ spec:
 
 	bg := &Rollout{Spec: RolloutSpec{Strategy: RolloutStrategy{BlueGreen: &BlueGreenStrategy{
 		ActiveService:        "a",
-		PrePromotionAnalysis: &runtime.RawExtension{Raw: []byte(`{"templates":[]}`)},
+		PrePromotionAnalysis: &runtime.RawExtension{Raw: []byte(`{"templates":[]}`)}, // implemented
+		AntiAffinity:         &runtime.RawExtension{Raw: []byte(`{"requiredDuringSchedulingIgnoredDuringExecution":{}}`)},
 		ActiveMetadata:       &runtime.RawExtension{Raw: []byte(`null`)}, // JSON null counts as unset
 	}}}}
-	if got := bg.UnsupportedFields(); !slices.Equal(got, []string{"spec.strategy.blueGreen.prePromotionAnalysis"}) {
+	if got := bg.UnsupportedFields(); !slices.Equal(got, []string{"spec.strategy.blueGreen.antiAffinity"}) {
 		t.Errorf("blue-green UnsupportedFields() = %v", got)
 	}
 	if got := (&Rollout{}).UnsupportedFields(); got != nil {

@@ -80,11 +80,13 @@ type RolloutSpec struct {
 	// apply), then status.restartedAt is set to this value.
 	// +optional
 	RestartAt *metav1.Time `json:"restartAt,omitempty"`
-	// WorkloadRef takes the pod template from another workload (Argo field; not implemented).
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
+	// WorkloadRef takes the pod template (and, when spec.selector is unset,
+	// the selector) from a Deployment in the rollout's namespace, read at
+	// every reconcile and never written into the Rollout; spec.template
+	// must then be empty. An update is made by changing the Deployment's
+	// pod template.
 	// +optional
-	WorkloadRef *runtime.RawExtension `json:"workloadRef,omitempty"`
+	WorkloadRef *ObjectRef `json:"workloadRef,omitempty"`
 	// RollbackWindow fast-tracks rollbacks to recent revisions (Argo field; not implemented).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
@@ -95,6 +97,45 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	Analysis *runtime.RawExtension `json:"analysis,omitempty"`
+
+	// TemplateResolvedFromRef is set, in memory only, when Template and
+	// Selector were filled from the workload WorkloadRef names (never
+	// serialized, as in Argo Rollouts).
+	TemplateResolvedFromRef bool `json:"-"`
+}
+
+// Values of ObjectRef.ScaleDown.
+const (
+	// ScaleDownNever leaves the referenced Deployment as it is (the default).
+	ScaleDownNever = "never"
+	// ScaleDownOnSuccess scales the Deployment to 0 once the rollout is healthy.
+	ScaleDownOnSuccess = "onsuccess"
+	// ScaleDownProgressively scales the Deployment down as the rollout's pods
+	// become available, and to 0 once the rollout is healthy.
+	ScaleDownProgressively = "progressively"
+)
+
+// ObjectRef names the workload a Rollout takes its pod template from
+// (spec.workloadRef, Argo Rollouts' shape). albrollouts supports
+// apiVersion apps/v1, kind Deployment.
+type ObjectRef struct {
+	// APIVersion of the workload: apps/v1.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Kind of the workload: Deployment.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name of the workload, in the rollout's namespace.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// ScaleDown says what happens to the Deployment's own pods: never
+	// (default) leaves them; onsuccess scales the Deployment to 0 once the
+	// rollout is healthy; progressively scales it down as the rollout's
+	// pods become available. A Service an ALB routes to that selects the
+	// Deployment's pods holds the scale-down until the rollout's pods are
+	// healthy in its target groups.
+	// +optional
+	ScaleDown string `json:"scaleDown,omitempty"`
 }
 
 // RolloutStrategy holds exactly one of canary or blueGreen.
@@ -177,12 +218,12 @@ type BlueGreenStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`
-	// PrePromotionAnalysis (Argo field; not implemented).
+	// PrePromotionAnalysis gates the switch on an AnalysisRun (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
 	PrePromotionAnalysis *runtime.RawExtension `json:"prePromotionAnalysis,omitempty"`
-	// PostPromotionAnalysis (Argo field; not implemented).
+	// PostPromotionAnalysis runs after the switch; a failure switches back (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
@@ -315,7 +356,8 @@ type CanaryStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MinPodsPerReplicaSet *int32 `json:"minPodsPerReplicaSet,omitempty"`
-	// Analysis is a background analysis (Argo field; not implemented).
+	// Analysis is the background analysis: an AnalysisRun beside the steps from its
+	// startingStep on (Argo's RolloutAnalysisBackground, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional
@@ -369,7 +411,7 @@ type CanaryStep struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	Experiment *runtime.RawExtension `json:"experiment,omitempty"`
-	// Analysis (Argo field; not implemented).
+	// Analysis completes the step when its AnalysisRun succeeds (Argo's RolloutAnalysis, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	// +optional

@@ -36,6 +36,9 @@ const (
 	ConditionHealthy         = "Healthy"
 	ConditionUnsupported     = "UnsupportedFields" // True while the spec uses fields albrollouts ignores
 	ConditionTrafficVerified = "TrafficVerified"   // status of the last ALB traffic-shift verification
+	// ConditionServicePortPending is True while the canary's action forwards
+	// to another Service port than trafficRouting.alb.servicePort.
+	ConditionServicePortPending = "ServicePortPending"
 )
 
 // RolloutStatus is the observed state of a Rollout.
@@ -54,6 +57,11 @@ type RolloutStatus struct {
 	// A string, as in Argo Rollouts, so Argo tooling can read it.
 	// +optional
 	ObservedGeneration string `json:"observedGeneration,omitempty"`
+	// WorkloadObservedGeneration is the metadata.generation of the Deployment
+	// spec.workloadRef names that the controller last acted on (a string, as
+	// in Argo Rollouts); empty without workloadRef.
+	// +optional
+	WorkloadObservedGeneration string `json:"workloadObservedGeneration,omitempty"`
 	// CurrentPodHash is the pod-template hash of the desired (newest) ReplicaSet.
 	// +optional
 	CurrentPodHash string `json:"currentPodHash,omitempty"`
@@ -183,6 +191,9 @@ type CanaryStatus struct {
 	// +kubebuilder:validation:Enum=ping;pong
 	// +optional
 	StablePingPong string `json:"stablePingPong,omitempty"`
+	// CurrentStepAnalysisRunStatus is the run of the current analysis step.
+	// +optional
+	CurrentStepAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentStepAnalysisRunStatus,omitempty"`
 	// CurrentBackgroundAnalysisRunStatus is the background analysis
 	// (spec.strategy.canary.analysis) of the update.
 	// +optional
@@ -284,8 +295,9 @@ type AwsResourceRef struct {
 	Name string `json:"name"`
 	// ARN of the resource.
 	ARN string `json:"arn"`
-	// FullName is the resource's name as used in CloudWatch dimensions,
-	// e.g. app/my-alb/50dc6c495c0c9188 or targetgroup/my-tg/73e2d6bc24d8a067.
+	// FullName is the resource's CloudWatch dimension value without its
+	// app/ or targetgroup/ prefix, as Argo Rollouts writes it:
+	// my-alb/50dc6c495c0c9188 or my-tg/73e2d6bc24d8a067.
 	// +optional
 	FullName string `json:"fullName,omitempty"`
 }

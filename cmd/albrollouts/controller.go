@@ -27,8 +27,10 @@ func runLocalController(ctx context.Context, env *localenv.Env) error {
 		Options:        controller.Options{VerifyByDefault: true},
 		AWSRegion:      localenv.DefaultRegion,
 		AWSEndpointURL: env.ELBV2Endpoint(),
-		ELBV2:          elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
-		Logger:         ctrl.Log.WithName("rollout-controller"),
+		// elbsim serves CloudWatch beside ELBv2, on the same endpoint.
+		CloudWatchEndpointURL: env.ELBV2Endpoint(),
+		ELBV2:                 elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
+		Logger:                ctrl.Log.WithName("rollout-controller"),
 	})
 	if err != nil {
 		return err

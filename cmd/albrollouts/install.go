@@ -55,7 +55,9 @@ config/default builds (kubectl apply -k config/default): the albrollouts-system
 Namespace, the Rollout CRD (and the CRDs of Argo's Experiment, AnalysisRun,
 AnalysisTemplate and ClusterAnalysisTemplate, which Argo's kubectl plugin lists),
 the controller's ServiceAccount and least-privilege RBAC, the controller Deployment
-and its metrics Service. Pipe it to kubectl:
+and its metrics Service, and the ClusterAnalysisTemplate alb-canary-health (the
+canary target group's 5xx ratio and p99 response time from CloudWatch). Pipe it
+to kubectl:
 
   albrollouts install --aws-region eu-west-1 \
     --role-arn arn:aws:iam::123456789012:role/albrollouts | kubectl apply -f -
@@ -128,7 +130,7 @@ func (o installOptions) validate() error {
 func renderInstall(o installOptions) ([]*unstructured.Unstructured, error) {
 	files := config.RolloutCRDs()
 	if !o.crdsOnly {
-		files = slices.Concat(files, config.RBAC(), config.Manager())
+		files = slices.Concat(files, config.RBAC(), config.Manager(), config.AnalysisTemplates())
 	}
 	var objs []*unstructured.Unstructured
 	for _, f := range files {
@@ -157,7 +159,7 @@ func renderInstall(o installOptions) ([]*unstructured.Unstructured, error) {
 // applyOrder ranks kinds so that what others refer to comes first.
 func applyOrder(kind string) int {
 	order := []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "Role",
-		"ClusterRoleBinding", "RoleBinding", "Service", "Deployment"}
+		"ClusterRoleBinding", "RoleBinding", "Service", "Deployment", "ClusterAnalysisTemplate"}
 	if i := slices.Index(order, kind); i >= 0 {
 		return i
 	}

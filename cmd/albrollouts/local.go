@@ -69,6 +69,8 @@ func newLocalUpCmd() *cobra.Command {
 	f.StringVar(&o.PodCIDR, "pod-cidr", "", "range of pod IPs: loopback (default 127.1.0.0/16), or a range local to this machine, e.g. routed to lo in a private network namespace (then EndpointSlices are published)")
 	f.StringVar(&o.UnpullableImages, "unpullable-images", "", "regular expression of image references that cannot be pulled (ErrImagePull, ImagePullBackOff); default $"+nodeagent.UnpullableImagesEnv+", else references containing nonexistent, does-not-exist or notfound; - for none")
 	f.BoolVar(&withController, "with-controller", false, "also run the rollout controller")
+	f.BoolVar(&o.WithPrometheus, "with-prometheus", false, "also run a Prometheus server (Debian's prometheus package) scraping elbsim's data-plane metrics every second")
+	f.StringVar(&o.PrometheusListen, "prometheus-listen", localenv.DefaultPrometheusListen, "loopback address of Prometheus's HTTP API, with --with-prometheus")
 	return cmd
 }
 
@@ -93,6 +95,10 @@ func runLocalUp(ctx context.Context, out io.Writer, o localenv.Options) error {
 	p("  ELBv2 API (elbsim): %s\n", env.ELBV2Endpoint())
 	p("  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s \\\n    aws elbv2 describe-load-balancers --endpoint-url %s --region %s\n\n",
 		localenv.DummyAccessKey, localenv.DummySecretKey, env.ELBV2Endpoint(), localenv.DefaultRegion)
+	if u := env.PrometheusURL(); u != "" {
+		p("  Prometheus: %s (scrapes %s/_elbsim/metrics every second)\n", u, env.ELBV2Endpoint())
+		p("  curl -s %s/api/v1/query --data-urlencode 'query=sum by (target_group, code_class) (rate(elbsim_alb_requests_total[30s]))'\n\n", u)
+	}
 	p("ALB listener URLs are printed below as they come up (also: curl %s/_elbsim/listeners).\n", env.ELBV2Endpoint())
 	p("Press Ctrl-C to stop.\n\n")
 	<-ctx.Done()

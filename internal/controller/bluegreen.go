@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
@@ -100,7 +101,10 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 	}
 	promoted, desiredNew := false, c.replicas()
 	if c.mode == modeProgress {
-		promoted, desiredNew = c.blueGreenPromotion(t)
+		var err error
+		if promoted, desiredNew, err = c.blueGreenPromotion(ctx, t); err != nil {
+			return err
+		}
 		if c.staleWidening(t) {
 			// The active Service, widened for a switch the new template
 			// replaced, selects every pod of the rollout: it goes back to
@@ -152,9 +156,8 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		// verified: the switch is done. The old ReplicaSet stays stable
 		// (and scaled up, for an abort) until the post-promotion analysis
 		// gate is passed.
-		if bg := c.ro.Spec.Strategy.BlueGreen; bg.PostPromotionAnalysis != nil && !c.status.PromoteFull &&
-			!c.recordGate(&c.status.BlueGreen.PostPromotionAnalysisRunStatus, "the post-promotion analysis (spec.strategy.blueGreen.postPromotionAnalysis)") {
-			return nil
+		if pass, err := c.promotionAnalysis(ctx, analysis.KindPostPromotion); !pass || err != nil {
+			return err
 		}
 		// The old ReplicaSet's scale-down delay starts on the next pass,
 		// now that it is no longer stable.
@@ -209,14 +212,14 @@ func (c *rolloutContext) recordSelectors(t *bgTraffic) {
 // promoted; with autoPromotionSeconds it pauses that long. With
 // previewReplicaCount the preview runs that many pods until the pause is over
 // (scaleUpPreviewCheckPoint), then grows to full size before the switch.
-func (c *rolloutContext) blueGreenPromotion(t *bgTraffic) (bool, int32) {
+func (c *rolloutContext) blueGreenPromotion(ctx context.Context, t *bgTraffic) (bool, int32, error) {
 	bg := c.ro.Spec.Strategy.BlueGreen
 	replicas := c.replicas()
 	if c.status.PromoteFull || c.switchStarted(t) {
 		// promote --full, or a switch already under way (a restart, a
 		// retry mid-switch): no pause, full size.
 		c.removeBlueGreenPause()
-		return true, replicas
+		return true, replicas, nil
 	}
 	desired := replicas
 	checkpoint := c.status.BlueGreen.ScaleUpPreviewCheckPoint
@@ -226,23 +229,22 @@ func (c *rolloutContext) blueGreenPromotion(t *bgTraffic) (bool, int32) {
 	}
 	if !replicaset.Settled(c.newRS) || replicaset.Replicas(c.newRS) != desired || replicaset.Available(c.newRS) < desired {
 		c.wait(0, "waiting for the new ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), desired)
-		return false, desired
+		return false, desired, nil
 	}
-	if bg.PrePromotionAnalysis != nil &&
-		!c.recordGate(&c.status.BlueGreen.PrePromotionAnalysisRunStatus, "the pre-promotion analysis (spec.strategy.blueGreen.prePromotionAnalysis)") {
-		return false, desired
+	if pass, err := c.promotionAnalysis(ctx, analysis.KindPrePromotion); !pass || err != nil {
+		return false, desired, err
 	}
 	if !c.blueGreenPauseDone() {
-		return false, desired
+		return false, desired, nil
 	}
 	if desired != replicas {
 		// The pause is over: the preview grows to full size before the switch.
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = true
 		c.progressed = true
 		c.wait(0, "scaling the new ReplicaSet %s to %d pods before the switch", c.newRS.Name, replicas)
-		return false, replicas
+		return false, replicas, nil
 	}
-	return true, replicas
+	return true, replicas, nil
 }
 
 // blueGreenPauseDone runs the BlueGreenPause and reports whether it is over:

@@ -356,6 +356,12 @@ func (c *rolloutContext) runFresh(ctx context.Context, kind v1alpha1.Verificatio
 
 // ----- Service-selector mode -----
 
+// forwardedTo reports whether an action the rollout does not write forwards
+// production traffic to the Service (observed.forwards).
+func (c *rolloutContext) forwardedTo(service string) bool {
+	return slices.ContainsFunc(c.obs.forwards, func(f foreignForward) bool { return f.service == service })
+}
+
 // plainSpec verifies a Service that Ingress paths name directly: all of the
 // rule's traffic goes to its target group, and the pods (the Service's own,
 // or with requireHealthy the given ones among possibly more) are healthy in it.
@@ -385,6 +391,15 @@ func plainSpec(ings []*networkingv1.Ingress, port backendPort, role verify.Role,
 // selector moves at once, as Argo Rollouts moves it.
 func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffic, goal bgGoal) (bool, error) {
 	if t.previewSvc != nil && (!t.previewPinned || t.previewSel != goal.preview) && replicaset.FindByHash(c.obs.rss, goal.preview) != nil {
+		if c.verifying() && c.forwardedTo(t.previewSvc.Name) && !c.scaledToZero() {
+			// An action the rollout does not write (a canary's, left from
+			// before a switch of strategy) sends the preview Service
+			// production traffic: it moves widen, verify, narrow.
+			sel := t.previewSvc.Spec.Selector[replicaset.HashLabel]
+			ok := func() (bool, error) { return true, nil }
+			return false, c.movePlain(ctx, plainMove{svc: t.previewSvc, role: "preview", sel: sel, goal: goal.preview,
+				narrowing: sel == "" && c.subsetOf(t.previewSvc, goal.preview), current: ok, gaining: ok})
+		}
 		return false, c.switchService(ctx, t.previewSvc, goal.preview, "preview")
 	}
 	if !c.verifying() || len(t.activeIngs) == 0 {
@@ -399,6 +414,9 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 	}
 	if pinnedToGoal {
 		spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsSelectedBy(t.activeSvc), false)
+		if c.forwardedTo(t.activeSvc.Name) {
+			spec.onHealth() // an action the rollout does not write: its weights are its writer's
+		}
 		out, err := c.runVerification(ctx, goal.kind, spec)
 		return out == outcomeVerified, err
 	}
@@ -498,6 +516,9 @@ func (c *rolloutContext) previewGate(ctx context.Context, t *bgTraffic, fresh bo
 		return false, false, nil
 	}
 	spec := plainSpec(t.previewIngs, t.previewPort, verify.RolePreview, t.previewSvc, c.newHash, c.obs.podsSelectedBy(t.previewSvc), false)
+	if c.forwardedTo(t.previewSvc.Name) {
+		spec.onHealth() // an action the rollout does not write: its weights are its writer's
+	}
 	run := c.runVerification
 	if fresh {
 		run = c.runFresh
@@ -834,6 +855,9 @@ func (c *rolloutContext) blueGreenRestartGate(t *bgTraffic) func(context.Context
 			}
 		case len(t.activeIngs) > 0:
 			spec = plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.obs.podsSelectedBy(t.activeSvc), true)
+			if c.forwardedTo(t.activeSvc.Name) {
+				spec.onHealth() // an action the rollout does not write: its weights are its writer's
+			}
 		default:
 			return true, nil
 		}

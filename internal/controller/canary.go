@@ -85,10 +85,16 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 			c.status.CurrentStepIndex = ptr.To(int32(0))
 		}
 	}
-	if cs.TrafficRouting == nil {
-		return c.canaryBasic(ctx)
+	if err := c.backgroundAnalysis(ctx); err != nil {
+		return err
 	}
-	return c.canaryALB(ctx)
+	var err error
+	if cs.TrafficRouting == nil {
+		err = c.canaryBasic(ctx)
+	} else {
+		err = c.canaryALB(ctx)
+	}
+	return err
 }
 
 func (c *rolloutContext) canaryMode() mode {
@@ -199,13 +205,7 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 		c.status.CurrentStepIndex = ptr.To(int32(n))
 	}
 	i = min(max(i, 0), n)
-	// A background analysis that cannot be evaluated holds traffic where
-	// the step before its startingStep left it, until a user promotes.
 	at := i
-	held := c.mode == modeProgress && c.backgroundGatePending(i)
-	if held {
-		at = i - 1
-	}
 	goal, err := c.canaryGoal(t, at)
 	if err != nil {
 		c.specError("%v", err)
@@ -248,14 +248,12 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if c.mode != modeProgress {
 		return nil
 	}
-	if held {
-		if c.backgroundGate(i) {
-			c.after(10 * time.Millisecond)
-		}
-		return nil
-	}
 	if i < n {
-		if c.completeStep(&cs.Steps[i], i, goal) {
+		done, err := c.completeStep(ctx, &cs.Steps[i], i, goal)
+		if err != nil {
+			return err
+		}
+		if done {
 			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
 			c.normal(v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
 			c.progressed = true
@@ -355,26 +353,31 @@ func (c *rolloutContext) stepGoal(t *trafficState, i int) (trafficGoal, error) {
 }
 
 // completeStep reports whether step i is done, traffic being at its goal.
-func (c *rolloutContext) completeStep(st *v1alpha1.CanaryStep, i int, goal trafficGoal) bool {
-	if !c.backgroundGate(i) {
-		return false
+func (c *rolloutContext) completeStep(ctx context.Context, st *v1alpha1.CanaryStep, i int, goal trafficGoal) (bool, error) {
+	if st.Analysis == nil && c.hasPauseCondition(v1alpha1.PauseReasonInconclusiveAnalysisRun) {
+		// The background analysis is inconclusive: no step completes
+		// until a user promotes (or aborts).
+		c.wait(0, "the background analysis is inconclusive: promote to go on, or abort")
+		return false, nil
 	}
 	switch {
 	case st.SetWeight != nil, st.SetCanaryScale != nil:
 		want := replicaset.Replicas(c.newRS)
 		if !replicaset.Settled(c.newRS) || replicaset.Available(c.newRS) < want {
 			c.wait(0, "waiting for ReplicaSet %s: %d/%d pods available", c.newRS.Name, replicaset.Available(c.newRS), want)
-			return false
+			return false, nil
 		}
-		return true
+		return true, nil
 	case st.Pause != nil:
-		return c.pauseStep(st.Pause)
+		return c.pauseStep(st.Pause), nil
 	case st.SetHeaderRoute != nil:
-		return true
+		return true, nil
+	case st.Analysis != nil:
+		return c.stepAnalysis(ctx, st, i)
 	default:
-		// analysis, experiment, plugin: a gate that cannot be evaluated
-		// fails closed.
-		return c.stepGate(st, i)
+		// experiment, plugin: a gate that cannot be evaluated fails
+		// closed.
+		return c.stepGate(st, i), nil
 	}
 }
 

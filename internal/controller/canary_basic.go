@@ -51,10 +51,12 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	// Grow first, within maxSurge; shrink only what keeps enough available.
 	total := int32(0)
 	for _, rs := range c.obs.rss {
-		if rs != c.newRS && rs != c.stableRS && c.vetScale(rs, 0) != nil {
+		if rs != c.newRS && rs != c.stableRS && (c.vetScale(rs, 0) != nil || c.selectedByAService(rs)) {
 			// Held by traffic the write guard sees (a Service an action
-			// or a path still sends to): it cannot go before the canary's
-			// Service moves onto new pods, so it does not use up maxSurge.
+			// or a path still sends to), or by the canary Service of an
+			// earlier update (it keeps a ready pod until it moves): it
+			// cannot go before that Service moves onto new pods, so it
+			// does not use up maxSurge.
 			continue
 		}
 		total += replicaset.Replicas(rs)
@@ -148,7 +150,11 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		return nil
 	}
 	if i < n {
-		if c.completeStep(&cs.Steps[i], i, trafficGoal{}) {
+		done, err := c.completeStep(ctx, &cs.Steps[i], i, trafficGoal{})
+		if err != nil {
+			return err
+		}
+		if done {
 			c.status.CurrentStepIndex = ptr.To(int32(i + 1))
 			c.normal(v1alpha1.ReasonRolloutStepCompleted, "Rollout step %d/%d completed (%s)", i+1, n, describeStep(&cs.Steps[i]))
 			c.progressed = true

@@ -94,6 +94,30 @@ func TestBasicCanaryReplacedUpdateScalesItsUnreadyPodsDown(t *testing.T) {
 	})
 }
 
+// Argo Rollouts' e2e TestCanaryWithPausedRollout with pods that turn
+// ready: the canary Service selects the replaced update's ready pod, which
+// it keeps until the Service moves onto the next update's pod; that pod
+// does not wait for maxSurge room the held one takes (it waited forever).
+func TestBasicCanaryReplacedReadyUpdateHandsTheCanaryServiceOver(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(3, weightStep(20), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+	})
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	v2 := s.run(50, "paused with v2's canary pod", func(ro *v1alpha1.Rollout) bool {
+		return paused(ro) && ro.Status.CurrentPodHash != v1 && s.replicasOf(ro.Status.CurrentPodHash) == 1
+	}).Status.CurrentPodHash
+	setImage(s, "v3")
+	s.run(80, "paused, v2 gone, v3 has its canary pod and the canary Service, v1 whole", func(ro *v1alpha1.Rollout) bool {
+		v3 := ro.Status.CurrentPodHash
+		return paused(ro) && v3 != v2 && s.replicasOf(v2) == 0 && s.replicasOf(v3) == 1 && s.replicasOf(v1) == 3 &&
+			s.service("web-canary").Spec.Selector[replicaset.HashLabel] == v3
+	})
+}
+
 // Argo Rollouts' e2e TestRolloutScalingWhenPaused: paused at 25 % without
 // traffic routing, spec.replicas 1 → 8 → 4 gives 1+1, then 2 canary + 6
 // stable, then 1 + 3.

@@ -478,6 +478,8 @@ func roleOf(role string) verify.Role {
 		return verify.RoleStable
 	case "active":
 		return verify.RoleActive
+	case "preview":
+		return verify.RolePreview
 	}
 	return verify.RoleCanary
 }
@@ -763,7 +765,7 @@ func (c *rolloutContext) readAgainIfOld(spec *verifySpec) {
 // Ingress and starts its verification.
 func (c *rolloutContext) writeWeights(ctx context.Context, t *trafficState, w int32, goal trafficGoal) error {
 	alb := c.albSpec()
-	port := strconv.Itoa(int(alb.ServicePort))
+	port := strconv.Itoa(int(c.canaryPort()))
 	value, err := albannotation.Forward([]albannotation.Destination{
 		{Service: t.canaryName, Port: port, Weight: w},
 		{Service: t.stableName, Port: port, Weight: c.maxWeight() - w},
@@ -824,7 +826,7 @@ func (c *rolloutContext) moveRoutes(ctx context.Context, t *trafficState, goal t
 			return err
 		}
 	}
-	port := strconv.Itoa(int(alb.ServicePort))
+	port := strconv.Itoa(int(c.canaryPort()))
 	action, err := albannotation.Forward([]albannotation.Destination{{Service: t.canaryName, Port: port, Weight: c.maxWeight()}}, alb.StickinessConfig)
 	if err != nil {
 		c.specError("cannot build the header route action: %v", err)
@@ -931,6 +933,10 @@ func (c *rolloutContext) persistBound(ctx context.Context) error {
 		return fmt.Errorf("recording the traffic bound of rollout %s/%s before an ingress write: %w", c.ro.Namespace, c.ro.Name, err)
 	}
 	c.r.own.wrote(n.UID, n.ResourceVersion)
+	// The spec is the one the pass read (the write was guarded by its
+	// resourceVersion), with what the pass resolved in memory
+	// (spec.workloadRef's template), which the server's copy lacks.
+	n.Spec = *c.ro.Spec.DeepCopy()
 	c.ro = n
 	return nil
 }
@@ -992,11 +998,10 @@ func (c *rolloutContext) weightsStatus(canarySvc, canaryHash string, w int32, st
 // stable services at their weights, their targets (the ready pods each
 // selects), and the header routes.
 func (c *rolloutContext) canarySpec(t *trafficState, cw, sw int32, routes map[string]string) *verifySpec {
-	alb := c.albSpec()
 	spec := &verifySpec{
 		ingresses:   t.ingresses,
 		actionName:  t.actionName,
-		servicePort: alb.ServicePort,
+		servicePort: c.canaryPort(),
 	}
 	spec.add(verify.RoleCanary, t.canarySvc, t.canarySel, cw, c.obs.podsSelectedBy(t.canarySvc))
 	spec.add(verify.RoleStable, t.stableSvc, t.stableSel, sw, c.obs.podsSelectedBy(t.stableSvc))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
-	"github.com/albrollouts/albrollouts/internal/validation"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
 
@@ -131,11 +130,7 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 	c.firstSeen()
 	c.status.Strategy = c.ro.StrategyName()
 	c.status.ObservedGeneration = fmt.Sprint(c.ro.Generation)
-	if errs := validation.Rollout(c.ro); len(errs) > 0 {
-		var msgs []string
-		for _, e := range errs {
-			msgs = append(msgs, e.Error())
-		}
+	if msgs := c.specErrors(); len(msgs) > 0 {
 		c.invalid = msgs
 		c.finishStatus()
 		return nil
@@ -149,12 +144,19 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		c.finishStatus()
 		return err
 	}
+	if c.checkAnalysisTemplates(ctx); len(c.invalid) > 0 {
+		c.finishStatus()
+		return nil
+	}
 	var err error
 	switch {
 	case c.ro.Spec.Strategy.Canary != nil:
 		err = c.reconcileCanary(ctx)
 	case c.ro.Spec.Strategy.BlueGreen != nil:
 		err = c.reconcileBlueGreen(ctx)
+	}
+	if err == nil {
+		err = c.terminateRuns(ctx, c.liveRuns()...)
 	}
 	if err == nil && c.status.StableRS != c.ro.Status.StableRS && c.status.StableRS == c.newHash && c.newRS != nil {
 		// Promoted in this pass: the new stable pods carry the stable

@@ -228,8 +228,8 @@ func (r *Reconciler) ours(labels map[string]string) bool {
 }
 
 // SetupWithManager registers the controller and its watches: Rollouts, the
-// ReplicaSets they own, pods (through their ReplicaSet), and the Services and
-// Ingresses rollouts name.
+// ReplicaSets and AnalysisRuns they own, pods (through their ReplicaSet), the
+// Services and Ingresses rollouts name, and the Deployments their workloadRef names.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
@@ -239,14 +239,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexIngresses, rolloutIngresses); err != nil {
 		return fmt.Errorf("index rollouts by ingress: %w", err)
 	}
+	if err := idx.IndexField(ctx, &v1alpha1.Rollout{}, indexWorkloadRefs, rolloutWorkloadRefs); err != nil {
+		return fmt.Errorf("index rollouts by workloadRef: %w", err)
+	}
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.ours(o.GetLabels()) })
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.notOwnWrite())).
 		Owns(&appsv1.ReplicaSet{}).
+		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.rolloutOfPod)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexServices))).
 		Watches(&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexIngresses))).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexWorkloadRefs)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Workers}).
 		Complete(r)
 }
@@ -391,7 +397,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	c := newRolloutContext(r, &ro, obs)
-	runErr := c.reconcile(ctx)
+	runErr := c.syncWorkload(ctx, c.reconcile(ctx))
 	if err := c.writeStatus(ctx); err != nil {
 		if apierrors.IsConflict(err) {
 			// Someone (the CLI, a user) changed the rollout meanwhile: start over

@@ -6,6 +6,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
 )
 
 // dynamicStableScale abort as Argo Rollouts' e2e TestCanaryDynamicStableScale
@@ -45,4 +46,42 @@ func TestDynamicStableScaleAbortStepsTheWeightDown(t *testing.T) {
 	if len(weights) < 3 {
 		t.Fatalf("canary weights after the abort %v: want it stepped down, not 75 -> 0 at once", weights)
 	}
+}
+
+// Argo Rollouts' e2e TestCanaryDynamicStableScaleRollbackToStable: undo to
+// the stable revision while paused at 25 %: the stable ReplicaSet becomes
+// the newest revision (3) and the update is over (no steps to walk again);
+// the stable side scales back up to 4, and the canary keeps its pod and
+// its weight until the stable pods can take the traffic back.
+func TestDynamicStableScaleRollbackToStable(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""), weightStep(75), pauseStep(""))
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.DynamicStableScale = true
+		ro.Spec.Strategy.Canary.ScaleDownDelaySeconds = nil
+	})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	v2 := s.run(100, "paused at 25%", paused).Status.CurrentPodHash
+	if s.replicasOf(v1) != 3 || s.replicasOf(v2) != 1 {
+		t.Fatalf("at 25%%: stable %d, canary %d pods; want 3 and 1", s.replicasOf(v1), s.replicasOf(v2))
+	}
+	s.podReadyLag = 1000 // the stable side's fourth pod is not ready yet
+	setImage(s, "v1")
+	s.run(20, "v1 is revision 3, the current hash", func(ro *v1alpha1.Rollout) bool {
+		for _, rs := range s.replicaSets() {
+			if replicaset.HashOf(&rs) == v1 && replicaset.Revision(&rs) == 3 {
+				return ro.Status.CurrentPodHash == v1
+			}
+		}
+		return false
+	})
+	s.steps(5)
+	if s.replicasOf(v2) != 1 || s.albWeights["web-canary"] != 25 || s.replicasOf(v1) != 4 {
+		t.Fatalf("v1's fourth pod not ready: stable %d pods, canary %d pods at weight %d; want 4, and 1 at 25", s.replicasOf(v1), s.replicasOf(v2), s.albWeights["web-canary"])
+	}
+	s.podReadyLag = 0
+	s.run(100, "healthy on v1, v2 scaled down", func(ro *v1alpha1.Rollout) bool {
+		return isHealthy(ro) && s.replicasOf(v1) == 4 && s.replicasOf(v2) == 0 && s.albWeights["web-canary"] == 0
+	})
 }

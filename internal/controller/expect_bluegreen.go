@@ -25,5 +25,9 @@ func (c *rolloutContext) blueGreenExpectation() (*verifySpec, error) {
 	if len(t.activeIngs) == 0 {
 		return nil, fmt.Errorf("no ALB Ingress of namespace %s routes to the active service %s", c.ro.Namespace, t.activeSvc.Name)
 	}
-	return plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.servedPods(t.activeSvc, t.activeSel), false), nil
+	spec := plainSpec(t.activeIngs, t.activePort, verify.RoleActive, t.activeSvc, t.activeSel, c.servedPods(t.activeSvc, t.activeSel), false)
+	if c.forwardedTo(t.activeSvc.Name) {
+		spec.onHealth() // an action the rollout does not write: its weights are its writer's
+	}
+	return spec, nil
 }

@@ -146,7 +146,7 @@ func (c *rolloutContext) actionRef() *actionRef {
 		alb := cs.TrafficRouting.ALB
 		canary, stable := c.canaryServiceNames()
 		a := &actionRef{ingresses: c.ingressNames(alb.IngressNames()), prefix: alb.AnnotationPrefix, action: cs.ActionService(),
-			services: []string{canary, stable}, total: cs.MaxWeight(), port: alb.ServicePort}
+			services: []string{canary, stable}, total: cs.MaxWeight(), port: c.canaryPort()}
 		a.routes = c.routeNames()
 		return a
 	}
@@ -236,8 +236,8 @@ func (c *rolloutContext) exposure() *exposure {
 	e := &exposure{a: c.actionRef(), weight: map[string]int32{}, base: map[string]int32{}, routed: map[string]bool{}, plain: map[string]bool{}}
 	bg := c.ro.Spec.Strategy.BlueGreen
 	for name := range c.obs.plainBackends {
-		if bg != nil && name == bg.PreviewService {
-			continue // preview traffic is not production
+		if bg != nil && name == bg.PreviewService && !c.forwardedTo(name) {
+			continue // preview traffic is not production, unless an action sends it some
 		}
 		e.plain[name] = true
 	}
@@ -483,6 +483,29 @@ func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationSt
 	}
 	slices.Sort(b.RouteServices)
 	c.status.TrafficBound = b
+}
+
+// boundIs reports whether status.trafficBound is what a verified check of
+// s leaves (boundVerified), or s is not a check of the action's weights.
+func (c *rolloutContext) boundIs(s *verifySpec) bool {
+	b := c.status.TrafficBound
+	if b == nil || s.healthOnly || s.actionName == "" || c.actionRef() == nil {
+		return true
+	}
+	want := map[string]int32{}
+	for _, d := range s.dests {
+		if d.svc != nil {
+			want[d.svc.Name] = d.weight
+		}
+	}
+	var routes []string
+	for _, r := range s.routes {
+		if !r.removed && r.service != nil && !slices.Contains(routes, r.service.Name) {
+			routes = append(routes, r.service.Name)
+		}
+	}
+	slices.Sort(routes)
+	return maps.Equal(b.Weights, want) && slices.Equal(b.RouteServices, routes) && len(b.Pending) == 0 && len(b.PendingRoutes) == 0 && len(b.RemovedRoutes) == 0 && !b.Superseded
 }
 
 // livePods are the pods that are not terminating.

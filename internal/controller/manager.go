@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
@@ -60,6 +61,12 @@ type ManagerOptions struct {
 	// stepping at once exceed many times over).
 	KubeQPS   float32
 	KubeBurst int
+	// CloudWatchEndpointURL overrides the CloudWatch endpoint of analysis
+	// (the local environment's elbsim serves it beside ELBv2).
+	CloudWatchEndpointURL string
+	// NoAnalysis runs no analysis controller in the manager (AnalysisRuns
+	// are then measured elsewhere, or not at all).
+	NoAnalysis bool
 }
 
 // Defaults of ManagerOptions.KubeQPS and KubeBurst, as Argo Rollouts'.
@@ -159,6 +166,15 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 	r := New(mgr.GetClient(), verifier, mgr.GetEventRecorder(ComponentName), o.Options).WithLiveReader(mgr.GetAPIReader())
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
+	}
+	if !o.NoAnalysis {
+		// The analysis controller measures the rollouts' AnalysisRuns in
+		// the same process, sharded by the same instance id.
+		if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{InstanceID: o.InstanceID, Workers: o.Workers,
+			AWSRegion: o.AWSRegion, AWSCredentials: o.ELBV2.Credentials, CloudWatchEndpointURL: o.CloudWatchEndpointURL,
+			Logger: logger.WithName("analysis")}); err != nil {
+			return nil, fmt.Errorf("the analysis controller: %w", err)
+		}
 	}
 	return mgr, nil
 }

@@ -74,10 +74,17 @@ type observed struct {
 	// in those groups (plainServedWithout), and the write guard keeps their
 	// pods.
 	exposing []string
+	// workload is what was read of spec.workloadRef (nil without one; see
+	// workload_ref.go). The Rollout observed already carries its template.
+	workload *workloadState
 }
 
 func (r *Reconciler) observe(ctx context.Context, ro *v1alpha1.Rollout) (*observed, error) {
-	obs := &observed{services: map[string]*corev1.Service{}, ingresses: map[string]*networkingv1.Ingress{}}
+	workload, err := r.resolveWorkloadRef(ctx, ro)
+	if err != nil {
+		return nil, err
+	}
+	obs := &observed{services: map[string]*corev1.Service{}, ingresses: map[string]*networkingv1.Ingress{}, workload: workload}
 	var rsList appsv1.ReplicaSetList
 	if err := r.client.List(ctx, &rsList, client.InNamespace(ro.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing ReplicaSets of rollout %s/%s: %w", ro.Namespace, ro.Name, err)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 )
 
 // rt3PodsOf lists the live pods of a version (image demo:<v>).
@@ -80,6 +81,7 @@ func TestRedTeam3AnalysisStepPassedAfterStepsEditedAtAPause(t *testing.T) {
 	setImage(s, "v2")
 	s.run(100, "paused at the pause step", pausedBy(v1alpha1.PauseReasonCanaryPauseStep))
 	s.steps(3)
+	s.runPhase[analysis.KindStep] = v1alpha1.AnalysisPhaseInconclusive
 	s.update(func(ro *v1alpha1.Rollout) {
 		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{weightStep(25), {Analysis: analysisRaw()}, weightStep(75), pauseStep("")}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 )
 
 // RULE 2: a Service the rollout no longer names, which it keeps pinned on
@@ -454,6 +455,7 @@ func TestRedTeam4BlueGreenALBWidenedActiveSwitchesANewTemplateWithoutItsGates(t 
 	s.run(80, "healthy on v1", isHealthy)
 	s.steps(3)
 	s.healthLag = 3
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
 	setImage(s, "v2")
 	s.run(300, "widened for v2's switch", func(ro *v1alpha1.Rollout) bool {
 		if paused(ro) {
@@ -461,6 +463,7 @@ func TestRedTeam4BlueGreenALBWidenedActiveSwitchesANewTemplateWithoutItsGates(t 
 		}
 		return s.selectorOf("web-active") == "*"
 	})
+	s.runPhase[analysis.KindPrePromotion] = "" // v3's measures on
 	setImage(s, "v3")
 	for i := 0; i < 100; i++ {
 		s.step()

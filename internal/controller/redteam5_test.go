@@ -20,6 +20,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 )
 
 // rt5ForeignAction points the first path of Ingress ing at an action of its
@@ -418,6 +419,8 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 	}})
 	s.run(80, "healthy on v1", isHealthy)
 	s.steps(3)
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
+	s.runPhase[analysis.KindPostPromotion] = v1alpha1.AnalysisPhaseInconclusive
 	setImage(s, "v2")
 	ro := s.run(300, "active on v2, paused at the post-promotion gate", func(ro *v1alpha1.Rollout) bool {
 		onV2 := s.serviceImage("web-active") == "demo:v2"
@@ -428,6 +431,7 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 	})
 	v2 := ro.Status.CurrentPodHash
 	s.healthLag = 3
+	s.runPhase[analysis.KindPrePromotion] = "" // the retried update's pre-promotion analysis measures on
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
 	s.run(100, "active widened on its way back to v1", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })
@@ -440,9 +444,10 @@ func TestRedTeam5BlueGreenRetryDuringTheAbortsWideningSkipsTheGates(t *testing.T
 		}
 	}
 	// The abort's way back ends on v1, and the retried update waits at
-	// its pre-promotion gate.
-	s.run(100, "paused at the pre-promotion gate, active on v1", func(ro *v1alpha1.Rollout) bool {
-		return paused(ro) && s.selectorOf("web-active") == ro.Status.StableRS && s.serviceImage("web-active") == "demo:v1"
+	// its pre-promotion gate: a new run measures.
+	s.run(100, "at the pre-promotion gate, active on v1", func(ro *v1alpha1.Rollout) bool {
+		r := ro.Status.BlueGreen.PrePromotionAnalysisRunStatus
+		return r != nil && r.Status == string(v1alpha1.AnalysisPhaseRunning) && s.selectorOf("web-active") == ro.Status.StableRS && s.serviceImage("web-active") == "demo:v1"
 	})
 }
 

@@ -105,7 +105,9 @@ func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, repli
 	// A ReplicaSet wanted with pods (reused while its scale-down deadline
 	// was pending) loses the deadline even when its size does not change:
 	// left, it would cut the delay short the next time nothing selects it.
-	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired && (replicas == 0 || !deadline) {
+	// One scaled to zero has nothing left to scale down (Argo Rollouts
+	// drops the deadline then too).
+	if from == replicas && rs.Annotations[replicaset.DesiredReplicasAnnotation] == desired && !deadline {
 		return nil
 	}
 	if u := c.vetScale(rs, replicas); u != nil {
@@ -120,9 +122,7 @@ func (c *rolloutContext) scale(ctx context.Context, rs *appsv1.ReplicaSet, repli
 		n.Annotations = map[string]string{}
 	}
 	n.Annotations[replicaset.DesiredReplicasAnnotation] = desired
-	if replicas > 0 {
-		delete(n.Annotations, replicaset.ScaleDownDeadlineAnnotation)
-	}
+	delete(n.Annotations, replicaset.ScaleDownDeadlineAnnotation)
 	if err := c.r.client.Patch(ctx, n, client.MergeFromWithOptions(rs, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("scaling ReplicaSet %s to %d: %w", rs.Name, replicas, err)
 	}

@@ -40,6 +40,14 @@ func TestScaleDownDelayRevisionLimit(t *testing.T) {
 		if got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("limit %v: v1 %d and v2 %d pods, want %v", ptrString(limit), got[0], got[1], want)
 		}
+		// A ReplicaSet at zero keeps no scale-down deadline (Argo's e2e
+		// TestCanaryScaleDownDelay reads it); one waiting keeps its own.
+		for _, rs := range s.replicaSets() {
+			_, has := rs.Annotations[replicaset.ScaleDownDeadlineAnnotation]
+			if h := replicaset.HashOf(&rs); (h == v1 || h == v2) && has != (replicaset.Replicas(&rs) > 0) {
+				t.Errorf("limit %v: ReplicaSet %s at %d pods has a scale-down deadline: %v", ptrString(limit), rs.Name, replicaset.Replicas(&rs), has)
+			}
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
@@ -40,6 +41,10 @@ import (
 // that hands the model ALB to the real engine (verify.Decide). After every
 // pass it checks the safety invariants (see checkInvariants).
 type sim struct {
+	// runPhase is the outcome of the AnalysisRuns by kind (simanalysis_test.go).
+	runPhase map[analysis.RunKind]v1alpha1.AnalysisPhase
+	runsSeen []string
+
 	t   *testing.T
 	c   client.Client
 	r   *Reconciler
@@ -200,7 +205,8 @@ func newSim(t *testing.T) *sim {
 		albWeights: map[string]int32{}, registered: map[string]map[string]bool{}, lbLag: 1, listenerLag: map[int32]int{},
 		albs: map[string]*modelALB{}, tgs: map[string]*modelTG{}, targetPorts: map[string]int32{}, images: map[string]string{}, names: []string{"web"},
 		actionName: "web-root", regAt: map[string]map[string]int{}, unhealthyIn: map[string]string{}, plain: map[string]bool{}, exempt: map[string]bool{},
-		albHealthLag: map[string]int{}, failIngress: map[string]elbv2.Kind{}}
+		albHealthLag: map[string]int{}, failIngress: map[string]elbv2.Kind{}, runPhase: map[analysis.RunKind]v1alpha1.AnalysisPhase{}}
+	s.analysisTemplate()
 	s.v = &simVerifier{s: s}
 	s.rec = events.NewFakeRecorder(10000)
 	s.r = New(c, s.v, s.rec, Options{VerifyByDefault: true, Now: func() time.Time { return s.now }})
@@ -303,6 +309,7 @@ func (s *sim) step() reconcile.Result {
 		}
 	}
 	s.cluster()
+	s.runAnalysis()
 	s.checkInvariants()
 	d := res.RequeueAfter
 	if d <= 0 || d > 5*time.Second {

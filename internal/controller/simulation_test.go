@@ -198,6 +198,7 @@ var simRegressionSeeds = []uint64{
 	1062, // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
 	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
 	3020, // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
+	4389, // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
 // simList reads a comma-separated knob: the flag, else the environment

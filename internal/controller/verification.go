@@ -65,6 +65,15 @@ func (s *verifySpec) add(role verify.Role, svc *corev1.Service, hash string, wei
 	s.dests = append(s.dests, destSpec{role: role, svc: svc, hash: hash, weight: weight, pods: pods})
 }
 
+// onHealth judges the destinations on their targets' health only (the
+// weights that send them traffic are not the rollout's to check).
+func (s *verifySpec) onHealth() {
+	s.healthOnly = true
+	for i := range s.dests {
+		s.dests[i].requireHealthy = true
+	}
+}
+
 // requireHealthy asks for the service's targets to be healthy in its group
 // whatever its weight; pods, when given, replace the expected pods.
 func (s *verifySpec) requireHealthy(service string, pods []corev1.Pod) {
@@ -102,6 +111,14 @@ func (s *verifySpec) fingerprint() string {
 	parts = append(parts, "ingress="+strings.Join(ings, ","))
 	if s.actionName != "" {
 		parts = append(parts, "action="+s.actionName)
+	}
+	// Each Service port has target groups of its own: a check of one
+	// port's groups says nothing of another's.
+	if s.servicePort != 0 {
+		parts = append(parts, fmt.Sprintf("port=%d", s.servicePort))
+	}
+	if s.portName != "" {
+		parts = append(parts, "port="+s.portName)
 	}
 	if s.healthOnly {
 		parts = append(parts, "health-only")
@@ -316,11 +333,13 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	}
 	switch v.Phase {
 	case v1alpha1.VerificationVerified:
-		if !c.settling(v, s) {
+		if !c.settling(v, s) && c.boundIs(s) {
 			return outcomeVerified, nil
 		}
-		// An action this one replaced may still land: check again, with
-		// reads sent after the settle time.
+		// An action this one replaced may still land, or a write since
+		// this state was verified (lost by the load balancer controller,
+		// say) left the traffic bound above it: check again, so that the
+		// check resets the bound.
 		v = c.startVerification(kind, s)
 	case v1alpha1.VerificationTimedOut:
 		// A timed-out verification is final for its window. During an update
@@ -530,12 +549,12 @@ func (c *rolloutContext) recordALBStatus(res verify.Result) {
 	}
 	var albs []v1alpha1.ALBStatus
 	for _, lb := range res.LoadBalancers {
-		st := v1alpha1.ALBStatus{Ingress: lb.Ingress, LoadBalancer: v1alpha1.AwsResourceRef{Name: lb.Name, ARN: lb.ARN, FullName: lb.FullName}}
+		st := v1alpha1.ALBStatus{Ingress: lb.Ingress, LoadBalancer: v1alpha1.AwsResourceRef{Name: lb.Name, ARN: lb.ARN, FullName: argoFullName(lb.FullName, "app/")}}
 		for _, tg := range lb.TargetGroups {
 			if tg.Route != "" {
 				continue
 			}
-			ref := v1alpha1.AwsResourceRef{Name: tg.Name, ARN: tg.ARN, FullName: tg.FullName}
+			ref := v1alpha1.AwsResourceRef{Name: tg.Name, ARN: tg.ARN, FullName: argoFullName(tg.FullName, "targetgroup/")}
 			switch tg.Role {
 			case verify.RoleCanary:
 				st.CanaryTargetGroup = ref
@@ -592,4 +611,12 @@ func (c *rolloutContext) onTimedOut() {
 		return
 	}
 	c.wait(time.Second, "verification timed out: %s", msg)
+}
+
+// argoFullName is a CloudWatch dimension value as Argo Rollouts writes it
+// in status.alb: without its app/ or targetgroup/ prefix (<name>/<id>), so
+// that templates written for Argo, which add the prefix, query the right
+// dimension.
+func argoFullName(fullName, prefix string) string {
+	return strings.TrimPrefix(fullName, prefix)
 }

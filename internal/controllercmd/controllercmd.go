@@ -26,10 +26,11 @@ import (
 
 // flags are the flags of the controller command.
 type flags struct {
-	kubeconfig string
-	opts       controller.ManagerOptions
-	logLevel   string
-	logFormat  string
+	kubeconfig         string
+	opts               controller.ManagerOptions
+	cloudWatchEndpoint string
+	logLevel           string
+	logFormat          string
 }
 
 func (f *flags) register(cmd *cobra.Command) {
@@ -41,6 +42,7 @@ func (f *flags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.opts.VerifyTimeout, "verify-timeout", controller.DefaultVerifyTimeout, "verification timeout for rollouts without timeoutSeconds")
 	fs.StringVar(&f.opts.AWSRegion, "aws-region", "", "AWS region of the load balancers (default: AWS_REGION / shared config)")
 	fs.StringVar(&f.opts.AWSEndpointURL, "aws-endpoint-url", "", "ELBv2 endpoint override, e.g. an elbsim URL")
+	fs.StringVar(&f.cloudWatchEndpoint, "aws-cloudwatch-endpoint-url", "", "CloudWatch endpoint override for cloudWatch analysis metrics, e.g. an elbsim URL (default: the SDK's, or AWS_ENDPOINT_URL_CLOUDWATCH)")
 	fs.BoolVar(&f.opts.LeaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	fs.StringVar(&f.opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's)")
 	fs.StringVar(&f.opts.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 = off)")
@@ -86,13 +88,15 @@ func NewCommand() *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
 		Use:   "controller",
-		Short: "Run the rollout controller (canary and blue-green over ALB, every traffic shift verified)",
+		Short: "Run the rollout controller (canary and blue-green over ALB, every traffic shift verified) and the analysis controller",
 		Long: `controller reconciles argoproj.io/v1alpha1 Rollouts. It takes them through their canary
 steps or blue-green switch, writes the AWS Load Balancer Controller's action annotation on
 their Ingresses, and (with --aws-verify-target-group or verifyTargetGroup: true) moves on
 only once the ELBv2 API shows the ALB forwarding the desired weights on every listener and
-every target that gets traffic registered and healthy. AWS credentials come from the SDK's
-default chain (environment, IRSA, EKS Pod Identity, instance role).`,
+every target that gets traffic registered and healthy. In the same process the analysis
+controller measures AnalysisRuns (prometheus, web, job and cloudWatch metrics, as Argo
+Rollouts does). AWS credentials come from the SDK's default chain (environment, IRSA, EKS
+Pod Identity, instance role).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
@@ -125,6 +129,7 @@ func (f *flags) run(cmd *cobra.Command) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	f.opts.CloudWatchEndpointURL = f.cloudWatchEndpoint
 	mgr, err := controller.NewManager(ctx, cfg, f.opts)
 	if err != nil {
 		return err

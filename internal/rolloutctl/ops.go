@@ -164,7 +164,7 @@ func (c *Client) SetImage(ctx context.Context, name string, images []ContainerIm
 
 func noWorkloadRef(o *Object, verb string) error {
 	if v, found, _ := unstructured.NestedFieldNoCopy(o.Raw.Object, "spec", "workloadRef"); found && v != nil {
-		return fmt.Errorf("rollout %q takes its pod template from spec.workloadRef, which albrollouts does not support; cannot %s it (change the referenced workload instead)", o.Rollout.Name, verb)
+		return fmt.Errorf("rollout %q takes its pod template from the Deployment spec.workloadRef names; this command cannot %s it: change the Deployment's pod template instead (kubectl set image deployment/...)", o.Rollout.Name, verb)
 	}
 	return nil
 }

@@ -219,7 +219,7 @@ func TestSetImageRetriesConflicts(t *testing.T) {
 
 func TestWorkloadRefRefused(t *testing.T) {
 	r := canary("a")
-	r.Spec.WorkloadRef = rawJSON(`{"apiVersion":"apps/v1","kind":"Deployment","name":"web"}`)
+	r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}
 	kube, _ := newFake(t, r, replicaSet(r, "h1", 1, 0, "a:v1"), replicaSet(r, "h2", 2, 0, "a:v2"))
 	cl := rolloutctl.New(kube, ns)
 	if _, err := cl.SetImage(context.Background(), "a", []rolloutctl.ContainerImage{{Container: "app", Image: "x"}}); err == nil || !strings.Contains(err.Error(), "workloadRef") {

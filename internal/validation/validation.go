@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
@@ -89,16 +91,21 @@ func Rollout(r *v1alpha1.Rollout) field.ErrorList {
 func selectorAndTemplate(spec *v1alpha1.RolloutSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	tp := p.Child("template")
-	if spec.WorkloadRef != nil {
-		// The pod template comes from elsewhere (an unsupported Argo feature that is
-		// reported separately); only a conflicting inline template is an error here.
-		if len(spec.Template.Spec.Containers) > 0 || len(spec.Template.Labels) > 0 {
-			errs = append(errs, field.Forbidden(tp, "template must be empty when workloadRef is set"))
+	from := "" // where the template comes from, for messages
+	if ref := spec.WorkloadRef; ref != nil {
+		errs = append(errs, WorkloadRef(ref, p.Child("workloadRef"))...)
+		if !spec.TemplateResolvedFromRef {
+			// As written: the template comes from the workload, read by the
+			// controller at each pass; an inline one would be ambiguous.
+			if !equality.Semantic.DeepEqual(spec.Template, corev1.PodTemplateSpec{}) {
+				errs = append(errs, field.Forbidden(tp, fmt.Sprintf("template must be empty for workload reference rollout: the pod template comes from Deployment %q (spec.workloadRef); remove spec.template, or remove spec.workloadRef to use the inline template", ref.Name)))
+			}
+			return errs
 		}
-		return errs
+		from = fmt.Sprintf(" (the pod template of Deployment %q, spec.workloadRef)", ref.Name)
 	}
 	if len(spec.Template.Spec.Containers) == 0 {
-		errs = append(errs, field.Required(tp.Child("spec", "containers"), "the pod template needs at least one container"))
+		errs = append(errs, field.Required(tp.Child("spec", "containers"), "the pod template needs at least one container"+from))
 	}
 	sel := p.Child("selector")
 	if spec.Selector == nil {
@@ -116,7 +123,28 @@ func selectorAndTemplate(spec *v1alpha1.RolloutSpec, p *field.Path) field.ErrorL
 	}
 	if !s.Matches(labels.Set(spec.Template.Labels)) {
 		errs = append(errs, field.Invalid(tp.Child("metadata", "labels"), spec.Template.Labels,
-			fmt.Sprintf("selector %q does not match the template's labels; the rollout would not find its own pods", s.String())))
+			fmt.Sprintf("selector %q does not match the template's labels%s; the rollout would not find its own pods", s.String(), from)))
+	}
+	return errs
+}
+
+// WorkloadRef checks spec.workloadRef itself: albrollouts takes the pod
+// template from an apps/v1 Deployment, named, in the rollout's namespace.
+func WorkloadRef(ref *v1alpha1.ObjectRef, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" {
+		errs = append(errs, field.NotSupported(p, ref.APIVersion+" "+ref.Kind, []string{"apps/v1 Deployment"}))
+	}
+	if ref.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), "name the Deployment (same namespace) whose pod template the rollout runs"))
+	} else if msgs := utilvalidation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
+		errs = append(errs, field.Invalid(p.Child("name"), ref.Name, strings.Join(msgs, "; ")))
+	}
+	switch ref.ScaleDown {
+	case "", v1alpha1.ScaleDownNever, v1alpha1.ScaleDownOnSuccess, v1alpha1.ScaleDownProgressively:
+	default:
+		errs = append(errs, field.NotSupported(p.Child("scaleDown"), ref.ScaleDown,
+			[]string{v1alpha1.ScaleDownNever, v1alpha1.ScaleDownOnSuccess, v1alpha1.ScaleDownProgressively}))
 	}
 	return errs
 }

@@ -106,6 +106,20 @@ func TestRolloutValid(t *testing.T) {
 			r.Spec.Strategy.Canary.MaxUnavailable = ptr(intstr.FromInt32(1))
 			return r
 		}(),
+		// As written: no template, no selector (both come from the Deployment).
+		"workloadRef as written": func() *v1alpha1.Rollout {
+			r := blueGreenRollout()
+			r.Spec.Template, r.Spec.Selector = corev1.PodTemplateSpec{}, nil
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "demo", ScaleDown: v1alpha1.ScaleDownOnSuccess}
+			return r
+		}(),
+		// As the controller resolves it: the Deployment's template and selector.
+		"workloadRef resolved": func() *v1alpha1.Rollout {
+			r := blueGreenRollout()
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "demo", ScaleDown: v1alpha1.ScaleDownProgressively}
+			r.Spec.TemplateResolvedFromRef = true
+			return r
+		}(),
 	}
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -143,8 +157,25 @@ func TestRolloutInvalid(t *testing.T) {
 		{"no containers", canaryALB, func(r *v1alpha1.Rollout) { r.Spec.Template.Spec.Containers = nil },
 			"spec.template.spec.containers", "at least one container"},
 		{"workloadRef with template", canaryALB, func(r *v1alpha1.Rollout) {
-			r.Spec.WorkloadRef = &runtime.RawExtension{Raw: []byte(`{"kind":"Deployment","name":"x"}`)}
-		}, "spec.template", "must be empty when workloadRef is set"},
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"}
+		}, "spec.template", "template must be empty for workload reference rollout"},
+		{"workloadRef to a StatefulSet", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Template = corev1.PodTemplateSpec{}
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "x"}
+		}, "spec.workloadRef", `"apps/v1 StatefulSet": supported values: "apps/v1 Deployment"`},
+		{"workloadRef without a name", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Template = corev1.PodTemplateSpec{}
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment"}
+		}, "spec.workloadRef.name", "name the Deployment"},
+		{"workloadRef with an unknown scaleDown", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.Template = corev1.PodTemplateSpec{}
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x", ScaleDown: "onSuccess"}
+		}, "spec.workloadRef.scaleDown", `"onSuccess": supported values: "never", "onsuccess", "progressively"`},
+		{"resolved workloadRef whose selector misses the template", canaryALB, func(r *v1alpha1.Rollout) {
+			r.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "x"}
+			r.Spec.TemplateResolvedFromRef = true
+			r.Spec.Template.Labels = map[string]string{"app": "other"}
+		}, "spec.template.metadata.labels", `does not match the template's labels (the pod template of Deployment "x", spec.workloadRef)`},
 		{"progress deadline not above minReadySeconds", canaryALB, func(r *v1alpha1.Rollout) {
 			r.Spec.MinReadySeconds = 30
 			r.Spec.ProgressDeadlineSeconds = ptr(int32(30))

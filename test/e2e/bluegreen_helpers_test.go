@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,8 @@ type bgApp struct {
 	// target group (a Service annotation); the active group checks
 	// /healthz.
 	previewHCPath string
+	// prePromotion and postPromotion are the blue-green analyses.
+	prePromotion, postPromotion *runtime.RawExtension
 }
 
 func (a bgApp) active() string  { return a.name + "-active" }
@@ -55,7 +58,8 @@ func (a bgApp) create(t *testing.T, ns string) *v1alpha1.Rollout {
 	bg := &v1alpha1.BlueGreenStrategy{
 		ActiveService: a.active(), PreviewService: a.preview(),
 		ScaleDownDelaySeconds: ptr.To(int32(3)), AbortScaleDownDelaySeconds: ptr.To(int32(3)),
-		ALB: &v1alpha1.BlueGreenALB{Ingress: a.name, ServicePort: 80},
+		ALB:                  &v1alpha1.BlueGreenALB{Ingress: a.name, ServicePort: 80},
+		PrePromotionAnalysis: a.prePromotion, PostPromotionAnalysis: a.postPromotion,
 	}
 	if a.manual {
 		bg.AutoPromotionEnabled = ptr.To(false)

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
@@ -65,7 +66,9 @@ func startController(t *testing.T, ns string, mutate ...func(*controller.Manager
 		Namespace:      ns,
 		AWSRegion:      localenv.DefaultRegion,
 		AWSEndpointURL: env.ELBV2Endpoint(),
-		ELBV2:          elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
+		// elbsim serves CloudWatch beside ELBv2 (cloudWatch analysis metrics).
+		CloudWatchEndpointURL: env.ELBV2Endpoint(),
+		ELBV2:                 elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
 	}
 	for _, m := range mutate {
 		m(&o)
@@ -181,6 +184,8 @@ type canaryApp struct {
 	hcHealthy int
 	// groupName puts the Ingresses in an ingress group (one ALB for several).
 	groupName string
+	// background is spec.strategy.canary.analysis (background analysis).
+	background *runtime.RawExtension
 }
 
 func (a canaryApp) ingressNames() []string {
@@ -233,6 +238,7 @@ func (a canaryApp) create(t *testing.T, ns string) *v1alpha1.Rollout {
 		Steps:                      a.steps,
 		DynamicStableScale:         a.dynamicStableScale,
 		AbortScaleDownDelaySeconds: ptr.To(int32(3)),
+		Analysis:                   a.background,
 		TrafficRouting: &v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{
 			ServicePort: 80, RootService: root,
 		}},
@@ -588,6 +594,12 @@ func dumpNamespace(t *testing.T, ns string) {
 	_ = kc().List(ctx, &ros, client.InNamespace(ns))
 	for _, ro := range ros.Items {
 		dump(t, "rollout "+ro.Name+" status", ro.Status)
+	}
+	var runs v1alpha1.AnalysisRunList
+	_ = kc().List(ctx, &runs, client.InNamespace(ns))
+	for _, run := range runs.Items {
+		dump(t, "analysisrun "+run.Name+" args", run.Spec.Args)
+		dump(t, "analysisrun "+run.Name+" status", run.Status)
 	}
 }
 

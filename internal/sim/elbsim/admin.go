@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/cwproto"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/query"
 )
 
@@ -82,8 +83,8 @@ func checkAction(a string) error {
 	if a == "" {
 		return errors.New(`"action" is required, e.g. {"action":"DescribeTargetHealth"}`)
 	}
-	if !query.Known(a) {
-		return fmt.Errorf("unknown action %q: elbsim serves %v", a, query.Actions())
+	if !query.Known(a) && !cwproto.Known(a) {
+		return fmt.Errorf("unknown action %q: elbsim serves %v (ELBv2) and %v (CloudWatch)", a, query.Actions(), cwproto.Operations())
 	}
 	return nil
 }

@@ -3,11 +3,13 @@ package elbsim_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
 )
@@ -135,4 +137,120 @@ func awsCLI(t *testing.T) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// TestAWSCLICloudWatch reads the ALB metrics of real traffic with the AWS
+// CLI's `cloudwatch get-metric-data` and `list-metrics`. Debian's CLI 2.9
+// sends the Query protocol. When another `aws` is on PATH it runs too (aws-cli
+// 1.45 with botocore 1.43 sends awsJson1_0), and the protocol each one used is
+// reported.
+func TestAWSCLICloudWatch(t *testing.T) {
+	clis := []string{awsCLI(t)}
+	if p, err := exec.LookPath("aws"); err == nil && !sameFile(p, clis[0]) {
+		clis = append(clis, p)
+	}
+	e := newEnv(t, elbsim.Options{})
+	tr := sendALBTraffic(t, e)
+	queries := fmt.Sprintf(`[
+	  {"Id":"req","MetricStat":{"Metric":{"Namespace":"AWS/ApplicationELB","MetricName":"RequestCount","Dimensions":[{"Name":"LoadBalancer","Value":%[1]q},{"Name":"TargetGroup","Value":%[2]q}]},"Period":60,"Stat":"Sum"}},
+	  {"Id":"errs","MetricStat":{"Metric":{"Namespace":"AWS/ApplicationELB","MetricName":"HTTPCode_Target_5XX_Count","Dimensions":[{"Name":"LoadBalancer","Value":%[1]q},{"Name":"TargetGroup","Value":%[2]q}]},"Period":60,"Stat":"Sum"}},
+	  {"Id":"lbreq","MetricStat":{"Metric":{"Namespace":"AWS/ApplicationELB","MetricName":"RequestCount","Dimensions":[{"Name":"LoadBalancer","Value":%[1]q}]},"Period":10,"Stat":"Sum"}},
+	  {"Id":"elb","MetricStat":{"Metric":{"Namespace":"AWS/ApplicationELB","MetricName":"HTTPCode_ELB_5XX_Count","Dimensions":[{"Name":"LoadBalancer","Value":%[1]q}]},"Period":60,"Stat":"Sum"}},
+	  {"Id":"p99","MetricStat":{"Metric":{"Namespace":"AWS/ApplicationELB","MetricName":"TargetResponseTime","Dimensions":[{"Name":"LoadBalancer","Value":%[1]q},{"Name":"TargetGroup","Value":%[2]q}]},"Period":60,"Stat":"p99"}},
+	  {"Id":"ratio","Expression":"FILL(errs, 0) / req","Label":"5xx ratio"}
+	]`, tr.lb, tr.canary)
+	start := tr.start.Add(-time.Minute).UTC().Format(time.RFC3339)
+	end := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	for _, bin := range clis {
+		t.Run("aws-cli-"+cliVersion(t, bin), func(t *testing.T) {
+			home := t.TempDir()
+			cw := func(args ...string) (map[string]any, string, error) {
+				t.Helper()
+				cmd := exec.Command(bin, append(append([]string{"cloudwatch"}, args...), "--endpoint-url", e.s.Endpoint(), "--output", "json")...)
+				cmd.Env = append(envWithoutAWS(), "HOME="+home,
+					"AWS_ACCESS_KEY_ID=AKIAELBSIMCLI", "AWS_SECRET_ACCESS_KEY=elbsim-cli-secret", "AWS_DEFAULT_REGION=us-east-1",
+					"AWS_CONFIG_FILE="+filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"),
+					"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					return nil, stderr.String(), err
+				}
+				out := map[string]any{}
+				if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+					t.Fatalf("aws cloudwatch %s: output is not JSON: %v\n%s", args[0], err, stdout.String())
+				}
+				return out, stderr.String(), nil
+			}
+			out, stderr, err := cw("get-metric-data", "--metric-data-queries", queries, "--start-time", start, "--end-time", end, "--scan-by", "TimestampAscending")
+			if err != nil {
+				t.Fatalf("get-metric-data: %v\n%s", err, stderr)
+			}
+			sums := map[string]float64{}
+			for _, r := range out["MetricDataResults"].([]any) {
+				m := r.(map[string]any)
+				vs, _ := m["Values"].([]any)
+				for _, v := range vs {
+					sums[m["Id"].(string)] += v.(float64)
+				}
+				if ts, _ := m["Timestamps"].([]any); len(ts) != len(vs) {
+					t.Errorf("%s: %d timestamps for %d values", m["Id"], len(ts), len(vs))
+				}
+			}
+			for id, want := range map[string]float64{"req": 20, "errs": 5, "lbreq": 50, "elb": 2} {
+				if sums[id] != want {
+					t.Errorf("%s: %v, want %v (all: %v)", id, sums[id], want, sums)
+				}
+			}
+			if sums["p99"] <= 0 || sums["ratio"] <= 0 || sums["ratio"] > 1 {
+				t.Errorf("p99 %v, ratio %v: want positive, the ratio at most 1", sums["p99"], sums["ratio"])
+			}
+			lm, stderr, err := cw("list-metrics", "--namespace", "AWS/ApplicationELB", "--metric-name", "HTTPCode_Target_5XX_Count")
+			if err != nil {
+				t.Fatalf("list-metrics: %v\n%s", err, stderr)
+			}
+			if n := len(lm["Metrics"].([]any)); n != 2 { // the load balancer's and the canary's
+				t.Errorf("list-metrics: %d metrics, want 2: %v", n, lm)
+			}
+			before := e.s.Stats().Actions["ListMetrics"].Protocols
+			if _, stderr, err := cw("list-metrics", "--namespace", "AWS/ApplicationELB"); err != nil {
+				t.Fatalf("list-metrics: %v\n%s", err, stderr)
+			}
+			for p, n := range e.s.Stats().Actions["ListMetrics"].Protocols {
+				if n > before[p] {
+					t.Logf("aws-cli %s speaks %s", cliVersion(t, bin), p)
+					if strings.HasPrefix(cliVersion(t, bin), "2.9.") && p != "awsQuery" {
+						t.Errorf("Debian's CLI 2.9 sent %s, want awsQuery", p)
+					}
+				}
+			}
+			e.s.Faults().DenyAction("GetMetricData")
+			_, stderr, err = cw("get-metric-data", "--metric-data-queries", queries, "--start-time", start, "--end-time", end)
+			e.s.Faults().AllowAction("GetMetricData")
+			if err == nil || !strings.Contains(stderr, "AccessDenied") || !strings.Contains(stderr, "cloudwatch:GetMetricData") {
+				t.Errorf("AccessDenied: err %v, stderr %s", err, stderr)
+			}
+			_, stderr, err = cw("get-metric-data", "--metric-data-queries", strings.Replace(queries, `"Period":10`, `"Period":7`, 1), "--start-time", start, "--end-time", end)
+			if err == nil || !strings.Contains(stderr, "InvalidParameterValue") {
+				t.Errorf("period 7: err %v, stderr %s", err, stderr)
+			}
+		})
+	}
+}
+
+func sameFile(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	return errA == nil && errB == nil && ra == rb
+}
+
+// cliVersion is the CLI's version ("aws-cli/2.9.19" → "2.9.19").
+func cliVersion(t *testing.T, bin string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --version: %v\n%s", bin, err, out)
+	}
+	v, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out)), "aws-cli/"), " ")
+	return v
 }

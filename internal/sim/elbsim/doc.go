@@ -9,6 +9,9 @@
 //   - faults: throttling, AccessDenied, latency and failing-target injection;
 //   - health: the target health prober;
 //   - dataplane: one loopback HTTP listener per ALB listener;
+//   - cwproto and cloudwatch: CloudWatch's GetMetricData and ListMetrics for
+//     AWS/ApplicationELB (the wire codec in three protocols, and the metrics
+//     computed from the data plane's requests and the health checks);
 //   - this package: the HTTP server gluing them, eventual consistency, the admin
 //     API, metrics and the state file.
 //
@@ -22,6 +25,11 @@
 // DescribeTargetGroups, ModifyTargetGroup, DeleteTargetGroup,
 // DescribeTargetGroupAttributes, ModifyTargetGroupAttributes, RegisterTargets,
 // DeregisterTargets, DescribeTargetHealth, AddTags, RemoveTags, DescribeTags.
+//
+// The same endpoint serves CloudWatch (version 2010-08-01): GetMetricData and
+// ListMetrics, in the Query protocol (Action=GetMetricData&Version=2010-08-01),
+// awsJson1_0 (X-Amz-Target: GraniteServiceVersion20100801.GetMetricData) and
+// RPC v2 CBOR (POST /service/GraniteServiceVersion20100801/operation/GetMetricData).
 //
 // Differences from AWS, on purpose: only application load balancers, HTTP
 // listeners and HTTP target groups of type ip are served, and targets must be

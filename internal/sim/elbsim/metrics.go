@@ -58,7 +58,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	s.metricsOnce.Do(func() {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(collector{s})
+		reg.MustRegister(collector{s}, s.prom.requests, s.prom.latency, hostGauges{s})
 		s.metricsH = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	})
 	s.metricsH.ServeHTTP(w, r)

@@ -229,7 +229,7 @@ func healthCheck(hc model.HealthCheck) health.Check {
 
 // listenerConfig translates a listener and its rules into the data plane's terms.
 func listenerConfig(st *model.State, l *model.Listener) dataplane.ListenerConfig {
-	cfg := dataplane.ListenerConfig{Port: l.Port, Protocol: l.Protocol}
+	cfg := dataplane.ListenerConfig{Port: l.Port, Protocol: l.Protocol, LoadBalancerARN: l.LoadBalancerARN}
 	if lb := st.LoadBalancers[l.LoadBalancerARN]; lb != nil {
 		cfg.LoadBalancerDNS = lb.DNSName
 	}

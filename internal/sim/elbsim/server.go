@@ -15,6 +15,8 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/reach"
 
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/cloudwatch"
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/cwproto"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/dataplane"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/faults"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/health"
@@ -46,6 +48,9 @@ type Options struct {
 	// and elbsim may contact: only ranges local to this machine, such as a pod
 	// range that a private network namespace routes to its loopback interface.
 	TargetRanges reach.Ranges
+	// MetricsRetention is how long the CloudWatch metrics keep their
+	// one-second data; default 3 hours (CloudWatch's high-resolution retention).
+	MetricsRetention time.Duration
 
 	clock clock // tests inject a fake clock; default real time
 }
@@ -64,6 +69,10 @@ type Server struct {
 	auth    *verifier
 	stats   *apiStats
 	adminH  http.Handler
+	cwStore *cloudwatch.Store
+	cw      *cloudwatch.Service
+	prom    *planeMetrics
+	sampled chan struct{} // closed when the health sampler ends
 
 	metricsOnce sync.Once
 	metricsH    http.Handler
@@ -118,7 +127,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		s.auth = v
 	}
 	s.prober = health.NewProber(health.Options{TimeScale: o.TimeScale, TargetRanges: o.TargetRanges})
-	s.plane = dataplane.New(dataplane.Options{Backend: s.prober, TargetRanges: o.TargetRanges})
+	s.cwStore = cloudwatch.NewStore(o.MetricsRetention)
+	s.cw = cloudwatch.New(s.cwStore)
+	s.prom = newPlaneMetrics()
+	s.plane = dataplane.New(dataplane.Options{Backend: s.prober, TargetRanges: o.TargetRanges, OnRequest: s.onRequest})
 	s.faults = faults.New(faults.Options{Account: o.Account, Throttling: o.Throttling, OnTargetFailing: s.prober.SetTargetFailing})
 	s.applier = newApplier(s.prober, s.plane, s.logger.Printf)
 	window := time.Duration(0)
@@ -129,6 +141,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.model = model.New(model.Options{Region: o.Region, Account: o.Account, OnCommit: s.committed, TargetRanges: o.TargetRanges})
 	s.visible.Store(s.model.State())
 	go s.applier.run(s.stop)
+	s.sampled = make(chan struct{})
+	go s.sampleHealth(s.stop, s.sampled)
 
 	if o.StateFile != "" {
 		if err := s.loadState(o.StateFile); err != nil {
@@ -232,6 +246,7 @@ func (s *Server) closeFreshConns() {
 func (s *Server) shutdownParts() error {
 	close(s.stop)
 	<-s.applier.done
+	<-s.sampled
 	err := s.plane.Close()
 	s.prober.Close()
 	if err != nil {
@@ -291,33 +306,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	reqID := query.NewRequestID()
 	action := ""
+	var call *cwproto.Call // set for a CloudWatch request, answered in its protocol
+	writeErr := func(qe *query.Error) {
+		if call != nil {
+			call.WriteError(w, reqID, qe)
+		} else {
+			query.WriteError(w, reqID, qe)
+		}
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger.Printf("elbsim: BUG: panic answering %s: %v", action, v)
-			query.WriteError(w, reqID, query.Errorf(http.StatusInternalServerError, query.CodeInternalFailure, "elbsim failed to answer %s; this is a bug in elbsim", action))
+			writeErr(query.Errorf(http.StatusInternalServerError, query.CodeInternalFailure, "elbsim failed to answer %s; this is a bug in elbsim", action))
 		}
 	}()
 	var qe *query.Error
-	action, qe = s.handle(r, reqID, w)
+	action, call, qe = s.handle(r, reqID, w)
 	if qe != nil {
 		s.stats.recordError(action, qe.Code)
-		query.WriteError(w, reqID, qe)
+		writeErr(qe)
 	}
 }
 
-// handle runs one API call; it writes the success response itself and returns the action and any error to answer.
-func (s *Server) handle(r *http.Request, reqID string, w http.ResponseWriter) (string, *query.Error) {
+// handle runs one API call, ELBv2's or CloudWatch's; it writes the success
+// response itself and returns the action, the CloudWatch call if it is one,
+// and any error to answer.
+func (s *Server) handle(r *http.Request, reqID string, w http.ResponseWriter) (string, *cwproto.Call, *query.Error) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return "", query.Errorf(http.StatusMethodNotAllowed, query.CodeInvalidAction, "elbsim answers the ELBv2 API with POST (or GET) on /, not %s", r.Method)
+		return "", nil, query.Errorf(http.StatusMethodNotAllowed, query.CodeInvalidAction, "elbsim answers the ELBv2 and CloudWatch APIs with POST (or GET) on /, not %s", r.Method)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, query.MaxBodyBytes))
 	if err != nil {
-		return "", query.Validation("Could not read the request body (at most %d bytes): %v", query.MaxBodyBytes, err)
+		return "", nil, query.Validation("Could not read the request body (at most %d bytes): %v", query.MaxBodyBytes, err)
 	}
+	call, _ := cwproto.FromHTTP(r, body) // JSON or CBOR: CloudWatch's
 	if s.auth != nil {
 		if qe := s.auth.verify(r, body); qe != nil {
-			return "", qe
+			return "", call, qe
 		}
+	}
+	if call != nil {
+		return call.Operation, call, s.handleCloudWatch(w, r, reqID, call)
 	}
 	form := string(body)
 	if r.Method == http.MethodGet {
@@ -325,13 +354,40 @@ func (s *Server) handle(r *http.Request, reqID string, w http.ResponseWriter) (s
 	}
 	req, qe := query.ParseForm(form)
 	if qe != nil {
-		return "", qe
+		return "", nil, qe
 	}
+	if call, ok := cwproto.FromQuery(req); ok {
+		return req.Action, call, s.handleCloudWatch(w, r, reqID, call)
+	}
+	return req.Action, nil, s.handleELBv2(w, r, reqID, req)
+}
+
+// handleELBv2 runs one ELBv2 call and writes its result.
+func (s *Server) handleELBv2(w http.ResponseWriter, r *http.Request, reqID string, req *query.Request) *query.Error {
 	if !query.Known(req.Action) {
-		return "", query.Client(query.CodeInvalidAction, "The action %s is not valid for this web service.", req.Action)
+		return query.Client(query.CodeInvalidAction, "The action %s is not valid for this web service.", req.Action)
 	}
 	s.stats.recordCall(req.Action)
-	d := s.faults.Check(req.Action)
+	if qe := s.checkFaults(r, req.Action); qe != nil {
+		return qe
+	}
+	in, qe := query.DecodeRequest(req)
+	if qe != nil {
+		return qe
+	}
+	out, qe := s.dispatch(req.Action, in)
+	if qe != nil {
+		return qe
+	}
+	query.WriteResult(w, req.Action, reqID, out)
+	return nil
+}
+
+// checkFaults applies the injected faults to a call of action: it waits the
+// added latency (or until the client leaves) and returns the throttling or
+// AccessDenied error to answer, if any.
+func (s *Server) checkFaults(r *http.Request, action string) *query.Error {
+	d := s.faults.Check(action)
 	if d.Delay > 0 {
 		t := time.NewTimer(d.Delay)
 		select {
@@ -340,20 +396,8 @@ func (s *Server) handle(r *http.Request, reqID string, w http.ResponseWriter) (s
 			t.Stop()
 		}
 	}
-	if d.Err != nil {
-		if d.Err.Code == query.CodeThrottling {
-			s.stats.recordThrottled(req.Action)
-		}
-		return req.Action, d.Err
+	if d.Err != nil && d.Err.Code == query.CodeThrottling {
+		s.stats.recordThrottled(action)
 	}
-	in, qe := query.DecodeRequest(req)
-	if qe != nil {
-		return req.Action, qe
-	}
-	out, qe := s.dispatch(req.Action, in)
-	if qe != nil {
-		return req.Action, qe
-	}
-	query.WriteResult(w, req.Action, reqID, out)
-	return req.Action, nil
+	return d.Err
 }

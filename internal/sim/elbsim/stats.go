@@ -1,6 +1,7 @@
 package elbsim
 
 import (
+	"maps"
 	"strconv"
 	"sync"
 )
@@ -13,6 +14,8 @@ type ActionStats struct {
 	Calls     int64            `json:"calls"`
 	Throttled int64            `json:"throttled"`
 	Errors    map[string]int64 `json:"errors,omitempty"` // by error code (Throttling included)
+	// Protocols counts CloudWatch calls by wire protocol (awsQuery, awsJson1_0, rpcv2Cbor).
+	Protocols map[string]int64 `json:"protocols,omitempty"`
 }
 
 // TargetGroupStats counts the data-plane requests forwarded to one target group.
@@ -59,6 +62,16 @@ func (a *apiStats) recordCall(action string) {
 	a.get(action).Calls++
 }
 
+func (a *apiStats) recordProtocol(action, protocol string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.get(action)
+	if s.Protocols == nil {
+		s.Protocols = map[string]int64{}
+	}
+	s.Protocols[protocol]++
+}
+
 func (a *apiStats) recordThrottled(action string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -81,12 +94,8 @@ func (a *apiStats) snapshot() map[string]ActionStats {
 	out := make(map[string]ActionStats, len(a.actions))
 	for k, v := range a.actions {
 		c := *v
-		if v.Errors != nil {
-			c.Errors = make(map[string]int64, len(v.Errors))
-			for code, n := range v.Errors {
-				c.Errors[code] = n
-			}
-		}
+		c.Errors = maps.Clone(v.Errors)
+		c.Protocols = maps.Clone(v.Protocols)
 		out[k] = c
 	}
 	return out

@@ -59,6 +59,7 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{
+		"ClusterAnalysisTemplate albrollouts-system/alb-canary-health",
 		"ClusterRole albrollouts",
 		"ClusterRoleBinding albrollouts",
 		"CustomResourceDefinition analysisruns.argoproj.io",
@@ -214,13 +215,13 @@ func TestRBACManifests(t *testing.T) {
 	}
 	// Least privilege: nothing the controller does not do.
 	for _, attrs := range []authorizationv1.ResourceAttributes{
-		{Resource: "secrets", Verb: "get", Namespace: "default"},
+		{Resource: "secrets", Verb: "list", Namespace: "default"}, // one Secret at a time, by name (analysis args)
 		{Resource: "configmaps", Verb: "list", Namespace: "default"},
 		{Resource: "pods", Verb: "delete", Namespace: "default"},
 		{Resource: "pods", Verb: "create", Namespace: "default"},
 		{Resource: "services", Verb: "create", Namespace: "default"},
 		{Resource: "services", Verb: "delete", Namespace: "default"},
-		{Group: "apps", Resource: "deployments", Verb: "update", Namespace: "default"},
+		{Group: "apps", Resource: "deployments", Verb: "delete", Namespace: "default"}, // workloadRef scales a Deployment down, never deletes it
 		{Group: "elbv2.k8s.aws", Resource: "targetgroupbindings", Verb: "update", Namespace: "default"},
 		{Group: "argoproj.io", Resource: "rollouts", Verb: "delete", Namespace: "default"},
 		{Group: "argoproj.io", Resource: "rollouts", Verb: "create", Namespace: "default"},

@@ -358,7 +358,9 @@ func (c *Cluster) crds() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // Pods (garbage-collector); deleting a namespace deletes what is in it (namespace);
 // PodDisruptionBudgets get their status (disruption: currentHealthy,
 // disruptionsAllowed), which kube-apiserver's eviction subresource checks, so an
-// eviction over budget is refused with 429 as on a real cluster.
+// eviction over budget is refused with 429 as on a real cluster. Jobs get their pods
+// and their Complete or Failed condition (job-controller; the analysis job metric
+// runs one per measurement).
 // kube-apiserver refuses loopback addresses in both EndpointSlices and Endpoints, so
 // pods on 127.x get neither; see docs/local-environment.md.
 func ControllerManagerControllers() []string {
@@ -370,6 +372,7 @@ func ControllerManagerControllers() []string {
 		"garbage-collector-controller",
 		"namespace-controller",
 		"disruption-controller",
+		"job-controller",
 	}
 }
 

@@ -44,12 +44,15 @@ import (
 	"github.com/albrollouts/albrollouts/internal/sim/localalb"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
 	"github.com/albrollouts/albrollouts/internal/sim/nodeagent"
+	"github.com/albrollouts/albrollouts/internal/sim/promserver"
 )
 
 // Defaults of the local environment.
 const (
 	DefaultElbsimListen = "127.0.0.1:4566"
-	DefaultRegion       = "us-east-1"
+	// DefaultPrometheusListen is where `local up --with-prometheus` serves Prometheus.
+	DefaultPrometheusListen = "127.0.0.1:9090"
+	DefaultRegion           = "us-east-1"
 	// Dummy credentials: elbsim accepts any signature.
 	DummyAccessKey = "AKIALOCALALBROLLOUTS"
 	DummySecretKey = "local-albrollouts-secret"
@@ -109,6 +112,13 @@ type Options struct {
 	Log io.Writer
 	// Components run alongside the environment; they stop first.
 	Components []Component
+	// WithPrometheus starts a real Prometheus server (Debian's prometheus
+	// package) scraping elbsim's data-plane metrics every second; its data and
+	// log are under <Dir>/prometheus.
+	WithPrometheus bool
+	// PrometheusListen is the address of Prometheus's HTTP API; default a free
+	// loopback port. The CLI uses DefaultPrometheusListen.
+	PrometheusListen string
 }
 
 // Env is a running local environment.
@@ -116,6 +126,7 @@ type Env struct {
 	opts       Options
 	cluster    *localcluster.Cluster
 	sim        *elbsim.Server
+	prom       *promserver.Server
 	elbv2      *elbv2.Client
 	agent      *nodeagent.Agent
 	client     client.Client
@@ -169,6 +180,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if err := copyFile(e.cluster.KubeconfigPath(), e.kubeconfig); err != nil {
 		return nil, err
 	}
+	if err := installAnalysisTemplates(ctx, e.cluster.RESTConfig()); err != nil {
+		return nil, err
+	}
 	targetRanges, err := podTargetRanges(o.PodCIDR)
 	if err != nil {
 		return nil, err
@@ -178,6 +192,11 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, fmt.Errorf("start elbsim on %s: %w", o.ElbsimListen, err)
 	}
 	e.elbv2 = newELBV2Client(e.sim.Endpoint())
+	if o.WithPrometheus {
+		if err := e.startPrometheus(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.startControllers(); err != nil {
 		return nil, err
 	}
@@ -397,6 +416,11 @@ func (e *Env) Stop() error {
 		}
 		if e.agent != nil {
 			e.agent.Stop()
+		}
+		if e.prom != nil {
+			if err := e.prom.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("prometheus: %w", err))
+			}
 		}
 		if e.sim != nil {
 			if err := e.sim.Close(); err != nil {

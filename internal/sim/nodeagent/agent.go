@@ -33,16 +33,25 @@
 //     10"]) keeps the container Waiting in ContainerCreating and the pod Pending for
 //     that long, though the process already serves; a preStop sleep delays the
 //     shutdown. Any other hook command succeeds at once.
+//   - A container's command is not run either, but a short one is modelled (see
+//     exitAfter): under restartPolicy Never or OnFailure (a Job's pod), sleep, true,
+//     false and shell scripts of such commands with exit end after their sleeps
+//     (real time) with their exit code, and the pod Succeeded or Failed (OnFailure
+//     restarts a failed container after the crash loop back-off). A container
+//     without a command, or with another one, runs until the pod is deleted.
 //   - An image the catalogue does not have, or one matching the unpullable pattern
 //     (Options.UnpullableImages, the environment variable
 //     ALBROLLOUTS_UNPULLABLE_IMAGES, or DefaultUnpullableImages: "nonexistent",
-//     "does-not-exist", "notfound" in the reference), is never pulled: its container
-//     cycles through ErrImagePull and ImagePullBackOff with the kubelet's back-off
-//     and never runs (pull.go).
+//     "does-not-exist", "notfound" in the reference), is never pulled: after a
+//     first attempt of 2 s (the registry's answer, in ContainerCreating) its
+//     container cycles through ErrImagePull and ImagePullBackOff with the kubelet's
+//     back-off and never runs (pull.go).
 //   - A command the container's image does not have (command: [/bad-command])
 //     fails the container's start: it cycles through RunContainerError and
 //     CrashLoopBackOff with the kubelet's back-off, restartCount rising, lastState
-//     Terminated (StartError, exit code 128), and never runs (crash.go).
+//     Terminated (StartError, exit code 128), and never runs (crash.go); under
+//     restartPolicy Never (a Job's pod) it is Terminated so at once and the pod
+//     Failed.
 //
 // A TimeScale below 1 speeds up probe timings (initial delay, period), hook sleeps,
 // image pull and restart back-offs and grace periods, so tests and demos need not
@@ -214,7 +223,16 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	if pod.Spec.NodeName == "" {
 		return a.bind(ctx, &pod)
 	}
-	if pod.Spec.NodeName != a.opts.NodeName || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Spec.NodeName != a.opts.NodeName {
+		return reconcile.Result{}, nil
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		// Finished: nothing runs any more; a deleted one goes at once, as the
+		// kubelet removes terminated pods.
+		a.forget(req.NamespacedName, pod.UID)
+		if pod.DeletionTimestamp != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(a.deleteNow(ctx, &pod))
+		}
 		return reconcile.Result{}, nil
 	}
 	if pod.DeletionTimestamp != nil && !a.running(req.NamespacedName, pod.UID) {

@@ -16,8 +16,11 @@ import (
 // CrashLoopBackOff for a back-off that doubles from 10 s up to 5 min (time-scaled),
 // then the next attempt. Each attempt leaves lastState Terminated (reason
 // StartError, exit code 128) and raises restartCount. It never runs and is never
-// Ready; like the kubelet, the pod's phase is Running (restartPolicy Always: its
-// containers have run, or tried to).
+// Ready; like the kubelet, the pod's phase is Running (restartPolicy Always or
+// OnFailure: its containers have run, or tried to). Under restartPolicy Never (a
+// Job's pod) the kubelet does not restart it: the container is Terminated with
+// StartError and exit code 128 at once, and the pod Failed once its other
+// containers stopped.
 const (
 	// ReasonRunContainerError is the waiting reason right after a failed start.
 	ReasonRunContainerError = "RunContainerError"
@@ -46,6 +49,32 @@ type stuckState struct {
 	neverPulled    bool // its image was never pulled (no image ID)
 }
 
+// failStart plays the start of c, whose command cannot run (execErr says why):
+// terminated for good under restartPolicy Never, a crash loop otherwise.
+func (a *Agent) failStart(ctx context.Context, pod *corev1.Pod, c *containerRuntime, execErr string, changed func()) {
+	msg := startErrorMessage(execErr)
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		c.stuck.Store(&stuckState{waiting: corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: msg}})
+		go a.crashLoop(ctx, pod.DeepCopy(), c, execErr, changed)
+		return
+	}
+	c.exited.Store(&corev1.ContainerStateTerminated{
+		ExitCode:   startErrorExitCode,
+		Reason:     ReasonStartError,
+		Message:    msg,
+		StartedAt:  metav1.Unix(0, 0), // never started
+		FinishedAt: metav1.Now().Rfc3339Copy(),
+	})
+	a.startErrorEvents(pod, c, msg)
+}
+
+// startErrorEvents are the kubelet's events of a failed start.
+func (a *Agent) startErrorEvents(pod *corev1.Pod, c *containerRuntime, msg string) {
+	a.eventf(pod, corev1.EventTypeNormal, "Pulled", "Starting", "Container image %q already present on machine", c.spec.Image)
+	a.eventf(pod, corev1.EventTypeNormal, "Created", "Starting", "Created container: %s", c.spec.Name)
+	a.eventf(pod, corev1.EventTypeWarning, "Failed", "Starting", "Error: %s", msg)
+}
+
 // startErrorMessage is containerd's message for a start that fails in runc's exec.
 func startErrorMessage(execErr string) string {
 	return "failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: " +
@@ -72,9 +101,7 @@ func (a *Agent) crashLoop(ctx context.Context, pod *corev1.Pod, c *containerRunt
 			lastTerminated: last, restartCount: restarts,
 		})
 		changed()
-		a.eventf(pod, corev1.EventTypeNormal, "Pulled", "Starting", "Container image %q already present on machine", c.spec.Image)
-		a.eventf(pod, corev1.EventTypeNormal, "Created", "Starting", "Created container: %s", name)
-		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Starting", "Error: %s", msg)
+		a.startErrorEvents(pod, c, msg)
 		if sleepCtx(ctx, scaled(runErrorHold, a.opts.TimeScale, minScaledProbeInterval)) != nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/poll"
@@ -118,6 +119,14 @@ func TestCommandError(t *testing.T) {
 		{rolloutsDemoFS, []string{"/rollouts-demo"}, ""},
 		{rolloutsDemoFS, []string{"sh"}, `"sh": executable file not found in $PATH`},
 		{demoFS, []string{"/demo"}, ""},
+		// Argo's analysis Jobs: sh -c "sleep N && exit M" in alpine:3.8, nginx:1.19-alpine
+		// and argoproj/load-tester; sleep 365d; and [exit, "1"], a shell builtin no
+		// image has as an executable.
+		{alpineFS, []string{"sh", "-c", "-x"}, ""},
+		{alpineFS, []string{"sleep", "30"}, ""},
+		{busyboxFS, []string{"/bin/sh", "-c", "sleep 1"}, ""},
+		{loadTesterFS, []string{"sh", "-c", "-x", "-e"}, ""},
+		{alpineFS, []string{"exit", "1"}, `"exit": executable file not found in $PATH`},
 		{nil, []string{"/anything"}, ""}, // unknown file system: every command runs
 	} {
 		if got := commandError(tc.fs, tc.command); got != tc.want {
@@ -191,8 +200,46 @@ func TestPhase(t *testing.T) {
 		{[]corev1.ContainerStatus{restarting}, corev1.PodRunning},
 		{[]corev1.ContainerStatus{restarting, waiting}, corev1.PodPending},
 	} {
-		if got := phase(tc.statuses); got != tc.want {
-			t.Errorf("phase(%+v) = %s, want %s", tc.statuses, got, tc.want)
+		if got := podPhase(corev1.RestartPolicyAlways, tc.statuses); got != tc.want {
+			t.Errorf("podPhase(Always, %+v) = %s, want %s", tc.statuses, got, tc.want)
 		}
+	}
+}
+
+// Under restartPolicy Never (a Job's pod) a command the image does not have is not
+// restarted: the container is Terminated (StartError, exit code 128) and the pod
+// Failed; a command it has runs and ends (exitAfter).
+func TestJobCommands(t *testing.T) {
+	a, err := New(Options{PodCIDR: "127.72.1.0/24", TimeScale: 0.005})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		image   string
+		command []string
+		args    []string
+		code    int32
+		reason  string
+		phase   corev1.PodPhase
+	}{
+		{"bad", "alpine:3.8", []string{"exit", "1"}, nil, 128, ReasonStartError, corev1.PodFailed},
+		{"sleep-job", "alpine:3.8", []string{"sh", "-c", "-x"}, []string{"sleep 0 && exit 0"}, 0, "Completed", corev1.PodSucceeded},
+		{"failing-job", "nginx:1.19-alpine", []string{"sh", "-c"}, []string{"sleep 0 && exit 1"}, 1, "Error", corev1.PodFailed},
+	} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: tc.name, Namespace: "ns", UID: types.UID("job-" + tc.name)},
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{
+				{Name: "job", Image: tc.image, Command: tc.command, Args: tc.args},
+			}},
+		}
+		rt := a.startPod(pod)
+		poll.Eventually(t, 30*time.Second, tc.name, func() (bool, string) {
+			st := desiredStatus(pod, rt)
+			term := containerState(st, "job").Terminated
+			return st.Phase == tc.phase && term != nil && term.ExitCode == tc.code && term.Reason == tc.reason,
+				fmt.Sprintf("phase %s, %+v", st.Phase, containerState(st, "job"))
+		})
+		rt.stop(context.Background())
 	}
 }

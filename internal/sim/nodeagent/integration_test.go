@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -400,5 +401,58 @@ func TestBadCommandCrashLoopBackOff(t *testing.T) {
 	}
 	if got.Status.Phase != corev1.PodRunning || podReady(got) || cs.Ready {
 		t.Errorf("phase %s, ready %t; want Running and never ready", got.Status.Phase, podReady(got))
+	}
+}
+
+// A pod with restartPolicy Never whose command ends (a Job's pod) finishes: its
+// container is Terminated with the script's exit code after the script's sleep
+// (real time, not time-scaled), and the pod Succeeded or Failed. A finished pod
+// that is deleted goes at once.
+func TestCommandsRunToCompletion(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "commands")
+	for _, tc := range []struct {
+		name  string
+		args  string
+		code  int32
+		phase corev1.PodPhase
+	}{
+		{"succeeds", "sleep 1 && exit 0", 0, corev1.PodSucceeded},
+		{"fails", "sleep 1 && exit 3", 3, corev1.PodFailed},
+	} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tc.name},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "job", Image: "nginx:1.19-alpine",
+					Command: []string{"sh", "-c", "-x"}, Args: []string{tc.args},
+				}},
+			},
+		}
+		if err := kube.Create(t.Context(), pod); err != nil {
+			t.Fatal(err)
+		}
+		created := time.Now()
+		key := client.ObjectKeyFromObject(pod)
+		waitPod(t, key, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		p := waitPod(t, key, "finished", func(p *corev1.Pod) bool { return p.Status.Phase == tc.phase })
+		if took := time.Since(created); took < time.Second {
+			t.Errorf("%s: finished after %v, before its 1 s sleep", tc.name, took)
+		}
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.ExitCode != tc.code {
+			t.Fatalf("%s: container state %+v, want terminated with exit code %d", tc.name, p.Status.ContainerStatuses[0].State, tc.code)
+		}
+		if podReady(p) {
+			t.Errorf("%s: a finished pod is Ready", tc.name)
+		}
+		if err := kube.Delete(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		poll.Every(50*time.Millisecond).Eventually(t, 30*time.Second, "the finished pod to go", func() (bool, string) {
+			err := kube.Get(t.Context(), key, &corev1.Pod{})
+			return apierrors.IsNotFound(err), fmt.Sprintf("get: %v", err)
+		})
 	}
 }

@@ -185,7 +185,8 @@ func TestUnpullablePattern(t *testing.T) {
 }
 
 // A container whose image cannot be pulled is Waiting with ErrImagePull, then
-// ImagePullBackOff, then ErrImagePull again on the next attempt, and never Ready;
+// ImagePullBackOff, then ErrImagePull again on the next attempt (after ContainerCreating
+// during the first one), and never Ready;
 // the pod has its IP, its other container runs, and it stays Pending.
 func TestUnpullableImageBacksOff(t *testing.T) {
 	t.Setenv(UnpullableImagesEnv, "")
@@ -208,9 +209,17 @@ func TestUnpullableImageBacksOff(t *testing.T) {
 			condition(st, corev1.PodReady) == corev1.ConditionFalse && condition(st, corev1.ContainersReady) == corev1.ConditionFalse &&
 			containerState(st, "sidecar").Running != nil
 	}
-	st := desiredStatus(pod, rt)
-	if !check(st, ReasonErrImagePull) || !strings.Contains(containerState(st, "app").Waiting.Message, "not found") {
+	// The first attempt takes the registry's answer (real time, pullAttempt).
+	if st := desiredStatus(pod, rt); !check(st, ReasonContainerCreating) {
 		t.Fatalf("first status: %+v", st)
+	}
+	var st corev1.PodStatus
+	poll.Eventually(t, 30*time.Second, ReasonErrImagePull, func() (bool, string) {
+		st = desiredStatus(pod, rt)
+		return check(st, ReasonErrImagePull), fmt.Sprintf("%+v", st)
+	})
+	if !strings.Contains(containerState(st, "app").Waiting.Message, "not found") {
+		t.Fatalf("ErrImagePull status: %+v", st)
 	}
 	for _, reason := range []string{ReasonImagePullBackOff, ReasonErrImagePull, ReasonImagePullBackOff} {
 		poll.Eventually(t, 30*time.Second, reason, func() (bool, string) {

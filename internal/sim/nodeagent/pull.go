@@ -19,6 +19,7 @@ import (
 // else DefaultUnpullableImages), cannot be pulled; Options.Images (else
 // ImagesEnv) adds images outside the catalogue. A container whose image cannot be
 // pulled never runs and is never Ready; its state cycles like the kubelet's:
+// Waiting ContainerCreating during the first attempt (pullAttempt), then
 // Waiting ErrImagePull for a pull attempt, then Waiting ImagePullBackOff for a
 // back-off that doubles from 10 s up to 5 min, then ErrImagePull again on the next
 // attempt (all time-scaled). The pod gets its IP and its other containers run, as
@@ -44,10 +45,13 @@ const (
 	ReasonImagePullBackOff = "ImagePullBackOff"
 )
 
-// Kubelet pull timing: a failed attempt shows ErrImagePull until the pod worker's
-// next sync (its back-off after a failed sync, 10 s); the image back-off starts at
-// 10 s and doubles up to 5 min.
+// Kubelet pull timing: the first attempt takes the registry's answer (pullAttempt,
+// real time: the registry's, not the kubelet's, so not time-scaled), during which
+// the container is Waiting in ContainerCreating; a failed attempt shows
+// ErrImagePull until the pod worker's next sync (its back-off after a failed
+// sync, 10 s); the image back-off starts at 10 s and doubles up to 5 min.
 const (
+	pullAttempt        = 2 * time.Second
 	pullErrorHold      = 10 * time.Second
 	pullBackOffInitial = 10 * time.Second
 	pullBackOffMax     = 5 * time.Minute
@@ -103,6 +107,11 @@ func (a *Agent) pull(img demoapp.Image, ref string) pullResult {
 	return r
 }
 
+// pulling is the state of a container during the first pull attempt of its image.
+func pulling() *stuckState {
+	return &stuckState{waiting: corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}, neverPulled: true}
+}
+
 // errImagePull is the kubelet's waiting state for a failed pull of image.
 func errImagePull(image string, img demoapp.Image, res pullResult) *corev1.ContainerStateWaiting {
 	code := "Unknown"
@@ -129,11 +138,17 @@ func imagePullBackOff(image string) *corev1.ContainerStateWaiting {
 func (a *Agent) pullLoop(ctx context.Context, pod *corev1.Pod, c *containerRuntime, img demoapp.Image, res pullResult, changed func()) {
 	image := c.spec.Image
 	backOff := pullBackOffInitial
-	for {
+	a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+	if sleepCtx(ctx, pullAttempt) != nil {
+		return
+	}
+	for first := true; ; first = false {
 		w := errImagePull(image, img, res)
 		c.stuck.Store(&stuckState{waiting: *w, neverPulled: true})
 		changed()
-		a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+		if !first {
+			a.eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling", "Pulling image %q", image)
+		}
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Failed to pull image %q: %s (the local node agent pulls the images of its catalogue;"+
 			" $%s adds others)", image, w.Message, ImagesEnv)
 		a.eventf(pod, corev1.EventTypeWarning, "Failed", "Pulling", "Error: %s", ReasonErrImagePull)

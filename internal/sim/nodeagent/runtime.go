@@ -62,6 +62,16 @@ type containerRuntime struct {
 	// running is closed when the container counts as running: at once, or when its
 	// postStart hook finished. Nil when the container was never started.
 	running chan struct{}
+
+	// exited is how the container's command ended for good (see exitAfter and
+	// runCommand), nil while it runs or if it never ends.
+	exited atomic.Pointer[corev1.ContainerStateTerminated]
+	// lastExit is the previous run's end, and crashWaiting is set during the
+	// back-off before a restart (restartPolicy OnFailure); restarts counts them.
+	lastExit     atomic.Pointer[corev1.ContainerStateTerminated]
+	crashWaiting atomic.Pointer[corev1.ContainerStateWaiting]
+	restarts     atomic.Int32
+	restartedAt  atomic.Pointer[metav1.Time] // when it last restarted
 }
 
 // startPod creates the runtime of a pod: it validates every container, allocates an
@@ -109,14 +119,12 @@ func (a *Agent) startPod(pod *corev1.Pod) *podRuntime {
 	for i, c := range rt.containers {
 		res := a.pull(images[i], c.spec.Image)
 		if !res.ok {
-			c.stuck.Store(&stuckState{waiting: *errImagePull(c.spec.Image, images[i], res), neverPulled: true})
+			c.stuck.Store(pulling())
 			go a.pullLoop(ctx, pod.DeepCopy(), c, images[i], res, notify)
 			continue
 		}
 		if execErr := commandError(res.fs, c.spec.Command); execErr != "" {
-			msg := startErrorMessage(execErr)
-			c.stuck.Store(&stuckState{waiting: corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: msg}})
-			go a.crashLoop(ctx, pod.DeepCopy(), c, execErr, notify)
+			a.failStart(ctx, pod, c, execErr, notify)
 			continue
 		}
 		a.startContainer(ctx, pod, rt, c, started)
@@ -170,6 +178,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			}
 		}()
 	}
+	a.startCommand(ctx, pod, rt, c, started)
 	if c.spec.ReadinessProbe != nil {
 		c.prober = &prober{
 			probe:     c.spec.ReadinessProbe,
@@ -182,6 +191,66 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, rt *podRunt
 			onChange:  func() { a.notify(rt.key) },
 		}
 		go c.prober.run(ctx)
+	}
+}
+
+// startCommand plays the container's command when it ends and the pod's restart
+// policy lets the container end (Never, OnFailure).
+func (a *Agent) startCommand(ctx context.Context, pod *corev1.Pod, rt *podRuntime, c *containerRuntime, started time.Time) {
+	if pod.Spec.RestartPolicy != corev1.RestartPolicyNever && pod.Spec.RestartPolicy != corev1.RestartPolicyOnFailure {
+		return
+	}
+	if run, code, ends := exitAfter(&c.spec); ends {
+		go a.runCommand(ctx, rt, c, pod.Spec.RestartPolicy, run, code, started)
+	}
+}
+
+// runCommand plays the container's command (see exitAfter): it runs for run (real
+// time) from started and ends with code. Under restartPolicy Never, or when it
+// succeeds, the container is terminated for good and stops serving; under
+// OnFailure a failure restarts it after the crash loop back-off.
+func (a *Agent) runCommand(ctx context.Context, rt *podRuntime, c *containerRuntime, policy corev1.RestartPolicy,
+	run time.Duration, code int32, started time.Time) {
+	backOff := crashBackOffInitial
+	for {
+		if sleepCtx(ctx, time.Until(started.Add(run))) != nil {
+			return
+		}
+		reason := "Completed"
+		if code != 0 {
+			reason = "Error"
+		}
+		end := &corev1.ContainerStateTerminated{
+			ExitCode: code, Reason: reason,
+			StartedAt:  metav1.NewTime(started).Rfc3339Copy(),
+			FinishedAt: metav1.Now().Rfc3339Copy(),
+		}
+		if code == 0 || policy != corev1.RestartPolicyOnFailure {
+			c.exited.Store(end)
+			if c.server != nil {
+				sctx, cancel := context.WithTimeout(ctx, time.Second)
+				_ = c.server.Shutdown(sctx)
+				cancel()
+			}
+			a.notify(rt.key)
+			return
+		}
+		c.lastExit.Store(end)
+		c.restarts.Add(1)
+		c.crashWaiting.Store(&corev1.ContainerStateWaiting{
+			Reason:  ReasonCrashLoopBackOff,
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", backOff, c.spec.Name, rt.key.Name, rt.key.Namespace, rt.uid),
+		})
+		a.notify(rt.key)
+		if sleepCtx(ctx, scaled(backOff, a.opts.TimeScale, minScaledProbeInterval)) != nil {
+			return
+		}
+		backOff = min(2*backOff, crashBackOffMax)
+		started = time.Now()
+		t := metav1.NewTime(started).Rfc3339Copy()
+		c.restartedAt.Store(&t)
+		c.crashWaiting.Store(nil)
+		a.notify(rt.key)
 	}
 }
 
@@ -209,7 +278,7 @@ func (c *containerRuntime) describe() string {
 // isRunning reports whether the container is reported running: it serves and its
 // postStart hook is over.
 func (c *containerRuntime) isRunning() bool {
-	if c.server == nil || c.running == nil || c.stuck.Load() != nil {
+	if c.server == nil || c.running == nil || c.stuck.Load() != nil || c.exited.Load() != nil || c.crashWaiting.Load() != nil {
 		return false
 	}
 	select {

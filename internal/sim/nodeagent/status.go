@@ -36,13 +36,17 @@ func desiredStatus(pod *corev1.Pod, rt *podRuntime) corev1.PodStatus {
 		st.PodIP = rt.ip.String()
 		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
 	}
-	st.Phase = phase(statuses)
+	st.Phase = podPhase(pod.Spec.RestartPolicy, statuses)
+	terminal := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
 	ready := containersReady && readinessGatesPass(pod)
 	setCondition(&st, corev1.PodScheduled, true, "", "")
-	setCondition(&st, corev1.PodReadyToStartContainers, rt.ip.IsValid(), "", "")
+	setCondition(&st, corev1.PodReadyToStartContainers, rt.ip.IsValid() && !terminal, "", "")
 	setCondition(&st, corev1.PodInitialized, true, "", "")
 	reason, msg := "", ""
-	if !containersReady {
+	switch {
+	case terminal:
+		reason = "PodCompleted"
+	case !containersReady:
 		reason, msg = "ContainersNotReady", fmt.Sprintf("containers with unready status: %v", unready(rt))
 	}
 	setCondition(&st, corev1.ContainersReady, containersReady, reason, msg)
@@ -53,6 +57,46 @@ func desiredStatus(pod *corev1.Pod, rt *podRuntime) corev1.PodStatus {
 	return st
 }
 
+// podPhase is the kubelet's pod phase from the container states: Pending while a
+// container waits to start; Running while one runs (or, under restartPolicy Always,
+// has stopped and restarts); once all stopped, Succeeded if all exited with 0, else
+// Failed under restartPolicy Never and Running (restarting) under OnFailure.
+func podPhase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) corev1.PodPhase {
+	waiting, running, stopped, succeeded := 0, 0, 0, 0
+	for _, cs := range statuses {
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil:
+			stopped++
+			if cs.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case cs.LastTerminationState.Terminated != nil:
+			stopped++ // waiting to restart
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return corev1.PodPending
+	case running > 0:
+		return corev1.PodRunning
+	case stopped > 0:
+		switch {
+		case policy == corev1.RestartPolicyAlways || policy == "":
+			return corev1.PodRunning
+		case stopped == succeeded:
+			return corev1.PodSucceeded
+		case policy == corev1.RestartPolicyNever:
+			return corev1.PodFailed
+		}
+		return corev1.PodRunning
+	}
+	return corev1.PodPending
+}
+
 func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{
 		Name:    c.spec.Name,
@@ -60,13 +104,19 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		ImageID: "albrollouts-local://" + c.spec.Image,
 	}
 	started := false
-	// Keep the restart count a real kubelet would show; only a failing start raises it.
+	if last := c.lastExit.Load(); last != nil {
+		cs.LastTerminationState.Terminated = last.DeepCopy()
+	}
+	// Keep the restart count a real kubelet would show: the demo app never restarts,
+	// a failing start does, and so does a command that fails under restartPolicy
+	// OnFailure.
+	cs.RestartCount = c.restarts.Load()
 	for _, old := range pod.Status.ContainerStatuses {
 		if old.Name == cs.Name {
-			cs.RestartCount = old.RestartCount
+			cs.RestartCount = max(cs.RestartCount, old.RestartCount)
 		}
 	}
-	switch stuck := c.stuck.Load(); {
+	switch stuck, crash := c.stuck.Load(), c.crashWaiting.Load(); {
 	case c.waiting != nil:
 		cs.State.Waiting = c.waiting.DeepCopy()
 	case stuck != nil:
@@ -78,6 +128,12 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		if stuck.neverPulled {
 			cs.ImageID = ""
 		}
+	case c.exited.Load() != nil:
+		cs.ContainerID = fmt.Sprintf("albrollouts-local://%s/%s", rt.uid, c.spec.Name)
+		cs.State.Terminated = c.exited.Load().DeepCopy()
+		cs.State.Terminated.ContainerID = cs.ContainerID
+	case crash != nil:
+		cs.State.Waiting = crash.DeepCopy()
 	case c.server != nil && c.server.Err() != nil:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonListenFailed, Message: c.server.Err().Error()}
 	case !c.isRunning():
@@ -86,29 +142,16 @@ func containerStatus(pod *corev1.Pod, rt *podRuntime, c *containerRuntime) corev
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
 	default:
 		cs.ContainerID = fmt.Sprintf("albrollouts-local://%s/%s", rt.uid, c.spec.Name)
-		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: rt.startedAt}
+		startedAt := rt.startedAt
+		if t := c.restartedAt.Load(); t != nil {
+			startedAt = *t
+		}
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: startedAt}
 		cs.Ready = c.ready()
 		started = true
 	}
 	cs.Started = &started
 	return cs
-}
-
-// phase is the pod phase the kubelet derives from its container statuses
-// (restartPolicy Always): Pending while a container waits without having run or
-// tried to; Running once every container runs, or waits to be restarted after it
-// stopped (a crash loop).
-func phase(statuses []corev1.ContainerStatus) corev1.PodPhase {
-	if len(statuses) == 0 {
-		return corev1.PodPending
-	}
-	for _, cs := range statuses {
-		restarting := cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil
-		if cs.State.Running == nil && !restarting {
-			return corev1.PodPending
-		}
-	}
-	return corev1.PodRunning
 }
 
 // initContainerStatuses reports init containers as completed: the demo app has no

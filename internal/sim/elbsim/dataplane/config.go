@@ -13,6 +13,7 @@ import (
 // ListenerConfig is what a listener serves: its rules, default rule included.
 type ListenerConfig struct {
 	LoadBalancerDNS string
+	LoadBalancerARN string // names the load balancer in the listener's Samples
 	Port            int32  // the ALB listener port (80, 443, ...); the bound loopback port differs
 	Protocol        string // HTTP; HTTPS listeners are served as plain HTTP
 	Rules           []Rule
@@ -93,6 +94,7 @@ type Redirect struct {
 // routers atomically, so requests never see a half-applied configuration.
 type router struct {
 	rules []compiledRule // by priority, default last
+	lbARN string         // the load balancer, for Samples
 }
 
 type compiledRule struct {
@@ -113,7 +115,7 @@ type compiledAction struct {
 
 // compile validates cfg and builds its router. The error names the rule at fault.
 func compile(cfg ListenerConfig) (*router, error) {
-	rt := &router{}
+	rt := &router{lbARN: cfg.LoadBalancerARN}
 	var errs []error
 	for _, r := range cfg.Rules {
 		cr, err := compileRule(r)

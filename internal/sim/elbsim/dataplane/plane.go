@@ -62,6 +62,9 @@ type Options struct {
 	// TargetRanges are the addresses proxied to besides loopback (see package
 	// reach); a target outside them is answered 502 without being contacted.
 	TargetRanges reach.Ranges
+	// OnRequest, if set, is called once for every request a listener answers,
+	// from the request's goroutine; it must be quick and safe for concurrent use.
+	OnRequest func(Sample)
 }
 
 // Plane runs the listeners. It is safe for concurrent use.
@@ -74,6 +77,8 @@ type Plane struct {
 	stats    *stats
 	rr       sync.Map // target group ARN -> *atomic.Uint64 round-robin counter
 	now      func() time.Time
+	// onRequest receives a Sample per request (Options.OnRequest).
+	onRequest func(Sample)
 
 	randMu sync.Mutex
 	rnd    *rand.Rand // nil: use the global source
@@ -101,6 +106,7 @@ func New(o Options) *Plane {
 		bindHost:  o.BindHost,
 		stats:     newStats(),
 		now:       time.Now,
+		onRequest: o.OnRequest,
 		listeners: map[string]*listener{},
 	}
 	if p.bindHost == "" {
@@ -240,7 +246,8 @@ func (p *Plane) nextIndex(tgARN string) uint64 {
 type proxied struct {
 	tgARN  string
 	target string // ip:port
-	port   string // listener's bound port
+	in     arrival
+	sent   time.Time // when the request left for the target
 }
 
 type proxiedKey struct{}

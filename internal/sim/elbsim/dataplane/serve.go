@@ -29,8 +29,10 @@ const statusClientClosed = 460
 // ServeHTTP routes one request through the listener's current rules.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := l.rt.Load()
+	in := arrival{start: l.plane.now(), lbARN: rt.lbARN, port: l.port}
 	rule := rt.match(r, clientAddr(r))
 	if rule == nil {
+		l.plane.emit(in.elb("", "", http.StatusServiceUnavailable))
 		writePage(w, http.StatusServiceUnavailable, "503 Service Temporarily Unavailable")
 		return
 	}
@@ -41,6 +43,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ct == "" {
 			ct = "text/plain; charset=utf-8"
 		}
+		l.plane.emit(in.elb("", "", a.fixed.StatusCode))
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Server", "awselb/2.0")
 		w.WriteHeader(a.fixed.StatusCode)
@@ -50,15 +53,16 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code == 0 {
 			code = http.StatusFound
 		}
+		l.plane.emit(in.elb("", "", code))
 		w.Header().Set("Server", "awselb/2.0")
 		http.Redirect(w, r, redirectURL(a.redirect, r, l.port), code)
 	default:
-		l.plane.forward(w, r, a, l.port)
+		l.plane.forward(w, r, a, in)
 	}
 }
 
 // forward picks a target group and a target and proxies the request there.
-func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledAction, port string) {
+func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledAction, in arrival) {
 	tgARN := ""
 	if a.sticky > 0 {
 		tgARN = p.stickyGroup(r, a)
@@ -70,6 +74,7 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledActio
 	if len(targets) == 0 { // no valid cookie, or its group has nothing routable: draw again
 		tgARN = p.pickGroup(a)
 		if tgARN == "" { // every weight is 0
+			p.emit(in.elb("", "", http.StatusServiceUnavailable))
 			writePage(w, http.StatusServiceUnavailable, "503 Service Temporarily Unavailable")
 			return
 		}
@@ -77,6 +82,7 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledActio
 	}
 	if len(targets) == 0 {
 		p.stats.noRoutable(tgARN)
+		p.emit(in.elb(tgARN, "", http.StatusServiceUnavailable))
 		writePage(w, http.StatusServiceUnavailable, "503 Service Temporarily Unavailable")
 		return
 	}
@@ -84,13 +90,15 @@ func (p *Plane) forward(w http.ResponseWriter, r *http.Request, a *compiledActio
 	p.stats.sent(tgARN, target)
 	if !p.reach.AllowsHostPort(target) { // elbsim never leaves the machine
 		p.stats.status(tgARN, http.StatusBadGateway)
+		p.emit(in.elb(tgARN, target, http.StatusBadGateway))
 		writePage(w, http.StatusBadGateway, "502 Bad Gateway")
 		return
 	}
 	if a.sticky > 0 {
 		setStickyCookies(w, tgARN, p.now().Add(a.sticky), a.sticky)
 	}
-	ctx := context.WithValue(r.Context(), proxiedKey{}, &proxied{tgARN: tgARN, target: target, port: port})
+	px := &proxied{tgARN: tgARN, target: target, in: in, sent: p.now()}
+	ctx := context.WithValue(r.Context(), proxiedKey{}, px)
 	p.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -191,7 +199,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Header.Set("X-Forwarded-For", xff)
 	pr.Out.Header.Set("X-Forwarded-Proto", "http")
-	pr.Out.Header.Set("X-Forwarded-Port", px.port)
+	pr.Out.Header.Set("X-Forwarded-Port", px.in.port)
 	if pr.Out.Header.Get("X-Amzn-Trace-Id") == "" {
 		pr.Out.Header.Set("X-Amzn-Trace-Id", fmt.Sprintf("Root=1-%08x-%012x%012x", time.Now().Unix(),
 			rand.Uint64()&0xffffffffffff, rand.Uint64()&0xffffffffffff))
@@ -202,6 +210,8 @@ func rewrite(pr *httputil.ProxyRequest) {
 func (p *Plane) recordResponse(resp *http.Response) error {
 	if px := proxiedOf(resp.Request.Context()); px != nil {
 		p.stats.status(px.tgARN, resp.StatusCode)
+		p.emit(Sample{Time: px.in.start, LoadBalancerARN: px.in.lbARN, TargetGroupARN: px.tgARN, Target: px.target,
+			Status: resp.StatusCode, FromTarget: true, TargetTime: p.now().Sub(px.sent)})
 	}
 	return nil
 }
@@ -212,11 +222,13 @@ func (p *Plane) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		if px != nil {
 			p.stats.status(px.tgARN, statusClientClosed)
+			p.emit(px.in.elb(px.tgARN, px.target, statusClientClosed))
 		}
 		return // the client is gone; nobody to answer
 	}
 	if px != nil {
 		p.stats.status(px.tgARN, http.StatusBadGateway)
+		p.emit(px.in.elb(px.tgARN, px.target, http.StatusBadGateway))
 	}
 	writePage(w, http.StatusBadGateway, "502 Bad Gateway")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim"
@@ -38,17 +39,32 @@ func Start(t testing.TB, o elbsim.Options) (*elbsim.Server, *elasticloadbalancin
 	return s, Client(s, o.Region, o.StrictAuth)
 }
 
-// Client returns an ELBv2 client for s in region, signing with keySecret
-// ("KEY:SECRET"; empty: a dummy key).
-func Client(s *elbsim.Server, region, keySecret string, optFns ...func(*elasticloadbalancingv2.Options)) *elasticloadbalancingv2.Client {
+// config is an SDK configuration for region with keySecret's static credentials.
+func config(region, keySecret string) aws.Config {
 	key, secret, ok := strings.Cut(keySecret, ":")
 	if !ok {
 		key, secret = "AKIAELBSIMTEST", "elbsim-test-secret"
 	}
-	cfg := aws.Config{
+	return aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
 	}
+}
+
+// CloudWatchClient returns a CloudWatch client for s (GetMetricData and
+// ListMetrics of AWS/ApplicationELB), signing like Client. It speaks the SDK's
+// own protocol (RPC v2 CBOR); set Options.Protocol in optFns for another.
+func CloudWatchClient(s *elbsim.Server, region, keySecret string, optFns ...func(*cloudwatch.Options)) *cloudwatch.Client {
+	opts := append([]func(*cloudwatch.Options){func(o *cloudwatch.Options) {
+		o.BaseEndpoint = aws.String(s.Endpoint())
+	}}, optFns...)
+	return cloudwatch.NewFromConfig(config(region, keySecret), opts...)
+}
+
+// Client returns an ELBv2 client for s in region, signing with keySecret
+// ("KEY:SECRET"; empty: a dummy key).
+func Client(s *elbsim.Server, region, keySecret string, optFns ...func(*elasticloadbalancingv2.Options)) *elasticloadbalancingv2.Client {
+	cfg := config(region, keySecret)
 	opts := append([]func(*elasticloadbalancingv2.Options){func(o *elasticloadbalancingv2.Options) {
 		o.BaseEndpoint = aws.String(s.Endpoint())
 	}}, optFns...)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/albrollouts/albrollouts/internal/sim/elbsim/cwproto"
 	"github.com/albrollouts/albrollouts/internal/sim/elbsim/query"
 )
 
@@ -23,6 +24,7 @@ const (
 	ClassDescribe     = "describe"     // Describe*
 	ClassRegistration = "registration" // RegisterTargets, DeregisterTargets
 	ClassMutating     = "mutating"     // every other Create*/Modify*/Delete*/Set*/AddTags/RemoveTags
+	ClassCloudWatch   = "cloudwatch"   // CloudWatch's GetMetricData and ListMetrics
 )
 
 // BucketConfig is the size of a token bucket and its refill rate.
@@ -32,18 +34,22 @@ type BucketConfig struct {
 }
 
 // DefaultBuckets are the buckets of an account. Describe* (40, 10/s) is AWS's
-// documented limit; the other two are elbsim's choice, of the same order.
+// documented limit, and so is CloudWatch's GetMetricData (50/s); the ELBv2
+// registration and mutating classes are elbsim's choice, of the same order.
 func DefaultBuckets() map[string]BucketConfig {
 	return map[string]BucketConfig{
 		ClassDescribe:     {Burst: 40, RatePerSecond: 10},
 		ClassRegistration: {Burst: 20, RatePerSecond: 4},
 		ClassMutating:     {Burst: 20, RatePerSecond: 4},
+		ClassCloudWatch:   {Burst: 50, RatePerSecond: 50},
 	}
 }
 
 // ClassOf returns the operation class of an Action.
 func ClassOf(action string) string {
 	switch {
+	case cwproto.Known(action):
+		return ClassCloudWatch
 	case strings.HasPrefix(action, "Describe"):
 		return ClassDescribe
 	case action == "RegisterTargets" || action == "DeregisterTargets":
@@ -137,11 +143,21 @@ func (f *Injector) Check(action string) Decision {
 		return d
 	}
 	if f.denied[action] {
+		iam := IAMAction(action)
 		d.Err = query.Errorf(http.StatusForbidden, query.CodeAccessDenied,
-			"User: %s is not authorized to perform: elasticloadbalancing:%s because no identity-based policy allows the elasticloadbalancing:%s action",
-			f.principal, action, action)
+			"User: %s is not authorized to perform: %s because no identity-based policy allows the %s action",
+			f.principal, iam, iam)
 	}
 	return d
+}
+
+// IAMAction is the IAM action that allows an API action:
+// "cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetHealth".
+func IAMAction(action string) string {
+	if cwproto.Known(action) {
+		return "cloudwatch:" + action
+	}
+	return "elasticloadbalancing:" + action
 }
 
 func (f *Injector) takeForced(action string) bool {
@@ -172,7 +188,7 @@ func (f *Injector) SetBucket(class string, c BucketConfig) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.configs[class]; !ok {
-		return fmt.Errorf("unknown operation class %q: use %s, %s or %s", class, ClassDescribe, ClassRegistration, ClassMutating)
+		return fmt.Errorf("unknown operation class %q: use %s, %s, %s or %s", class, ClassDescribe, ClassRegistration, ClassMutating, ClassCloudWatch)
 	}
 	if c.Burst < 1 || c.RatePerSecond < 0 {
 		return fmt.Errorf("bucket of class %q: burst must be >= 1 and ratePerSecond >= 0", class)

@@ -53,6 +53,7 @@ func TestClassOf(t *testing.T) {
 	for action, want := range map[string]string{
 		"DescribeTargetHealth": ClassDescribe, "DescribeTags": ClassDescribe, "RegisterTargets": ClassRegistration,
 		"DeregisterTargets": ClassRegistration, "ModifyRule": ClassMutating, "AddTags": ClassMutating,
+		"GetMetricData": ClassCloudWatch, "ListMetrics": ClassCloudWatch,
 	} {
 		if got := ClassOf(action); got != want {
 			t.Errorf("ClassOf(%s) = %s, want %s", action, got, want)
@@ -88,6 +89,12 @@ func TestForcedThrottleDenyAndLatency(t *testing.T) {
 	if f.Check("DescribeRules").Err != nil {
 		t.Fatal("AccessDenied leaked to another action")
 	}
+	f.DenyAction("GetMetricData")
+	if d := f.Check("GetMetricData"); d.Err == nil || d.Err.Status != 403 || d.Err.Code != "AccessDenied" ||
+		!strings.Contains(d.Err.Message, "is not authorized to perform: cloudwatch:GetMetricData because no identity-based policy allows the cloudwatch:GetMetricData action") {
+		t.Fatalf("AccessDenied on CloudWatch: %+v", d.Err)
+	}
+	f.AllowAction("GetMetricData")
 	f.SetLatency("", 10*time.Millisecond)
 	f.SetLatency("DescribeRules", 50*time.Millisecond)
 	if f.Check("DescribeRules").Delay != 50*time.Millisecond || f.Check("CreateRule").Delay != 10*time.Millisecond {

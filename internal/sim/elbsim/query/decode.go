@@ -1,6 +1,7 @@
 package query
 
 import (
+	"encoding"
 	"net/url"
 	"reflect"
 	"sort"
@@ -123,10 +124,15 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
 func decodeValue(n *node, path string, v reflect.Value) *Error {
+	if reflect.PointerTo(v.Type()).Implements(textUnmarshaler) {
+		return decodeText(n, path, v)
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		if v.Type().Elem().Kind() == reflect.Struct && n.children == nil {
+		if v.Type().Elem().Kind() == reflect.Struct && n.children == nil && !reflect.PointerTo(v.Type().Elem()).Implements(textUnmarshaler) {
 			return nil // "X=" with no members: nothing to decode
 		}
 		if v.Type().Elem().Kind() != reflect.Struct && n.value == nil {
@@ -149,6 +155,18 @@ func decodeValue(n *node, path string, v reflect.Value) *Error {
 		return nil
 	}
 	return decodeScalar(*n.value, path, v)
+}
+
+// decodeText decodes a value whose type reads itself from text (a timestamp).
+func decodeText(n *node, path string, v reflect.Value) *Error {
+	if n.value == nil {
+		return nil
+	}
+	u, _ := v.Addr().Interface().(encoding.TextUnmarshaler) // the caller checked the type
+	if err := u.UnmarshalText([]byte(*n.value)); err != nil {
+		return Validation("Value '%s' at '%s' failed to satisfy constraint: %v", *n.value, path, err)
+	}
+	return nil
 }
 
 func decodeScalar(s, path string, v reflect.Value) *Error {

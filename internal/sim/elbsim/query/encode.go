@@ -32,9 +32,14 @@ func NewRequestID() string {
 //
 //	<OpResponse xmlns="…"><OpResult>…</OpResult><ResponseMetadata><RequestId>…</RequestId></ResponseMetadata></OpResponse>
 func MarshalResult(action, requestID string, result any) ([]byte, error) {
+	return MarshalResultIn(Namespace, action, requestID, result)
+}
+
+// MarshalResultIn is MarshalResult for another service's XML namespace.
+func MarshalResultIn(namespace, action, requestID string, result any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	buf.WriteString("<" + action + `Response xmlns="` + Namespace + `">`)
+	buf.WriteString("<" + action + `Response xmlns="` + namespace + `">`)
 	enc := xml.NewEncoder(&buf)
 	if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 		return nil, err
@@ -66,8 +71,13 @@ type errorBody struct {
 //
 //	<ErrorResponse><Error><Type>Sender</Type><Code>…</Code><Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>
 func MarshalError(requestID string, e *Error) []byte {
+	return MarshalErrorIn(Namespace, requestID, e)
+}
+
+// MarshalErrorIn is MarshalError for another service's XML namespace.
+func MarshalErrorIn(namespace, requestID string, e *Error) []byte {
 	body, err := xml.Marshal(errorResponse{
-		Xmlns:     Namespace,
+		Xmlns:     namespace,
 		Error:     errorBody{Type: e.Type(), Code: e.Code, Message: e.Message},
 		RequestID: requestID,
 	})
@@ -84,7 +94,7 @@ func WriteResult(w http.ResponseWriter, action, requestID string, result any) {
 		WriteError(w, requestID, Errorf(http.StatusInternalServerError, CodeInternalFailure, "elbsim could not encode the %s response: %v", action, err))
 		return
 	}
-	writeXML(w, http.StatusOK, requestID, body)
+	WriteXML(w, http.StatusOK, requestID, body)
 }
 
 // WriteError writes an error response with the status of e.
@@ -93,10 +103,11 @@ func WriteError(w http.ResponseWriter, requestID string, e *Error) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	writeXML(w, status, requestID, MarshalError(requestID, e))
+	WriteXML(w, status, requestID, MarshalError(requestID, e))
 }
 
-func writeXML(w http.ResponseWriter, status int, requestID string, body []byte) {
+// WriteXML writes an XML response body with the request id header.
+func WriteXML(w http.ResponseWriter, status int, requestID string, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/xml")
 	h.Set(RequestIDHeader, requestID)

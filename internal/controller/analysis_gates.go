@@ -1,0 +1,370 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/analysis"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
+)
+
+// Analysis gates, with Argo Rollouts' semantics: a step analysis completes
+// its step when its AnalysisRun succeeds; background analysis runs beside
+// the steps from its startingStep; blue-green pre-promotion analysis gates
+// the switch and post-promotion analysis the promotion. A run that fails
+// (or errors) aborts the rollout; one that is inconclusive pauses it
+// (InconclusiveAnalysisRun) until a user promotes: past the step, or, for
+// the other kinds, with a new run. The rollout knows its runs by the names
+// its status records (status.canary.currentStepAnalysisRunStatus, ...), so a
+// restart resumes with the same runs; a run is created under its Argo name,
+// or the next free <name>.N, and one found under that name that this rollout
+// owns and that has not finished is taken up again (a crash between the
+// create and the status write).
+
+// gateOutcome is what an analysis gate lets the rollout do.
+type gateOutcome int
+
+const (
+	gateWait    gateOutcome = iota // the run is not done, or the rollout paused on it
+	gatePass                       // the run succeeded (or a user promoted past it)
+	gateAborted                    // the run failed: the rollout was aborted
+)
+
+// analysisGate is one gate: what the run is, and where its status is kept.
+type analysisGate struct {
+	kind analysis.RunKind
+	ra   *v1alpha1.RolloutAnalysis
+	rec  **v1alpha1.RolloutAnalysisRunStatus
+	step int32
+}
+
+// decodeAnalysis reads a raw Rollout analysis field (steps[].analysis,
+// prePromotionAnalysis, ...); an unreadable one is a spec error.
+func decodeAnalysis(raw *runtime.RawExtension, field string) (*v1alpha1.RolloutAnalysisBackground, error) {
+	if raw == nil || len(raw.Raw) == 0 {
+		return nil, nil
+	}
+	var a v1alpha1.RolloutAnalysisBackground
+	if err := json.Unmarshal(raw.Raw, &a); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return &a, nil
+}
+
+// runGate drives gate g one step: it creates the run when there is none,
+// copies its phase into the status record, and turns the phase into what
+// the rollout does.
+func (c *rolloutContext) runGate(ctx context.Context, g analysisGate) (gateOutcome, error) {
+	run, err := c.currentRun(ctx, g)
+	if err != nil {
+		return gateWait, err
+	}
+	if run == nil {
+		return gateWait, c.startRun(ctx, g)
+	}
+	phase := run.Status.Phase
+	*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name, Status: string(phase), Message: run.Status.Message}
+	switch phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		return gatePass, nil
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		c.abort(fmt.Sprintf("%s analysis phase %s", gateLabel(g.kind), strings.ToLower(string(phase))), run.Status.Message)
+		return gateAborted, nil
+	case v1alpha1.AnalysisPhaseInconclusive:
+		return c.inconclusive(ctx, g, run.Name)
+	}
+	c.wait(0, "waiting for the %s analysis run %s (%s)", strings.ToLower(gateLabel(g.kind)), run.Name, phaseOrPending(phase))
+	return gateWait, nil
+}
+
+func phaseOrPending(p v1alpha1.AnalysisPhase) string {
+	if p == "" {
+		return string(v1alpha1.AnalysisPhasePending)
+	}
+	return string(p)
+}
+
+// inconclusive pauses the rollout on an inconclusive run, once. After a
+// user cleared that pause (promote), a step analysis passes; the other
+// kinds run again.
+func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name string) (gateOutcome, error) {
+	reason := v1alpha1.PauseReasonInconclusiveAnalysisRun
+	why := fmt.Sprintf("the %s analysis run %s is inconclusive: promote to go on, or abort", strings.ToLower(gateLabel(g.kind)), name)
+	switch {
+	case c.hasPauseCondition(reason):
+		c.gateWhy = why
+		c.wait(0, "%s", why)
+		return gateWait, nil
+	case !c.status.ControllerPause:
+		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: reason, StartTime: metav1.NewTime(c.now)})
+		c.status.ControllerPause = true
+		c.progressed = true
+		c.warning(v1alpha1.ReasonAnalysisRunInconclusive, "%s analysis run %s is inconclusive: the rollout pauses; promote to go on, or abort", gateLabel(g.kind), name)
+		c.gateWhy = why
+		c.wait(0, "%s", why)
+		return gateWait, nil
+	}
+	// Promoted: the pause condition was cleared.
+	c.status.ControllerPause = false
+	c.progressed = true
+	if g.kind == analysis.KindStep {
+		c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed past the inconclusive analysis run %s", name)
+		return gatePass, nil
+	}
+	c.normal(v1alpha1.ReasonRolloutResumed, "Rollout is resumed: the inconclusive %s analysis runs again", strings.ToLower(gateLabel(g.kind)))
+	*g.rec = nil
+	return gateWait, c.startRun(ctx, g)
+}
+
+// currentRun reads the run the gate's record names, when it is this
+// gate's (the same update, and for a step analysis the same step).
+func (c *rolloutContext) currentRun(ctx context.Context, g analysisGate) (*v1alpha1.AnalysisRun, error) {
+	rec := *g.rec
+	if rec == nil || rec.Name == "" {
+		return nil, nil
+	}
+	var run v1alpha1.AnalysisRun
+	if err := c.r.client.Get(ctx, client.ObjectKey{Namespace: c.ro.Namespace, Name: rec.Name}, &run); err != nil {
+		if apierrors.IsNotFound(err) {
+			*g.rec = nil
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading analysis run %s/%s: %w", c.ro.Namespace, rec.Name, err)
+	}
+	if !c.runIsFor(&run, g) {
+		*g.rec = nil
+		return nil, nil
+	}
+	return &run, nil
+}
+
+// runIsFor reports whether run is this rollout's run for gate g.
+func (c *rolloutContext) runIsFor(run *v1alpha1.AnalysisRun, g analysisGate) bool {
+	owned := false
+	for _, o := range run.OwnerReferences {
+		owned = owned || (o.UID == c.ro.UID && ptr.Deref(o.Controller, false))
+	}
+	return owned && run.Labels[analysis.PodTemplateHashLabel] == c.newHash && run.Labels[analysis.RolloutTypeLabel] == string(g.kind) &&
+		(g.kind != analysis.KindStep || run.Labels[analysis.StepIndexLabel] == strconv.Itoa(int(g.step)))
+}
+
+// startRun creates the gate's run (or takes up one left by a crash before
+// the status write) and records it.
+func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
+	if c.newRS == nil {
+		return nil
+	}
+	req := analysis.RunRequest{Rollout: c.ro, Analysis: *g.ra, Kind: g.kind,
+		PodTemplateHash: c.newHash, StableHash: c.status.StableRS, Revision: strconv.FormatInt(replicaset.Revision(c.newRS), 10)}
+	if g.kind == analysis.KindStep {
+		req.StepIndex = ptr.To(g.step)
+	}
+	run, err := analysis.BuildRun(ctx, c.r.client, req)
+	if err != nil {
+		c.specError("%s analysis: %v", strings.ToLower(gateLabel(g.kind)), err)
+		return nil
+	}
+	base := run.Name
+	for n := 0; n < 100; n++ {
+		if n > 0 {
+			run.Name = analysis.CollisionName(base, n)
+		}
+		err := c.r.client.Create(ctx, run.DeepCopy())
+		if err == nil {
+			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name}
+			c.normal(v1alpha1.ReasonAnalysisRunCreated, "Created %s AnalysisRun %s", gateLabel(g.kind), run.Name)
+			c.progressed = true
+			c.wait(0, "waiting for the %s analysis run %s (Pending)", strings.ToLower(gateLabel(g.kind)), run.Name)
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating analysis run %s/%s: %w", run.Namespace, run.Name, err)
+		}
+		var found v1alpha1.AnalysisRun
+		if err := c.r.client.Get(ctx, client.ObjectKeyFromObject(run), &found); err != nil {
+			return fmt.Errorf("reading analysis run %s/%s: %w", run.Namespace, run.Name, err)
+		}
+		if c.runIsFor(&found, g) && !runFinished(&found) && !found.Spec.Terminate {
+			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: found.Name, Status: string(found.Status.Phase)}
+			c.progressed = true
+			return nil
+		}
+	}
+	return fmt.Errorf("no free name for analysis run %s in namespace %s", base, c.ro.Namespace)
+}
+
+func runFinished(r *v1alpha1.AnalysisRun) bool {
+	switch r.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
+		return true
+	}
+	return false
+}
+
+// gateLabel names a kind of run as Argo Rollouts' abort messages do.
+func gateLabel(k analysis.RunKind) string {
+	switch k {
+	case analysis.KindStep:
+		return "Step-based"
+	case analysis.KindPrePromotion:
+		return "Blue/green pre-promotion"
+	case analysis.KindPostPromotion:
+		return "Blue/green post-promotion"
+	}
+	return "Background"
+}
+
+// terminateRuns ends every run of this rollout that is still measuring and
+// that no live gate records (a step left behind, an aborted or promoted
+// update, a replaced template): spec.terminate, as Argo Rollouts does.
+func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.RolloutAnalysisRunStatus) error {
+	var runs v1alpha1.AnalysisRunList
+	if err := c.r.client.List(ctx, &runs, client.InNamespace(c.ro.Namespace)); err != nil {
+		if apierrors.IsNotFound(err) || runtime.IsNotRegisteredError(err) {
+			return nil
+		}
+		return fmt.Errorf("listing the analysis runs of namespace %s: %w", c.ro.Namespace, err)
+	}
+	keep := map[string]bool{}
+	for _, r := range live {
+		if r != nil {
+			keep[r.Name] = true
+		}
+	}
+	for i := range runs.Items {
+		run := &runs.Items[i]
+		owned := false
+		for _, o := range run.OwnerReferences {
+			owned = owned || o.UID == c.ro.UID
+		}
+		if !owned || keep[run.Name] || run.Spec.Terminate || runFinished(run) {
+			continue
+		}
+		n := run.DeepCopy()
+		n.Spec.Terminate = true
+		if err := c.r.client.Patch(ctx, n, client.MergeFrom(run)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("terminating analysis run %s/%s: %w", run.Namespace, run.Name, err)
+		}
+		c.normal(v1alpha1.ReasonAnalysisRunTerminated, "Terminated AnalysisRun %s (no longer needed)", run.Name)
+		c.after(time.Second)
+	}
+	return nil
+}
+
+// liveRuns are the runs the rollout's gates still wait on: none once the
+// update is over, aborted or promoted in full; the current step's, the
+// background's and the blue-green pre- and post-promotion runs otherwise.
+func (c *rolloutContext) liveRuns() []*v1alpha1.RolloutAnalysisRunStatus {
+	if c.mode != modeProgress || c.status.PromoteFull {
+		return nil
+	}
+	if c.ro.Spec.Strategy.BlueGreen != nil {
+		return []*v1alpha1.RolloutAnalysisRunStatus{c.status.BlueGreen.PrePromotionAnalysisRunStatus, c.status.BlueGreen.PostPromotionAnalysisRunStatus}
+	}
+	cs := c.ro.Spec.Strategy.Canary
+	if i := int(ptr.Deref(c.status.CurrentStepIndex, 0)); i >= len(cs.Steps) || cs.Steps[i].Analysis == nil {
+		// Moved past the analysis step (promoted, skipped): its run is
+		// no longer the current step's, as Argo drops it.
+		c.status.Canary.CurrentStepAnalysisRunStatus = nil
+	}
+	return []*v1alpha1.RolloutAnalysisRunStatus{c.status.Canary.CurrentStepAnalysisRunStatus, c.status.Canary.CurrentBackgroundAnalysisRunStatus}
+}
+
+// stepAnalysis runs the analysis step i: done when its run succeeds (or a
+// user promoted past an inconclusive one).
+func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanaryStep, i int) (bool, error) {
+	a, err := decodeAnalysis(st.Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i))
+	if err != nil {
+		c.specError("%v", err)
+		return false, nil
+	}
+	out, err := c.runGate(ctx, analysisGate{kind: analysis.KindStep, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
+	if out != gatePass || err != nil {
+		return false, err
+	}
+	c.status.Canary.CurrentStepAnalysisRunStatus = nil
+	return true, nil
+}
+
+// backgroundAnalysis runs the canary's background analysis from its
+// startingStep on, beside the steps: it holds nothing while it measures;
+// a failure aborts the update, an inconclusive result pauses it.
+func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
+	cs := c.ro.Spec.Strategy.Canary
+	a, err := decodeAnalysis(cs.Analysis, "spec.strategy.canary.analysis")
+	if err != nil {
+		c.specError("%v", err)
+		return nil
+	}
+	if a == nil || len(a.Templates) == 0 || c.mode != modeProgress || c.status.PromoteFull || c.status.StableRS == "" ||
+		ptr.Deref(c.status.CurrentStepIndex, 0) < ptr.Deref(a.StartingStep, 0) {
+		return nil
+	}
+	_, err = c.runGate(ctx, analysisGate{kind: analysis.KindBackground, ra: &a.RolloutAnalysis, rec: &c.status.Canary.CurrentBackgroundAnalysisRunStatus})
+	return err
+}
+
+// promotionAnalysis runs a blue-green pre- or post-promotion analysis and
+// reports whether it passed (true when there is none, or promote --full).
+func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.RunKind) (bool, error) {
+	bg := c.ro.Spec.Strategy.BlueGreen
+	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, "spec.strategy.blueGreen.prePromotionAnalysis"
+	if kind == analysis.KindPostPromotion {
+		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, "spec.strategy.blueGreen.postPromotionAnalysis"
+	}
+	a, err := decodeAnalysis(raw, field)
+	if err != nil {
+		c.specError("%v", err)
+		return false, nil
+	}
+	if a == nil || len(a.Templates) == 0 || c.status.PromoteFull {
+		return true, nil
+	}
+	out, err := c.runGate(ctx, analysisGate{kind: kind, ra: &a.RolloutAnalysis, rec: rec})
+	return out == gatePass, err
+}
+
+// checkAnalysisTemplates records an invalid spec for each analysis of the
+// rollout whose templates cannot be read or merged (a missing template, as
+// Argo Rollouts' reference validation has it): the rollout changes nothing
+// until it is fixed, and looks again on its requeue (specError).
+func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
+	type field struct {
+		raw  *runtime.RawExtension
+		path string
+	}
+	var fields []field
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		fields = append(fields, field{cs.Analysis, "spec.strategy.canary.analysis"})
+		for i := range cs.Steps {
+			fields = append(fields, field{cs.Steps[i].Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i)})
+		}
+	}
+	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil {
+		fields = append(fields, field{bg.PrePromotionAnalysis, "spec.strategy.blueGreen.prePromotionAnalysis"}, field{bg.PostPromotionAnalysis, "spec.strategy.blueGreen.postPromotionAnalysis"})
+	}
+	for _, f := range fields {
+		a, err := decodeAnalysis(f.raw, f.path)
+		if err != nil {
+			c.specError("%v", err)
+			continue
+		}
+		if a == nil || len(a.Templates) == 0 {
+			continue
+		}
+		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates); err != nil {
+			c.specError("%s: %v", f.path, err)
+		}
+	}
+}
