@@ -106,31 +106,36 @@ func prepare(run *v1alpha1.AnalysisRun) (prepared, string) {
 	return prepared{metrics: metrics, dryRun: dry, retention: retention}, ""
 }
 
+// resolve checks a run and resolves its metrics' args (Secrets read now);
+// problem says why the run cannot be measured, secrets redacted.
+func (r *Reconciler) resolve(ctx context.Context, run *v1alpha1.AnalysisRun) (p prepared, resolved []v1alpha1.Metric, red redactor, problem string) {
+	p, problem = prepare(run)
+	if problem != "" {
+		return p, nil, nil, problem
+	}
+	args, secrets, err := withSecrets(ctx, r.live, run.Namespace, run.Spec.Args)
+	if err != nil {
+		return p, nil, nil, fmt.Sprintf("Unable to resolve metric arguments: %v", err)
+	}
+	red = redactor(secrets)
+	resolved, err = resolveMetrics(run.Spec.Metrics, args)
+	if err != nil {
+		return p, nil, red, red.text(fmt.Sprintf("Unable to resolve metric arguments: %v", err))
+	}
+	return p, resolved, red, ""
+}
+
 // sync is one pass over a run that is not terminal.
 func (r *Reconciler) sync(ctx context.Context, run *v1alpha1.AnalysisRun) (ctrl.Result, error) {
 	log := r.log.WithValues("analysisRun", client.ObjectKeyFromObject(run))
 	orig := run.DeepCopy()
-	p, problem := prepare(run)
+	p, resolved, red, problem := r.resolve(ctx, run)
 	if problem != "" {
 		return r.fail(ctx, orig, run, problem)
 	}
-	args, secrets, err := withSecrets(ctx, r.live, run.Namespace, run.Spec.Args)
-	if err != nil {
-		return r.fail(ctx, orig, run, fmt.Sprintf("Unable to resolve metric arguments: %v", err))
-	}
-	red := redactor(secrets)
-	resolved, err := resolveMetrics(run.Spec.Metrics, args)
-	if err != nil {
-		return r.fail(ctx, orig, run, red.text(fmt.Sprintf("Unable to resolve metric arguments: %v", err)))
-	}
 	now := r.clock.Now()
 	if run.Status.StartedAt == nil {
-		// The run starts at its first reconcile, as Argo's does: the
-		// clock of every metric's initialDelay runs from here. Written
-		// first, so that a restart keeps it.
-		t := metav1.NewTime(now)
-		run.Status.StartedAt = &t
-		if res, err := r.write(ctx, orig, run, true); err != nil || res != nil {
+		if res, err := r.start(ctx, orig, run, now); err != nil || res != nil {
 			return derefResult(res), err
 		}
 		orig = run.DeepCopy()
@@ -356,4 +361,13 @@ func eventType(p v1alpha1.AnalysisPhase) string {
 		return corev1.EventTypeWarning
 	}
 	return corev1.EventTypeNormal
+}
+
+// start records the run's start at its first reconcile, as Argo's does: the
+// clock of every metric's initialDelay runs from here. It is written before
+// anything else, so that a restart keeps it.
+func (r *Reconciler) start(ctx context.Context, orig, run *v1alpha1.AnalysisRun, now time.Time) (*ctrl.Result, error) {
+	t := metav1.NewTime(now)
+	run.Status.StartedAt = &t
+	return r.write(ctx, orig, run, true)
 }

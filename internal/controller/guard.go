@@ -470,6 +470,12 @@ func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationSt
 	if s.healthOnly || s.actionName == "" || c.actionRef() == nil {
 		return
 	}
+	c.status.TrafficBound = verifiedBound(s)
+}
+
+// verifiedBound is the traffic bound a verified check of s leaves: its
+// weights and the Services of its routes.
+func verifiedBound(s *verifySpec) *v1alpha1.TrafficBound {
 	b := &v1alpha1.TrafficBound{Weights: map[string]int32{}}
 	for _, d := range s.dests {
 		if d.svc != nil {
@@ -482,7 +488,7 @@ func (c *rolloutContext) boundVerified(s *verifySpec, v *v1alpha1.VerificationSt
 		}
 	}
 	slices.Sort(b.RouteServices)
-	c.status.TrafficBound = b
+	return b
 }
 
 // boundIs reports whether status.trafficBound is what a verified check of
@@ -492,20 +498,9 @@ func (c *rolloutContext) boundIs(s *verifySpec) bool {
 	if b == nil || s.healthOnly || s.actionName == "" || c.actionRef() == nil {
 		return true
 	}
-	want := map[string]int32{}
-	for _, d := range s.dests {
-		if d.svc != nil {
-			want[d.svc.Name] = d.weight
-		}
-	}
-	var routes []string
-	for _, r := range s.routes {
-		if !r.removed && r.service != nil && !slices.Contains(routes, r.service.Name) {
-			routes = append(routes, r.service.Name)
-		}
-	}
-	slices.Sort(routes)
-	return maps.Equal(b.Weights, want) && slices.Equal(b.RouteServices, routes) && len(b.Pending) == 0 && len(b.PendingRoutes) == 0 && len(b.RemovedRoutes) == 0 && !b.Superseded
+	want := verifiedBound(s)
+	return maps.Equal(b.Weights, want.Weights) && slices.Equal(b.RouteServices, want.RouteServices) &&
+		len(b.Pending) == 0 && len(b.PendingRoutes) == 0 && len(b.RemovedRoutes) == 0 && !b.Superseded
 }
 
 // livePods are the pods that are not terminating.
