@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -354,11 +355,31 @@ func joinRules[T any](first, then []T, key func(T) string, what string) ([]T, er
 // name, args that disagree). The rollout controller checks every analysis
 // of a Rollout on every pass, as Argo Rollouts validates references, so a
 // missing template is an invalid spec before any run is due.
-func CheckTemplates(ctx context.Context, r client.Reader, namespace string, refs []v1alpha1.AnalysisTemplateRef) error {
+// Outside background analysis, a metric that would measure without end
+// (an interval and no count) is an error too, as in Argo: the step or the
+// promotion it gates would never complete.
+func CheckTemplates(ctx context.Context, r client.Reader, namespace string, refs []v1alpha1.AnalysisTemplateRef, background bool) error {
 	ts, err := collectTemplates(ctx, r, namespace, refs)
 	if err != nil {
 		return err
 	}
-	_, err = mergeTemplates(ts)
-	return err
+	spec, err := mergeTemplates(ts)
+	if err != nil || background {
+		return err
+	}
+	for _, m := range spec.Metrics {
+		if unbounded(m) {
+			return fmt.Errorf("metric %q runs indefinitely (an interval and no count): only a background analysis (canary.analysis) may; set count", m.Name)
+		}
+	}
+	return nil
+}
+
+// unbounded reports whether a metric measures without end: an interval and
+// no count, or a count of 0 (a count given by an arg is not judged here).
+func unbounded(m v1alpha1.Metric) bool {
+	if m.Interval == "" {
+		return false
+	}
+	return m.Count == nil || (m.Count.Type == intstr.Int && m.Count.IntVal == 0)
 }

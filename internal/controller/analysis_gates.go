@@ -363,7 +363,8 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 		if a == nil || len(a.Templates) == 0 {
 			continue
 		}
-		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates); err != nil {
+		background := f.path == "spec.strategy.canary.analysis"
+		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates, background); err != nil {
 			c.specError("%s: %v", f.path, err)
 		}
 	}

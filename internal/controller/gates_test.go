@@ -318,3 +318,31 @@ func TestMissingAnalysisTemplateIsAnInvalidSpecUntilCreated(t *testing.T) {
 	s.must(s.c.Create(context.Background(), tmpl))
 	s.run(100, "healthy on v1", isHealthy)
 }
+
+// Argo Rollouts' reference validation: a metric that measures without end
+// (an interval and no count) may gate a background analysis only; in a
+// step analysis the step would never complete, so it is an invalid spec.
+func TestUnboundedMetricOnlyInBackgroundAnalysis(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		t.Run(map[bool]string{false: "step", true: "background"}[background], func(t *testing.T) {
+			s := newSim(t)
+			tmpl := &v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "forever"}, Spec: v1alpha1.AnalysisTemplateSpec{
+				Metrics: []v1alpha1.Metric{{Name: "m", Interval: "10s", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://x"}}}}}}
+			s.must(s.c.Create(context.Background(), tmpl))
+			s.canaryRollout(2, weightStep(25))
+			raw := &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"forever"}]}`)}
+			s.update(func(ro *v1alpha1.Rollout) {
+				if background {
+					ro.Spec.Strategy.Canary.Analysis = raw
+				} else {
+					ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps, v1alpha1.CanaryStep{Analysis: raw})
+				}
+			})
+			s.steps(10)
+			c := findCondition(s.rollout(), v1alpha1.ConditionInvalidSpec)
+			if got := c != nil && strings.Contains(c.Message, "runs indefinitely"); got == background {
+				t.Fatalf("background %v: InvalidSpec condition %+v", background, c)
+			}
+		})
+	}
+}
