@@ -151,11 +151,7 @@ func (c *rolloutContext) currentRun(ctx context.Context, g analysisGate) (*v1alp
 
 // runIsFor reports whether run is this rollout's run for gate g.
 func (c *rolloutContext) runIsFor(run *v1alpha1.AnalysisRun, g analysisGate) bool {
-	owned := false
-	for _, o := range run.OwnerReferences {
-		owned = owned || (o.UID == c.ro.UID && ptr.Deref(o.Controller, false))
-	}
-	return owned && run.Labels[analysis.PodTemplateHashLabel] == c.newHash && run.Labels[analysis.RolloutTypeLabel] == string(g.kind) &&
+	return metav1.IsControlledBy(run, c.ro) && run.Labels[analysis.PodTemplateHashLabel] == c.newHash && run.Labels[analysis.RolloutTypeLabel] == string(g.kind) &&
 		(g.kind != analysis.KindStep || run.Labels[analysis.StepIndexLabel] == strconv.Itoa(int(g.step)))
 }
 
@@ -195,21 +191,13 @@ func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
 		if err := c.r.client.Get(ctx, client.ObjectKeyFromObject(run), &found); err != nil {
 			return fmt.Errorf("reading analysis run %s/%s: %w", run.Namespace, run.Name, err)
 		}
-		if c.runIsFor(&found, g) && !runFinished(&found) && !found.Spec.Terminate {
+		if c.runIsFor(&found, g) && !found.Status.Phase.Completed() && !found.Spec.Terminate {
 			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: found.Name, Status: string(found.Status.Phase)}
 			c.progressed = true
 			return nil
 		}
 	}
 	return fmt.Errorf("no free name for analysis run %s in namespace %s", base, c.ro.Namespace)
-}
-
-func runFinished(r *v1alpha1.AnalysisRun) bool {
-	switch r.Status.Phase {
-	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
-		return true
-	}
-	return false
 }
 
 // gateLabel names a kind of run as Argo Rollouts' abort messages do.
@@ -248,7 +236,7 @@ func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.Ro
 		for _, o := range run.OwnerReferences {
 			owned = owned || o.UID == c.ro.UID
 		}
-		if !owned || keep[run.Name] || run.Spec.Terminate || runFinished(run) {
+		if !owned || keep[run.Name] || run.Spec.Terminate || run.Status.Phase.Completed() {
 			continue
 		}
 		n := run.DeepCopy()

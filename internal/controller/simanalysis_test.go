@@ -34,7 +34,7 @@ func (s *sim) runAnalysis() {
 	s.must(s.c.List(ctx, &runs, client.InNamespace(s.ns)))
 	for i := range runs.Items {
 		r := &runs.Items[i]
-		if runFinished(r) {
+		if r.Status.Phase.Completed() {
 			continue
 		}
 		phase := s.runPhase[analysis.RunKind(r.Labels[analysis.RolloutTypeLabel])]
