@@ -406,8 +406,13 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		return c.switchUnverified(ctx, t, goal)
 	}
 	pinnedToGoal := t.activePinned && t.activeSel == goal.active
-	if c.mode == modeProgress && goal.active != c.newHash && pinnedToGoal {
-		// Before the switch: the preview is what there is to verify.
+	if c.mode == modeProgress && goal.active != c.newHash && pinnedToGoal && !c.restartDue() {
+		// Before the switch: the preview is what there is to verify. Not
+		// while a restart is due: its gate checks the active group, and
+		// the two checks would take the rollout's one verification record
+		// in turns, each starting it again, so that neither ever ended (a
+		// status write every pass while the active group is unhealthy).
+		// The active group is verified instead, and the restart waits on it.
 		if ok, verified, err := c.previewGate(ctx, t, false); ok {
 			return verified, err
 		}

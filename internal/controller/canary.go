@@ -491,6 +491,15 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				// path's group, so the new version runs at least one.
 				want = max(want, 1)
 			}
+			if c.strayedStable(t) && t.written && t.canaryW == 0 && len(t.routes) == 0 && writtenVerified && !c.obs.plainBackends[t.canaryName] {
+				// The stable Service was pointed at other pods by hand
+				// while its group has traffic: it goes back widened, and a
+				// widened selector selects the canary's pods too, which the
+				// write guard does not let join a weighted group. The
+				// canary, with no traffic, waits without pods until the
+				// stable Service is back on the stable pods.
+				want = 0
+			}
 			if !writtenVerified {
 				// The load balancer may still send the canary the weight
 				// it had before the one written: it shrinks only once the
@@ -562,6 +571,14 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 		return err
 	}
 	return c.cleanupHistory(ctx)
+}
+
+// strayedStable reports whether the stable Service selects, by a hand edit,
+// pods of another version than the stable or the new one while its group has
+// weight: driveTraffic widens it back to the stable pods.
+func (c *rolloutContext) strayedStable(t *trafficState) bool {
+	return c.mode == modeProgress && t.stableSel != "" && t.stableSel != c.status.StableRS && t.stableSel != c.newHash &&
+		t.stableW != 0 && replicaset.FindByHash(c.obs.rss, c.status.StableRS) != nil
 }
 
 // describeStep names a step for events.

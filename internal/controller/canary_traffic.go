@@ -346,6 +346,16 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 				c.waitForOtherVersions(t.stableSvc, "stable", t.stableSel, goal.stableHash, c.newHash) {
 				return false, nil
 			}
+			// The weights as written are verified first: until they are,
+			// the canary keeps its pods (scaleCanaryALB), and widened, the
+			// stable Service would select them too.
+			if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, ""); !ok || err != nil {
+				return false, err
+			}
+			if c.strayedStable(t) && len(c.obs.podsOf(c.newHash)) > 0 && c.newHash != c.status.StableRS {
+				c.wait(time.Second, "waiting for the canary's pods to go before widening stable service %s back to the stable pods: it was pointed at ReplicaSet %s-%s by hand, and widened it would select them too", t.stableSvc.Name, c.ro.Name, t.stableSel)
+				return false, nil
+			}
 			return false, c.widenService(ctx, t.stableSvc, goal.stableHash, "stable")
 		}
 		if !narrowing && !idle && t.canaryW != max {
@@ -452,7 +462,8 @@ func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
 		// Widened, the Service selects the pods of every version: those of
 		// a third one (neither stable nor the goal nor what it selects now)
 		// go first.
-		if c.waitForOtherVersions(m.svc, m.role, m.sel, m.goal, c.status.StableRS) || m.sel == "" {
+		keep := append([]string{m.sel, m.goal, c.status.StableRS}, c.servingVersions(m.svc)...)
+		if c.waitForOtherVersions(m.svc, m.role, keep...) || m.sel == "" {
 			return nil
 		}
 		if ok, err := m.current(); !ok || err != nil {
@@ -469,6 +480,30 @@ func (c *rolloutContext) movePlain(ctx context.Context, m plainMove) error {
 		return err
 	}
 	return c.switchService(ctx, m.svc, m.goal, m.role)
+}
+
+// servingVersions are the pod-template hashes that the rollout's other
+// Services select while they may receive traffic: their pods serve
+// production already, so widening a Service over them makes no version
+// serve that did not. Without this, an abort whose stable Service a hand
+// edit pointed at the aborted pods, with a direct path to a canary Service
+// on an older version, waits for ever: each Service's widening waits for the
+// pods the other one depends on to scale down.
+func (c *rolloutContext) servingVersions(except *corev1.Service) []string {
+	e := c.exposure()
+	var out []string
+	for _, name := range rolloutServices(c.ro) {
+		svc := c.obs.services[name]
+		if svc == nil || svc == except || name == except.Name || !e.serves(name) {
+			continue
+		}
+		for _, p := range livePods(c.obs.podsSelectedBy(svc)) {
+			if h := p.Labels[replicaset.HashLabel]; h != "" && !slices.Contains(out, h) {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
 }
 
 // roleOf is the verification role of a Service role.

@@ -29,6 +29,13 @@ import (
 // served are the pods of each target group that gets traffic: a pod is
 // evicted only while another ready pod of each of its groups stays (a group
 // of one pod first gets a second one, see restartSurge).
+// restartDue reports whether spec.restartAt asks for pods to be restarted
+// now: it has come and status.restartedAt does not record it yet.
+func (c *rolloutContext) restartDue() bool {
+	at := c.ro.Spec.RestartAt
+	return at != nil && !c.now.Before(at.Time) && (c.status.RestartedAt == nil || c.status.RestartedAt.Before(at))
+}
+
 func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Context) (bool, error), served ...[]corev1.Pod) (bool, error) {
 	at := c.ro.Spec.RestartAt
 	if at == nil || (c.status.RestartedAt != nil && !c.status.RestartedAt.Before(at)) {

@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,7 +119,7 @@ func TestSimulation(t *testing.T) {
 		report("seed %d (%s): %d violation(s); first at tick %d: [%s] %s\nreplay: go test ./internal/controller -run 'TestSimulation$' -sim.seed=%d -v%s\nviolations:\n%s",
 			seed, w.scenario, len(w.violations), first.tick, first.invariant, first.detail, seed, knobArgs(exclude, ignore), w.violationText())
 		if replay {
-			t.Logf("events:\n%s\nhistory up to the first violation (30 ticks):\n%s\nhistory (last 80 ticks):\n%s", strings.Join(w.events, "\n"), w.firstHistory, w.historyTail(80))
+			t.Logf("events:\n%s\nhistory up to the first violation (30 ticks):\n%s\nhistory (last 80 ticks):\n%s\ncontroller events (last 40):\n%s", strings.Join(w.events, "\n"), w.firstHistory, w.historyTail(80), w.recordedTail(40))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(found)) {
@@ -198,6 +199,9 @@ var simRegressionSeeds = []uint64{
 	1062, // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
 	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
 	3020, // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
+	4085, // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
+	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass
+	4394, // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
 	4389, // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
@@ -991,6 +995,41 @@ func (w *simWorld) violationText() string {
 	var out []string
 	for _, v := range w.violations {
 		out = append(out, fmt.Sprintf("tick %d [%s] %s", v.tick, v.invariant, v.detail))
+	}
+	return strings.Join(out, "\n")
+}
+
+// recordedTail drains the controller's recorded events and returns the
+// last n: what the controller said it did, or refused, before the end.
+func (w *simWorld) recordedTail(n int) string {
+	var all []string
+	for {
+		select {
+		case e := <-w.s.rec.Events:
+			all = append(all, e)
+			continue
+		default:
+		}
+		break
+	}
+	out := all[max(0, len(all)-n):]
+	var rss appsv1.ReplicaSetList
+	if err := w.s.c.List(context.Background(), &rss, client.InNamespace(w.s.ns)); err == nil {
+		for _, rs := range rss.Items {
+			out = append(out, fmt.Sprintf("replicaset %s: %s, %d replicas, annotations %v", rs.Name, rs.Spec.Template.Spec.Containers[0].Image, ptr.Deref(rs.Spec.Replicas, 0), rs.Annotations))
+		}
+	}
+	var ros v1alpha1.RolloutList
+	if err := w.s.c.List(context.Background(), &ros, client.InNamespace(w.s.ns)); err == nil {
+		for _, ro := range ros.Items {
+			out = append(out, fmt.Sprintf("rollout %s: status %+v", ro.Name, ro.Status))
+			if v := ro.Status.Verification; v != nil {
+				out = append(out, fmt.Sprintf("rollout %s: verification %+v", ro.Name, *v))
+			}
+			if b := ro.Status.TrafficBound; b != nil {
+				out = append(out, fmt.Sprintf("rollout %s: traffic bound %+v", ro.Name, *b))
+			}
+		}
 	}
 	return strings.Join(out, "\n")
 }
