@@ -52,6 +52,7 @@ applying the change to Verified (p50, p99, max).`,
 		f.Float64Var(&cfg.Provider.RateLimit, "rate-limit", elbv2.DefaultRateLimit, "client-side ELBv2 calls per second")
 		f.IntVar(&cfg.Provider.Burst, "burst", elbv2.DefaultBurst, "client-side ELBv2 burst")
 		f.DurationVar(&cfg.Provider.CacheTTL, "cache-ttl", elbv2.DefaultCacheTTL, "provider cache TTL for rules and target health")
+		f.BoolVar(&cfg.FreshHealthForAll, "fresh-health-for-all", false, "read every group with traffic healthy after each change (the rule before: a group whose weight falls is now judged on its last health read)")
 		f.BoolVar(&quiet, "quiet", false, "no progress output on stderr")
 		root.AddCommand(verifyCmd)
 		return root

@@ -211,6 +211,15 @@ func (c *ttlCache[V]) fail(key string, f failure) {
 	}
 }
 
+// last returns the most recent answer of key, of any age (kept up to the
+// cache's retain time), without reading.
+func (c *ttlCache[V]) last(key string) (cacheEntry[V], bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	return e, ok
+}
+
 // readSince reports whether key has an answer read at or after t, of any age.
 func (c *ttlCache[V]) readSince(key string, t time.Time) bool {
 	c.mu.Lock()

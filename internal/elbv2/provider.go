@@ -829,6 +829,14 @@ func (p *Provider) TargetHealth(ctx context.Context, tgARN string) ([]TargetHeal
 	return hs, err
 }
 
+// LastTargetHealth returns the most recent health of a target group that
+// any caller read (of any age, as long as the cache keeps it), with the time
+// it was read, without calling AWS; ok is false when none is kept.
+func (p *Provider) LastTargetHealth(tgARN string) (hs []TargetHealth, at time.Time, ok bool) {
+	e, ok := p.health.last(tgARN)
+	return e.value, e.fetched, ok
+}
+
 // TargetHealthAt is TargetHealth with the time the health was read.
 func (p *Provider) TargetHealthAt(ctx context.Context, tgARN string) ([]TargetHealth, time.Time, error) {
 	if prio, ok := priorityOf(ctx); ok && prio == PriorityPoll {

@@ -162,6 +162,10 @@ func decideIngress(in *Input, ing Ingress, st *IngressState) ingressVerdict {
 	var healthy []string
 	for i := range groups {
 		g := &groups[i]
+		if g.Held {
+			v.notes = append(v.notes, heldNote(in, view, st, g))
+			continue
+		}
 		if !g.judge {
 			continue
 		}
@@ -286,6 +290,8 @@ func (sv *setView) judged() []string {
 		switch {
 		case d.RequireHealthy:
 			pick = refs
+		case d.holds():
+			// Reported on the health last read (heldGroups), not judged.
 		case sv.set.healthOnly:
 			// Only the destinations that RequireHealthy are judged.
 		case d.Weight > 0 && len(weighted) > 0:
@@ -295,6 +301,41 @@ func (sv *setView) judged() []string {
 		}
 		for _, arn := range pick {
 			if !slices.Contains(out, arn) {
+				out = append(out, arn)
+			}
+		}
+	}
+	return out
+}
+
+// held returns the target groups with weight of a set's destinations that
+// hold (see Destination.VerifiedWeight): their health is reported from the
+// last read of any age, and decides nothing.
+func (sv *setView) held() []string {
+	var out []string
+	for i, d := range sv.set.dests {
+		if !d.holds() || d.Weight == 0 {
+			continue
+		}
+		for _, r := range sv.rules {
+			for _, g := range r.groups[i] {
+				if g.Weight > 0 && !slices.Contains(out, g.ARN) {
+					out = append(out, g.ARN)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// heldGroups lists, without duplicates, the held groups of every set that
+// no set judges.
+func heldGroups(view ingressView) []string {
+	judged := healthGroups(view)
+	var out []string
+	for _, sv := range view.sets() {
+		for _, arn := range sv.held() {
+			if !slices.Contains(out, arn) && !slices.Contains(judged, arn) {
 				out = append(out, arn)
 			}
 		}
@@ -326,7 +367,7 @@ func groupObservations(in *Input, ing Ingress, view ingressView) []TargetGroupOb
 		if sv.set.route != nil {
 			route = sv.set.route.Name
 		}
-		judged := sv.judged()
+		judged, held := sv.judged(), sv.held()
 		index := map[string]int{}
 		seenDest := make([]bool, len(sv.set.dests))
 		for _, r := range sv.rules {
@@ -337,9 +378,10 @@ func groupObservations(in *Input, ing Ingress, view ingressView) []TargetGroupOb
 					if !ok {
 						d := sv.set.dests[i]
 						tg := view.groups[g.ARN]
+						judge := slices.Contains(judged, g.ARN)
 						out = append(out, TargetGroupObservation{Ingress: ing.Name, Route: route, Role: d.Role, Service: d.Service, ARN: g.ARN,
 							Name: groupName(view, g.ARN), DesiredWeight: d.Weight, HealthCheck: tg.HealthCheck, set: k, dest: i,
-							judge: slices.Contains(judged, g.ARN)})
+							judge: judge, Held: !judge && slices.Contains(held, g.ARN)})
 						n = len(out) - 1
 						index[g.ARN] = n
 					}
@@ -608,6 +650,36 @@ func setSummary(sv *setView) string {
 		weights = append(weights, fmt.Sprintf("%s %d", d.Role, d.Weight))
 	}
 	return fmt.Sprintf("%s verified on %d rule(s) (%s)", strings.Join(weights, ", "), len(sv.rules), strings.Join(rules, ", "))
+}
+
+// heldNote reports the health of a group whose traffic the shift does not
+// raise, as last read (any age): it decides nothing.
+func heldNote(in *Input, view ingressView, st *IngressState, g *TargetGroupObservation) string {
+	prefix := ""
+	if g.Route != "" {
+		prefix = "route " + g.Route + ": "
+	}
+	hs, read := st.Health[g.ARN]
+	if !read {
+		return fmt.Sprintf("note: %s%s %s keeps or loses traffic (weight %d, verified %d): its health was not read yet, and is not waited for",
+			prefix, g.Role, g.Name, g.DesiredWeight, derefWeight(view.sets()[g.set].set.dests[g.dest].VerifiedWeight))
+	}
+	d := view.sets()[g.set].set.dests[g.dest]
+	msg, ok := evalTargets(d, hs, g)
+	g.HealthChecked = false // judged on an answer that may predate the change
+	g.HealthReadAt = st.HealthReadAt[g.ARN]
+	if ok {
+		return fmt.Sprintf("note: %s%s %s keeps or loses traffic: %d/%d targets healthy when last read (%s)",
+			prefix, g.Role, g.Name, g.Healthy, max(g.Expected, g.Healthy), g.HealthReadAt.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("note: %s%s (keeps or loses traffic; last read %s, not a reason to wait)", prefix, msg, g.HealthReadAt.UTC().Format(time.RFC3339))
+}
+
+func derefWeight(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // evalTargets checks one target group that will get traffic: every expected

@@ -143,6 +143,24 @@ type Destination struct {
 	// targets can be healthy before they get traffic. Without it, a group
 	// at weight 0 may hold anything.
 	RequireHealthy bool
+	// VerifiedWeight is the weight last verified for this destination with
+	// the same targets (out of the same total), or nil when unknown. A
+	// destination whose Weight is not above it, and that does not
+	// RequireHealthy, holds: the shift gives its groups no more traffic than
+	// they had, verified, so they are judged on the most recent health read
+	// of any age (shared by every check through the provider's cache) and
+	// not read when nothing was read yet. Their targets that are not
+	// healthy are reported (Result.Notes, TargetGroupObservation.Held),
+	// never a reason to wait. A destination that gains traffic (Weight above
+	// VerifiedWeight, or VerifiedWeight nil) is read healthy after the
+	// change, as before. Leave it nil when the targets changed since.
+	VerifiedWeight *int32
+}
+
+// holds reports whether the destination's groups get no more traffic than
+// was last verified for them (see Destination.VerifiedWeight).
+func (d Destination) holds() bool {
+	return !d.RequireHealthy && d.VerifiedWeight != nil && d.Weight <= *d.VerifiedWeight
 }
 
 // Route is a header route, as written for an Argo Rollouts setHeaderRoute

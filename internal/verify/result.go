@@ -102,6 +102,11 @@ type TargetGroupObservation struct {
 	Unexpected []TargetState
 	// HealthCheck is the group's health-check configuration.
 	HealthCheck elbv2.HealthCheck
+	// Held: the shift gives the group no more traffic than was last
+	// verified for it (Destination.VerifiedWeight); its health, read at
+	// HealthReadAt (zero: never read), is reported and decides nothing.
+	Held         bool
+	HealthReadAt time.Time
 
 	set   int  // 0 for the action, 1+k for Input.Routes[k]
 	dest  int  // index of the destination in its set

@@ -325,6 +325,9 @@ func (v *Verifier) observeIngress(ctx context.Context, in *Input, ing Ingress, l
 				st.nextRead = t.Add(poll)
 			}
 		}
+		if st.Err == nil {
+			v.lastHealth(heldGroups(view), &st)
+		}
 	case v.opts.Now().Sub(in.DesiredAt) >= in.timeout()/2:
 		// Health only a diagnosis needs: last in the queue, unless this
 		// check is about to say TimedOut and waits for it.
@@ -572,6 +575,23 @@ func (v *Verifier) readHealth(ctx context.Context, arns []string, st *IngressSta
 		}
 	}
 	return first
+}
+
+// lastHealth fills in the health of held groups (see
+// Destination.VerifiedWeight) from the most recent answer any check read,
+// of any age, without a call: when none was read, none is.
+func (v *Verifier) lastHealth(arns []string, st *IngressState) {
+	for _, arn := range arns {
+		if _, ok := st.Health[arn]; ok {
+			continue
+		}
+		if hs, at, ok := v.elb.LastTargetHealth(arn); ok {
+			if st.Health == nil {
+				st.Health, st.HealthReadAt = map[string][]elbv2.TargetHealth{}, map[string]time.Time{}
+			}
+			st.Health[arn], st.HealthReadAt[arn] = hs, at
+		}
+	}
 }
 
 // parallel runs f(0..n-1) concurrently and waits for all; n of one runs inline.

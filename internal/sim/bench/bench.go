@@ -71,6 +71,11 @@ type Config struct {
 	// Provider tunes the shared provider (rate limit, caches); Region,
 	// endpoint and credentials are set by the bench.
 	Provider elbv2.Options
+	// FreshHealthForAll reads every group with traffic healthy after each
+	// change, the rule before verify.Destination.VerifiedWeight (for a
+	// before/after comparison); by default a group whose weight falls is
+	// judged on the last health read.
+	FreshHealthForAll bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -170,6 +175,9 @@ type env struct {
 	awsCfg   aws.Config
 	rollouts []*rollout
 	backends []*http.Server
+	// verified are the weights each rollout's last phase verified (the
+	// rules start at canary 0, stable 100).
+	verified [2]int32
 }
 
 const (
@@ -185,6 +193,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	defer e.close()
+	e.verified = [2]int32{0, 100}
 	rep := Report{Config: cfg}
 	ours := func() (checker, error) {
 		po := cfg.Provider
@@ -542,6 +551,7 @@ func (e *env) phase(ctx context.Context, name string, canary, stable int32, chec
 	sort.Slice(p.Latencies, func(i, j int) bool { return p.Latencies[i] < p.Latencies[j] })
 	p.Verified = len(p.Latencies)
 	logf(e.cfg.Log, "phase %s done in %v: %d/%d verified\n", name, p.Wall.Round(time.Second), p.Verified, p.Rollouts)
+	e.verified = [2]int32{canary, stable}
 	return p, nil
 }
 
@@ -554,6 +564,11 @@ func (e *env) ourChecker(v *verify.Verifier) checker {
 				{Role: verify.RoleStable, Service: "stable", Weight: stable, Targets: r.stableTargets},
 			},
 			DesiredAt: desiredAt, Timeout: e.cfg.MaxDuration}
+		if !e.cfg.FreshHealthForAll {
+			// The targets are the same as at the last verified change.
+			cv, sv := e.verified[0], e.verified[1]
+			in.Destinations[0].VerifiedWeight, in.Destinations[1].VerifiedWeight = &cv, &sv
+		}
 		for {
 			res := v.Verify(ctx, in)
 			if res.Outcome == verify.Verified {
