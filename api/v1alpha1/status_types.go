@@ -404,6 +404,44 @@ type VerificationStatus struct {
 	// per listener.
 	// +optional
 	TargetGroups []TargetGroupObservation `json:"targetGroups,omitempty"`
+	// Expected are the weights this verification verified, per Service with
+	// the targets it had then; set once it is Verified (a check of target
+	// health only verifies no weight, and sets none).
+	// +optional
+	Expected *DestinationWeights `json:"expected,omitempty"`
+	// VerifiedBefore are the weights that the last verification of the same
+	// scope that verified expected. A destination whose weight is not above
+	// its weight there, with the same targets, keeps or loses traffic: its
+	// target group is judged on the last health read of any age (reported,
+	// not waited for); one that gains traffic is read healthy after the
+	// change.
+	// +optional
+	VerifiedBefore *DestinationWeights `json:"verifiedBefore,omitempty"`
+}
+
+// DestinationWeights are weights per Service, out of Total, as written to
+// the Ingresses, action and port Scope names.
+type DestinationWeights struct {
+	// Total is what the weights are out of (maxTrafficWeight, default 100).
+	Total int32 `json:"total"`
+	// Scope names the Ingresses, the action and the Service port.
+	// +optional
+	Scope string `json:"scope,omitempty"`
+	// Destinations are the weights per Service.
+	// +optional
+	Destinations []DestinationWeight `json:"destinations,omitempty"`
+}
+
+// DestinationWeight is the weight of one Service with the targets it had.
+type DestinationWeight struct {
+	// Service is the Service's name.
+	Service string `json:"service"`
+	// Targets is a digest (count/hash) of the targets the pods the Service
+	// selected gave: the same weight on other targets is another shift.
+	// +optional
+	Targets string `json:"targets,omitempty"`
+	// Weight is the weight, out of the Total of the list.
+	Weight int32 `json:"weight"`
 }
 
 // VerificationWeights are the weights (percent) a verification expects.

@@ -48,5 +48,5 @@ func Expectation(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, des
 	if spec == nil {
 		return verify.Input{}, fmt.Errorf("rollout %s/%s has nothing to verify on an ALB", ro.Namespace, ro.Name)
 	}
-	return rc.input(spec, desiredAt)
+	return rc.input(spec, desiredAt, nil)
 }

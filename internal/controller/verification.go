@@ -147,6 +147,83 @@ func (s *verifySpec) fingerprint() string {
 	return strings.Join(parts, ";")
 }
 
+// scope names what a spec's weights are written to: the Ingresses, the
+// action and the Service port (the fingerprint without its destinations).
+func (s *verifySpec) scope() string {
+	var ings []string
+	for _, ing := range s.ingresses {
+		ings = append(ings, ing.Name)
+	}
+	sort.Strings(ings)
+	return fmt.Sprintf("ingress=%s;action=%s;port=%d;port=%s", strings.Join(ings, ","), s.actionName, s.servicePort, s.portName)
+}
+
+// expected are the weights a spec expects, per Service with a digest of
+// the targets of the pods it selects now; nil for a check of target health
+// only, which verifies no weight.
+func (c *rolloutContext) expected(s *verifySpec) *v1alpha1.DestinationWeights {
+	if s.healthOnly || len(s.dests) == 0 {
+		return nil
+	}
+	w := &v1alpha1.DestinationWeights{Total: c.weightTotal(s), Scope: s.scope()}
+	for _, d := range s.dests {
+		if d.svc != nil {
+			w.Destinations = append(w.Destinations, v1alpha1.DestinationWeight{Service: d.svc.Name, Targets: c.selectedDigest(s, d), Weight: d.weight})
+		}
+	}
+	return w
+}
+
+// selectedDigest is the digest of the targets the pods a destination's
+// Service selects give: a group keeps its traffic only on the same targets
+// (narrowing a widened Service leaves the same weight to fewer of them).
+func (c *rolloutContext) selectedDigest(s *verifySpec, d destSpec) string {
+	return targetsDigest(d.svc, s.servicePort, livePods(c.obs.podsSelectedBy(d.svc)))
+}
+
+// weightTotal is what a spec's weights are out of.
+func (c *rolloutContext) weightTotal(s *verifySpec) int32 {
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil && cs.TrafficRouting != nil && s.actionName != "" {
+		return cs.MaxWeight()
+	}
+	return 100
+}
+
+// verifiedBefore is the baseline of a verification that starts after prev:
+// the weights prev expected if it verified them, else what prev had as its
+// own baseline (nothing verified since), kept only for the same scope.
+func verifiedBefore(prev *v1alpha1.VerificationStatus, scope string) *v1alpha1.DestinationWeights {
+	if prev == nil {
+		return nil
+	}
+	base := prev.VerifiedBefore
+	if prev.Phase == v1alpha1.VerificationVerified && prev.Expected != nil {
+		base = prev.Expected
+	}
+	if base == nil || base.Scope != scope {
+		return nil
+	}
+	return base.DeepCopy()
+}
+
+// verifiedWeight is the weight the baseline verified for a destination's
+// Service with the same targets as now, restated out of total (rounded
+// down); nil when there is none (the destination then gains traffic, and is
+// read healthy after the change). A destination that must be healthy
+// whatever its weight never holds.
+func (c *rolloutContext) verifiedWeight(base *v1alpha1.DestinationWeights, s *verifySpec, d destSpec, total int32) *int32 {
+	if base == nil || d.svc == nil || d.requireHealthy || base.Total <= 0 {
+		return nil
+	}
+	digest := c.selectedDigest(s, d)
+	for _, w := range base.Destinations {
+		if w.Service == d.svc.Name && w.Targets == digest && digest != "none" {
+			return ptr.To(int32(int64(w.Weight) * int64(total) / int64(base.Total)))
+		}
+	}
+	return nil
+}
+
 // targetsDigest is a short digest of the targets a service's pods give.
 func targetsDigest(svc *corev1.Service, port int32, pods []corev1.Pod) string {
 	if svc == nil {
@@ -164,7 +241,13 @@ func targetsDigest(svc *corev1.Service, port int32, pods []corev1.Pod) string {
 }
 
 // input builds the verify.Input of a spec.
-func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input, error) {
+//
+// base is the verification's baseline (status.verification.verifiedBefore):
+// a destination whose weight is not above what it verified there, with the
+// same pods, keeps or loses traffic and is judged on its last health read
+// (verify.Destination.VerifiedWeight); nil judges every destination with
+// traffic on health read after the change.
+func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time, base *v1alpha1.DestinationWeights) (verify.Input, error) {
 	in := verify.Input{
 		Namespace:           c.ro.Namespace,
 		ActionName:          s.actionName,
@@ -179,7 +262,7 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 	}
 	if cs := c.ro.Spec.Strategy.Canary; cs != nil && cs.TrafficRouting != nil && s.actionName != "" {
 		// The canary's weights are out of maxTrafficWeight.
-		in.WeightTotal = cs.MaxWeight()
+		in.WeightTotal = c.weightTotal(s)
 	}
 	for _, ing := range s.ingresses {
 		host := ""
@@ -199,7 +282,8 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time) (verify.Input
 		if err != nil {
 			return in, err
 		}
-		in.Destinations = append(in.Destinations, verify.Destination{Role: d.role, Service: d.svc.Name, Weight: d.weight, Targets: ts, RequireHealthy: d.requireHealthy})
+		in.Destinations = append(in.Destinations, verify.Destination{Role: d.role, Service: d.svc.Name, Weight: d.weight, Targets: ts, RequireHealthy: d.requireHealthy,
+			VerifiedWeight: c.verifiedWeight(base, s, d, c.weightTotal(s))})
 	}
 	for _, r := range s.routes {
 		headers, err := parseHeaders(r.conditions)
@@ -292,6 +376,7 @@ func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *ve
 		TimeoutSeconds:  int32(c.verifyTimeout() / time.Second),
 		StartedAt:       &now,
 		DesiredAt:       &desiredAt,
+		VerifiedBefore:  verifiedBefore(c.status.Verification, s.scope()),
 	}
 	if c.ro.Spec.Strategy.Canary != nil && c.status.CurrentStepIndex != nil {
 		v.StepIndex = ptr.To(*c.status.CurrentStepIndex)
@@ -356,7 +441,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	if c.r.verifier == nil {
 		return outcomePending, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
 	}
-	in, err := c.input(s, freshnessBound(v))
+	in, err := c.input(s, freshnessBound(v), v.VerifiedBefore)
 	if err != nil {
 		c.specError("cannot verify: %v", err)
 		return outcomePending, nil
@@ -413,6 +498,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			return outcomePending
 		}
 		v.Phase, v.FinishedAt = v1alpha1.VerificationVerified, &now
+		v.Expected = c.expected(s) // the next verification's baseline
 		c.boundVerified(s, v)
 		c.progressed = true
 		if w := c.status.Canary.Weights; w != nil && len(s.dests) >= 2 && s.dests[0].weight == w.Canary.Weight && s.dests[1].weight == w.Stable.Weight {
@@ -420,6 +506,10 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		}
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionTrue, res.Reason, res.Message)
 		for _, g := range res.TargetGroups {
+			if g.Held {
+				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d, no more than verified before (health as last read: %d/%d targets healthy)", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
+				continue
+			}
 			if g.DesiredWeight > 0 || g.HealthChecked {
 				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d, %d/%d targets healthy", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
 			}
@@ -588,7 +678,7 @@ func (c *rolloutContext) lookupALBStatus(ctx context.Context, s *verifySpec) {
 	}
 	c.r.albLookups[c.ro.UID] = c.now
 	c.r.albLookupsMu.Unlock()
-	in, err := c.input(s, c.now)
+	in, err := c.input(s, c.now, nil)
 	if err != nil {
 		return
 	}
