@@ -14,7 +14,7 @@
 //     alone while another has the action's has not been given the action
 //     yet, and is Pending, named), every header route of the input is in
 //     place (or gone, when removed), and every expected
-//     target of every group that gets traffic, or whose destination
+//     target of every group that gains traffic, or whose destination
 //     RequireHealthy, is registered and healthy (other groups at weight 0 may
 //     hold anything; unexpected healthy targets are reported, not fatal);
 //   - Pending with a diagnosis naming each listener/rule/group with actual vs
@@ -22,6 +22,15 @@
 //   - Failed with a classified error (AccessDenied, RegionMismatch, ...);
 //   - TimedOut once the deadline (the time the desired state was written plus
 //     the timeout, 30 s by default) has passed.
+//
+// The health rule: a group gains traffic when its weight rises above the
+// weight last verified for it on the same targets (Destination.VerifiedWeight;
+// unknown counts as a rise), and must then be read healthy after the change.
+// A group whose weight stays or falls is not made worse by the shift: it is
+// judged on the most recent health read of any age (any check's, through the
+// provider's cache) and not read at all when there is none; its unhealthy
+// targets are reported, never a reason to wait or to shift more. An abort is
+// a shift to stable: stable gains, and is read fresh.
 //
 // Which rules are the action's, the routes', or someone else's (a default
 // backend, a plain path) is described on Input; rules that touch the
