@@ -21,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/albrollouts/albrollouts/internal/controller"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/version"
 )
 
@@ -50,6 +51,8 @@ func (f *flags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.opts.Workers, "workers", controller.DefaultWorkers, "rollouts reconciled in parallel")
 	fs.Float32Var(&f.opts.KubeQPS, "qps", controller.DefaultKubeQPS, "maximum requests per second to the Kubernetes API")
 	fs.IntVar(&f.opts.KubeBurst, "burst", controller.DefaultKubeBurst, "maximum burst of requests to the Kubernetes API")
+	fs.Float64Var(&f.opts.ELBV2.RateLimit, "aws-api-qps", elbv2.DefaultRateLimit, "ELBv2 calls per second the controller makes at most (client-side budget, shared by every rollout's verification); lower it when other tools share the account's Describe* limit")
+	fs.IntVar(&f.opts.ELBV2.Burst, "aws-api-burst", elbv2.DefaultBurst, "ELBv2 calls the controller may make at once above --aws-api-qps")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
@@ -113,6 +116,10 @@ func (f *flags) run(cmd *cobra.Command) error {
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 	f.opts.Logger = logger
+	if f.opts.ELBV2.RateLimit <= 0 || f.opts.ELBV2.Burst < 1 {
+		return fmt.Errorf("--aws-api-qps %v, --aws-api-burst %d: both must be positive (defaults %v and %d)",
+			f.opts.ELBV2.RateLimit, f.opts.ELBV2.Burst, elbv2.DefaultRateLimit, elbv2.DefaultBurst)
+	}
 	loading := clientcmd.NewDefaultClientConfigLoadingRules()
 	loading.ExplicitPath = f.kubeconfig
 	// With --kubeconfig, only that file: trying the in-cluster
