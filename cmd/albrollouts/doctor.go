@@ -22,7 +22,8 @@ func init() {
 credentials of the SDK's default chain (environment, shared config, IRSA / Pod Identity,
 instance role), and prints which are allowed, denied (with the IAM statement to add) or
 failing for another reason. With --load-balancer-dns it also checks that the load balancer
-is found in the region. It exits non-zero when an action is denied or failing.`,
+is found in the region. It exits non-zero when an action is denied or failing, or the
+load balancer is not found (another region, or none with that name).`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
@@ -49,8 +50,10 @@ func runDoctor(ctx context.Context, out io.Writer, p *elbv2.Provider, endpoint, 
 		where += ", endpoint " + endpoint
 	}
 	w.printf("ELBv2 permissions (%s):\n", where)
+	var lbErr error
 	if dns != "" {
 		if lb, err := p.LoadBalancerByDNS(ctx, dns); err != nil {
+			lbErr = fmt.Errorf("load balancer %s: %w", dns, err)
 			w.printf("  load balancer %s: %v\n", dns, err)
 		} else {
 			w.printf("  load balancer %s: found %s\n", dns, lb.ARN)
@@ -79,6 +82,12 @@ func runDoctor(ctx context.Context, out io.Writer, p *elbv2.Provider, endpoint, 
 	}
 	if failing > 0 {
 		return errors.Join(w.err, fmt.Errorf("%d ELBv2 actions could not be checked (see above)", failing))
+	}
+	if lbErr != nil {
+		// Every action answered, but not for the load balancer asked
+		// about: the controller would not verify it either.
+		w.printf("All actions allowed, but the load balancer check failed (see above).\n")
+		return errors.Join(w.err, lbErr)
 	}
 	w.printf("All actions allowed.\n")
 	return w.err

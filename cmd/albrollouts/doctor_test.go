@@ -84,9 +84,25 @@ func TestDoctorWithLoadBalancer(t *testing.T) {
 	if err != nil || !strings.Contains(out, "load balancer "+dns+": found arn:aws:elasticloadbalancing:us-east-1:") {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
+	// Another region: the check fails and says so, the command exits
+	// non-zero, and the hint names flags that exist.
 	out, err = runCLI(t, "doctor", "--region", "eu-west-1", "--endpoint-url", srv.Endpoint(), "--load-balancer-dns", dns)
-	if err != nil || !strings.Contains(out, "is in region us-east-1 but the ELBv2 client uses region eu-west-1") {
+	if err == nil || !strings.Contains(out, "is in region us-east-1 but the ELBv2 client uses region eu-west-1") ||
+		strings.Contains(out, "All actions allowed.\n") || !strings.Contains(out, "but the load balancer check failed") {
 		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	for _, flag := range []string{"--aws-region us-east-1", "--region us-east-1"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("the hint lacks %q:\n%s", flag, out)
+		}
+	}
+	// Each flag the hint names exists on its command.
+	root := newRootCmd()
+	for cmdName, flag := range map[string]string{"controller": "aws-region", "doctor": "region", "verify": "region"} {
+		c, _, err := root.Find([]string{cmdName})
+		if err != nil || c.Flags().Lookup(flag) == nil {
+			t.Errorf("the hint names --%s of %s, which it lacks (%v)", flag, cmdName, err)
+		}
 	}
 }
 

@@ -214,7 +214,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("no AWS region: set --region or AWS_REGION to the region of the load balancers")
+		return nil, errors.New("no AWS region: set it to the region of the load balancers (the controller's --aws-region, the CLI's --region, or AWS_REGION)")
 	}
 	// Mark failures of the credentials chain, so that a denied STS call or
 	// an instance-metadata timeout is not taken for an ELBv2 answer.
@@ -399,8 +399,8 @@ func (p *Provider) LoadBalancerByDNS(ctx context.Context, dnsName string) (LoadB
 	dns := normalizeDNS(dnsName)
 	if region, ok := RegionFromDNSName(dns); ok && p.region != "" && region != p.region {
 		return LoadBalancer{}, &Error{Kind: KindRegionMismatch, Resource: dnsName, Detail: fmt.Sprintf(
-			"load balancer %s is in region %s but the ELBv2 client uses region %s: run the controller with --region %s (or AWS_REGION=%s), one controller per region",
-			dnsName, region, p.region, region, region)}
+			"load balancer %s is in region %s but the ELBv2 client uses region %s: run the controller with --aws-region %s (the CLI with --region %s, or AWS_REGION=%s), one controller per region",
+			dnsName, region, p.region, region, region, region)}
 	}
 	if lb, ok := p.cachedLB(dns); ok {
 		return lb, nil

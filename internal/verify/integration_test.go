@@ -290,7 +290,7 @@ func TestSimRegionMismatch(t *testing.T) {
 	v := New(p, Options{})
 	before := s.actionCalls()[elbv2.OpDescribeLoadBalancers]
 	res := v.Verify(context.Background(), r.input(0, 100, time.Now()))
-	wantResult(t, res, Failed, "RegionMismatch", "is in region us-east-1 but the ELBv2 client uses region eu-west-1", "--region us-east-1")
+	wantResult(t, res, Failed, "RegionMismatch", "is in region us-east-1 but the ELBv2 client uses region eu-west-1", "--aws-region us-east-1", "--region us-east-1")
 	if got := s.actionCalls()[elbv2.OpDescribeLoadBalancers]; got != before {
 		t.Fatal("called AWS although the region is known to be wrong")
 	}
