@@ -33,7 +33,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps conformance test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate verify-generated clean help
 
 all: build
 
@@ -112,6 +112,10 @@ generate: ## Regenerate deepcopy code and CRDs from api/.
 	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml \
 	  config/crd/bases/argoproj.io_analysisruns.yaml config/crd/bases/argoproj.io_analysistemplates.yaml \
 	  config/crd/bases/argoproj.io_clusteranalysistemplates.yaml
+
+argo-crd-paths: ## Regenerate hack/argo-crd, the property paths of Argo Rollouts' CRDs (the release in hack/argo-rollouts-version) that ours must keep.
+	@dir="$$($(GO) mod download -json github.com/argoproj/argo-rollouts@$$(cat hack/argo-rollouts-version) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"; \
+	  $(GO) run ./hack/argo-crd-paths "$$dir/manifests/crds" hack/argo-crd
 
 verify-generated: generate ## Fail when generated files are stale.
 	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \

@@ -96,6 +96,7 @@ func (r *Rollout) UnsupportedFields() []string {
 	if c := s.Strategy.Canary; c != nil {
 		const p = "spec.strategy.canary."
 		u.set(p+"minPodsPerReplicaSet", c.MinPodsPerReplicaSet != nil)
+		u.set(p+"replicaProgressThreshold", c.ReplicaProgressThreshold != nil)
 		u.raw(p+"antiAffinity", c.AntiAffinity)
 		for i, st := range c.Steps {
 			sp := fmt.Sprintf("%ssteps[%d].", p, i)

@@ -303,6 +303,17 @@ func (a *BlueGreenALB) IngressNames() []string {
 	return a.Ingresses
 }
 
+// ReplicaProgressThreshold is how many of a step's canary replicas must be
+// available for the step to complete (Argo Rollouts' field).
+type ReplicaProgressThreshold struct {
+	// Type is Percent or Pod.
+	// +kubebuilder:validation:Enum=Percent;Pod
+	Type string `json:"type"`
+	// Value is the percentage or the number of pods.
+	// +kubebuilder:validation:Minimum=1
+	Value int32 `json:"value"`
+}
+
 // CanaryStrategy shifts traffic to the new version in steps.
 type CanaryStrategy struct {
 	// CanaryService is the Service that selects only the new version's pods.
@@ -356,6 +367,10 @@ type CanaryStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MinPodsPerReplicaSet *int32 `json:"minPodsPerReplicaSet,omitempty"`
+	// ReplicaProgressThreshold (Argo field; not implemented: a step waits
+	// for all of its canary replicas).
+	// +optional
+	ReplicaProgressThreshold *ReplicaProgressThreshold `json:"replicaProgressThreshold,omitempty"`
 	// Analysis is the background analysis: an AnalysisRun beside the steps from its
 	// startingStep on (Argo's RolloutAnalysisBackground, kept raw).
 	// +kubebuilder:pruning:PreserveUnknownFields

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // RolloutPhase is the overall state of a rollout.
@@ -198,12 +199,59 @@ type CanaryStatus struct {
 	// (spec.strategy.canary.analysis) of the update.
 	// +optional
 	CurrentBackgroundAnalysisRunStatus *RolloutAnalysisRunStatus `json:"currentBackgroundAnalysisRunStatus,omitempty"`
+	// CurrentExperiment is the experiment of the current step (Argo field;
+	// experiments are not implemented, so albrollouts never writes it).
+	// +optional
+	CurrentExperiment string `json:"currentExperiment,omitempty"`
+	// StepPluginStatuses are the states of step plugins (Argo field; step
+	// plugins are not implemented, so albrollouts never writes it).
+	// +optional
+	StepPluginStatuses []StepPluginStatus `json:"stepPluginStatuses,omitempty"`
+}
+
+// StepPluginStatus is the state of one operation of a step plugin, as Argo
+// Rollouts writes it; kept so that a status Argo wrote is not pruned.
+type StepPluginStatus struct {
+	// Index is the step's index.
+	Index int32 `json:"index"`
+	// Name is the plugin's name.
+	Name string `json:"name"`
+	// Operation is the plugin operation (run, terminate, abort).
+	Operation string `json:"operation"`
+	// Phase is the operation's phase.
+	// +optional
+	Phase string `json:"phase,omitempty"`
+	// Message says why the operation is in its phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// StartedAt is when the operation was first called.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// UpdatedAt is when the operation was last called.
+	// +optional
+	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+	// FinishedAt is when the operation completed.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Backoff is how long to wait before calling the operation again.
+	// +optional
+	Backoff string `json:"backoff,omitempty"`
+	// Executions counts the calls of the operation.
+	// +optional
+	Executions int32 `json:"executions,omitempty"`
+	// Disabled: the plugin is disabled.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+	// Status is the plugin's own state.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Type=object
+	// +optional
+	Status *runtime.RawExtension `json:"status,omitempty"`
 }
 
 // RolloutAnalysisRunStatus is the state of an analysis gate of the rollout
-// (Argo Rollouts' shape). albrollouts runs no AnalysisRun yet: such a gate
-// is recorded with an empty name and status Inconclusive, and the rollout
-// pauses until a user promotes past it.
+// (Argo Rollouts' shape): the AnalysisRun that gates it and its phase.
 type RolloutAnalysisRunStatus struct {
 	// Name is the AnalysisRun's name (empty: none was run).
 	Name string `json:"name"`
