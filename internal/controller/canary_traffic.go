@@ -758,6 +758,14 @@ func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, go
 	if rs := replicaset.FindByHash(c.obs.rss, t.canarySel); w > 0 && (rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs)) {
 		w = 0
 	}
+	if cur, ok := c.foreignCanaryShare(t); ok && w > max(goal.weight, cur) {
+		// The correction gives the canary no more than it has now or the
+		// goal asks: after an undo or an abort (goal 0), a hand edit that
+		// left the canary nothing is not undone by raising it back to the
+		// weight last verified, onto pods the rollout is leaving (which
+		// the write guard refuses while they are unhealthy, for ever).
+		w = max(goal.weight, cur)
+	}
 	before := c.status.Canary.Weights
 	if err := c.moveWeight(ctx, t, w, goal); err != nil || c.status.Canary.Weights == before {
 		return err
@@ -765,6 +773,22 @@ func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, go
 	c.warning(v1alpha1.ReasonTrafficWeightCorrected, "The rollout owns the action %s: %s; rewritten to canary %s %d, stable %s %d",
 		t.actionName, joinMsgs(t.foreign), t.canaryName, w, t.stableName, c.maxWeight()-w)
 	return nil
+}
+
+// foreignCanaryShare is the most any Ingress's action gives the canary
+// Service now, out of maxWeight (rounded up); ok is false when an action
+// cannot be read as weights.
+func (c *rolloutContext) foreignCanaryShare(t *trafficState) (int32, bool) {
+	key := albannotation.ActionKey(c.albSpec().AnnotationPrefix, t.actionName)
+	var most int32
+	for _, ing := range t.ingresses {
+		w, ok := actionWeights(ing.Annotations[key])
+		if !ok {
+			return 0, false
+		}
+		most = max(most, sharesOf(w, c.maxWeight(), true)[t.canaryName])
+	}
+	return most, true
 }
 
 // describeForward says what an action annotation forwards, for events.

@@ -202,6 +202,7 @@ var simRegressionSeeds = []uint64{
 	4085, // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
 	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass
 	4394, // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
+	7255, // after an undo to stable, a hand-edited action giving the canary nothing was corrected back to the canary weight last verified, onto broken pods the guard refused to raise: for ever
 	4389, // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
