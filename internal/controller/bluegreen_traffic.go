@@ -451,7 +451,9 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 	if err != nil {
 		return false, err
 	}
-	if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), goal.kind, false); !ok || err != nil {
+	// Widened, the Service still selects the pods it moves off: an abort is
+	// recorded verified only once narrowed (interim).
+	if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleActive, t.activeSvc, goal.active, c.obs.podsOf(goal.active), interim(goal.kind), false); !ok || err != nil {
 		return false, err
 	}
 	return false, c.switchService(ctx, t.activeSvc, goal.active, "active")
@@ -622,7 +624,7 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 					// pods (a hand-edited action): all to the active group.
 					return false, c.moveBlueGreenWeight(ctx, t, 0, goal)
 				}
-				return false, c.movePreview(ctx, t, goal.active, goal.kind)
+				return false, c.movePreview(ctx, t, goal.active, interim(goal.kind))
 			}
 			return false, c.moveBlueGreenWeight(ctx, t, 100, goal)
 		}
@@ -639,7 +641,9 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 		// unhealthy is enough.
 		if c.verifying() {
 			spec := c.bgSpec(t, t.previewW, t.activeW)
-			kind := goal.kind
+			// A check on the way to the goal: an abort is recorded
+			// verified only in its end state (interim).
+			kind := interim(goal.kind)
 			if narrowing && t.activeW > 0 {
 				spec.requireHealthy(t.activeSvc.Name, c.obs.podsOf(goal.active))
 				kind = v1alpha1.VerificationTargetHealth
@@ -668,7 +672,7 @@ func (c *rolloutContext) driveBlueGreenALB(ctx context.Context, t *bgTraffic, go
 		return false, c.moveBlueGreenWeight(ctx, t, 0, goal)
 	}
 	if !t.previewPinned || t.previewSel != goal.preview {
-		return false, c.movePreview(ctx, t, goal.preview, goal.kind)
+		return false, c.movePreview(ctx, t, goal.preview, interim(goal.kind))
 	}
 	spec := c.bgSpec(t, t.previewW, t.activeW)
 	kind := goal.kind
@@ -835,7 +839,13 @@ func (c *rolloutContext) writeBlueGreenWeights(ctx context.Context, t *bgTraffic
 	if c.verifying() {
 		t2 := *t
 		t2.written, t2.previewW, t2.activeW = true, previewW, 100-previewW
-		c.startVerification(goal.kind, c.bgSpec(&t2, previewW, 100-previewW))
+		kind := goal.kind
+		if previewW != 0 || !t.activePinned || t.activeSel != goal.active {
+			// Not the goal's end state yet: an abort's own kind is kept
+			// for the check of all traffic on the stable pods (interim).
+			kind = interim(kind)
+		}
+		c.startVerification(kind, c.bgSpec(&t2, previewW, 100-previewW))
 	}
 	c.after(time.Second)
 	return nil

@@ -202,6 +202,9 @@ var simRegressionSeeds = []uint64{
 	4085, // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
 	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass
 	4394, // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
+	7495, // blue-green ALB, abort while the active Service was on the new pods: the preview's move back to stable recorded the abort verified while the new version still had all traffic (checks on the way now use interim kinds)
+	7492, // the simulation: a hand edit of the action that a stalled load balancer controller applied late was blamed on the controller
+	7516, // the simulation: a scale-down of pods a verified narrowing had moved the Service off was counted as taken from its group
 	7255, // after an undo to stable, a hand-edited action giving the canary nothing was corrected back to the canary weight last verified, onto broken pods the guard refused to raise: for ever
 	4389, // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
@@ -779,7 +782,7 @@ func (w *simWorld) simInvariants() {
 			// keeps at least its share of spec.replicas (the share the ALB
 			// gave it before the change). setCanaryScale scales the canary
 			// on purpose, whatever its share.
-			if checkTraffic && hadTraffic && !w.canaryScale && len(gs.healthy) < len(p.healthy) && w.scaledAway(p.healthy, shrunk) {
+			if checkTraffic && hadTraffic && !w.canaryScale && len(gs.healthy) < len(p.healthy) && w.scaledAway(p.healthy, shrunk, svc) {
 				need := max(1, int(int64(p.weight)*int64(replicas)/int64(max(p.total, 1))))
 				if tr.ingress == "web-direct" || tr.rule.route {
 					// A tester's path to the canary, or a header route: the
@@ -870,9 +873,16 @@ var simOwnIngress = map[string]bool{"web": true, "web-b": true, "web-preview": t
 // scaledAway reports whether some of the healthy targets were pods of a
 // ReplicaSet whose replicas went down this tick (not an eviction by a
 // restart, which takes one pod at a time on purpose).
-func (w *simWorld) scaledAway(healthy map[string]bool, shrunk map[string]bool) bool {
+func (w *simWorld) scaledAway(healthy map[string]bool, shrunk map[string]bool, svc string) bool {
+	sel := w.s.service(svc).Spec.Selector[replicaset.HashLabel]
 	for ip := range healthy {
-		if shrunk[w.prevIPHash[ip]] {
+		if h := w.prevIPHash[ip]; shrunk[h] {
+			if sel != "" && sel != h {
+				// The Service moved off those pods (a narrowing, checked
+				// on the pods it kept) before they went: their scale-down
+				// took nothing from the group.
+				continue
+			}
 			if _, alive := w.s.images[ip]; alive && w.podAlive(ip) {
 				continue
 			}
@@ -1419,7 +1429,9 @@ func (e evEditAction) apply(w *simWorld) {
 		ing.Annotations[albannotation.ActionKey(s.prefix, "web-root")] = value
 		s.must(s.c.Update(context.Background(), &ing))
 	}
-	w.excuseUntil = s.passes + s.lbLag + 3 + s.listenerLag[443]
+	// The edit reaches the ALB once the load balancer controller sees
+	// Ingress changes again (it may be stalled) and applies them.
+	w.excuseUntil = max(s.passes, s.lbStalledUntil) + s.lbLag + 3 + s.listenerLag[443]
 }
 func (e evEditAction) String() string {
 	return fmt.Sprintf("hand edit of the action annotation (first service %d)", e.first)
