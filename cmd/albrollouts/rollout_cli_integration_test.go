@@ -102,6 +102,7 @@ func TestRolloutCLIEndToEnd(t *testing.T) {
 	t.Run("undo", e.testUndo)
 	t.Run("set image", e.testSetImage)
 	t.Run("status exit codes", e.testStatusExitCodes)
+	t.Run("doctor beside Argo Rollouts", e.testDoctorCluster)
 }
 
 // cli runs a command in the test namespace.
