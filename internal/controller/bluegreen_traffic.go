@@ -406,13 +406,8 @@ func (c *rolloutContext) driveBlueGreenSelector(ctx context.Context, t *bgTraffi
 		return c.switchUnverified(ctx, t, goal)
 	}
 	pinnedToGoal := t.activePinned && t.activeSel == goal.active
-	if c.mode == modeProgress && goal.active != c.newHash && pinnedToGoal && !c.restartDue() {
-		// Before the switch: the preview is what there is to verify. Not
-		// while a restart is due: its gate checks the active group, and
-		// the two checks would take the rollout's one verification record
-		// in turns, each starting it again, so that neither ever ended (a
-		// status write every pass while the active group is unhealthy).
-		// The active group is verified instead, and the restart waits on it.
+	if c.mode == modeProgress && goal.active != c.newHash && pinnedToGoal {
+		// Before the switch: the preview is what there is to verify.
 		if ok, verified, err := c.previewGate(ctx, t, false); ok {
 			return verified, err
 		}
@@ -876,7 +871,6 @@ func (c *rolloutContext) blueGreenRestartGate(t *bgTraffic) func(context.Context
 		default:
 			return true, nil
 		}
-		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
-		return out == outcomeVerified, err
+		return c.probe(ctx, spec, "restarting pods")
 	}
 }

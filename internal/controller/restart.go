@@ -29,13 +29,6 @@ import (
 // served are the pods of each target group that gets traffic: a pod is
 // evicted only while another ready pod of each of its groups stays (a group
 // of one pod first gets a second one, see restartSurge).
-// restartDue reports whether spec.restartAt asks for pods to be restarted
-// now: it has come and status.restartedAt does not record it yet.
-func (c *rolloutContext) restartDue() bool {
-	at := c.ro.Spec.RestartAt
-	return at != nil && !c.now.Before(at.Time) && (c.status.RestartedAt == nil || c.status.RestartedAt.Before(at))
-}
-
 func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Context) (bool, error), served ...[]corev1.Pod) (bool, error) {
 	at := c.ro.Spec.RestartAt
 	if at == nil || (c.status.RestartedAt != nil && !c.status.RestartedAt.Before(at)) {
@@ -149,11 +142,48 @@ func (c *rolloutContext) plainGate(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if ok, err := c.verifyPlainGroups(ctx, groups, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], c.obs.podsSelectedBy(svc), v1alpha1.VerificationTargetHealth, true); !ok || err != nil {
-			return false, err
+		for _, g := range groups {
+			spec := plainSpec(g.ings, g.port, verify.RoleStable, svc, svc.Spec.Selector[replicaset.HashLabel], c.obs.podsSelectedBy(svc), true)
+			spec.healthOnly = true
+			if ok, err := c.probe(ctx, spec, "restarting pods"); !ok || err != nil {
+				return false, err
+			}
 		}
 	}
 	return true, nil
+}
+
+// probe checks spec now, for a decision that moves no traffic (evicting
+// the next pods of a restart): health read from now on, and nothing
+// recorded in status.verification, which belongs to the traffic's own
+// verification. Two checks taking that record in turns would each start
+// it again on every pass and end neither (a status write per pass while a
+// group is unhealthy); a restart that waits for health waits on its own,
+// at the engine's schedule.
+func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose string) (bool, error) {
+	if !c.verifying() {
+		return true, nil
+	}
+	if c.r.verifier == nil {
+		return false, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
+	}
+	in, err := c.input(s, c.now, nil)
+	if err != nil {
+		c.specError("cannot verify: %v", err)
+		return false, nil
+	}
+	if why := c.targetsIncomplete(s, in); why != "" {
+		c.wait(time.Second, "%s: %s", purpose, why)
+		return false, nil
+	}
+	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
+	res := c.r.verifier.Verify(vctx, in)
+	cancel()
+	if res.Outcome == verify.Verified {
+		return true, nil
+	}
+	c.wait(max(res.NextCheck, time.Second), "%s: waiting for %s", purpose, res.Message)
+	return false, nil
 }
 
 // maxUnavailable is the strategy's maxUnavailable.
@@ -182,8 +212,7 @@ func (c *rolloutContext) restartGate(t *trafficState) func(context.Context) (boo
 				spec.dests[i].requireHealthy = true
 			}
 		}
-		out, err := c.runVerification(ctx, v1alpha1.VerificationTargetHealth, spec)
-		return out == outcomeVerified, err
+		return c.probe(ctx, spec, "restarting pods")
 	}
 }
 

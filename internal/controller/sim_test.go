@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,6 +348,12 @@ func isHealthy(ro *v1alpha1.Rollout) bool {
 	return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash && ro.Status.StableRS != ""
 }
 
+// podSeq is the order a pod was created in (its name ends with it).
+func (s *sim) podSeq(p corev1.Pod) int {
+	n, _ := strconv.Atoi(p.Name[strings.LastIndex(p.Name, "-")+1:])
+	return n
+}
+
 // cluster plays the ReplicaSet controller, the kubelet and the load balancer
 // controller for one round.
 func (s *sim) cluster() {
@@ -364,10 +371,27 @@ func (s *sim) cluster() {
 				mine = append(mine, p)
 			}
 		}
+		if len(mine) > want {
+			// The ReplicaSet controller deletes the pods it ranks first:
+			// not ready before ready, then the newest (controller.ActivePods
+			// ordering in kube-controller-manager).
+			slices.SortStableFunc(mine, func(a, b corev1.Pod) int {
+				if ra, rb := podReady(&a), podReady(&b); ra != rb {
+					if ra {
+						return 1
+					}
+					return -1
+				}
+				if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
+					return c
+				}
+				return s.podSeq(b) - s.podSeq(a)
+			})
+		}
 		for len(mine) > want {
-			last := mine[len(mine)-1]
-			s.must(s.c.Delete(ctx, &last))
-			mine = mine[:len(mine)-1]
+			first := mine[0]
+			s.must(s.c.Delete(ctx, &first))
+			mine = mine[1:]
 		}
 		before := slices.Clone(mine)
 		for len(mine) < want {

@@ -200,7 +200,8 @@ var simRegressionSeeds = []uint64{
 	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
 	3020, // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
 	4085, // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
-	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass
+	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass (the restart gate now probes without recording)
+	8033, // the same for a canary whose stable group keeps its traffic while unhealthy (judged on its last health read): the traffic's check verified, the restart gate's did not
 	4394, // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
 	7495, // blue-green ALB, abort while the active Service was on the new pods: the preview's move back to stable recorded the abort verified while the new version still had all traffic (checks on the way now use interim kinds)
 	7492, // the simulation: a hand edit of the action that a stalled load balancer controller applied late was blamed on the controller
