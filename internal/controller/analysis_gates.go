@@ -417,3 +417,47 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 		}
 	}
 }
+
+// abortOnFailedRuns acts, at the start of a pass, on a failed or errored
+// run of the current step's analysis or of a blue-green promotion analysis:
+// the rollout aborts before anything that holds it this pass (spec.paused,
+// traffic not settled yet, a restart under way) keeps the pass from
+// reaching the gate. Only a run the gate's status records (and that is
+// the gate's) is read; none is created here. Argo reconciles a rollout's
+// runs on every pass and aborts on a failed one; reached only at the gate,
+// a failed step or post-promotion analysis of a rollout paused by hand left
+// the new version serving, its run recorded as Running.
+func (c *rolloutContext) abortOnFailedRuns(ctx context.Context) error {
+	if c.mode != modeProgress || c.status.PromoteFull {
+		return nil
+	}
+	var gates []analysisGate
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		if i := int(ptr.Deref(c.status.CurrentStepIndex, 0)); i >= 0 && i < len(cs.Steps) && cs.Steps[i].Analysis != nil {
+			gates = append(gates, analysisGate{kind: analysis.KindStep, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
+		}
+	}
+	if c.ro.Spec.Strategy.BlueGreen != nil {
+		gates = append(gates, analysisGate{kind: analysis.KindPrePromotion, rec: &c.status.BlueGreen.PrePromotionAnalysisRunStatus},
+			analysisGate{kind: analysis.KindPostPromotion, rec: &c.status.BlueGreen.PostPromotionAnalysisRunStatus})
+	}
+	for _, g := range gates {
+		rec := *g.rec
+		if rec == nil || rec.Name == "" {
+			continue
+		}
+		var run v1alpha1.AnalysisRun
+		if err := c.r.client.Get(ctx, client.ObjectKey{Namespace: c.ro.Namespace, Name: rec.Name}, &run); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("reading analysis run %s/%s: %w", c.ro.Namespace, rec.Name, err)
+		}
+		if phase := run.Status.Phase; c.runIsFor(&run, g) && (phase == v1alpha1.AnalysisPhaseFailed || phase == v1alpha1.AnalysisPhaseError) {
+			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name, Status: string(phase), Message: run.Status.Message}
+			c.abort(fmt.Sprintf("%s analysis phase %s", gateLabel(g.kind), strings.ToLower(string(phase))), run.Status.Message)
+			return nil
+		}
+	}
+	return nil
+}

@@ -94,6 +94,9 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 			c.normal(v1alpha1.ReasonRolloutRetry, "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 	}
+	if err := c.abortOnFailedRuns(ctx); err != nil {
+		return err
+	}
 	t, ok := c.observeBlueGreen(ctx)
 	defer c.recordSelectors(t)
 	if !ok {

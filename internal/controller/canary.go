@@ -88,6 +88,9 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	if err := c.backgroundAnalysis(ctx); err != nil {
 		return err
 	}
+	if err := c.abortOnFailedRuns(ctx); err != nil {
+		return err
+	}
 	var err error
 	if cs.TrafficRouting == nil {
 		err = c.canaryBasic(ctx)

@@ -262,3 +262,65 @@ func TestRedTeam7EditedStepTakesUpTheOldStepsRun(t *testing.T) {
 	}
 	t.Fatalf("the edited analysis step passed without a run of its template strict: runs %v (the old step's run %s)", names, old)
 }
+
+// RULE "a failed step analysis aborts" (Argo reconciles a rollout's
+// analysis runs whatever else holds it, spec.paused included, and aborts
+// on a failed one): a canary paused by hand (spec.paused) while its step
+// analysis measures never acts on the run failing: the rollout stays
+// paused with the canary serving its share, the status still says the
+// run is Running, and the abort comes only when someone resumes it.
+//
+// canaryALB returns on spec.paused before completeStep, the only caller
+// of the step's gate (runGate).
+//
+// Sequence: canary, 4 replicas, steps setWeight 25, analysis, setWeight
+// 75; v1 healthy; v2 at the analysis step, its run measuring;
+// spec.paused; the run fails.
+func TestRedTeam7FailedStepAnalysisDoesNotAbortAPausedRollout(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), v1alpha1.CanaryStep{Analysis: analysisRaw()}, weightStep(75))
+	s.run(50, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(80, "the step analysis runs", func(ro *v1alpha1.Rollout) bool {
+		r := ro.Status.Canary.CurrentStepAnalysisRunStatus
+		return r != nil && r.Status == string(v1alpha1.AnalysisPhaseRunning)
+	})
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true })
+	s.steps(3)
+	s.runPhase[analysis.KindStep] = v1alpha1.AnalysisPhaseFailed
+	s.run(30, "aborted on the failed step analysis, all traffic verified on stable", func(ro *v1alpha1.Rollout) bool {
+		v := ro.Status.Verification
+		return ro.Status.Abort && strings.Contains(ro.Status.Message, "Step-based analysis phase failed") &&
+			s.albWeights["web-canary"] == 0 && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+	})
+}
+
+// RULE "postPromotion failure aborts after the switch with traffic
+// verified back to stable" (as above: Argo acts on the failed run whatever
+// else holds the rollout): a blue-green rollout paused by hand
+// (spec.paused) after the switch, while its post-promotion analysis
+// measures, keeps the new version in production after the run fails.
+//
+// reconcileBlueGreen returns on spec.paused before the post-promotion gate.
+//
+// Sequence: blue-green (ALB mode), 2 replicas, post-promotion analysis;
+// v1 healthy; v2 switched, its post-promotion run measuring; spec.paused;
+// the run fails.
+func TestRedTeam7FailedPostPromotionAnalysisDoesNotAbortAPausedRollout(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true, mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.PostPromotionAnalysis = analysisRaw() }})
+	v1 := s.run(60, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(120, "switched, the post-promotion run measuring", func(ro *v1alpha1.Rollout) bool {
+		r := ro.Status.BlueGreen.PostPromotionAnalysisRunStatus
+		return r != nil && r.Status == string(v1alpha1.AnalysisPhaseRunning)
+	})
+	s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Paused = true })
+	s.steps(3)
+	s.runPhase[analysis.KindPostPromotion] = v1alpha1.AnalysisPhaseFailed
+	s.run(60, "aborted on the failed post-promotion analysis, back on v1 (verified)", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Abort && strings.Contains(ro.Status.Message, "post-promotion analysis phase failed") && ro.Status.StableRS == v1 &&
+			s.albWeights["web-active"] == 100 && ro.Status.Verification != nil && ro.Status.Verification.Kind == v1alpha1.VerificationAbort &&
+			ro.Status.Verification.Phase == v1alpha1.VerificationVerified
+	})
+}
