@@ -324,3 +324,45 @@ func TestRedTeam7FailedPostPromotionAnalysisDoesNotAbortAPausedRollout(t *testin
 			ro.Status.Verification.Phase == v1alpha1.VerificationVerified
 	})
 }
+
+// RULE "Inconclusive pauses" (background analysis: "Same pause"): a
+// background run that ends Inconclusive once the steps are done, while
+// traffic moves to the new version for the promotion, pauses the rollout
+// in name only: the weight keeps moving and the promotion completes,
+// clearing the pause condition, with no one having decided on the
+// inconclusive result.
+//
+// completeStep holds a step while the background analysis is inconclusive,
+// but past the last step canaryALB promotes without looking at the pause
+// conditions.
+//
+// Sequence: canary, 4 replicas, steps setWeight 25, pause; background
+// analysis; v1 healthy; v2 paused at the pause step; promoted; the
+// background run ends Inconclusive as the last step completes.
+func TestRedTeam7BackgroundInconclusiveAfterTheLastStepDoesNotHoldThePromotion(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4, weightStep(25), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	s.update(func(ro *v1alpha1.Rollout) {
+		ro.Spec.Strategy.Canary.Analysis = &runtime.RawExtension{Raw: []byte(`{"templates":[{"templateName":"success-rate"}]}`)}
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:v2"
+	})
+	s.run(80, "paused at the pause step, the background run measuring", func(ro *v1alpha1.Rollout) bool {
+		r := ro.Status.Canary.CurrentBackgroundAnalysisRunStatus
+		return pausedBy(v1alpha1.PauseReasonCanaryPauseStep)(ro) && r != nil && r.Status == string(v1alpha1.AnalysisPhaseRunning)
+	})
+	promoteCLI(s)
+	s.runPhase[analysis.KindBackground] = v1alpha1.AnalysisPhaseInconclusive
+	s.run(20, "paused on the inconclusive background run", func(ro *v1alpha1.Rollout) bool {
+		if ro.Status.StableRS != v1 {
+			t.Fatalf("pass %d: v2 promoted although the background analysis is inconclusive: pause conditions %+v, background run %+v",
+				s.passes, ro.Status.PauseConditions, ro.Status.Canary.CurrentBackgroundAnalysisRunStatus)
+		}
+		return pausedBy(v1alpha1.PauseReasonInconclusiveAnalysisRun)(ro)
+	})
+	w := s.albWeights["web-canary"]
+	s.steps(20)
+	if ro := s.rollout(); ro.Status.StableRS != v1 || s.albWeights["web-canary"] > w {
+		t.Fatalf("while paused on the inconclusive background run: stable %s (v1 %s), canary weight %d (was %d)", ro.Status.StableRS, v1, s.albWeights["web-canary"], w)
+	}
+}
