@@ -366,3 +366,54 @@ func TestRedTeam7BackgroundInconclusiveAfterTheLastStepDoesNotHoldThePromotion(t
 		t.Fatalf("while paused on the inconclusive background run: stable %s (v1 %s), canary weight %d (was %d)", ro.Status.StableRS, v1, s.albWeights["web-canary"], w)
 	}
 }
+
+// RULE "a gate is never passed by a run left from before an abort/retry"
+// (Argo: a retry creates new runs, abortedAt set; the pre-promotion run of
+// the retried update must succeed before the switch): a blue-green
+// rollout aborted by a user in the middle of the switch (the active
+// Service widened toward the new pods), and retried before the abort has
+// narrowed the Service back (its check of the stable pods waits on an AWS
+// error), resumes the switch as "a switch already under way" and promotes
+// the new version with no pre-promotion run of the retried update.
+//
+// Sequence: blue-green selector mode, 2 replicas, pre-promotion analysis
+// (runs succeed); v1 healthy; v2's pre-promotion run succeeds; the switch
+// widens the active Service; abort, while every ELBv2 read fails; retry;
+// pre-promotion runs now measure on; the reads recover.
+func TestRedTeam7BlueGreenRetryMidSwitchSkipsThePrePromotionAnalysis(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.PrePromotionAnalysis = analysisRaw() }})
+	v1 := s.run(80, "healthy on v1", isHealthy).Status.StableRS
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
+	s.healthLag = 3
+	setImage(s, "v2")
+	s.run(150, "the active Service widened toward v2", func(*v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
+	s.failVerify = "Throttling"
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(20, "aborted", func(ro *v1alpha1.Rollout) bool { return ro.Status.AbortedAt != nil })
+	if s.selectorOf("web-active") != "*" {
+		t.Skipf("setup: the abort narrowed the active Service back at once (%s)", s.selectorOf("web-active"))
+	}
+	s.runPhase[analysis.KindPrePromotion] = ""
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = false })
+	s.steps(3)
+	s.failVerify = ""
+	for i := 0; i < 100; i++ {
+		s.step()
+		ro := s.rollout()
+		if ro.Status.StableRS != v1 {
+			var names []string
+			for _, r := range s.runs() {
+				names = append(names, r.Name+"="+string(r.Status.Phase))
+			}
+			t.Fatalf("pass %d: the retried update promoted v2 without a pre-promotion run of its own: runs %v, pre-promotion record %+v",
+				s.passes, names, ro.Status.BlueGreen.PrePromotionAnalysisRunStatus)
+		}
+	}
+	// Its own run passes: the update completes.
+	s.runPhase[analysis.KindPrePromotion] = v1alpha1.AnalysisPhaseSuccessful
+	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
+	if n := len(s.rt7RunsOf(analysis.KindPrePromotion)); n != 2 {
+		t.Fatalf("%d pre-promotion runs, want the aborted update's and the retried one's", n)
+	}
+}
