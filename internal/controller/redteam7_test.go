@@ -8,6 +8,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -415,5 +416,39 @@ func TestRedTeam7BlueGreenRetryMidSwitchSkipsThePrePromotionAnalysis(t *testing.
 	s.run(200, "healthy on v2", func(ro *v1alpha1.Rollout) bool { return isHealthy(ro) && ro.Status.StableRS != v1 })
 	if n := len(s.rt7RunsOf(analysis.KindPrePromotion)); n != 2 {
 		t.Fatalf("%d pre-promotion runs, want the aborted update's and the retried one's", n)
+	}
+}
+
+// The same rule at every write up to the step run's creation and just
+// after: whichever write a pass dies before, the first step run (which
+// fails) decides the gate, and the update aborts; later runs would
+// succeed.
+func TestRedTeam7StepRunFailsAtEveryWriteAroundItsCreation(t *testing.T) {
+	_, _, w := rt7StepFailsAfterALostStatusWrite(t, 0)
+	for k := 1; k <= w+3; k++ {
+		t.Run(fmt.Sprint(k), func(t *testing.T) {
+			s := newSim(t)
+			s.canaryRollout(4, weightStep(25), v1alpha1.CanaryStep{Analysis: analysisRaw()}, weightStep(75))
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			s.runPhase[analysis.KindStep] = v1alpha1.AnalysisPhaseFailed
+			s.failWriteAt = s.writes + k
+			setImage(s, "v2")
+			for i := 0; i < 200; i++ {
+				s.step()
+				for _, r := range s.runs() {
+					if r.Status.Phase == v1alpha1.AnalysisPhaseFailed {
+						s.runPhase[analysis.KindStep] = v1alpha1.AnalysisPhaseSuccessful
+					}
+				}
+				ro := s.rollout()
+				if ro.Status.StableRS != v1 {
+					t.Fatalf("pass %d: v2 became stable although its first step run failed", s.passes)
+				}
+				if ro.Status.Abort && s.albWeights["web-canary"] == 0 {
+					return
+				}
+			}
+			t.Fatalf("not aborted: %s %q", s.rollout().Status.Phase, s.rollout().Status.Message)
+		})
 	}
 }
