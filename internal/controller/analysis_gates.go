@@ -27,10 +27,9 @@ import (
 // (InconclusiveAnalysisRun) until a user promotes: past the step, or, for
 // the other kinds, with a new run. The rollout knows its runs by the names
 // its status records (status.canary.currentStepAnalysisRunStatus, ...), so a
-// restart resumes with the same runs; a run is created under its Argo name,
-// or the next free <name>.N, and one found under that name that this rollout
-// owns and that has not finished is taken up again (a crash between the
-// create and the status write).
+// restart resumes with the same runs; a run's name (its Argo name, or the
+// next <name>.N no run has) is recorded before the run is created, so that
+// a crash between the create and the status write cannot lose the run.
 
 // gateOutcome is what an analysis gate lets the rollout do.
 type gateOutcome int
@@ -67,13 +66,15 @@ func decodeAnalysis(raw *runtime.RawExtension, field string) (*v1alpha1.RolloutA
 // the rollout does.
 func (c *rolloutContext) runGate(ctx context.Context, g analysisGate) (gateOutcome, error) {
 	run, err := c.currentRun(ctx, g)
-	if err != nil {
+	if err != nil || run == nil && *g.rec != nil {
+		// Created now under the recorded name, or not readable.
 		return gateWait, err
 	}
 	if run == nil {
 		return gateWait, c.startRun(ctx, g)
 	}
 	phase := run.Status.Phase
+	prev := *g.rec
 	*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name, Status: string(phase), Message: run.Status.Message}
 	switch phase {
 	case v1alpha1.AnalysisPhaseSuccessful:
@@ -82,7 +83,7 @@ func (c *rolloutContext) runGate(ctx context.Context, g analysisGate) (gateOutco
 		c.abort(fmt.Sprintf("%s analysis phase %s", gateLabel(g.kind), strings.ToLower(string(phase))), run.Status.Message)
 		return gateAborted, nil
 	case v1alpha1.AnalysisPhaseInconclusive:
-		return c.inconclusive(ctx, g, run.Name)
+		return c.inconclusive(ctx, g, run.Name, prev != nil && prev.Name == run.Name && prev.Status == string(phase))
 	}
 	c.wait(0, "waiting for the %s analysis run %s (%s)", strings.ToLower(gateLabel(g.kind)), run.Name, phaseOrPending(phase))
 	return gateWait, nil
@@ -98,7 +99,16 @@ func phaseOrPending(p v1alpha1.AnalysisPhase) string {
 // inconclusive pauses the rollout on an inconclusive run, once. After a
 // user cleared that pause (promote), a step analysis passes; the other
 // kinds run again.
-func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name string) (gateOutcome, error) {
+//
+// seen: the status already recorded the run as Inconclusive, so an earlier
+// pass paused on it (the pause condition and the record are written
+// together). Only then does a missing pause condition mean a promote:
+// status.controllerPause alone does not say whose pause was cleared (a
+// pause step's, or a blue-green pause promoted earlier, which keeps it set
+// until the switch completes), and taking it for a promote replaced the
+// inconclusive run without a pause (Argo's needsNewAnalysisRun excludes the
+// pause step's and the blue-green pause's controllerPause for this).
+func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name string, seen bool) (gateOutcome, error) {
 	reason := v1alpha1.PauseReasonInconclusiveAnalysisRun
 	why := fmt.Sprintf("the %s analysis run %s is inconclusive: promote to go on, or abort", strings.ToLower(gateLabel(g.kind)), name)
 	switch {
@@ -106,7 +116,7 @@ func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name 
 		c.gateWhy = why
 		c.wait(0, "%s", why)
 		return gateWait, nil
-	case !c.status.ControllerPause:
+	case !seen:
 		c.status.PauseConditions = append(c.status.PauseConditions, v1alpha1.PauseCondition{Reason: reason, StartTime: metav1.NewTime(c.now)})
 		c.status.ControllerPause = true
 		c.progressed = true
@@ -128,18 +138,20 @@ func (c *rolloutContext) inconclusive(ctx context.Context, g analysisGate, name 
 }
 
 // currentRun reads the run the gate's record names, when it is this
-// gate's (the same update, and for a step analysis the same step).
+// gate's (the same update, and for a step analysis the same step). A run
+// the record names that does not exist is created under that name
+// (startRun records the name first).
 func (c *rolloutContext) currentRun(ctx context.Context, g analysisGate) (*v1alpha1.AnalysisRun, error) {
 	rec := *g.rec
 	if rec == nil || rec.Name == "" {
 		return nil, nil
 	}
 	var run v1alpha1.AnalysisRun
-	if err := c.r.client.Get(ctx, client.ObjectKey{Namespace: c.ro.Namespace, Name: rec.Name}, &run); err != nil {
-		if apierrors.IsNotFound(err) {
-			*g.rec = nil
-			return nil, nil
-		}
+	err := c.r.client.Get(ctx, client.ObjectKey{Namespace: c.ro.Namespace, Name: rec.Name}, &run)
+	if apierrors.IsNotFound(err) {
+		return nil, c.createRun(ctx, g, rec.Name)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading analysis run %s/%s: %w", c.ro.Namespace, rec.Name, err)
 	}
 	if !c.runIsFor(&run, g) {
@@ -155,11 +167,11 @@ func (c *rolloutContext) runIsFor(run *v1alpha1.AnalysisRun, g analysisGate) boo
 		(g.kind != analysis.KindStep || run.Labels[analysis.StepIndexLabel] == strconv.Itoa(int(g.step)))
 }
 
-// startRun creates the gate's run (or takes up one left by a crash before
-// the status write) and records it.
-func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
+// buildRun builds the gate's run, named by RunName; false when the
+// analysis cannot be built (a spec error, recorded).
+func (c *rolloutContext) buildRun(ctx context.Context, g analysisGate) (*v1alpha1.AnalysisRun, bool) {
 	if c.newRS == nil {
-		return nil
+		return nil, false
 	}
 	req := analysis.RunRequest{Rollout: c.ro, Analysis: *g.ra, Kind: g.kind,
 		PodTemplateHash: c.newHash, StableHash: c.status.StableRS, Revision: strconv.FormatInt(replicaset.Revision(c.newRS), 10)}
@@ -169,35 +181,83 @@ func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
 	run, err := analysis.BuildRun(ctx, c.r.client, req)
 	if err != nil {
 		c.specError("%s analysis: %v", strings.ToLower(gateLabel(g.kind)), err)
+		return nil, false
+	}
+	return run, true
+}
+
+// startRun names the gate's run: its Argo name, or the next <name>.N no
+// run has, recorded in the gate's status before the run is created (on the
+// next pass, by currentRun). Written ahead, the record always names the
+// run this gate measures with: a pass that dies between the run's creation
+// and its status write leaves the name recorded, and the next pass takes
+// up the run under it whatever it found (creating it and recording it in
+// one pass, the run was lost with the status write: the next pass found it
+// finished and passed it over for a new <name>.N, so a run that failed
+// before that pass was replaced by one that could succeed). A name any
+// run has is never chosen: a run left from before an abort, a retry, an
+// edit of the steps or an inconclusive result is never this gate's.
+func (c *rolloutContext) startRun(ctx context.Context, g analysisGate) error {
+	run, ok := c.buildRun(ctx, g)
+	if !ok {
 		return nil
 	}
 	base := run.Name
 	for n := 0; n < 100; n++ {
+		name := base
 		if n > 0 {
-			run.Name = analysis.CollisionName(base, n)
-		}
-		err := c.r.client.Create(ctx, run.DeepCopy())
-		if err == nil {
-			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name}
-			c.normal(v1alpha1.ReasonAnalysisRunCreated, "Created %s AnalysisRun %s", gateLabel(g.kind), run.Name)
-			c.progressed = true
-			c.wait(0, "waiting for the %s analysis run %s (Pending)", strings.ToLower(gateLabel(g.kind)), run.Name)
-			return nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating analysis run %s/%s: %w", run.Namespace, run.Name, err)
+			name = analysis.CollisionName(base, n)
 		}
 		var found v1alpha1.AnalysisRun
-		if err := c.r.client.Get(ctx, client.ObjectKeyFromObject(run), &found); err != nil {
-			return fmt.Errorf("reading analysis run %s/%s: %w", run.Namespace, run.Name, err)
-		}
-		if c.runIsFor(&found, g) && !found.Status.Phase.Completed() && !found.Spec.Terminate {
-			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: found.Name, Status: string(found.Status.Phase)}
+		err := c.r.client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, &found)
+		if apierrors.IsNotFound(err) {
+			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: name}
 			c.progressed = true
+			c.after(0)
+			c.wait(0, "creating the %s analysis run %s", strings.ToLower(gateLabel(g.kind)), name)
 			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading analysis run %s/%s: %w", run.Namespace, name, err)
 		}
 	}
 	return fmt.Errorf("no free name for analysis run %s in namespace %s", base, c.ro.Namespace)
+}
+
+// createRun creates the gate's run under the name its record holds. A run
+// found there already (a create whose answer was lost, a cache that did not
+// show it yet) is taken up when it is this gate's; otherwise the record is
+// dropped and a new name chosen on the next pass.
+func (c *rolloutContext) createRun(ctx context.Context, g analysisGate, name string) error {
+	run, ok := c.buildRun(ctx, g)
+	if !ok {
+		return nil
+	}
+	if base := run.Name; name != base && !strings.HasPrefix(name, base+".") {
+		// Named for another run of the gate's record (another step).
+		*g.rec = nil
+		return c.startRun(ctx, g)
+	}
+	run.Name = name
+	err := c.r.client.Create(ctx, run.DeepCopy())
+	if err == nil {
+		c.normal(v1alpha1.ReasonAnalysisRunCreated, "Created %s AnalysisRun %s", gateLabel(g.kind), run.Name)
+		c.progressed = true
+		c.wait(0, "waiting for the %s analysis run %s (Pending)", strings.ToLower(gateLabel(g.kind)), run.Name)
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating analysis run %s/%s: %w", run.Namespace, run.Name, err)
+	}
+	var found v1alpha1.AnalysisRun
+	if err := c.r.client.Get(ctx, client.ObjectKeyFromObject(run), &found); err != nil {
+		return fmt.Errorf("reading analysis run %s/%s: %w", run.Namespace, run.Name, err)
+	}
+	if !c.runIsFor(&found, g) || found.Spec.Terminate {
+		*g.rec = nil
+		c.after(0)
+	}
+	return nil
 }
 
 // gateLabel names a kind of run as Argo Rollouts' abort messages do.
@@ -356,4 +416,48 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 			c.specError("%s: %v", f.path, err)
 		}
 	}
+}
+
+// abortOnFailedRuns acts, at the start of a pass, on a failed or errored
+// run of the current step's analysis or of a blue-green promotion analysis:
+// the rollout aborts before anything that holds it this pass (spec.paused,
+// traffic not settled yet, a restart under way) keeps the pass from
+// reaching the gate. Only a run the gate's status records (and that is
+// the gate's) is read; none is created here. Argo reconciles a rollout's
+// runs on every pass and aborts on a failed one; reached only at the gate,
+// a failed step or post-promotion analysis of a rollout paused by hand left
+// the new version serving, its run recorded as Running.
+func (c *rolloutContext) abortOnFailedRuns(ctx context.Context) error {
+	if c.mode != modeProgress || c.status.PromoteFull {
+		return nil
+	}
+	var gates []analysisGate
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		if i := int(ptr.Deref(c.status.CurrentStepIndex, 0)); i >= 0 && i < len(cs.Steps) && cs.Steps[i].Analysis != nil {
+			gates = append(gates, analysisGate{kind: analysis.KindStep, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
+		}
+	}
+	if c.ro.Spec.Strategy.BlueGreen != nil {
+		gates = append(gates, analysisGate{kind: analysis.KindPrePromotion, rec: &c.status.BlueGreen.PrePromotionAnalysisRunStatus},
+			analysisGate{kind: analysis.KindPostPromotion, rec: &c.status.BlueGreen.PostPromotionAnalysisRunStatus})
+	}
+	for _, g := range gates {
+		rec := *g.rec
+		if rec == nil || rec.Name == "" {
+			continue
+		}
+		var run v1alpha1.AnalysisRun
+		if err := c.r.client.Get(ctx, client.ObjectKey{Namespace: c.ro.Namespace, Name: rec.Name}, &run); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("reading analysis run %s/%s: %w", c.ro.Namespace, rec.Name, err)
+		}
+		if phase := run.Status.Phase; c.runIsFor(&run, g) && (phase == v1alpha1.AnalysisPhaseFailed || phase == v1alpha1.AnalysisPhaseError) {
+			*g.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name, Status: string(phase), Message: run.Status.Message}
+			c.abort(fmt.Sprintf("%s analysis phase %s", gateLabel(g.kind), strings.ToLower(string(phase))), run.Status.Message)
+			return nil
+		}
+	}
+	return nil
 }

@@ -94,6 +94,9 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 			c.normal(v1alpha1.ReasonRolloutRetry, "Retrying update to revision %d", replicaset.Revision(c.newRS))
 		}
 	}
+	if err := c.abortOnFailedRuns(ctx); err != nil {
+		return err
+	}
 	t, ok := c.observeBlueGreen(ctx)
 	defer c.recordSelectors(t)
 	if !ok {
@@ -217,8 +220,17 @@ func (c *rolloutContext) blueGreenPromotion(ctx context.Context, t *bgTraffic) (
 	replicas := c.replicas()
 	if c.status.PromoteFull || c.switchStarted(t) {
 		// promote --full, or a switch already under way (a restart, a
-		// retry mid-switch): no pause, full size.
+		// retry mid-switch): no pause, full size. A switch under way goes
+		// on only past the pre-promotion gate: a restart finds its run
+		// Successful, but a retry's gate starts again (Argo creates new
+		// runs on a retry), and went on without any run of the retried
+		// update; until its run passes, the switch goes back to stable.
 		c.removeBlueGreenPause()
+		if !c.status.PromoteFull {
+			if pass, err := c.promotionAnalysis(ctx, analysis.KindPrePromotion); !pass || err != nil {
+				return false, replicas, err
+			}
+		}
 		return true, replicas, nil
 	}
 	desired := replicas

@@ -88,6 +88,9 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 	if err := c.backgroundAnalysis(ctx); err != nil {
 		return err
 	}
+	if err := c.abortOnFailedRuns(ctx); err != nil {
+		return err
+	}
 	var err error
 	if cs.TrafficRouting == nil {
 		err = c.canaryBasic(ctx)
@@ -219,8 +222,12 @@ func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	if err := c.scaleCanaryALB(ctx, t, goal, at, writtenVerified); err != nil {
 		return err
 	}
-	if c.ro.Spec.Paused && c.mode == modeProgress {
-		// spec.paused: no step completes, no Service moves, no weight changes.
+	if c.held() && c.mode == modeProgress {
+		// spec.paused, or paused on an inconclusive analysis run: no step
+		// completes, no Service moves, no weight changes.
+		if !c.ro.Spec.Paused {
+			c.wait(0, "paused on an inconclusive analysis run: promote to go on, or abort")
+		}
 		c.wait(0, "manually paused")
 		return nil
 	}
@@ -427,6 +434,15 @@ func (c *rolloutContext) pauseStep(p *v1alpha1.RolloutPause) bool {
 	return true
 }
 
+// held reports whether the update stands still: spec.paused, or a pause on
+// an inconclusive analysis run, which stops scaling, traffic moves and the
+// promotion as Argo's InconclusiveAnalysisRun pause does. (A background run
+// inconclusive once the steps were done held nothing: the weight moved on
+// to the new version and the promotion completed, clearing the pause.)
+func (c *rolloutContext) held() bool {
+	return c.ro.Spec.Paused || c.hasPauseCondition(v1alpha1.PauseReasonInconclusiveAnalysisRun)
+}
+
 // promote makes the new ReplicaSet stable.
 func (c *rolloutContext) promote(format string, args ...any) {
 	reason := fmt.Sprintf(format, args...)
@@ -507,7 +523,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				want = max(want, replicaset.Replicas(c.newRS))
 			}
 		}
-		if c.ro.Spec.Paused {
+		if c.held() {
 			// spec.paused stops scaling, as in Argo Rollouts; the canary
 			// only keeps the pods the weight written gives it.
 			want = replicaset.Replicas(c.newRS)
@@ -548,7 +564,7 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				s = max(s, t.stableW)
 			}
 			want = ceilShare(s, replicas, maxW)
-			if !writtenVerified || c.ro.Spec.Paused {
+			if !writtenVerified || c.held() {
 				// Scale down only after the lower weight is verified.
 				want = max(want, replicaset.Replicas(c.stableRS))
 			}

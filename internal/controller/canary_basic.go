@@ -61,7 +61,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		}
 		total += replicaset.Replicas(rs)
 	}
-	if cur := replicaset.Replicas(c.newRS); canaryWant > cur && !c.ro.Spec.Paused {
+	if cur := replicaset.Replicas(c.newRS); canaryWant > cur && !c.held() {
 		up := min(canaryWant, cur+max(replicas+surge-total, 0))
 		if up > cur {
 			if err := c.scale(ctx, c.newRS, up); err != nil {
@@ -74,7 +74,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 		available += replicaset.Available(rs)
 	}
 	minAvailable := replicas - unavailable
-	if c.stableRS != nil && c.stableRS != c.newRS && !c.ro.Spec.Paused {
+	if c.stableRS != nil && c.stableRS != c.newRS && !c.held() {
 		if cur := replicaset.Replicas(c.stableRS); stableWant < cur {
 			canDrop := max(available-minAvailable, 0)
 			down := max(stableWant, cur-canDrop)
@@ -98,7 +98,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	}
 	// spec.replicas lowered mid-update: the canary shrinks to its share
 	// too, keeping enough available (as the stable side does).
-	if cur := replicaset.Replicas(c.newRS); c.mode == modeProgress && c.newRS != c.stableRS && canaryWant < cur && !c.ro.Spec.Paused {
+	if cur := replicaset.Replicas(c.newRS); c.mode == modeProgress && c.newRS != c.stableRS && canaryWant < cur && !c.held() {
 		canDrop := max(available-minAvailable, 0)
 		if down := max(canaryWant, cur-canDrop); down < cur {
 			if err := c.scale(ctx, c.newRS, down); err != nil {
@@ -140,7 +140,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	if err := c.cleanupHistory(ctx); err != nil {
 		return err
 	}
-	if c.mode != modeProgress || c.ro.Spec.Paused {
+	if c.mode != modeProgress || c.held() {
 		return nil
 	}
 	settled := replicaset.Settled(c.newRS) && replicaset.Available(c.newRS) >= canaryWant && replicaset.Replicas(c.newRS) == canaryWant &&

@@ -137,7 +137,10 @@ func TestCanaryAnalysisStepPromotedByIndex(t *testing.T) {
 	s.canaryRollout(4, weightStep(25), v1alpha1.CanaryStep{Analysis: analysisRaw()}, pauseStep(""), weightStep(75))
 	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
 	setImage(s, "v2")
-	s.run(80, "the step analysis runs", func(ro *v1alpha1.Rollout) bool { return ro.Status.Canary.CurrentStepAnalysisRunStatus != nil })
+	s.run(80, "the step analysis runs", func(ro *v1alpha1.Rollout) bool {
+		r := ro.Status.Canary.CurrentStepAnalysisRunStatus
+		return r != nil && r.Status == string(v1alpha1.AnalysisPhaseRunning)
+	})
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.CurrentStepIndex = ptr.To(int32(2)) })
 	s.run(50, "the skipped step's run terminated", func(*v1alpha1.Rollout) bool {
 		runs := s.runs()
