@@ -71,6 +71,10 @@ func (c *rolloutContext) finishStatus() {
 	}
 	if len(c.invalid) > 0 {
 		msg := joinMsgs(c.invalid)
+		if cur := c.condition(v1alpha1.ConditionInvalidSpec); cur == nil || cur.Status != corev1.ConditionTrue || cur.Message != msg {
+			// One Warning per new problem, as the condition changes.
+			c.warning(v1alpha1.ReasonInvalidSpec, "%s", msg)
+		}
 		c.setCondition(v1alpha1.ConditionInvalidSpec, corev1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg)
 		c.status.Phase, c.status.Message = v1alpha1.RolloutPhaseDegraded, "InvalidSpec: "+msg
 		c.after(30 * time.Second)
