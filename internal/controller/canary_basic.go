@@ -20,8 +20,9 @@ import (
 // pod ratio (the Services, if named, select both versions' pods through the
 // rollout's labels). The canary grows to ceil(weight × replicas / 100) pods
 // and the stable side shrinks by as many, never below spec.replicas −
-// maxUnavailable available pods in all, and never above spec.replicas +
-// maxSurge pods in all. No ALB is involved, so nothing is verified.
+// maxUnavailable available pods in all (its unready pods, which the
+// ReplicaSet controller removes first, do not count), and never above
+// spec.replicas + maxSurge pods in all. No ALB is involved, so nothing is verified.
 func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
 	replicas := c.replicas()
@@ -77,6 +78,15 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	if c.stableRS != nil && c.stableRS != c.newRS && !c.ro.Spec.Paused {
 		if cur := replicaset.Replicas(c.stableRS); stableWant < cur {
 			canDrop := max(available-minAvailable, 0)
+			if canaryWant >= replicaset.Replicas(c.newRS) {
+				// Growing the canary: the stable side's pods that are
+				// not available (a crash loop) count as droppable too,
+				// as in Argo Rollouts (the ReplicaSet controller deletes
+				// unready pods first, so no available pod goes for
+				// them); else such a stable side never makes room.
+				unready := max(cur-replicaset.Available(c.stableRS), 0)
+				canDrop = max(available+unready-minAvailable, 0)
+			}
 			down := max(stableWant, cur-canDrop)
 			// A routed Service that selects both versions (a plain Service
 			// in front of the rollout) gives the stable pods' share to the

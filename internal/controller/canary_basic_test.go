@@ -138,3 +138,57 @@ func TestBasicCanaryScalingWhilePausedFollowsTheWeight(t *testing.T) {
 		})
 	}
 }
+
+// Argo Rollouts' e2e TestRolloutBadToGoodUpdate: a canary without traffic
+// routing whose stable pods never turned ready (a crash loop) is updated to
+// a version that works, maxSurge 1, maxUnavailable 0. The stable side's
+// unready pods count for nothing that maxUnavailable protects: they make
+// room for the canary one by one as its pods turn ready, within maxSurge
+// (before, the stable side waited for availability it never had, and the
+// update never progressed). A canary that fails too leaves them be
+// (TestRolloutBadToBadUpdate).
+func TestBasicCanaryReplacesAStableSideThatNeverTurnedReady(t *testing.T) {
+	for _, good := range []bool{true, false} {
+		t.Run(map[bool]string{true: "good", false: "bad"}[good], func(t *testing.T) {
+			s := newSim(t)
+			s.podReadyLag = 1000 // v1 crash-loops
+			s.canaryRollout(4)
+			s.update(func(ro *v1alpha1.Rollout) {
+				cs := ro.Spec.Strategy.Canary
+				cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+				cs.MaxSurge, cs.MaxUnavailable = ptr.To(intstr.FromInt32(1)), ptr.To(intstr.FromInt32(0))
+			})
+			v1 := s.run(20, "v1 with 4 pods", func(ro *v1alpha1.Rollout) bool {
+				return ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 4
+			}).Status.StableRS
+			for name := range s.podBorn {
+				s.podBorn[name] = 1 << 30 // v1's pods stay unready whatever comes next
+			}
+			if good {
+				s.podReadyLag = 1
+			}
+			setImage(s, "v2")
+			check := func(ro *v1alpha1.Rollout) {
+				if n := s.replicasOf(ro.Status.CurrentPodHash) + s.replicasOf(v1); ro.Status.CurrentPodHash != v1 && n > 5 {
+					t.Fatalf("%d pods, more than spec.replicas + maxSurge (5): %s", n, s.replicaSetSizes())
+				}
+			}
+			if !good {
+				s.steps(30)
+				ro := s.rollout()
+				check(ro)
+				if c, st := s.replicasOf(ro.Status.CurrentPodHash), s.replicasOf(v1); c != 1 || st != 4 {
+					t.Fatalf("a bad canary over a bad stable side: canary %d, stable %d; want 1 and 4", c, st)
+				}
+				return
+			}
+			ro := s.run(80, "healthy on v2", func(ro *v1alpha1.Rollout) bool {
+				check(ro)
+				return isHealthy(ro) && ro.Status.StableRS != v1
+			})
+			if c, st := s.replicasOf(ro.Status.StableRS), s.replicasOf(v1); c != 4 || st != 0 {
+				t.Fatalf("healthy with v2 %d, v1 %d pods; want 4 and 0", c, st)
+			}
+		})
+	}
+}
