@@ -68,6 +68,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 			if err := c.scale(ctx, c.newRS, up); err != nil {
 				return err
 			}
+			total += replicaset.Replicas(c.newRS) - cur
 		}
 	}
 	var available int32
@@ -101,24 +102,30 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 				}
 			}
 		} else if stableWant > cur {
-			if err := c.scale(ctx, c.stableRS, stableWant); err != nil {
-				return err
+			// A lower weight, an abort: the stable side grows within
+			// maxSurge too, as in Argo Rollouts; the canary makes room
+			// as the stable pods turn available (below).
+			if up := min(stableWant, cur+max(replicas+surge-total, 0)); up > cur {
+				if err := c.scale(ctx, c.stableRS, up); err != nil {
+					return err
+				}
+				total += replicaset.Replicas(c.stableRS) - cur
 			}
 		}
 	}
-	// spec.replicas lowered mid-update: the canary shrinks to its share
-	// too, keeping enough available (as the stable side does).
-	if cur := replicaset.Replicas(c.newRS); c.mode == modeProgress && c.newRS != c.stableRS && canaryWant < cur && !c.ro.Spec.Paused {
-		canDrop := max(available-minAvailable, 0)
-		if down := max(canaryWant, cur-canDrop); down < cur {
+	// The canary shrinks (a lower weight, spec.replicas lowered, an
+	// abort), keeping enough available; its pods that are not available
+	// count as droppable, as in Argo Rollouts, and it gives back what
+	// exceeds maxSurge with them.
+	if cur := replicaset.Replicas(c.newRS); c.mode != modeSteady && c.newRS != c.stableRS && canaryWant < cur && (!c.ro.Spec.Paused || c.mode == modeAbort) {
+		unready := max(cur-replicaset.Available(c.newRS), 0)
+		canDrop := max(available+unready-minAvailable, 0)
+		down := max(canaryWant, cur-canDrop)
+		if over := total - cur + down - (replicas + surge); over > 0 {
+			down = max(down-over, cur-canDrop, 0)
+		}
+		if down < cur {
 			if err := c.scale(ctx, c.newRS, down); err != nil {
-				return err
-			}
-		}
-	}
-	if c.mode == modeAbort {
-		if cur := replicaset.Replicas(c.newRS); cur > 0 && replicaset.Available(c.stableRS) >= replicas {
-			if err := c.scale(ctx, c.newRS, 0); err != nil {
 				return err
 			}
 		}
