@@ -125,8 +125,16 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 			down = max(down-over, cur-canDrop, 0)
 		}
 		if down < cur {
-			if err := c.scale(ctx, c.newRS, down); err != nil {
+			// As for the stable side: a routed Service that selects both
+			// versions needs the others healthy in its groups first.
+			ok, err := c.plainServedWithout(ctx, c.newRS, true)
+			if err != nil {
 				return err
+			}
+			if ok {
+				if err := c.scale(ctx, c.newRS, down); err != nil {
+					return err
+				}
 			}
 		}
 	}
