@@ -194,6 +194,12 @@ func (c *rolloutContext) routesAt(i int) (map[string]string, error) {
 // canaryALB runs a canary with ALB traffic routing.
 func (c *rolloutContext) canaryALB(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
+	if c.albSpec() == nil {
+		// Validation refuses a trafficRouting without alb before this; a
+		// spec that gets here anyway is reported, never dereferenced.
+		c.specError("spec.strategy.canary.trafficRouting.alb: Required value: only alb traffic routing is supported")
+		return nil
+	}
 	t, ok := c.observeTraffic()
 	if !ok {
 		return nil

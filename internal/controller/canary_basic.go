@@ -20,8 +20,9 @@ import (
 // pod ratio (the Services, if named, select both versions' pods through the
 // rollout's labels). The canary grows to ceil(weight × replicas / 100) pods
 // and the stable side shrinks by as many, never below spec.replicas −
-// maxUnavailable available pods in all, and never above spec.replicas +
-// maxSurge pods in all. No ALB is involved, so nothing is verified.
+// maxUnavailable available pods in all (its unready pods, which the
+// ReplicaSet controller removes first, do not count), and never above
+// spec.replicas + maxSurge pods in all. No ALB is involved, so nothing is verified.
 func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
 	replicas := c.replicas()
@@ -67,6 +68,7 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 			if err := c.scale(ctx, c.newRS, up); err != nil {
 				return err
 			}
+			total += replicaset.Replicas(c.newRS) - cur
 		}
 	}
 	var available int32
@@ -77,6 +79,15 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 	if c.stableRS != nil && c.stableRS != c.newRS && !c.held() {
 		if cur := replicaset.Replicas(c.stableRS); stableWant < cur {
 			canDrop := max(available-minAvailable, 0)
+			if canaryWant >= replicaset.Replicas(c.newRS) {
+				// Growing the canary: the stable side's pods that are
+				// not available (a crash loop) count as droppable too,
+				// as in Argo Rollouts (the ReplicaSet controller deletes
+				// unready pods first, so no available pod goes for
+				// them); else such a stable side never makes room.
+				unready := max(cur-replicaset.Available(c.stableRS), 0)
+				canDrop = max(available+unready-minAvailable, 0)
+			}
 			down := max(stableWant, cur-canDrop)
 			// A routed Service that selects both versions (a plain Service
 			// in front of the rollout) gives the stable pods' share to the
@@ -91,25 +102,39 @@ func (c *rolloutContext) canaryBasic(ctx context.Context) error {
 				}
 			}
 		} else if stableWant > cur {
-			if err := c.scale(ctx, c.stableRS, stableWant); err != nil {
-				return err
+			// A lower weight, an abort: the stable side grows within
+			// maxSurge too, as in Argo Rollouts; the canary makes room
+			// as the stable pods turn available (below).
+			if up := min(stableWant, cur+max(replicas+surge-total, 0)); up > cur {
+				if err := c.scale(ctx, c.stableRS, up); err != nil {
+					return err
+				}
+				total += replicaset.Replicas(c.stableRS) - cur
 			}
 		}
 	}
-	// spec.replicas lowered mid-update: the canary shrinks to its share
-	// too, keeping enough available (as the stable side does).
-	if cur := replicaset.Replicas(c.newRS); c.mode == modeProgress && c.newRS != c.stableRS && canaryWant < cur && !c.held() {
-		canDrop := max(available-minAvailable, 0)
-		if down := max(canaryWant, cur-canDrop); down < cur {
-			if err := c.scale(ctx, c.newRS, down); err != nil {
+	// The canary shrinks (a lower weight, spec.replicas lowered, an
+	// abort), keeping enough available; its pods that are not available
+	// count as droppable, as in Argo Rollouts, and it gives back what
+	// exceeds maxSurge with them.
+	if cur := replicaset.Replicas(c.newRS); c.mode != modeSteady && c.newRS != c.stableRS && canaryWant < cur && (!c.held() || c.mode == modeAbort) {
+		unready := max(cur-replicaset.Available(c.newRS), 0)
+		canDrop := max(available+unready-minAvailable, 0)
+		down := max(canaryWant, cur-canDrop)
+		if over := total - cur + down - (replicas + surge); over > 0 {
+			down = max(down-over, cur-canDrop, 0)
+		}
+		if down < cur {
+			// As for the stable side: a routed Service that selects both
+			// versions needs the others healthy in its groups first.
+			ok, err := c.plainServedWithout(ctx, c.newRS, true)
+			if err != nil {
 				return err
 			}
-		}
-	}
-	if c.mode == modeAbort {
-		if cur := replicaset.Replicas(c.newRS); cur > 0 && replicaset.Available(c.stableRS) >= replicas {
-			if err := c.scale(ctx, c.newRS, 0); err != nil {
-				return err
+			if ok {
+				if err := c.scale(ctx, c.newRS, down); err != nil {
+					return err
+				}
 			}
 		}
 	}

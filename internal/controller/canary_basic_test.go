@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -135,6 +136,140 @@ func TestBasicCanaryScalingWhilePausedFollowsTheWeight(t *testing.T) {
 		s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.replicas) })
 		s.run(80, "scaled", func(ro *v1alpha1.Rollout) bool {
 			return s.replicasOf(v2) == tc.canary && s.replicasOf(v1) == tc.stable
+		})
+	}
+}
+
+// Argo Rollouts' e2e TestRolloutBadToGoodUpdate: a canary without traffic
+// routing whose stable pods never turned ready (a crash loop) is updated to
+// a version that works, maxSurge 1, maxUnavailable 0. The stable side's
+// unready pods count for nothing that maxUnavailable protects: they make
+// room for the canary one by one as its pods turn ready, within maxSurge
+// (before, the stable side waited for availability it never had, and the
+// update never progressed). A canary that fails too leaves them be
+// (TestRolloutBadToBadUpdate).
+func TestBasicCanaryReplacesAStableSideThatNeverTurnedReady(t *testing.T) {
+	for _, good := range []bool{true, false} {
+		t.Run(map[bool]string{true: "good", false: "bad"}[good], func(t *testing.T) {
+			s := newSim(t)
+			s.podReadyLag = 1000 // v1 crash-loops
+			s.canaryRollout(4)
+			s.update(func(ro *v1alpha1.Rollout) {
+				cs := ro.Spec.Strategy.Canary
+				cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+				cs.MaxSurge, cs.MaxUnavailable = ptr.To(intstr.FromInt32(1)), ptr.To(intstr.FromInt32(0))
+			})
+			v1 := s.run(20, "v1 with 4 pods", func(ro *v1alpha1.Rollout) bool {
+				return ro.Status.StableRS != "" && s.replicasOf(ro.Status.StableRS) == 4
+			}).Status.StableRS
+			for name := range s.podBorn {
+				s.podBorn[name] = 1 << 30 // v1's pods stay unready whatever comes next
+			}
+			if good {
+				s.podReadyLag = 1
+			}
+			setImage(s, "v2")
+			check := func(ro *v1alpha1.Rollout) {
+				if n := s.replicasOf(ro.Status.CurrentPodHash) + s.replicasOf(v1); ro.Status.CurrentPodHash != v1 && n > 5 {
+					t.Fatalf("%d pods, more than spec.replicas + maxSurge (5): %s", n, s.replicaSetSizes())
+				}
+			}
+			if !good {
+				s.steps(30)
+				ro := s.rollout()
+				check(ro)
+				if c, st := s.replicasOf(ro.Status.CurrentPodHash), s.replicasOf(v1); c != 1 || st != 4 {
+					t.Fatalf("a bad canary over a bad stable side: canary %d, stable %d; want 1 and 4", c, st)
+				}
+				return
+			}
+			ro := s.run(80, "healthy on v2", func(ro *v1alpha1.Rollout) bool {
+				check(ro)
+				return isHealthy(ro) && ro.Status.StableRS != v1
+			})
+			if c, st := s.replicasOf(ro.Status.StableRS), s.replicasOf(v1); c != 4 || st != 0 {
+				t.Fatalf("healthy with v2 %d, v1 %d pods; want 4 and 0", c, st)
+			}
+		})
+	}
+}
+
+// basicCanary makes the sim's rollout a canary without traffic routing with
+// these maxSurge and maxUnavailable.
+func basicCanary(s *sim, surge, unavailable int32) {
+	s.update(func(ro *v1alpha1.Rollout) {
+		cs := ro.Spec.Strategy.Canary
+		cs.TrafficRouting, cs.ScaleDownDelaySeconds, cs.AbortScaleDownDelaySeconds = nil, nil, nil
+		cs.MaxSurge, cs.MaxUnavailable = ptr.To(intstr.FromInt32(surge)), ptr.To(intstr.FromInt32(unavailable))
+	})
+}
+
+// Argo Rollouts' e2e TestRolloutScalingDuringUpdate: no steps, maxSurge 2,
+// maxUnavailable 0, an update whose pods never turn ready. 4 replicas give
+// 2 canary pods beside the 4 stable ones; scaled to 8, the canary takes
+// the surge (6 + 4); back to 4, the canary gives back what exceeds
+// maxSurge, its unready pods first (2 + 4), never the stable ones.
+func TestBasicCanaryScalingDuringAnUpdateHonoursMaxSurge(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(4)
+	basicCanary(s, 2, 0)
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	s.podReadyLag = 1000 // v2 never turns ready
+	setImage(s, "v2")
+	for _, tc := range []struct{ replicas, canary, stable int32 }{{4, 2, 4}, {8, 6, 4}, {4, 2, 4}} {
+		s.update(func(ro *v1alpha1.Rollout) { ro.Spec.Replicas = ptr.To(tc.replicas) })
+		s.steps(15)
+		ro := s.rollout()
+		if c, st := s.replicasOf(ro.Status.CurrentPodHash), s.replicasOf(v1); c != tc.canary || st != tc.stable {
+			t.Fatalf("%d replicas: canary %d, stable %d; want %d and %d\n%s", tc.replicas, c, st, tc.canary, tc.stable, strings.Join(s.history, "\n"))
+		}
+	}
+}
+
+// Argo Rollouts' e2e TestReduceWeightAndHonorMaxUnavailable: maxSurge 2,
+// maxUnavailable 0, 3 replicas. From setWeight 100 to 0, and on an abort
+// from 100, the stable side grows within maxSurge (2 pods beside the 3
+// canary ones), and the canary shrinks only as stable pods turn
+// available: never more than 5 pods, never fewer than 3 available.
+func TestBasicCanaryLoweringTheWeightHonoursMaxSurgeAndMaxUnavailable(t *testing.T) {
+	for _, abort := range []bool{false, true} {
+		t.Run(map[bool]string{false: "setWeight 0", true: "abort"}[abort], func(t *testing.T) {
+			s := newSim(t)
+			s.canaryRollout(3, weightStep(100), pauseStep(""), weightStep(0), pauseStep(""))
+			basicCanary(s, 2, 0)
+			v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+			s.podReadyLag = 3 // pods turn ready 3 passes after they start
+			setImage(s, "v2")
+			v2 := s.run(80, "paused at setWeight 100", func(ro *v1alpha1.Rollout) bool {
+				return paused(ro) && ptr.Deref(ro.Status.CurrentStepIndex, 0) == 1
+			}).Status.CurrentPodHash
+			if c, st := s.replicasOf(v2), s.replicasOf(v1); c != 3 || st != 0 {
+				t.Fatalf("at setWeight 100: canary %d, stable %d; want 3 and 0", c, st)
+			}
+			if abort {
+				s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+			} else {
+				s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.PauseConditions = nil; st.ControllerPause = true })
+			}
+			sawSurge := false
+			s.run(80, "back on v1", func(ro *v1alpha1.Rollout) bool {
+				c, st := s.replicasOf(v2), s.replicasOf(v1)
+				if c+st > 5 {
+					t.Fatalf("canary %d + stable %d pods, more than 3 + maxSurge 2", c, st)
+				}
+				var avail int32
+				for _, rs := range s.replicaSets() {
+					avail += rs.Status.AvailableReplicas
+				}
+				if avail < 3 {
+					t.Fatalf("%d pods available, fewer than 3 - maxUnavailable 0: %s", avail, s.replicaSetSizes())
+				}
+				sawSurge = sawSurge || (c == 3 && st == 2)
+				return c == 0 && st == 3
+			})
+			if !sawSurge {
+				t.Fatalf("never at canary 3 + stable 2 (the stable side within maxSurge):\n%s", strings.Join(s.history, "\n"))
+			}
 		})
 	}
 }

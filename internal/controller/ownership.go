@@ -75,8 +75,9 @@ func (r *Reconciler) servicesManagedElsewhere(ctx context.Context, ro *v1alpha1.
 }
 
 // rejectSharedServices reports, as an invalid spec, the Services of the
-// rollout that another rollout manages, with a warning event when the
-// report is new; true when there are any (the pass then changes nothing).
+// rollout that another rollout manages (finishStatus emits the warning
+// event when the report is new); true when there are any (the pass then
+// changes nothing).
 func (c *rolloutContext) rejectSharedServices() bool {
 	if len(c.obs.managedElsewhere) == 0 {
 		return false
@@ -89,10 +90,6 @@ func (c *rolloutContext) rejectSharedServices() bool {
 	for _, name := range names {
 		c.specError("service %s/%s is managed by rollout %s (annotation %s): a Service's selector can follow one rollout only, so this rollout changes nothing; give it a Service of its own",
 			c.ro.Namespace, name, c.obs.managedElsewhere[name], ManagedByAnnotation)
-	}
-	msg := joinMsgs(c.invalid)
-	if cur := c.condition(v1alpha1.ConditionInvalidSpec); cur == nil || cur.Message != msg {
-		c.warning(v1alpha1.ReasonInvalidSpec, "%s", msg)
 	}
 	return true
 }

@@ -71,6 +71,10 @@ func (c *rolloutContext) finishStatus() {
 	}
 	if len(c.invalid) > 0 {
 		msg := joinMsgs(c.invalid)
+		if cur := c.condition(v1alpha1.ConditionInvalidSpec); cur == nil || cur.Status != corev1.ConditionTrue || cur.Message != msg {
+			// One Warning per new problem, as the condition changes.
+			c.warning(v1alpha1.ReasonInvalidSpec, "%s", msg)
+		}
 		c.setCondition(v1alpha1.ConditionInvalidSpec, corev1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg)
 		c.status.Phase, c.status.Message = v1alpha1.RolloutPhaseDegraded, "InvalidSpec: "+msg
 		c.after(30 * time.Second)
@@ -100,19 +104,17 @@ func (c *rolloutContext) finishStatus() {
 	case paused && c.mode == modeProgress:
 		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionUnknown, v1alpha1.ReasonRolloutPaused, "Rollout is paused")
 	case c.mode == modeProgress:
-		msg := fmt.Sprintf("ReplicaSet %s is progressing", c.rsName())
-		cur := c.condition(v1alpha1.ConditionProgressing)
-		if cur != nil && cur.Reason == v1alpha1.ReasonProgressDeadlineExceeded && !c.progressed {
-			break
-		}
-		if cur == nil || c.progressed || cur.Reason != v1alpha1.ReasonReplicaSetUpdated {
-			c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonReplicaSetUpdated, msg)
-			c.condition(v1alpha1.ConditionProgressing).LastUpdateTime = metav1.NewTime(c.now)
-		}
-		c.checkProgressDeadline()
+		c.trackProgress()
+	case c.newAvailable() || (progressing != nil && progressing.Status == corev1.ConditionTrue &&
+		progressing.Reason == v1alpha1.ReasonNewReplicaSetAvailable && progressing.Message == c.progressedMessage()):
+		// Promoted and available (a completed rollout that loses a pod
+		// later stays so: its update is done).
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonNewReplicaSetAvailable, c.progressedMessage())
 	default:
-		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonNewReplicaSetAvailable,
-			fmt.Sprintf("ReplicaSet %s has successfully progressed", c.rsName()))
+		// Promoted before its pods are available (the first deploy, a
+		// full promotion, a fast rollback): it progresses, against the
+		// deadline, until they are, as in Argo Rollouts.
+		c.trackProgress()
 	}
 	if paused {
 		msg := "Rollout is paused"
@@ -163,6 +165,61 @@ func (c *rolloutContext) rsName() string {
 	return c.newRS.Name
 }
 
+func (c *rolloutContext) progressedMessage() string {
+	return fmt.Sprintf("ReplicaSet %s has successfully progressed", c.rsName())
+}
+
+// newAvailable reports whether the current ReplicaSet has all its pods,
+// available.
+func (c *rolloutContext) newAvailable() bool {
+	n := c.replicas()
+	if n == 0 {
+		return true
+	}
+	return c.newRS != nil && c.newRS.Status.Replicas == n && c.newRS.Status.AvailableReplicas >= n
+}
+
+// trackProgress keeps the Progressing condition of a rollout that has not
+// progressed to its new ReplicaSet yet: True with reason ReplicaSetUpdated,
+// its lastUpdateTime refreshed on every progress, and False with reason
+// ProgressDeadlineExceeded once there was none for progressDeadlineSeconds.
+func (c *rolloutContext) trackProgress() {
+	cur := c.condition(v1alpha1.ConditionProgressing)
+	progressed := c.progressed || c.countsProgressed()
+	if cur != nil && cur.Reason == v1alpha1.ReasonProgressDeadlineExceeded && !progressed {
+		// Past the deadline already: progressDeadlineAbort set since
+		// aborts now, as it would have then.
+		c.abortPastDeadline(cur.Message)
+		return
+	}
+	if cur == nil || progressed || cur.Reason != v1alpha1.ReasonReplicaSetUpdated {
+		c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionTrue, v1alpha1.ReasonReplicaSetUpdated,
+			fmt.Sprintf("ReplicaSet %s is progressing", c.rsName()))
+		c.condition(v1alpha1.ConditionProgressing).LastUpdateTime = metav1.NewTime(c.now)
+	}
+	c.checkProgressDeadline()
+}
+
+// countsProgressed reports the progress Argo Rollouts counts between the
+// status read and the new one: pods of the new ReplicaSet created or
+// removed, old pods gone, more pods ready or available, a Service switched
+// (blue-green), the stable ReplicaSet, the step or the steps changed
+// (canary).
+func (c *rolloutContext) countsProgressed() bool {
+	old, st := &c.ro.Status, c.status
+	switch {
+	case st.UpdatedReplicas != old.UpdatedReplicas,
+		st.Replicas-st.UpdatedReplicas < old.Replicas-old.UpdatedReplicas,
+		st.ReadyReplicas > old.ReadyReplicas,
+		st.AvailableReplicas > old.AvailableReplicas:
+		return true
+	case c.ro.Spec.Strategy.BlueGreen != nil:
+		return st.BlueGreen.ActiveSelector != old.BlueGreen.ActiveSelector || st.BlueGreen.PreviewSelector != old.BlueGreen.PreviewSelector
+	}
+	stepMoved := st.CurrentStepIndex != nil && old.CurrentStepIndex != nil && *st.CurrentStepIndex != *old.CurrentStepIndex
+	return st.StableRS != old.StableRS || st.CurrentStepHash != old.CurrentStepHash || stepMoved
+}
+
 // checkProgressDeadline marks an update that made no progress for
 // progressDeadlineSeconds (600 by default; time paused does not count), and
 // aborts it with progressDeadlineAbort.
@@ -177,10 +234,20 @@ func (c *rolloutContext) checkProgressDeadline() {
 		c.after(limit - since)
 		return
 	}
-	msg := fmt.Sprintf("ReplicaSet %s has timed out progressing (no progress for %s): %s", c.rsName(), limit, c.waiting)
+	msg := fmt.Sprintf("ReplicaSet %s has timed out progressing (no progress for %s)", c.rsName(), limit)
+	if c.waiting != "" {
+		msg += ": " + c.waiting
+	}
 	c.setCondition(v1alpha1.ConditionProgressing, corev1.ConditionFalse, v1alpha1.ReasonProgressDeadlineExceeded, msg)
 	c.warning(v1alpha1.ReasonProgressDeadlineExceeded, "%s", msg)
-	if c.ro.Spec.ProgressDeadlineAbort && !c.status.Abort {
+	c.abortPastDeadline(msg)
+}
+
+// abortPastDeadline aborts, with progressDeadlineAbort, an update past its
+// progress deadline; an update already promoted (stable) is done, never
+// aborted.
+func (c *rolloutContext) abortPastDeadline(msg string) {
+	if c.ro.Spec.ProgressDeadlineAbort && !c.status.Abort && c.mode == modeProgress {
 		c.abort(v1alpha1.ReasonProgressDeadlineExceeded, msg)
 	}
 }

@@ -126,9 +126,8 @@ func (r *Reconciler) resolveWorkloadRef(ctx context.Context, ro *v1alpha1.Rollou
 }
 
 // specErrors returns the spec's problems: an unresolvable workloadRef, or
-// what validation finds. A rollout with a workloadRef gets a Warning event
-// InvalidSpec when its problems change (the Deployment it names can go
-// missing at any time).
+// what validation finds (finishStatus reports them: the InvalidSpec
+// condition, and a Warning event when they change).
 func (c *rolloutContext) specErrors() []string {
 	var msgs []string
 	if w := c.obs.workload; w != nil && w.problem != "" {
@@ -136,11 +135,6 @@ func (c *rolloutContext) specErrors() []string {
 	} else {
 		for _, e := range validation.Rollout(c.ro) {
 			msgs = append(msgs, e.Error())
-		}
-	}
-	if len(msgs) > 0 && c.ro.Spec.WorkloadRef != nil {
-		if cur := c.condition(v1alpha1.ConditionInvalidSpec); cur == nil || cur.Message != joinMsgs(msgs) {
-			c.warning(v1alpha1.ReasonInvalidSpec, "%s", joinMsgs(msgs))
 		}
 	}
 	return msgs

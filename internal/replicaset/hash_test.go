@@ -60,3 +60,35 @@ func TestTemplateEqualIgnoresServerDefaults(t *testing.T) {
 		t.Fatal("FindByTemplate did not fall back to the template")
 	}
 }
+
+// A template that drops a field the ReplicaSet's template sets (Argo's e2e
+// TestRolloutBadToGoodUpdate patches `command: null`) is a new template:
+// FindByTemplate must not take the old ReplicaSet for it, though a one-way
+// comparison would (the dropped field looks like a server default). A
+// template copied from the ReplicaSet, defaults included (an undo), and
+// the same template under another collision count are found.
+func TestFindByTemplateTellsADroppedFieldFromADefault(t *testing.T) {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "u1"}}
+	ro.Spec.Template = corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx:1.19-alpine", Command: []string{"/bad-command"}}}},
+	}
+	cc := int32(2)
+	rs := New(ro, PodTemplateHash(&ro.Spec.Template, &cc), 1, 4)
+	rs.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	rs.Spec.Template.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+	rss := []*appsv1.ReplicaSet{rs}
+
+	fixed := ro.Spec.Template.DeepCopy()
+	fixed.Spec.Containers[0].Command = nil
+	if got := FindByTemplate(rss, fixed, PodTemplateHash(fixed, nil)); got != nil {
+		t.Fatalf("the template without command matched %s, made with it", got.Name)
+	}
+	if got := FindByTemplate(rss, &ro.Spec.Template, PodTemplateHash(&ro.Spec.Template, nil)); got != rs {
+		t.Fatal("the same template under another collision count was not found")
+	}
+	undo := TemplateWithoutHash(rs)
+	if got := FindByTemplate(rss, undo, PodTemplateHash(undo, nil)); got != rs {
+		t.Fatal("a template copied from the ReplicaSet (undo) was not found")
+	}
+}

@@ -193,20 +193,47 @@ func FindByHash(rss []*appsv1.ReplicaSet, hash string) *appsv1.ReplicaSet {
 	return nil
 }
 
+// maxCollisionCount bounds the collision counts FindByTemplate tries.
+const maxCollisionCount = 10
+
 // FindByTemplate returns the newest ReplicaSet made from the template: found
-// by hash first, else by template equality (a ReplicaSet hashed with another
-// collision count, or by an older controller).
+// by hash first, then by the template's hash under another collision count
+// (none, 0 to 9), then by a template equal both ways (a template copied
+// from the ReplicaSet, defaults and all: an undo). A one-way comparison
+// (TemplateEqual) is not enough here: a template that drops a field the
+// ReplicaSet's sets (command: null) looks like the same template with
+// server defaults, and the change would never make a new revision.
 func FindByTemplate(rss []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, hash string) *appsv1.ReplicaSet {
 	if rs := FindByHash(rss, hash); rs != nil {
 		return rs
 	}
-	var found *appsv1.ReplicaSet
-	for _, rs := range rss {
-		if TemplateEqual(rs, template) && (found == nil || Revision(rs) > Revision(found)) {
-			found = rs
-		}
+	hashes := map[string]bool{PodTemplateHash(template, nil): true}
+	for i := range int32(maxCollisionCount) {
+		hashes[PodTemplateHash(template, &i)] = true
 	}
-	return found
+	newest := func(match func(*appsv1.ReplicaSet) bool) *appsv1.ReplicaSet {
+		var found *appsv1.ReplicaSet
+		for _, rs := range rss {
+			if match(rs) && (found == nil || Revision(rs) > Revision(found)) {
+				found = rs
+			}
+		}
+		return found
+	}
+	if rs := newest(func(rs *appsv1.ReplicaSet) bool { return hashes[HashOf(rs)] }); rs != nil {
+		return rs
+	}
+	return newest(func(rs *appsv1.ReplicaSet) bool { return templateSame(rs, template) })
+}
+
+// templateSame reports whether the ReplicaSet's template and this one set
+// the same fields to the same values (empty ones aside).
+func templateSame(rs *appsv1.ReplicaSet, template *corev1.PodTemplateSpec) bool {
+	live, err1 := toJSONMap(TemplateWithoutHash(rs))
+	t := template.DeepCopy()
+	delete(t.Labels, HashLabel)
+	desired, err2 := toJSONMap(t)
+	return err1 == nil && err2 == nil && subset(desired, live) && subset(live, desired)
 }
 
 // SortByRevision sorts oldest first (by revision, then creation time, then name).
