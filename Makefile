@@ -8,7 +8,8 @@ SHELL := /usr/bin/env bash
 
 GO      ?= go
 TOOLS   := $(GO) tool -modfile=hack/tools/go.mod
-# helm, pinned in its own module: its Kubernetes dependencies are not hack/tools'.
+# helm (v4.3.2), pinned in its own module so that its dependencies (Kubernetes v0.37.2,
+# ORAS, ...) do not move hack/tools' pins. Building it takes minutes the first time.
 HELM    := $(GO) tool -modfile=hack/helm/go.mod helm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -127,8 +128,8 @@ chart-files: ## Copy config/'s CRDs, RBAC rules and ClusterAnalysisTemplates int
 	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml $(CHART_FILES)/rbac/
 	cp config/analysis/alb-canary-health.yaml $(CHART_FILES)/analysis/
 
-# `make test` runs the same through go test ./charts (lint, template with several
-# values, install on a local API server).
+# `make test` runs the same through go test ./charts (lint, template with default and
+# changed values, install, upgrade and uninstall on a local API server).
 chart: ## Lint the Helm chart and render it with its default values (helm pinned in hack/helm).
 	$(HELM) lint --strict charts/albrollouts
 	$(HELM) template albrollouts charts/albrollouts --namespace albrollouts-system >/dev/null
