@@ -36,7 +36,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate chart-files chart verify-generated clean help
+.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate chart-files helm chart verify-generated clean help
 
 all: build
 
@@ -62,7 +62,7 @@ test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian
 conformance: k8s-bins build ## Argo Rollouts' own e2e suites against albrollouts, compared with hack/conformance/expectations.txt (docs/argo-conformance.md).
 	hack/conformance.sh
 
-test: linkcheck test-deps build ## Link check, unit, integration and end-to-end tests, plus a short fuzz run.
+test: linkcheck test-deps build helm ## Link check, unit, integration and end-to-end tests (the Helm chart's included), plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
@@ -130,6 +130,11 @@ chart-files: ## Copy config/'s CRDs, RBAC rules and ClusterAnalysisTemplates int
 
 # `make test` runs the same through go test ./charts (lint, template with default and
 # changed values, install, upgrade and uninstall on a local API server).
+# Built before the tests rather than by go test ./charts in the middle of them, where its
+# minutes of compiling would starve the timing-sensitive tests running beside it.
+helm: ## Build the pinned helm (hack/helm/go.mod) into the Go build cache: minutes the first time, then a second.
+	$(HELM) version >/dev/null
+
 chart: ## Lint the Helm chart and render it with its default values (helm pinned in hack/helm).
 	$(HELM) lint --strict charts/albrollouts
 	$(HELM) template albrollouts charts/albrollouts --namespace albrollouts-system >/dev/null
