@@ -507,15 +507,22 @@ func assertSameYAML(t *testing.T, what string, got, want any) {
 	}
 }
 
-// Smaller variations: no ServiceAccount, Pod Identity, a PDB without numbers.
+// Smaller variations: no ServiceAccount, no metrics Service, leader election and
+// verification off, a PDB without numbers, CRDs not kept.
 func TestTemplateVariations(t *testing.T) {
 	objs := render(t, map[string]any{
 		"serviceAccount": map[string]any{"create": false, "name": "existing"},
 		"controller": map[string]any{
 			"pdb": map[string]any{"enabled": true}, "leaderElection": false, "metrics": map[string]any{"enabled": false},
 		},
-		"aws": map[string]any{"verifyTargetGroup": false},
+		"aws":      map[string]any{"verifyTargetGroup": false},
+		"keepCRDs": false,
 	})
+	for _, crd := range byKind(t, objs, "CustomResourceDefinition") {
+		if _, ok := crd.GetAnnotations()["helm.sh/resource-policy"]; ok {
+			t.Errorf("keepCRDs false: %s still has helm.sh/resource-policy", key(crd))
+		}
+	}
 	if sas := byKind(t, objs, "ServiceAccount"); len(sas) != 0 {
 		t.Errorf("serviceAccount.create false rendered %v", keys(sas))
 	}

@@ -26,8 +26,8 @@ import (
 // `helm install` of the chart (default values and an image) on a real API server
 // without any CRD, as on a new cluster: the CRDs are established, the Deployment and
 // RBAC created; `helm upgrade` adds the ClusterAnalysisTemplate (whose CRD the install
-// created), changes the Deployment and adds a PodDisruptionBudget; `helm uninstall`
-// keeps the CRDs. No scheduler or
+// created), changes the Deployment and adds a PodDisruptionBudget; the objects of
+// every value changed pass a server-side dry run; `helm uninstall` keeps the CRDs. No scheduler or
 // kubelet runs: the pods stay unscheduled, which helm does not wait for.
 func TestInstallOnAPIServer(t *testing.T) {
 	helm(t) // skips under -short
@@ -123,6 +123,18 @@ func TestInstallOnAPIServer(t *testing.T) {
 	sa := &corev1.ServiceAccount{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "albrollouts"}, sa); err != nil || sa.Annotations["eks.amazonaws.com/role-arn"] == "" {
 		t.Errorf("ServiceAccount after the upgrade: %v, annotations %v", err, sa.Annotations)
+	}
+
+	// Every value changed (but the ServiceMonitor, whose CRD is the Prometheus
+	// Operator's): the API server accepts the objects (server-side apply, dry run).
+	for _, u := range render(t, nonDefaultValues) {
+		if u.GetKind() == "ServiceMonitor" {
+			continue
+		}
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("chart-test"),
+			client.ForceOwnership, client.DryRunAll); err != nil {
+			t.Errorf("non-default values: %s rejected by a server-side dry run: %v", key(u), err)
+		}
 	}
 
 	helmOK("uninstall", release)
