@@ -27,7 +27,8 @@ import (
 // without any CRD, as on a new cluster: the CRDs are established, the Deployment and
 // RBAC created; `helm upgrade` adds the ClusterAnalysisTemplate (whose CRD the install
 // created), changes the Deployment and adds a PodDisruptionBudget; the objects of
-// every value changed pass a server-side dry run; `helm uninstall` keeps the CRDs. No scheduler or
+// every value changed pass a server-side dry run; a second instance installs beside
+// it in another namespace; `helm uninstall` keeps the CRDs. No scheduler or
 // kubelet runs: the pods stay unscheduled, which helm does not wait for.
 func TestInstallOnAPIServer(t *testing.T) {
 	helm(t) // skips under -short
@@ -49,11 +50,11 @@ func TestInstallOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube := []string{"--kubeconfig", cluster.KubeconfigPath(), "--namespace", namespace}
-	helmOK := func(args ...string) string {
+	// helm args... in the namespace ns.
+	helmOK := func(ns string, args ...string) string {
 		t.Helper()
 		start := time.Now()
-		out, errOut, err := runHelm(t, slices.Concat(args, kube)...)
+		out, errOut, err := runHelm(t, slices.Concat(args, []string{"--kubeconfig", cluster.KubeconfigPath(), "--namespace", ns})...)
 		if err != nil {
 			t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 		}
@@ -61,7 +62,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		return out
 	}
 
-	notes := helmOK("install", release, chartDir, "--create-namespace",
+	notes := helmOK(namespace, "install", release, chartDir, "--create-namespace",
 		"--set", "controller.image.repository=registry.example/albrollouts", "--set", "controller.image.tag=v1.2.3")
 
 	for _, f := range config.RolloutCRDs() {
@@ -105,7 +106,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		t.Errorf("the install's notes do not say that alb-canary-health comes with an upgrade:\n%s", notes)
 	}
 
-	helmOK("upgrade", release, chartDir, "--reuse-values",
+	helmOK(namespace, "upgrade", release, chartDir, "--reuse-values",
 		"--set", "controller.replicas=2", "--set", "controller.pdb.enabled=true", "--set", "aws.region=eu-west-1",
 		"--set", "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/albrollouts")
 	if err := c.Get(ctx, client.ObjectKey{Name: "alb-canary-health"}, cat); err != nil {
@@ -137,7 +138,21 @@ func TestInstallOnAPIServer(t *testing.T) {
 		}
 	}
 
-	helmOK("uninstall", release)
+	// A second instance in another namespace, without the cluster-wide objects the
+	// first release owns.
+	notes = helmOK("rollouts-b", "install", "albrollouts-b", chartDir, "--create-namespace",
+		"--set", "installCRDs=false", "--set", "clusterAnalysisTemplates.enabled=false", "--set", "controller.instanceID=shard-b")
+	if strings.Contains(notes, "alb-canary-health") {
+		t.Errorf("the second instance's notes mention alb-canary-health:\n%s", notes)
+	}
+	depB := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "rollouts-b", Name: "albrollouts-b-controller"}, depB); err != nil {
+		t.Errorf("second instance: %v", err)
+	} else if args := depB.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--instance-id=shard-b") {
+		t.Errorf("second instance's args %q: no --instance-id=shard-b", args)
+	}
+
+	helmOK(namespace, "uninstall", release)
 	if err := c.Get(ctx, client.ObjectKeyFromObject(dep), &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 		t.Errorf("Deployment after uninstall: %v, want not found", err)
 	}
