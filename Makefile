@@ -8,6 +8,9 @@ SHELL := /usr/bin/env bash
 
 GO      ?= go
 TOOLS   := $(GO) tool -modfile=hack/tools/go.mod
+# helm (v4.3.2), pinned in its own module so that its dependencies (Kubernetes v0.37.2,
+# ORAS, ...) do not move hack/tools' pins. Building it takes minutes the first time.
+HELM    := $(GO) tool -modfile=hack/helm/go.mod helm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/albrollouts/albrollouts/internal/version.Version=$(VERSION) \
@@ -33,7 +36,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate verify-generated clean help
+.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate chart-files helm chart verify-generated clean help
 
 all: build
 
@@ -59,7 +62,7 @@ test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian
 conformance: k8s-bins build ## Argo Rollouts' own e2e suites against albrollouts, compared with hack/conformance/expectations.txt (docs/argo-conformance.md).
 	hack/conformance.sh
 
-test: linkcheck test-deps build ## Link check, unit, integration and end-to-end tests, plus a short fuzz run.
+test: linkcheck test-deps build helm ## Link check, unit, integration and end-to-end tests (the Helm chart's included), plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
@@ -112,14 +115,37 @@ generate: ## Regenerate deepcopy code and CRDs from api/.
 	$(GO) run ./hack/crd-quantities config/crd/bases/argoproj.io_rollouts.yaml \
 	  config/crd/bases/argoproj.io_analysisruns.yaml config/crd/bases/argoproj.io_analysistemplates.yaml \
 	  config/crd/bases/argoproj.io_clusteranalysistemplates.yaml
+	$(MAKE) --no-print-directory chart-files
+
+# The Helm chart reads copies of config/'s CRDs, roles and analysis templates
+# (charts/albrollouts/files): Helm only reads files inside the chart. charts/chart_test.go
+# fails when a copy differs from config/.
+CHART_FILES := charts/albrollouts/files
+chart-files: ## Copy config/'s CRDs, RBAC rules and ClusterAnalysisTemplates into the Helm chart.
+	rm -rf $(CHART_FILES)
+	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/analysis
+	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
+	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml $(CHART_FILES)/rbac/
+	cp config/analysis/alb-canary-health.yaml $(CHART_FILES)/analysis/
+
+# `make test` runs the same through go test ./charts (lint, template with default and
+# changed values, install, upgrade and uninstall on a local API server).
+# Built before the tests rather than by go test ./charts in the middle of them, where its
+# minutes of compiling would starve the timing-sensitive tests running beside it.
+helm: ## Build the pinned helm (hack/helm/go.mod) into the Go build cache: minutes the first time, then a second.
+	$(HELM) version >/dev/null
+
+chart: ## Lint the Helm chart and render it with its default values (helm pinned in hack/helm).
+	$(HELM) lint --strict charts/albrollouts
+	$(HELM) template albrollouts charts/albrollouts --namespace albrollouts-system >/dev/null
 
 argo-crd-paths: ## Regenerate hack/argo-crd, the property paths of Argo Rollouts' CRDs (the release in hack/argo-rollouts-version) that ours must keep.
 	@dir="$$($(GO) mod download -json github.com/argoproj/argo-rollouts@$$(cat hack/argo-rollouts-version) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"; \
 	  $(GO) run ./hack/argo-crd-paths "$$dir/manifests/crds" hack/argo-crd
 
 verify-generated: generate ## Fail when generated files are stale.
-	@if [[ -n "$$(git status --porcelain -- api config/crd/bases)" ]]; then \
-	  echo "generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config/crd/bases; git --no-pager diff --stat -- api config/crd/bases; exit 1; fi
+	@if [[ -n "$$(git status --porcelain -- api config/crd/bases $(CHART_FILES))" ]]; then \
+	  echo "generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config/crd/bases $(CHART_FILES); git --no-pager diff --stat -- api config/crd/bases $(CHART_FILES); exit 1; fi
 
 clean: ## Remove build output (keeps the control-plane binary cache).
 	rm -rf bin
