@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,8 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/analysis"
@@ -213,30 +216,31 @@ func gateLabel(k analysis.RunKind) string {
 	return "Background"
 }
 
-// terminateRuns ends every run of this rollout that is still measuring and
-// that no live gate records (a step left behind, an aborted or promoted
-// update, a replaced template): spec.terminate, as Argo Rollouts does.
-func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.RolloutAnalysisRunStatus) error {
-	var runs v1alpha1.AnalysisRunList
-	if err := c.r.client.List(ctx, &runs, client.InNamespace(c.ro.Namespace)); err != nil {
+// tidyRuns looks after the rollout's runs that no live gate records: it
+// ends every one still measuring (a step left behind, an aborted or
+// promoted update, a replaced template) with spec.terminate, as Argo
+// Rollouts does, and deletes the completed ones beyond spec.analysis's
+// history limits (analysis.HistoryToDelete). Only runs this rollout
+// controls are touched; a run its status names, as read or as about to be
+// written, is never deleted.
+func (c *rolloutContext) tidyRuns(ctx context.Context, live ...*v1alpha1.RolloutAnalysisRunStatus) error {
+	var list v1alpha1.AnalysisRunList
+	if err := c.r.client.List(ctx, &list, client.InNamespace(c.ro.Namespace)); err != nil {
 		if apierrors.IsNotFound(err) || runtime.IsNotRegisteredError(err) {
 			return nil
 		}
 		return fmt.Errorf("listing the analysis runs of namespace %s: %w", c.ro.Namespace, err)
 	}
+	runs := slices.DeleteFunc(list.Items, func(r v1alpha1.AnalysisRun) bool { return !metav1.IsControlledBy(&r, c.ro) })
 	keep := map[string]bool{}
 	for _, r := range live {
 		if r != nil {
 			keep[r.Name] = true
 		}
 	}
-	for i := range runs.Items {
-		run := &runs.Items[i]
-		owned := false
-		for _, o := range run.OwnerReferences {
-			owned = owned || o.UID == c.ro.UID
-		}
-		if !owned || keep[run.Name] || run.Spec.Terminate || run.Status.Phase.Completed() {
+	for i := range runs {
+		run := &runs[i]
+		if keep[run.Name] || run.Spec.Terminate || run.Status.Phase.Completed() {
 			continue
 		}
 		n := run.DeepCopy()
@@ -246,6 +250,43 @@ func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.Ro
 		}
 		c.normal(v1alpha1.ReasonAnalysisRunTerminated, "Terminated AnalysisRun %s (no longer needed)", run.Name)
 		c.after(time.Second)
+	}
+	return c.deleteOldRuns(ctx, runs)
+}
+
+// deleteOldRuns deletes the rollout's completed runs beyond its history
+// limits, and those whose ReplicaSet is gone.
+func (c *rolloutContext) deleteOldRuns(ctx context.Context, runs []v1alpha1.AnalysisRun) error {
+	referenced := map[string]bool{}
+	for _, st := range []*v1alpha1.RolloutStatus{&c.ro.Status, c.status} {
+		for _, r := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentStepAnalysisRunStatus, st.Canary.CurrentBackgroundAnalysisRunStatus,
+			st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+			if r != nil {
+				referenced[r.Name] = true
+			}
+		}
+	}
+	hashes := map[string]bool{}
+	for _, rs := range c.obs.rss {
+		hashes[rs.Labels[replicaset.HashLabel]] = true
+	}
+	if c.newRS != nil {
+		hashes[c.newHash] = true
+	}
+	successful, unsuccessful := c.ro.Spec.RunHistoryLimits()
+	uids := map[string]types.UID{}
+	for i := range runs {
+		uids[runs[i].Name] = runs[i].UID
+	}
+	for _, name := range analysis.HistoryToDelete(runs, referenced, hashes, successful, unsuccessful) {
+		// The UID precondition: the run decided on, not one of the same
+		// name created since.
+		uid := uids[name]
+		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: c.ro.Namespace, Name: name}}
+		if err := c.r.client.Delete(ctx, run, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("deleting analysis run %s/%s: %w", c.ro.Namespace, name, err)
+		}
+		log.FromContext(ctx).Info("deleted an analysis run beyond the rollout's run history limits", "analysisRun", name)
 	}
 	return nil
 }

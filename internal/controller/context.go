@@ -156,7 +156,7 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		err = c.reconcileBlueGreen(ctx)
 	}
 	if err == nil {
-		err = c.terminateRuns(ctx, c.liveRuns()...)
+		err = c.tidyRuns(ctx, c.liveRuns()...)
 	}
 	if err == nil && c.status.StableRS != c.ro.Status.StableRS && c.status.StableRS == c.newHash && c.newRS != nil {
 		// Promoted in this pass: the new stable pods carry the stable
