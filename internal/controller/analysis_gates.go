@@ -65,6 +65,15 @@ func decodeAnalysis(raw *runtime.RawExtension, field string) (*v1alpha1.RolloutA
 	return &a, nil
 }
 
+// analysisField is the analysis field at path, as checkAnalysisTemplates
+// decoded it in this pass (decoded here when it did not).
+func (c *rolloutContext) analysisField(raw *runtime.RawExtension, path string) (*v1alpha1.RolloutAnalysisBackground, error) {
+	if a, ok := c.analyses[path]; ok {
+		return a, nil
+	}
+	return decodeAnalysis(raw, path)
+}
+
 // runGate drives gate g one step: it creates the run when there is none,
 // copies its phase into the status record, and turns the phase into what
 // the rollout does.
@@ -313,7 +322,7 @@ func (c *rolloutContext) liveRuns() []*v1alpha1.RolloutAnalysisRunStatus {
 // stepAnalysis runs the analysis step i: done when its run succeeds (or a
 // user promoted past an inconclusive one).
 func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanaryStep, i int) (bool, error) {
-	a, err := decodeAnalysis(st.Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i))
+	a, err := c.analysisField(st.Analysis, stepAnalysisPath(i))
 	if err != nil {
 		c.specError("%v", err)
 		return false, nil
@@ -331,7 +340,7 @@ func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanarySt
 // a failure aborts the update, an inconclusive result pauses it.
 func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
-	a, err := decodeAnalysis(cs.Analysis, "spec.strategy.canary.analysis")
+	a, err := c.analysisField(cs.Analysis, backgroundAnalysisPath)
 	if err != nil {
 		c.specError("%v", err)
 		return nil
@@ -348,11 +357,11 @@ func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 // reports whether it passed (true when there is none, or promote --full).
 func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.RunKind) (bool, error) {
 	bg := c.ro.Spec.Strategy.BlueGreen
-	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, "spec.strategy.blueGreen.prePromotionAnalysis"
+	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, prePromotionAnalysisPath
 	if kind == analysis.KindPostPromotion {
-		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, "spec.strategy.blueGreen.postPromotionAnalysis"
+		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, postPromotionAnalysisPath
 	}
-	a, err := decodeAnalysis(raw, field)
+	a, err := c.analysisField(raw, field)
 	if err != nil {
 		c.specError("%v", err)
 		return false, nil
@@ -364,10 +373,21 @@ func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.Ru
 	return out == gatePass, err
 }
 
-// checkAnalysisTemplates records an invalid spec for each analysis of the
-// rollout whose templates cannot be read or merged (a missing template, as
-// Argo Rollouts' reference validation has it): the rollout changes nothing
-// until it is fixed, and looks again on its requeue (specError).
+// The paths of a rollout's analysis fields.
+const (
+	backgroundAnalysisPath    = "spec.strategy.canary.analysis"
+	prePromotionAnalysisPath  = "spec.strategy.blueGreen.prePromotionAnalysis"
+	postPromotionAnalysisPath = "spec.strategy.blueGreen.postPromotionAnalysis"
+)
+
+func stepAnalysisPath(i int) string { return fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i) }
+
+// checkAnalysisTemplates decodes each analysis of the rollout once a pass
+// (the gates read c.analyses) and records an invalid spec for each one that
+// cannot be decoded or whose templates cannot be read or merged (a missing
+// template, as Argo Rollouts' reference validation has it): the rollout
+// changes nothing until it is fixed, and looks again on its requeue
+// (specError).
 func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 	type field struct {
 		raw  *runtime.RawExtension
@@ -375,24 +395,26 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 	}
 	var fields []field
 	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
-		fields = append(fields, field{cs.Analysis, "spec.strategy.canary.analysis"})
+		fields = append(fields, field{cs.Analysis, backgroundAnalysisPath})
 		for i := range cs.Steps {
-			fields = append(fields, field{cs.Steps[i].Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i)})
+			fields = append(fields, field{cs.Steps[i].Analysis, stepAnalysisPath(i)})
 		}
 	}
 	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil {
-		fields = append(fields, field{bg.PrePromotionAnalysis, "spec.strategy.blueGreen.prePromotionAnalysis"}, field{bg.PostPromotionAnalysis, "spec.strategy.blueGreen.postPromotionAnalysis"})
+		fields = append(fields, field{bg.PrePromotionAnalysis, prePromotionAnalysisPath}, field{bg.PostPromotionAnalysis, postPromotionAnalysisPath})
 	}
+	c.analyses = map[string]*v1alpha1.RolloutAnalysisBackground{}
 	for _, f := range fields {
 		a, err := decodeAnalysis(f.raw, f.path)
 		if err != nil {
 			c.specError("%v", err)
 			continue
 		}
+		c.analyses[f.path] = a
 		if a == nil || len(a.Templates) == 0 {
 			continue
 		}
-		background := f.path == "spec.strategy.canary.analysis"
+		background := f.path == backgroundAnalysisPath
 		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates, background); err != nil {
 			c.specError("%s: %v", f.path, err)
 		}

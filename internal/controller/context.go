@@ -43,6 +43,9 @@ type rolloutContext struct {
 	// gateWhy explains a gate the rollout is paused at (the Paused
 	// condition's message).
 	gateWhy string
+	// analyses are the rollout's analysis fields, decoded once a pass by
+	// checkAnalysisTemplates, by field path (nil: the field is unset).
+	analyses map[string]*v1alpha1.RolloutAnalysisBackground
 	// invalid holds a spec error found while running (a Service or Ingress
 	// that does not exist, a port that does not exist...).
 	invalid []string

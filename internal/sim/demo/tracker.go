@@ -72,8 +72,9 @@ func (t *tracker) start(ctx context.Context) error {
 	}
 	t.observe(&ro)
 	ctx, t.cancel = context.WithCancel(ctx)
-	t.wg.Add(2)
+	t.wg.Add(3)
 	go func() { defer t.wg.Done(); t.watch(ctx) }()
+	go func() { defer t.wg.Done(); t.watchRuns(ctx) }()
 	go func() { defer t.wg.Done(); t.sampleLoop(ctx) }()
 	return nil
 }
@@ -102,6 +103,35 @@ func (t *tracker) watch(ctx context.Context) {
 			if ro, ok := ev.Object.(*v1alpha1.Rollout); ok {
 				t.observe(ro)
 			}
+		}
+		w.Stop()
+	}
+}
+
+// watchRuns takes in every change of the namespace's AnalysisRuns as it
+// happens, so a run's outcome is told before the abort it causes (the
+// samples read them too).
+func (t *tracker) watchRuns(ctx context.Context) {
+	for ctx.Err() == nil {
+		w, err := t.r.kc.Watch(ctx, &v1alpha1.AnalysisRunList{}, client.InNamespace(Namespace))
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		for ev := range w.ResultChan() {
+			run, ok := ev.Object.(*v1alpha1.AnalysisRun)
+			if !ok {
+				continue
+			}
+			now := t.r.since()
+			t.mu.Lock()
+			if t.ro != nil && t.newHash != "" && run.Labels[analysis.PodTemplateHashLabel] == t.newHash && metav1.IsControlledBy(run, t.ro) {
+				t.observeRuns([]v1alpha1.AnalysisRun{*run}, now)
+			}
+			t.mu.Unlock()
 		}
 		w.Stop()
 	}
@@ -606,6 +636,9 @@ func (t *tracker) observeRuns(runs []v1alpha1.AnalysisRun, now time.Duration) {
 			t.r.event(t.sc.Name, levelInfo, fmt.Sprintf("%s analysis run %s started (%s)", strings.ToLower(t.sc.Analysis[j].Kind), run.Name, templateNames(run)), false)
 		}
 		v := &t.sc.Analysis[j]
+		if v.Finished != 0 {
+			continue // completed: nothing changes any more (an older copy from the watch)
+		}
 		was := v.Phase
 		v.Phase, v.Message = string(run.Status.Phase), run.Status.Message
 		if v.Phase == "" {
@@ -619,6 +652,9 @@ func (t *tracker) observeRuns(runs []v1alpha1.AnalysisRun, now time.Duration) {
 			}
 			m := &v.Metrics[k]
 			taken := m.Measurements
+			if mr.Count+mr.Error < taken {
+				continue // an older copy
+			}
 			*m = metricView(mr)
 			if m.Measurements > taken && m.LastPhase != "" {
 				level := levelInfo
