@@ -645,29 +645,7 @@ func (t *tracker) observeRuns(runs []v1alpha1.AnalysisRun, now time.Duration) {
 			v.Phase = string(v1alpha1.AnalysisPhasePending)
 		}
 		for _, mr := range run.Status.MetricResults {
-			k := slices.IndexFunc(v.Metrics, func(m MetricView) bool { return m.Name == mr.Name })
-			if k < 0 {
-				v.Metrics = append(v.Metrics, MetricView{Name: mr.Name})
-				k = len(v.Metrics) - 1
-			}
-			m := &v.Metrics[k]
-			taken := m.Measurements
-			if mr.Count+mr.Error < taken {
-				continue // an older copy
-			}
-			*m = metricView(mr)
-			if m.Measurements > taken && m.LastPhase != "" {
-				level := levelInfo
-				switch v1alpha1.AnalysisPhase(m.LastPhase) {
-				case v1alpha1.AnalysisPhaseSuccessful:
-					level = levelOK
-				case v1alpha1.AnalysisPhaseFailed:
-					level = levelError
-				case v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
-					level = levelWarn
-				}
-				t.r.event(t.sc.Name, level, fmt.Sprintf("analysis %s measurement %d: %s, value %s", m.Name, m.Measurements, m.LastPhase, orDash(m.LastValue)), false)
-			}
+			t.observeMetric(v, mr)
 		}
 		if run.Status.Phase.Completed() && !v1alpha1.AnalysisPhase(was).Completed() {
 			v.Finished = now
@@ -682,6 +660,35 @@ func (t *tracker) observeRuns(runs []v1alpha1.AnalysisRun, now time.Duration) {
 			t.r.event(t.sc.Name, level, text, true)
 		}
 	}
+}
+
+// observeMetric takes in one metric's results of run view v, with an
+// event for each new measurement.
+func (t *tracker) observeMetric(v *AnalysisRunView, mr v1alpha1.MetricResult) {
+	k := slices.IndexFunc(v.Metrics, func(m MetricView) bool { return m.Name == mr.Name })
+	if k < 0 {
+		v.Metrics = append(v.Metrics, MetricView{Name: mr.Name})
+		k = len(v.Metrics) - 1
+	}
+	m := &v.Metrics[k]
+	taken := m.Measurements
+	if mr.Count+mr.Error < taken {
+		return // an older copy
+	}
+	*m = metricView(mr)
+	if m.Measurements <= taken || m.LastPhase == "" {
+		return
+	}
+	level := levelInfo
+	switch v1alpha1.AnalysisPhase(m.LastPhase) {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		level = levelOK
+	case v1alpha1.AnalysisPhaseFailed:
+		level = levelError
+	case v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
+		level = levelWarn
+	}
+	t.r.event(t.sc.Name, level, fmt.Sprintf("analysis %s measurement %d: %s, value %s", m.Name, m.Measurements, m.LastPhase, orDash(m.LastValue)), false)
 }
 
 // metricView is one metric's results.
