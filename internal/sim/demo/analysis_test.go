@@ -182,3 +182,21 @@ func TestSummaryAndReportShowAnalysisRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestShortValue(t *testing.T) {
+	for in, want := range map[string]string{
+		"[[0.16666666666666666]]":                         "[[0.167]]",
+		"[[0.00031290227381849603 0.000397331]]":          "[[0.000313 0.000397]]",
+		"[[0 0.05]]":                                      "[[0 0.05]]",
+		"[[1.5e-05]]":                                     "[[1.5e-05]]",
+		"[[2.5000000001e-05]]":                            "[[2.5e-05]]",
+		"Metric Terminated":                               "Metric Terminated",
+		`{"score":0.97123456}`:                            `{"score":0.971}`,
+		"[[0.3333333333333333 0.4]]":                      "[[0.333 0.4]]",
+		"[[0.0006382853881822157 0.0002948548011497237]]": "[[0.000638 0.000295]]",
+	} {
+		if got := shortValue(in); got != want {
+			t.Errorf("shortValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -321,7 +321,7 @@ func writeAnalysisSummary(b *strings.Builder, r *Result) {
 				if i > 0 {
 					run = []any{"", "", "", "", ""}
 				}
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", append(run, m.Name, m.Phase, countsText(m), orDash(m.LastValue))...)
+				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", append(run, m.Name, m.Phase, countsText(m), orDash(shortValue(m.LastValue)))...)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -723,7 +724,7 @@ func templateNames(run *v1alpha1.AnalysisRun) string {
 func analysisText(v AnalysisRunView) string {
 	parts := []string{fmt.Sprintf("%s %s", v.Name, v.Phase)}
 	for _, m := range v.Metrics {
-		parts = append(parts, fmt.Sprintf("%s %s (%s) %s", m.Name, m.Phase, countsText(m), orDash(m.LastValue)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s) %s", m.Name, m.Phase, countsText(m), orDash(shortValue(m.LastValue))))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -743,4 +744,20 @@ func countsText(m MetricView) string {
 		return "no measurement yet"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// longNumber is a decimal number with more than four significant digits.
+var longNumber = regexp.MustCompile(`\d*\.\d{4,}(e[-+]?\d+)?`)
+
+// shortValue writes the numbers of a measured value with 3 significant
+// digits, for the live view and the summary: "[[0.16666666666666666]]" →
+// "[[0.167]]". The report keeps the value as the provider wrote it.
+func shortValue(v string) string {
+	return longNumber.ReplaceAllStringFunc(v, func(n string) string {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return n
+		}
+		return strconv.FormatFloat(f, 'g', 3, 64)
+	})
 }
