@@ -277,7 +277,9 @@ func (c *rolloutContext) deleteOldRuns(ctx context.Context, runs []v1alpha1.Anal
 	}
 	hashes := map[string]bool{}
 	for _, rs := range c.obs.rss {
-		hashes[rs.Labels[replicaset.HashLabel]] = true
+		if h := rs.Labels[replicaset.HashLabel]; h != "" {
+			hashes[h] = true
+		}
 	}
 	if c.newRS != nil {
 		hashes[c.newHash] = true
@@ -292,10 +294,14 @@ func (c *rolloutContext) deleteOldRuns(ctx context.Context, runs []v1alpha1.Anal
 		// name created since.
 		uid := uids[name]
 		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: c.ro.Namespace, Name: name}}
-		if err := c.r.client.Delete(ctx, run, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		err := c.r.client.Delete(ctx, run, client.Preconditions{UID: &uid})
+		switch {
+		case err == nil:
+			log.FromContext(ctx).Info("deleted an analysis run beyond the rollout's run history limits", "analysisRun", name)
+		case apierrors.IsNotFound(err), apierrors.IsConflict(err): // gone, or another run by that name now
+		default:
 			return fmt.Errorf("deleting analysis run %s/%s: %w", c.ro.Namespace, name, err)
 		}
-		log.FromContext(ctx).Info("deleted an analysis run beyond the rollout's run history limits", "analysisRun", name)
 	}
 	return nil
 }
