@@ -48,7 +48,7 @@ build: ## Build bin/albrollouts (the CLI, local environment and demo) and bin/al
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts-controller ./cmd/albrollouts-controller
 
 .PHONY: demo
-demo: ## The demo: a verified canary, a broken version aborted, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
+demo: ## The demo: a verified canary, a broken version aborted, a bad one caught by its step analysis, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
 	@echo "make demo: building bin/albrollouts, then the control-plane binaries if they are missing (first run only, about 7 minutes), then the demo (under 3 minutes)"
 	@$(MAKE) --no-print-directory build
 	bin/albrollouts demo --k8s-bins-script hack/build-k8s-bins.sh $(DEMO_FLAGS)

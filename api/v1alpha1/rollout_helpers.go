@@ -77,6 +77,27 @@ func (c *CanaryStrategy) ActionService() string {
 	return c.StableService
 }
 
+// Default AnalysisRun history limits (Argo Rollouts' defaults).
+const (
+	DefaultSuccessfulRunHistoryLimit   int32 = 5
+	DefaultUnsuccessfulRunHistoryLimit int32 = 5
+)
+
+// RunHistoryLimits returns how many Successful and how many unsuccessful
+// (Failed, Error, Inconclusive) completed AnalysisRuns the rollout keeps.
+func (s *RolloutSpec) RunHistoryLimits() (successful, unsuccessful int32) {
+	successful, unsuccessful = DefaultSuccessfulRunHistoryLimit, DefaultUnsuccessfulRunHistoryLimit
+	if a := s.Analysis; a != nil {
+		if a.SuccessfulRunHistoryLimit != nil {
+			successful = *a.SuccessfulRunHistoryLimit
+		}
+		if a.UnsuccessfulRunHistoryLimit != nil {
+			unsuccessful = *a.UnsuccessfulRunHistoryLimit
+		}
+	}
+	return successful, unsuccessful
+}
+
 // UnsupportedFields lists, as JSON paths such as
 // "spec.strategy.canary.trafficRouting.istio" or "spec.strategy.canary.steps[2].analysis",
 // the Argo Rollouts fields this spec sets that albrollouts does not implement.
@@ -86,7 +107,6 @@ func (r *Rollout) UnsupportedFields() []string {
 	var u unsupported
 	s := &r.Spec
 	u.raw("spec.rollbackWindow", s.RollbackWindow)
-	u.raw("spec.analysis", s.Analysis)
 
 	if bg := s.Strategy.BlueGreen; bg != nil {
 		const p = "spec.strategy.blueGreen."

@@ -92,16 +92,28 @@ type RolloutSpec struct {
 	// +kubebuilder:validation:Type=object
 	// +optional
 	RollbackWindow *runtime.RawExtension `json:"rollbackWindow,omitempty"`
-	// Analysis limits kept AnalysisRuns (Argo field; not implemented).
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Type=object
+	// Analysis limits how many completed AnalysisRuns of the rollout are
+	// kept; the oldest beyond the limits are deleted.
 	// +optional
-	Analysis *runtime.RawExtension `json:"analysis,omitempty"`
+	Analysis *AnalysisRunStrategy `json:"analysis,omitempty"`
 
 	// TemplateResolvedFromRef is set, in memory only, when Template and
 	// Selector were filled from the workload WorkloadRef names (never
 	// serialized, as in Argo Rollouts).
 	TemplateResolvedFromRef bool `json:"-"`
+}
+
+// AnalysisRunStrategy limits the completed AnalysisRuns a rollout keeps
+// (Argo Rollouts' spec.analysis). Runs the rollout's status names and runs
+// still measuring are never deleted.
+type AnalysisRunStrategy struct {
+	// SuccessfulRunHistoryLimit is how many Successful runs are kept (default 5).
+	// +optional
+	SuccessfulRunHistoryLimit *int32 `json:"successfulRunHistoryLimit,omitempty"`
+	// UnsuccessfulRunHistoryLimit is how many Failed, Error and Inconclusive
+	// runs are kept (default 5).
+	// +optional
+	UnsuccessfulRunHistoryLimit *int32 `json:"unsuccessfulRunHistoryLimit,omitempty"`
 }
 
 // Values of ObjectRef.ScaleDown.

@@ -24,7 +24,7 @@ func init() {
 		script := ""
 		cmd := &cobra.Command{
 			Use:   "demo",
-			Short: "Watch verified ALB rollouts with real traffic: a canary, a broken version aborted, a blue-green switch",
+			Short: "Watch verified ALB rollouts with real traffic: a canary, a broken version aborted, a bad one caught by analysis, a blue-green switch",
 			Long: `demo starts the local environment (a real Kubernetes control plane, elbsim, the node
 agent and the local ALB controller) with the rollout controller in-process, deploys the
 demo app as Rollouts behind ALB Ingresses with verification on, sends steady traffic
@@ -33,6 +33,9 @@ through the ALB listener and runs, with --scenario all:
   canary     v1 → v2 through 10 → 25 → 50 → 100 %, every step verified on the ALB
   abort      a broken v3 (pods pass readiness, fail the ALB health check): the
              verification times out, the rollout aborts, traffic verified back on v2
+  analysis   a bad v4 that passes the ALB health check but fails 20 % of its requests:
+             the step analysis alb-canary-health (CloudWatch, from elbsim) fails at
+             10 %, the rollout aborts, traffic verified back on v2
   bluegreen  a blue-green Rollout switched from blue to green in the ALB, verified
 
 It shows per step the desired and verified share of the new version, the share measured
@@ -85,7 +88,7 @@ The control-plane binaries are built once (about 7 minutes) when missing, with
 			},
 		}
 		f := cmd.Flags()
-		f.StringVar(&o.Scenario, "scenario", demo.ScenarioAll, "canary, abort, bluegreen, several separated by commas, or all")
+		f.StringVar(&o.Scenario, "scenario", demo.ScenarioAll, "canary, abort, analysis, bluegreen, several separated by commas, or all")
 		f.StringVar(&o.ReportPath, "report", "demo-report.html", "write the HTML report here (\"\": none)")
 		f.Float64Var(&o.Speed, "speed", 1, "divide the pauses between canary steps by this factor (4 = four times shorter)")
 		f.Float64Var(&o.TimeScale, "time-scale", 0.2, "speed of health checks, probes and draining (0.2 = five times faster than real time)")

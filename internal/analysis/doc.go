@@ -14,6 +14,7 @@
 //	               summaries, how many measurements each metric keeps
 //	builder.go     the AnalysisRun a Rollout's analysis gets (names, labels, merged templates)
 //	fieldref.go    a valueFrom.fieldRef arg read from the Rollout
+//	history.go     which completed runs a rollout's run history limits delete
 //
 // The I/O parts:
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,8 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/analysis"
@@ -59,6 +62,15 @@ func decodeAnalysis(raw *runtime.RawExtension, field string) (*v1alpha1.RolloutA
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	return &a, nil
+}
+
+// analysisField is the analysis field at path, as checkAnalysisTemplates
+// decoded it in this pass (decoded here when it did not).
+func (c *rolloutContext) analysisField(raw *runtime.RawExtension, path string) (*v1alpha1.RolloutAnalysisBackground, error) {
+	if a, ok := c.analyses[path]; ok {
+		return a, nil
+	}
+	return decodeAnalysis(raw, path)
 }
 
 // runGate drives gate g one step: it creates the run when there is none,
@@ -273,30 +285,31 @@ func gateLabel(k analysis.RunKind) string {
 	return "Background"
 }
 
-// terminateRuns ends every run of this rollout that is still measuring and
-// that no live gate records (a step left behind, an aborted or promoted
-// update, a replaced template): spec.terminate, as Argo Rollouts does.
-func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.RolloutAnalysisRunStatus) error {
-	var runs v1alpha1.AnalysisRunList
-	if err := c.r.client.List(ctx, &runs, client.InNamespace(c.ro.Namespace)); err != nil {
+// tidyRuns looks after the rollout's runs that no live gate records: it
+// ends every one still measuring (a step left behind, an aborted or
+// promoted update, a replaced template) with spec.terminate, as Argo
+// Rollouts does, and deletes the completed ones beyond spec.analysis's
+// history limits (analysis.HistoryToDelete). Only runs this rollout
+// controls are touched; a run its status names, as read or as about to be
+// written, is never deleted.
+func (c *rolloutContext) tidyRuns(ctx context.Context, live ...*v1alpha1.RolloutAnalysisRunStatus) error {
+	var list v1alpha1.AnalysisRunList
+	if err := c.r.client.List(ctx, &list, client.InNamespace(c.ro.Namespace)); err != nil {
 		if apierrors.IsNotFound(err) || runtime.IsNotRegisteredError(err) {
 			return nil
 		}
 		return fmt.Errorf("listing the analysis runs of namespace %s: %w", c.ro.Namespace, err)
 	}
+	runs := slices.DeleteFunc(list.Items, func(r v1alpha1.AnalysisRun) bool { return !metav1.IsControlledBy(&r, c.ro) })
 	keep := map[string]bool{}
 	for _, r := range live {
 		if r != nil {
 			keep[r.Name] = true
 		}
 	}
-	for i := range runs.Items {
-		run := &runs.Items[i]
-		owned := false
-		for _, o := range run.OwnerReferences {
-			owned = owned || o.UID == c.ro.UID
-		}
-		if !owned || keep[run.Name] || run.Spec.Terminate || run.Status.Phase.Completed() {
+	for i := range runs {
+		run := &runs[i]
+		if keep[run.Name] || run.Spec.Terminate || run.Status.Phase.Completed() {
 			continue
 		}
 		n := run.DeepCopy()
@@ -306,6 +319,49 @@ func (c *rolloutContext) terminateRuns(ctx context.Context, live ...*v1alpha1.Ro
 		}
 		c.normal(v1alpha1.ReasonAnalysisRunTerminated, "Terminated AnalysisRun %s (no longer needed)", run.Name)
 		c.after(time.Second)
+	}
+	return c.deleteOldRuns(ctx, runs)
+}
+
+// deleteOldRuns deletes the rollout's completed runs beyond its history
+// limits, and those whose ReplicaSet is gone.
+func (c *rolloutContext) deleteOldRuns(ctx context.Context, runs []v1alpha1.AnalysisRun) error {
+	referenced := map[string]bool{}
+	for _, st := range []*v1alpha1.RolloutStatus{&c.ro.Status, c.status} {
+		for _, r := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentStepAnalysisRunStatus, st.Canary.CurrentBackgroundAnalysisRunStatus,
+			st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+			if r != nil {
+				referenced[r.Name] = true
+			}
+		}
+	}
+	hashes := map[string]bool{}
+	for _, rs := range c.obs.rss {
+		if h := rs.Labels[replicaset.HashLabel]; h != "" {
+			hashes[h] = true
+		}
+	}
+	if c.newRS != nil {
+		hashes[c.newHash] = true
+	}
+	successful, unsuccessful := c.ro.Spec.RunHistoryLimits()
+	uids := map[string]types.UID{}
+	for i := range runs {
+		uids[runs[i].Name] = runs[i].UID
+	}
+	for _, name := range analysis.HistoryToDelete(runs, referenced, hashes, successful, unsuccessful) {
+		// The UID precondition: the run decided on, not one of the same
+		// name created since.
+		uid := uids[name]
+		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: c.ro.Namespace, Name: name}}
+		err := c.r.client.Delete(ctx, run, client.Preconditions{UID: &uid})
+		switch {
+		case err == nil:
+			log.FromContext(ctx).Info("deleted an analysis run beyond the rollout's run history limits", "analysisRun", name)
+		case apierrors.IsNotFound(err), apierrors.IsConflict(err): // gone, or another run by that name now
+		default:
+			return fmt.Errorf("deleting analysis run %s/%s: %w", c.ro.Namespace, name, err)
+		}
 	}
 	return nil
 }
@@ -332,7 +388,7 @@ func (c *rolloutContext) liveRuns() []*v1alpha1.RolloutAnalysisRunStatus {
 // stepAnalysis runs the analysis step i: done when its run succeeds (or a
 // user promoted past an inconclusive one).
 func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanaryStep, i int) (bool, error) {
-	a, err := decodeAnalysis(st.Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i))
+	a, err := c.analysisField(st.Analysis, stepAnalysisPath(i))
 	if err != nil {
 		c.specError("%v", err)
 		return false, nil
@@ -350,7 +406,7 @@ func (c *rolloutContext) stepAnalysis(ctx context.Context, st *v1alpha1.CanarySt
 // a failure aborts the update, an inconclusive result pauses it.
 func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 	cs := c.ro.Spec.Strategy.Canary
-	a, err := decodeAnalysis(cs.Analysis, "spec.strategy.canary.analysis")
+	a, err := c.analysisField(cs.Analysis, backgroundAnalysisPath)
 	if err != nil {
 		c.specError("%v", err)
 		return nil
@@ -367,11 +423,11 @@ func (c *rolloutContext) backgroundAnalysis(ctx context.Context) error {
 // reports whether it passed (true when there is none, or promote --full).
 func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.RunKind) (bool, error) {
 	bg := c.ro.Spec.Strategy.BlueGreen
-	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, "spec.strategy.blueGreen.prePromotionAnalysis"
+	raw, rec, field := bg.PrePromotionAnalysis, &c.status.BlueGreen.PrePromotionAnalysisRunStatus, prePromotionAnalysisPath
 	if kind == analysis.KindPostPromotion {
-		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, "spec.strategy.blueGreen.postPromotionAnalysis"
+		raw, rec, field = bg.PostPromotionAnalysis, &c.status.BlueGreen.PostPromotionAnalysisRunStatus, postPromotionAnalysisPath
 	}
-	a, err := decodeAnalysis(raw, field)
+	a, err := c.analysisField(raw, field)
 	if err != nil {
 		c.specError("%v", err)
 		return false, nil
@@ -383,10 +439,21 @@ func (c *rolloutContext) promotionAnalysis(ctx context.Context, kind analysis.Ru
 	return out == gatePass, err
 }
 
-// checkAnalysisTemplates records an invalid spec for each analysis of the
-// rollout whose templates cannot be read or merged (a missing template, as
-// Argo Rollouts' reference validation has it): the rollout changes nothing
-// until it is fixed, and looks again on its requeue (specError).
+// The paths of a rollout's analysis fields.
+const (
+	backgroundAnalysisPath    = "spec.strategy.canary.analysis"
+	prePromotionAnalysisPath  = "spec.strategy.blueGreen.prePromotionAnalysis"
+	postPromotionAnalysisPath = "spec.strategy.blueGreen.postPromotionAnalysis"
+)
+
+func stepAnalysisPath(i int) string { return fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i) }
+
+// checkAnalysisTemplates decodes each analysis of the rollout once a pass
+// (the gates read c.analyses) and records an invalid spec for each one that
+// cannot be decoded or whose templates cannot be read or merged (a missing
+// template, as Argo Rollouts' reference validation has it): the rollout
+// changes nothing until it is fixed, and looks again on its requeue
+// (specError).
 func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 	type field struct {
 		raw  *runtime.RawExtension
@@ -394,24 +461,26 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 	}
 	var fields []field
 	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
-		fields = append(fields, field{cs.Analysis, "spec.strategy.canary.analysis"})
+		fields = append(fields, field{cs.Analysis, backgroundAnalysisPath})
 		for i := range cs.Steps {
-			fields = append(fields, field{cs.Steps[i].Analysis, fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i)})
+			fields = append(fields, field{cs.Steps[i].Analysis, stepAnalysisPath(i)})
 		}
 	}
 	if bg := c.ro.Spec.Strategy.BlueGreen; bg != nil {
-		fields = append(fields, field{bg.PrePromotionAnalysis, "spec.strategy.blueGreen.prePromotionAnalysis"}, field{bg.PostPromotionAnalysis, "spec.strategy.blueGreen.postPromotionAnalysis"})
+		fields = append(fields, field{bg.PrePromotionAnalysis, prePromotionAnalysisPath}, field{bg.PostPromotionAnalysis, postPromotionAnalysisPath})
 	}
+	c.analyses = map[string]*v1alpha1.RolloutAnalysisBackground{}
 	for _, f := range fields {
 		a, err := decodeAnalysis(f.raw, f.path)
 		if err != nil {
 			c.specError("%v", err)
 			continue
 		}
+		c.analyses[f.path] = a
 		if a == nil || len(a.Templates) == 0 {
 			continue
 		}
-		background := f.path == "spec.strategy.canary.analysis"
+		background := f.path == backgroundAnalysisPath
 		if err := analysis.CheckTemplates(ctx, c.r.client, c.ro.Namespace, a.Templates, background); err != nil {
 			c.specError("%s: %v", f.path, err)
 		}

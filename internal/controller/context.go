@@ -43,6 +43,9 @@ type rolloutContext struct {
 	// gateWhy explains a gate the rollout is paused at (the Paused
 	// condition's message).
 	gateWhy string
+	// analyses are the rollout's analysis fields, decoded once a pass by
+	// checkAnalysisTemplates, by field path (nil: the field is unset).
+	analyses map[string]*v1alpha1.RolloutAnalysisBackground
 	// invalid holds a spec error found while running (a Service or Ingress
 	// that does not exist, a port that does not exist...).
 	invalid []string
@@ -156,7 +159,7 @@ func (c *rolloutContext) reconcile(ctx context.Context) error {
 		err = c.reconcileBlueGreen(ctx)
 	}
 	if err == nil {
-		err = c.terminateRuns(ctx, c.liveRuns()...)
+		err = c.tidyRuns(ctx, c.liveRuns()...)
 	}
 	if err == nil && c.status.StableRS != c.ro.Status.StableRS && c.status.StableRS == c.newHash && c.newRS != nil {
 		// Promoted in this pass: the new stable pods carry the stable

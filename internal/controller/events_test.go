@@ -132,3 +132,29 @@ func TestNoAddedToInformerForARolloutAlreadyObserved(t *testing.T) {
 	s.run(50, "healthy on v1", isHealthy)
 	wantEvents(t, "taken over", l.lifecycle(), "Normal RolloutUpdated Rollout updated to revision 1")
 }
+
+// The abort's health-first check judges only the stable group, which is
+// about to get more traffic: its TargetGroupVerified event for the canary
+// group, which keeps its weight until the next write, says the targets were
+// not judged instead of "0/0 targets healthy" (which read as if an empty
+// weighted group had passed; seen in the demo).
+func TestHealthFirstEventSaysWhatWasNotJudged(t *testing.T) {
+	s := newSim(t)
+	s.canaryRollout(2, weightStep(25), pauseStep(""))
+	v1 := s.run(50, "healthy on v1", isHealthy).Status.StableRS
+	setImage(s, "v2")
+	s.run(80, "paused at 25", paused)
+	eventsText(s)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	s.run(80, "aborted, traffic verified on v1", func(ro *v1alpha1.Rollout) bool {
+		v := ro.Status.Verification
+		return ro.Status.StableRS == v1 && s.albWeights["web-canary"] == 0 && v != nil && v.Kind == v1alpha1.VerificationAbort && v.Phase == v1alpha1.VerificationVerified
+	})
+	ev := eventsText(s)
+	if !strings.Contains(ev, "web-canary") || !strings.Contains(ev, "verified: weight 25 (targets not judged: it gets no more traffic") {
+		t.Fatalf("no event saying the canary group's targets were not judged:\n%s", ev)
+	}
+	if strings.Contains(ev, "verified: weight 25, 0/0 targets healthy") {
+		t.Fatalf("an event reads as if an empty weighted group passed:\n%s", ev)
+	}
+}

@@ -169,6 +169,10 @@ func newSim(t *testing.T) *sim {
 					uidSeq++
 					obj.SetUID(types.UID(fmt.Sprintf("uid-%d", uidSeq)))
 				}
+				// and a creation time (the run history limits order runs by it).
+				if _, ok := obj.(*v1alpha1.AnalysisRun); ok && obj.GetCreationTimestamp().Time.IsZero() {
+					obj.SetCreationTimestamp(metav1.NewTime(sp.now))
+				}
 				return c.Create(ctx, obj, opts...)
 			},
 			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {

@@ -506,12 +506,16 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		}
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionTrue, res.Reason, res.Message)
 		for _, g := range res.TargetGroups {
-			if g.Held {
-				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d, no more than verified before (health as last read: %d/%d targets healthy)", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
-				continue
-			}
-			if g.DesiredWeight > 0 || g.HealthChecked {
+			switch {
+			case g.Held:
+				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d (targets not judged: it gets no more traffic; as last read, %d/%d healthy)", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
+			case g.HealthChecked:
 				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d, %d/%d targets healthy", g.Service, g.Name, g.DesiredWeight, g.Healthy, max(g.Expected, g.Healthy))
+			case g.DesiredWeight > 0:
+				// A health-first check judges only the groups about to get
+				// more traffic: this one's targets were not looked at, and
+				// the event must not read as if they had passed.
+				c.normal(v1alpha1.ReasonTargetGroupVerified, "Service %s (TargetGroup %s) verified: weight %d (targets not judged: it gets no more traffic)", g.Service, g.Name, g.DesiredWeight)
 			}
 		}
 		return outcomeVerified

@@ -10,12 +10,13 @@ import (
 const (
 	ScenarioCanary    = "canary"
 	ScenarioAbort     = "abort"
+	ScenarioAnalysis  = "analysis"
 	ScenarioBlueGreen = "bluegreen"
 	ScenarioAll       = "all"
 )
 
 // Scenarios are the scenarios of --scenario all, in the order they run.
-var Scenarios = []string{ScenarioCanary, ScenarioAbort, ScenarioBlueGreen}
+var Scenarios = []string{ScenarioCanary, ScenarioAbort, ScenarioAnalysis, ScenarioBlueGreen}
 
 // Sample is one point of the demo's time series, taken every
 // Options.SampleInterval while a scenario runs.
@@ -175,6 +176,46 @@ type ScenarioResult struct {
 	AfterEnd map[string]int `json:"afterEnd"`
 	// Message is the rollout's status message at the end.
 	Message string `json:"message,omitempty"`
+	// Analysis are the AnalysisRuns of the update, as last seen.
+	Analysis []AnalysisRunView `json:"analysis,omitempty"`
+	// CanaryFailed counts the failed requests that were the new version's
+	// own answers (HTTP 500 from it): the requests a bad canary took while
+	// it had weight. FailedAfterEnd counts the failed requests after the
+	// outcome was reached.
+	CanaryFailed   int `json:"canaryFailed,omitempty"`
+	FailedAfterEnd int `json:"failedAfterEnd,omitempty"`
+}
+
+// AnalysisRunView is one AnalysisRun of a scenario: its phase and each
+// metric's results.
+type AnalysisRunView struct {
+	Name string `json:"name"`
+	// Kind is the rollout-type label: Step, Background, PrePromotion,
+	// PostPromotion.
+	Kind    string `json:"kind"`
+	Phase   string `json:"phase"`
+	Message string `json:"message,omitempty"`
+	// Started and Finished are times since the run started (Finished 0
+	// while it runs).
+	Started  time.Duration `json:"started"`
+	Finished time.Duration `json:"finished,omitempty"`
+	Metrics  []MetricView  `json:"metrics,omitempty"`
+}
+
+// MetricView is one metric's results in an AnalysisRun.
+type MetricView struct {
+	Name  string `json:"name"`
+	Phase string `json:"phase"`
+	// Measurements counts the measurements taken (Count + Error).
+	Measurements int32 `json:"measurements"`
+	Successful   int32 `json:"successful"`
+	Failed       int32 `json:"failed"`
+	Inconclusive int32 `json:"inconclusive"`
+	Error        int32 `json:"error"`
+	// Last is the newest measurement's phase and value.
+	LastPhase string `json:"lastPhase,omitempty"`
+	LastValue string `json:"lastValue,omitempty"`
+	Message   string `json:"message,omitempty"`
 }
 
 // Outcomes.

@@ -94,9 +94,10 @@ svg .scenario-label{font-weight:600;fill:#1d2430}
 		esc(r.Started.UTC().Format("2006-01-02 15:04:05 UTC")), esc(r.Duration.Round(100*time.Millisecond).String()), len(r.Scenarios), r.Requests, r.Failed, r.ELBV2Calls)
 	writeChecks(&b, r)
 	b.WriteString("<h2>Traffic over time</h2>\n")
-	b.WriteString(`<p class="sub">Per scenario, the share of traffic (percent) for the scenario's new version: <b>desired</b> (where the controller is moving it), <b>verified</b> (what the ELBv2 API last confirmed the ALB forwards, with every target that gets traffic healthy) and <b>measured</b> (the new version's share of the answers the traffic generator got in the last second). Vertical marks are verification outcomes (green: verified, red: timed out or failed); red crosses at the bottom are failed requests.</p>` + "\n")
+	b.WriteString(`<p class="sub">Per scenario, the share of traffic (percent) for the scenario's new version: <b>desired</b> (where the controller is moving it), <b>verified</b> (what the ELBv2 API last confirmed the ALB forwards, with every target that gets traffic healthy) and <b>measured</b> (the new version's share of the answers the traffic generator got in the last second). Vertical marks are verification outcomes and analysis run outcomes (green: verified or Successful, red: timed out, failed or aborting); red crosses at the bottom are failed requests.</p>` + "\n")
 	writeChart(&b, r)
 	writeStepTable(&b, r)
+	writeAnalysisTable(&b, r)
 	writeScenarioTable(&b, r)
 	writeEvents(&b, r)
 	b.WriteString("</body>\n</html>\n")
@@ -107,7 +108,7 @@ svg .scenario-label{font-weight:600;fill:#1d2430}
 func writeChecks(b *strings.Builder, r *Result) {
 	p := r.Problems()
 	if len(p) == 0 {
-		b.WriteString(`<p class="ok"><b>All checks passed:</b> every healthy step verified, outcomes as intended, zero failed requests.</p>` + "\n")
+		fmt.Fprintf(b, `<p class="ok"><b>All checks passed:</b> every healthy step verified, outcomes as intended, zero failed requests%s.</p>`+"\n", esc(r.canaryFailedText()))
 		return
 	}
 	b.WriteString(`<p class="bad"><b>Problems:</b></p><ul class="checks">` + "\n")
@@ -313,8 +314,12 @@ func writeScenarioTable(b *strings.Builder, r *Result) {
 		if sc.Err != "" {
 			outcome += ": " + sc.Err
 		}
-		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td class=\"num\">%s</td><td class=\"num\">%d</td><td class=\"num\">%d</td><td>%s</td><td>%s</td></tr>\n",
-			esc(sc.Name), esc(sc.Title), cls, esc(outcome), esc(sc.Duration.Round(100*time.Millisecond).String()), sc.Requests, sc.Failed, esc(versionsText(sc.ByVersion)), esc(sc.Message))
+		failed := fmt.Sprint(sc.Failed)
+		if sc.Name == ScenarioAnalysis && sc.Failed > 0 {
+			failed += fmt.Sprintf(" (%d the bad %s's own 500s, %d after the abort)", sc.CanaryFailed, sc.To, sc.FailedAfterEnd)
+		}
+		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td class=\"%s\">%s</td><td class=\"num\">%s</td><td class=\"num\">%d</td><td class=\"num\">%s</td><td>%s</td><td>%s</td></tr>\n",
+			esc(sc.Name), esc(sc.Title), cls, esc(outcome), esc(sc.Duration.Round(100*time.Millisecond).String()), sc.Requests, esc(failed), esc(versionsText(sc.ByVersion)), esc(sc.Message))
 	}
 	b.WriteString("</tbody></table>\n")
 }
@@ -334,4 +339,57 @@ func writeEvents(b *strings.Builder, r *Result) {
 		fmt.Fprintf(b, "<tr><td class=\"num\">%s</td><td>%s</td><td%s>%s</td></tr>\n", esc(clock(e.At)), esc(orDash(e.Scenario)), cls, esc(e.Text))
 	}
 	b.WriteString("</tbody></table>\n")
+}
+
+// writeAnalysisTable: one row per metric of each AnalysisRun (none without
+// runs).
+func writeAnalysisTable(b *strings.Builder, r *Result) {
+	rows := 0
+	for _, sc := range r.Scenarios {
+		rows += len(sc.Analysis)
+	}
+	if rows == 0 {
+		return
+	}
+	b.WriteString("<h2>Analysis runs</h2>\n<p class=\"sub\">The AnalysisRuns of the updates, measured by the controller's analysis controller: each metric's phase, its measurements by outcome, and the newest value (the provider's result as Argo Rollouts writes it).</p>\n")
+	b.WriteString("<table><thead><tr><th>scenario</th><th>analysis run</th><th>kind</th><th>phase</th><th>took</th><th>metric</th><th>metric phase</th><th>measurements</th><th>last value</th></tr></thead><tbody>\n")
+	for _, sc := range r.Scenarios {
+		for _, v := range sc.Analysis {
+			took := "-"
+			if v.Finished > 0 {
+				took = (v.Finished - v.Started).Round(100 * time.Millisecond).String()
+			}
+			n := max(len(v.Metrics), 1)
+			title := ""
+			if v.Message != "" {
+				title = ` title="` + esc(v.Message) + `"`
+			}
+			fmt.Fprintf(b, "<tr><td rowspan=\"%d\">%s</td><td rowspan=\"%d\">%s</td><td rowspan=\"%d\">%s</td><td rowspan=\"%d\" class=\"%s\"%s>%s</td><td rowspan=\"%d\" class=\"num\">%s</td>",
+				n, esc(sc.Name), n, esc(v.Name), n, esc(v.Kind), n, analysisClass(v.Phase), title, esc(v.Phase), n, esc(took))
+			if len(v.Metrics) == 0 {
+				b.WriteString("<td>-</td><td>-</td><td>-</td><td>-</td></tr>\n")
+			}
+			for i, m := range v.Metrics {
+				if i > 0 {
+					b.WriteString("<tr>")
+				}
+				mt := ""
+				if m.Message != "" {
+					mt = ` title="` + esc(m.Message) + `"`
+				}
+				fmt.Fprintf(b, "<td>%s</td><td class=\"%s\"%s>%s</td><td>%s</td><td>%s</td></tr>\n", esc(m.Name), analysisClass(m.Phase), mt, esc(m.Phase), esc(countsText(m)), esc(orDash(m.LastValue)))
+			}
+		}
+	}
+	b.WriteString("</tbody></table>\n")
+}
+
+func analysisClass(phase string) string {
+	switch v1alpha1.AnalysisPhase(phase) {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		return "ok"
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		return "bad"
+	}
+	return "warn"
 }

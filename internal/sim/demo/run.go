@@ -2,19 +2,25 @@
 // local environment (a real control plane, elbsim, the node agent and the
 // local ALB controller) with the rollout controller in-process, deploys the
 // demo app as Rollouts behind ALB Ingresses with verification on, sends
-// steady traffic through the ALB listener, and runs three scenarios:
+// steady traffic through the ALB listener, and runs four scenarios:
 //
 //   - canary: v1 → v2 through 10 → 25 → 50 → 100 % with short pauses, every
 //     shift verified on the ALB before the next;
 //   - abort: a broken v3 whose pods pass readiness but fail the ALB health
 //     check; the health-before-weight verification times out, the rollout
 //     aborts and all traffic is verified back on v2;
+//   - analysis: a bad v4 that passes the ALB health check but answers 20 %
+//     of its requests with 500; the step analysis after setWeight 10 (the
+//     shipped ClusterAnalysisTemplate alb-canary-health, on the ALB's
+//     CloudWatch metrics that elbsim serves) fails, the rollout aborts and
+//     all traffic is verified back on the previous version;
 //   - bluegreen: a blue-green Rollout of the same app switched in the ALB
 //     (the forward action of its root service), verified.
 //
 // While they run it shows, per step, the desired and the verified share of
 // the new version, the share measured from the traffic generator's answers,
-// the target health read through the ELBv2 API and the failed requests: a
+// the target health read through the ELBv2 API, the AnalysisRuns (phase
+// and metric results) and the failed requests: a
 // live view on a terminal, plain lines otherwise. It ends with a summary
 // table (WriteSummary), checks (Result.Problems) and an HTML report with an
 // SVG chart (WriteReport).
@@ -26,15 +32,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +56,7 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/sim/demoapp"
 	"github.com/albrollouts/albrollouts/internal/sim/localenv"
 )
@@ -57,7 +67,7 @@ const DefaultPodCIDR = "127.2.0.0/16"
 
 // Options configure Run. The zero value runs every scenario at normal speed.
 type Options struct {
-	// Scenario is canary, abort, bluegreen, several of them separated by
+	// Scenario is canary, abort, analysis, bluegreen, several of them separated by
 	// commas (run in that order), or all (default).
 	Scenario string
 	// ReportPath receives the HTML report; "" writes none.
@@ -309,8 +319,11 @@ func (r *run) runAll(ctx context.Context, names []string) (err error) {
 			Namespace:      Namespace,
 			AWSRegion:      localenv.DefaultRegion,
 			AWSEndpointURL: env.ELBV2Endpoint(),
-			ELBV2:          elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
-			Logger:         ctrl.Log.WithName("rollout-controller"),
+			// elbsim serves CloudWatch beside ELBv2: the analysis
+			// scenario's metrics are the ALB's own.
+			CloudWatchEndpointURL: env.ELBV2Endpoint(),
+			ELBV2:                 elbv2.Options{Credentials: credentials.NewStaticCredentialsProvider(localenv.DummyAccessKey, localenv.DummySecretKey, "")},
+			Logger:                ctrl.Log.WithName("rollout-controller"),
 		})
 		if err != nil {
 			return err
@@ -405,6 +418,8 @@ func (r *run) scenario(ctx context.Context, name string) {
 		err = r.runPlan(ctx, sc, r.canaryPlan())
 	case ScenarioAbort:
 		err = r.runPlan(ctx, sc, r.abortPlan())
+	case ScenarioAnalysis:
+		err = r.runPlan(ctx, sc, r.analysisPlan())
 	case ScenarioBlueGreen:
 		err = r.runPlan(ctx, sc, r.blueGreenPlan())
 	}
@@ -469,6 +484,48 @@ func (r *run) abortPlan() scenarioPlan {
 		goal:     func(from string) string { return "aborted with all traffic verified back on " + from },
 		done:     func(*tracker) func(*v1alpha1.Rollout, string) bool { return abortedVerified },
 	}
+}
+
+// analysisErrorRate is the share of its requests the analysis scenario's
+// bad version answers with 500.
+const analysisErrorRate = "0.2"
+
+// analysisPlan: a bad v4 passes readiness and the ALB health check but
+// answers 20 % of its requests with 500. The shift to 10 % is verified
+// (its targets are healthy); the step analysis after it, the shipped
+// alb-canary-health on the ALB's CloudWatch metrics, sees the canary's 5xx
+// ratio and fails; the rollout aborts and all traffic is verified back on
+// the previous version.
+func (r *run) analysisPlan() scenarioPlan {
+	from, to := "v2", "v4"
+	return scenarioPlan{
+		app: CanaryApp, from: from, to: to, expected: OutcomeAborted,
+		title:    fmt.Sprintf("bad %s: passes the ALB health check, fails %s%% of its requests; a step analysis catches it", to, percentText(analysisErrorRate)),
+		services: []serviceRole{{CanaryApp + "-stable", "stable"}, {CanaryApp + "-canary", "canary"}},
+		spec:     appSpec{version: to, errorRate: analysisErrorRate, analysis: true, probeHealth: true},
+		note: fmt.Sprintf("image %s with %s=%s set (readiness on %s, as the ALB health check); steps setWeight 10, then the step analysis %s (the canary target group's 5xx ratio and p99 from CloudWatch, served by elbsim: %s), then 25, 50",
+			image(to), demoapp.EnvErrorRate, analysisErrorRate, demoapp.HealthPath, analysisTemplate, analysisArgsText()),
+		timeout: 3*time.Minute + 4*r.pause(),
+		goal:    func(from string) string { return "aborted by the analysis with all traffic verified back on " + from },
+		done:    func(*tracker) func(*v1alpha1.Rollout, string) bool { return abortedVerified },
+	}
+}
+
+// percentText is a fraction as a percentage: "0.2" → "20".
+func percentText(fraction string) string {
+	f, err := strconv.ParseFloat(fraction, 64)
+	if err != nil {
+		return fraction
+	}
+	return strconv.FormatFloat(100*f, 'f', -1, 64)
+}
+
+func analysisArgsText() string {
+	var parts []string
+	for _, kv := range analysisArgs {
+		parts = append(parts, kv[0]+" "+kv[1])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // blueGreenPlan: a blue-green Rollout of the demo app switched from blue to
@@ -587,7 +644,7 @@ func (r *run) ensureApp(ctx context.Context, sc *ScenarioResult, name, version s
 			return false, nil //nolint:nilerr // transient; the deadline reports it
 		}
 		last = &ro
-		return healthy(&ro), nil
+		return healthy(&ro) || settledAbort(&ro), nil
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -596,12 +653,43 @@ func (r *run) ensureApp(ctx context.Context, sc *ScenarioResult, name, version s
 		return "", fmt.Errorf("rollout %s/%s is not Healthy within 3m (%s)", Namespace, name, describeRollout(last))
 	}
 	v := versionOf(last)
+	if !healthy(last) {
+		// An earlier scenario's update was aborted: the stable version
+		// serves, and the next update starts from it.
+		if v, err = r.stableVersion(ctx, last); err != nil {
+			return "", err
+		}
+		r.event(sc.Name, levelInfo, fmt.Sprintf("%s runs %s (the update to %s was aborted, all traffic verified on %s)", name, v, versionOf(last), v), false)
+		return v, nil
+	}
 	if created {
 		r.event(sc.Name, levelOK, fmt.Sprintf("%s is Healthy on %s, traffic verified (%s)", name, v, time.Since(start).Round(100*time.Millisecond)), false)
 	} else {
 		r.event(sc.Name, levelInfo, fmt.Sprintf("%s runs %s, Healthy", name, v), false)
 	}
 	return v, nil
+}
+
+// settledAbort: an aborted update whose traffic is verified back on stable.
+func settledAbort(ro *v1alpha1.Rollout) bool {
+	v := ro.Status.Verification
+	return upToDate(ro) && ro.Status.Abort && ro.Status.StableRS != "" && v != nil && v.Phase == v1alpha1.VerificationVerified
+}
+
+// stableVersion is the version of the rollout's stable ReplicaSet.
+func (r *run) stableVersion(ctx context.Context, ro *v1alpha1.Rollout) (string, error) {
+	var rss appsv1.ReplicaSetList
+	if err := r.kc.List(ctx, &rss, client.InNamespace(Namespace), client.MatchingLabels{replicaset.HashLabel: ro.Status.StableRS}); err != nil {
+		return "", fmt.Errorf("read the stable ReplicaSet of %s/%s: %w", Namespace, ro.Name, err)
+	}
+	for _, rs := range rss.Items {
+		if cs := rs.Spec.Template.Spec.Containers; len(cs) > 0 && metav1.IsControlledBy(&rs, ro) {
+			if img, err := demoapp.ParseImageRef(cs[0].Image); err == nil {
+				return img.Version(), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("rollout %s/%s: no stable ReplicaSet %s", Namespace, ro.Name, ro.Status.StableRS)
 }
 
 // track waits for the ALB of the rollout's Ingress, and starts traffic
@@ -658,13 +746,16 @@ func (r *run) update(ctx context.Context, t *tracker, name string, s appSpec) er
 	}
 	t.setUpdate(ro.Generation + 1)
 	spec := map[string]any{"template": podTemplate(name, s)}
-	if s.timeout > 0 {
-		alb := map[string]any{"timeoutSeconds": int32(s.timeout / time.Second)}
-		if ro.Spec.Strategy.Canary != nil {
-			spec["strategy"] = map[string]any{"canary": map[string]any{"trafficRouting": map[string]any{"alb": alb}}}
-		} else {
-			spec["strategy"] = map[string]any{"blueGreen": map[string]any{"alb": alb}}
+	if ro.Spec.Strategy.Canary != nil {
+		// The scenario's steps (with or without the step analysis),
+		// whatever an earlier scenario left.
+		canary := map[string]any{"steps": canarySteps(r.pause(), s.analysis)}
+		if s.timeout > 0 {
+			canary["trafficRouting"] = map[string]any{"alb": map[string]any{"timeoutSeconds": int32(s.timeout / time.Second)}}
 		}
+		spec["strategy"] = map[string]any{"canary": canary}
+	} else if s.timeout > 0 {
+		spec["strategy"] = map[string]any{"blueGreen": map[string]any{"alb": map[string]any{"timeoutSeconds": int32(s.timeout / time.Second)}}}
 	}
 	patch, err := json.Marshal(map[string]any{"spec": spec})
 	if err != nil {
@@ -685,7 +776,11 @@ func (r *run) finish(t *tracker, sc *ScenarioResult) {
 	for v, n := range rep.ByVersion {
 		sc.ByVersion[v] = n
 	}
+	own := fmt.Sprintf(`"version":%q`, sc.To)
 	for _, f := range rep.Failures {
+		if f.Status == http.StatusInternalServerError && strings.Contains(f.Body, own) {
+			sc.CanaryFailed++
+		}
 		r.mu.Lock()
 		r.res.Failures = append(r.res.Failures, Failure{Scenario: sc.Name, At: f.Time.Sub(r.start), Failure: f})
 		r.mu.Unlock()
@@ -703,6 +798,7 @@ func (r *run) finish(t *tracker, sc *ScenarioResult) {
 				for v, n := range s.Versions {
 					sc.AfterEnd[v] += n
 				}
+				sc.FailedAfterEnd += s.Failed
 			}
 		}
 	}

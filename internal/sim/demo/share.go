@@ -159,6 +159,8 @@ func stepText(ro *v1alpha1.Rollout, newHash string) (text string, index, count i
 			return "pause " + s.Pause.Duration.String(), i, n + 1
 		case s.Pause != nil:
 			return "paused", i, n + 1
+		case s.Analysis != nil:
+			return "analysis", i, n + 1
 		}
 		return fmt.Sprintf("step %d", i+1), i, n + 1
 	}

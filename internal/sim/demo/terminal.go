@@ -28,6 +28,9 @@ type liveView struct {
 	Requests, Failed          int
 	Targets                   []TargetHealth
 	Phase                     string
+	// Analysis is the update's newest AnalysisRun in one line ("": none),
+	// AnalysisPhase its phase.
+	Analysis, AnalysisPhase string
 }
 
 // terminal shows the demo: on a terminal, log lines with a live view below
@@ -208,7 +211,7 @@ func (t *terminal) drawLocked() {
 
 // plainLocked prints a progress line when the state changed, or 5 s passed.
 func (t *terminal) plainLocked(v liveView) {
-	key := fmt.Sprintf("%s|%s|%d|%d|%s|%s", v.Scenario, v.Step, v.Desired, v.Verified, v.Phase, strings.SplitN(v.Verification, " ", 2)[0])
+	key := fmt.Sprintf("%s|%s|%d|%d|%s|%s|%s", v.Scenario, v.Step, v.Desired, v.Verified, v.Phase, strings.SplitN(v.Verification, " ", 2)[0], v.Analysis)
 	now := time.Now()
 	if key == t.plainK && now.Sub(t.plainAt) < 5*time.Second {
 		return
@@ -216,6 +219,9 @@ func (t *terminal) plainLocked(v liveView) {
 	t.plainK, t.plainAt = key, now
 	text := fmt.Sprintf("%-9s   %s · desired %d%% verified %d%% · measured %s · targets %s · failed %d",
 		v.Scenario, stepLabelText(v), v.Desired, v.Verified, measuredText(v), targetsText(v.Targets), v.Failed)
+	if v.Analysis != "" {
+		text += " · analysis " + v.Analysis
+	}
 	_, _ = io.WriteString(t.out, clock(time.Since(t.start))+" "+text+"\n")
 }
 
@@ -330,14 +336,31 @@ func viewLines(v liveView) []line {
 	if v.Failed > 0 {
 		failColor = sgrRed
 	}
-	return []line{
+	lines := []line{
 		head,
 		steps,
 		{{"  verify    ", sgrGrey}, {verif, vc}},
 		{{"  traffic   ", sgrGrey}, {fmt.Sprintf("%s   %.0f req/s   %d requests   ", measuredText(v), v.Rate, v.Requests), ""}, {fmt.Sprintf("failed %d", v.Failed), failColor}},
 		{{"  targets   ", sgrGrey}, {targetsText(v.Targets), ""}},
-		{{"  rollout   ", sgrGrey}, {orDash(v.Phase), phaseColor(v.Phase)}},
 	}
+	if v.Analysis != "" {
+		lines = append(lines, line{{"  analysis  ", sgrGrey}, {v.Analysis, analysisColor(v.AnalysisPhase)}})
+	}
+	return append(lines, line{{"  rollout   ", sgrGrey}, {orDash(v.Phase), phaseColor(v.Phase)}})
+}
+
+func analysisColor(p string) string {
+	switch p {
+	case "Successful":
+		return sgrGreen
+	case "Running", "Pending":
+		return sgrBlue
+	case "Inconclusive":
+		return sgrYellow
+	case "Failed", "Error":
+		return sgrRed
+	}
+	return ""
 }
 
 func orDash(s string) string {

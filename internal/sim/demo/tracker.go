@@ -3,15 +3,19 @@ package demo
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/analysis"
 	"github.com/albrollouts/albrollouts/internal/sim/loadgen"
 )
 
@@ -69,8 +73,9 @@ func (t *tracker) start(ctx context.Context) error {
 	}
 	t.observe(&ro)
 	ctx, t.cancel = context.WithCancel(ctx)
-	t.wg.Add(2)
+	t.wg.Add(3)
 	go func() { defer t.wg.Done(); t.watch(ctx) }()
+	go func() { defer t.wg.Done(); t.watchRuns(ctx) }()
 	go func() { defer t.wg.Done(); t.sampleLoop(ctx) }()
 	return nil
 }
@@ -99,6 +104,35 @@ func (t *tracker) watch(ctx context.Context) {
 			if ro, ok := ev.Object.(*v1alpha1.Rollout); ok {
 				t.observe(ro)
 			}
+		}
+		w.Stop()
+	}
+}
+
+// watchRuns takes in every change of the namespace's AnalysisRuns as it
+// happens, so a run's outcome is told before the abort it causes (the
+// samples read them too).
+func (t *tracker) watchRuns(ctx context.Context) {
+	for ctx.Err() == nil {
+		w, err := t.r.kc.Watch(ctx, &v1alpha1.AnalysisRunList{}, client.InNamespace(Namespace))
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		for ev := range w.ResultChan() {
+			run, ok := ev.Object.(*v1alpha1.AnalysisRun)
+			if !ok {
+				continue
+			}
+			now := t.r.since()
+			t.mu.Lock()
+			if t.ro != nil && t.newHash != "" && run.Labels[analysis.PodTemplateHashLabel] == t.newHash && metav1.IsControlledBy(run, t.ro) {
+				t.observeRuns([]v1alpha1.AnalysisRun{*run}, now)
+			}
+			t.mu.Unlock()
 		}
 		w.Stop()
 	}
@@ -380,8 +414,10 @@ const measureWindow = time.Second
 func (t *tracker) sample(ctx context.Context) {
 	w := t.gen.Window()
 	targets, _ := t.health.read(ctx)
+	runs := t.readRuns(ctx)
 	at := t.r.since()
 	t.mu.Lock()
+	t.observeRuns(runs, at)
 	ro := t.ro
 	s := Sample{At: at, Scenario: t.sc.Name, Verified: t.verified, Requests: w.Total, Failed: w.Failed, Versions: w.ByVersion, Targets: targets}
 	if ro != nil {
@@ -428,7 +464,7 @@ func (t *tracker) reportFailures() {
 			}
 			continue
 		}
-		t.r.event(t.sc.Name, levelError, "request failed: "+rep.Failures[t.failures].String(), false)
+		t.r.event(t.sc.Name, levelError, "request failed: "+strings.TrimSpace(rep.Failures[t.failures].String()), false)
 	}
 }
 
@@ -447,6 +483,10 @@ func (t *tracker) viewLocked(s Sample) liveView {
 	}
 	rep := t.gen.Snapshot()
 	v.Requests, v.Failed = rep.Total, rep.Failed
+	if n := len(t.sc.Analysis); n > 0 {
+		v.Analysis = analysisText(t.sc.Analysis[n-1])
+		v.AnalysisPhase = t.sc.Analysis[n-1].Phase
+	}
 	if t.ro != nil {
 		v.Step, v.StepIndex, v.StepCount = stepText(t.ro, t.newHash)
 		if vs := t.ro.Status.Verification; vs != nil && t.newHash != "" && !t.known[verificationKey(vs)] {
@@ -554,4 +594,170 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// readRuns lists the AnalysisRuns of the update being tracked: the runs the
+// rollout controls that carry the new version's pod-template hash.
+func (t *tracker) readRuns(ctx context.Context) []v1alpha1.AnalysisRun {
+	t.mu.Lock()
+	ro, h := t.ro, t.newHash
+	t.mu.Unlock()
+	if ro == nil || h == "" {
+		return nil
+	}
+	var list v1alpha1.AnalysisRunList
+	if err := t.r.kc.List(ctx, &list, client.InNamespace(Namespace), client.MatchingLabels{analysis.PodTemplateHashLabel: h}); err != nil {
+		return nil
+	}
+	var out []v1alpha1.AnalysisRun
+	for _, run := range list.Items {
+		if metav1.IsControlledBy(&run, ro) {
+			out = append(out, run)
+		}
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.AnalysisRun) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// observeRuns takes in the runs read at now: the scenario's run views,
+// and events when a run starts, a metric takes a measurement, and a run
+// completes (marked on the chart).
+func (t *tracker) observeRuns(runs []v1alpha1.AnalysisRun, now time.Duration) {
+	for i := range runs {
+		run := &runs[i]
+		j := slices.IndexFunc(t.sc.Analysis, func(v AnalysisRunView) bool { return v.Name == run.Name })
+		if j < 0 {
+			t.sc.Analysis = append(t.sc.Analysis, AnalysisRunView{Name: run.Name, Kind: run.Labels[analysis.RolloutTypeLabel], Started: now})
+			j = len(t.sc.Analysis) - 1
+			t.r.event(t.sc.Name, levelInfo, fmt.Sprintf("%s analysis run %s started (%s)", strings.ToLower(t.sc.Analysis[j].Kind), run.Name, templateNames(run)), false)
+		}
+		v := &t.sc.Analysis[j]
+		if v.Finished != 0 {
+			continue // completed: nothing changes any more (an older copy from the watch)
+		}
+		was := v.Phase
+		v.Phase, v.Message = string(run.Status.Phase), run.Status.Message
+		if v.Phase == "" {
+			v.Phase = string(v1alpha1.AnalysisPhasePending)
+		}
+		for _, mr := range run.Status.MetricResults {
+			t.observeMetric(v, mr)
+		}
+		if run.Status.Phase.Completed() && !v1alpha1.AnalysisPhase(was).Completed() {
+			v.Finished = now
+			level := levelOK
+			if run.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+				level = levelError
+			}
+			text := fmt.Sprintf("analysis run %s %s after %s", run.Name, run.Status.Phase, (v.Finished - v.Started).Round(100*time.Millisecond))
+			if run.Status.Message != "" {
+				text += ": " + run.Status.Message
+			}
+			t.r.event(t.sc.Name, level, text, true)
+		}
+	}
+}
+
+// observeMetric takes in one metric's results of run view v, with an
+// event for each new measurement.
+func (t *tracker) observeMetric(v *AnalysisRunView, mr v1alpha1.MetricResult) {
+	k := slices.IndexFunc(v.Metrics, func(m MetricView) bool { return m.Name == mr.Name })
+	if k < 0 {
+		v.Metrics = append(v.Metrics, MetricView{Name: mr.Name})
+		k = len(v.Metrics) - 1
+	}
+	m := &v.Metrics[k]
+	taken := m.Measurements
+	if mr.Count+mr.Error < taken {
+		return // an older copy
+	}
+	*m = metricView(mr)
+	if m.Measurements <= taken || m.LastPhase == "" {
+		return
+	}
+	level := levelInfo
+	switch v1alpha1.AnalysisPhase(m.LastPhase) {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		level = levelOK
+	case v1alpha1.AnalysisPhaseFailed:
+		level = levelError
+	case v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
+		level = levelWarn
+	}
+	t.r.event(t.sc.Name, level, fmt.Sprintf("analysis %s measurement %d: %s, value %s", m.Name, m.Measurements, m.LastPhase, orDash(m.LastValue)), false)
+}
+
+// metricView is one metric's results.
+func metricView(mr v1alpha1.MetricResult) MetricView {
+	m := MetricView{Name: mr.Name, Phase: string(mr.Phase), Measurements: mr.Count + mr.Error,
+		Successful: mr.Successful, Failed: mr.Failed, Inconclusive: mr.Inconclusive, Error: mr.Error, Message: mr.Message}
+	// The newest finished measurement.
+	for i := len(mr.Measurements) - 1; i >= 0; i-- {
+		if ms := mr.Measurements[i]; ms.FinishedAt != nil {
+			m.LastPhase, m.LastValue = string(ms.Phase), ms.Value
+			if ms.Value == "" && ms.Message != "" {
+				m.LastValue = ms.Message
+			}
+			break
+		}
+	}
+	return m
+}
+
+// templateNames names the templates a run was built from (Argo's
+// template-name annotations are not kept; its metrics say it).
+func templateNames(run *v1alpha1.AnalysisRun) string {
+	var names []string
+	for _, m := range run.Spec.Metrics {
+		names = append(names, m.Name)
+	}
+	return "metrics " + strings.Join(names, ", ")
+}
+
+// analysisText is a run in one line: "demo-…-4-1 Failed · canary-5xx-ratio
+// Failed (1 failed) [[0.21]] · canary-p99-latency Successful (1 ok) [[0.001]]".
+func analysisText(v AnalysisRunView) string {
+	parts := []string{fmt.Sprintf("%s %s", v.Name, v.Phase)}
+	for _, m := range v.Metrics {
+		parts = append(parts, fmt.Sprintf("%s %s (%s) %s", m.Name, m.Phase, countsText(m), orDash(shortValue(m.LastValue))))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// countsText counts a metric's measurements by outcome: "2 ok, 1 failed".
+func countsText(m MetricView) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int32
+		word string
+	}{{m.Successful, "ok"}, {m.Failed, "failed"}, {m.Inconclusive, "inconclusive"}, {m.Error, "error"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.word))
+		}
+	}
+	if len(parts) == 0 {
+		return "no measurement yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// longNumber is a decimal number with more than four significant digits.
+var longNumber = regexp.MustCompile(`\d*\.\d{4,}(e[-+]?\d+)?`)
+
+// shortValue writes the numbers of a measured value with 3 significant
+// digits, for the live view and the summary: "[[0.16666666666666666]]" →
+// "[[0.167]]". The report keeps the value as the provider wrote it.
+func shortValue(v string) string {
+	return longNumber.ReplaceAllStringFunc(v, func(n string) string {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return n
+		}
+		return strconv.FormatFloat(f, 'g', 3, 64)
+	})
 }

@@ -190,7 +190,7 @@ func TestStepNumbers(t *testing.T) {
 }
 
 func TestScenarioList(t *testing.T) {
-	if got, err := scenarioList("all"); err != nil || len(got) != 3 {
+	if got, err := scenarioList("all"); err != nil || len(got) != 4 || got[2] != ScenarioAnalysis {
 		t.Errorf("all: %v %v", got, err)
 	}
 	if got, err := scenarioList("abort, canary"); err != nil || got[0] != "abort" || got[1] != "canary" {

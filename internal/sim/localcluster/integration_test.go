@@ -521,9 +521,9 @@ spec:
 	if err := c.Get(ctx, client.ObjectKeyFromObject(u), typed); err != nil {
 		t.Fatal(err)
 	}
-	// Step and background analysis are supported now (the analysis controller).
+	// Step and background analysis are supported now (the analysis
+	// controller), and spec.analysis's run history limits.
 	want := []string{
-		"spec.analysis",
 		"spec.strategy.canary.steps[1].experiment",
 		"spec.strategy.canary.trafficRouting.istio",
 	}
