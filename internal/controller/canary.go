@@ -552,7 +552,9 @@ func (c *rolloutContext) scaleCanaryALB(ctx context.Context, t *trafficState, go
 				}
 			}
 		}
-		if t.canarySel != c.newHash && t.stableSel != c.newHash && !canaryHasTraffic {
+		// A Service widened by hand selects the canary's pods too, whatever
+		// its hash label says: the canary goes only once neither selects it.
+		if !selects(t.canarySvc, c.newRS) && !selects(t.stableSvc, c.newRS) && !canaryHasTraffic {
 			delay := time.Duration(ptr.Deref(cs.AbortScaleDownDelaySeconds, 30)) * time.Second
 			if cs.AbortScaleDownDelaySeconds != nil && *cs.AbortScaleDownDelaySeconds == 0 {
 				delay = -1

@@ -51,8 +51,12 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 		return true, nil
 	}
 	for _, rs := range c.obs.rss {
-		if want := replicaset.Replicas(rs); want > 0 && (!replicaset.Settled(rs) || replicaset.Available(rs) < want) {
-			c.wait(time.Second, "restarting pods: waiting for ReplicaSet %s to be available (%d/%d) before the next eviction", rs.Name, replicaset.Available(rs), want)
+		// The pods themselves are counted too: a ReplicaSet's status lags
+		// behind an eviction, and would let the next batch go before the
+		// last one is replaced.
+		want := replicaset.Replicas(rs)
+		if ready := readyPods(c.obs.podsOf(replicaset.HashOf(rs))); want > 0 && (!replicaset.Settled(rs) || replicaset.Available(rs) < want || ready < want) {
+			c.wait(time.Second, "restarting pods: waiting for ReplicaSet %s to be available (%d/%d, %d pods ready) before the next eviction", rs.Name, replicaset.Available(rs), want, ready)
 			return false, nil
 		}
 	}
