@@ -124,3 +124,46 @@ func TestRedTeam8BaselineAfterUnverifiedWriteIsPerService(t *testing.T) {
 		t.Fatalf("baseline %+v after a verified state", b)
 	}
 }
+
+// The blue-green form of the same break: the switch (the ALB's action from
+// web-active to web-preview, 0/100 to 100/0) is written and applied, then
+// never verified (the green pods break in the preview group); the abort
+// gives web-active, on the same blue pods it was verified on at 100 before
+// the update, all the traffic again. Going from 0 to 100 on the ALB, it
+// must be read after the change, not held on its weight before the switch.
+func TestRedTeam8BlueGreenAbortAfterUnverifiedSwitchReadsActiveFresh(t *testing.T) {
+	s := newSim(t)
+	s.lenient = true // the green pods break in the preview group: the world's doing
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(120, "the switch applied on the ALB", func(ro *v1alpha1.Rollout) bool { return s.albWeights["web-preview"] == 100 })
+	if v := s.rollout().Status.Verification; v != nil && v.Phase == v1alpha1.VerificationVerified && v.DesiredWeights != nil && v.DesiredWeights.Canary == 100 {
+		t.Fatalf("the switch was verified before the green pods broke: %+v", v)
+	}
+	s.unhealthyIn["web-preview"] = "v2"
+	s.steps(2)
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	back := false
+	for i := 0; i < 400 && !back; i++ {
+		s.step()
+		v := s.rollout().Status.Verification
+		if v == nil || v.Phase != v1alpha1.VerificationVerified || len(s.v.inputs) == 0 || s.albWeights["web-preview"] != 0 {
+			continue
+		}
+		in := s.v.inputs[len(s.v.inputs)-1]
+		for _, d := range in.Destinations {
+			if d.Service != "web-active" || d.Weight == 0 || in.HealthOnly {
+				continue
+			}
+			back = true
+			if d.VerifiedWeight != nil && d.Weight <= *d.VerifiedWeight && !d.RequireHealthy {
+				t.Fatalf("pass %d: web-active back at %d is verified (%s) held on its weight before the switch (%d): it went from 0 to %d on the ALB and was not read after the change: %q",
+					s.passes, d.Weight, v.Kind, *d.VerifiedWeight, d.Weight, v.Message)
+			}
+		}
+	}
+	if !back {
+		t.Fatalf("not back to web-active: ALB %v\n%s", s.albWeights, strings.Join(s.history, "\n"))
+	}
+}
