@@ -7,6 +7,7 @@ package controller
 // against.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -165,5 +166,110 @@ func TestRedTeam8BlueGreenAbortAfterUnverifiedSwitchReadsActiveFresh(t *testing.
 	}
 	if !back {
 		t.Fatalf("not back to web-active: ALB %v\n%s", s.albWeights, strings.Join(s.history, "\n"))
+	}
+}
+
+// rt8Held watches the held rule against the model ALB: a destination held
+// (at or under its verified weight) in a check recorded Verified must not
+// have had less weight on the ALB since the last Verified record.
+type rt8Held struct {
+	s        *sim
+	minSince map[string]int32
+	lastFin  string
+}
+
+func newRT8Held(s *sim) *rt8Held {
+	h := &rt8Held{s: s, minSince: map[string]int32{}}
+	for k, v := range s.albWeights {
+		h.minSince[k] = v
+	}
+	return h
+}
+
+func (h *rt8Held) step() string {
+	s := h.s
+	s.step()
+	for k := range h.minSince {
+		h.minSince[k] = min(h.minSince[k], s.albWeights[k])
+	}
+	for k, v := range s.albWeights {
+		if _, ok := h.minSince[k]; !ok {
+			h.minSince[k] = v
+		}
+	}
+	v := s.rollout().Status.Verification
+	if v == nil || v.Phase != v1alpha1.VerificationVerified || v.FinishedAt == nil {
+		return ""
+	}
+	fin := fmt.Sprint(v.FinishedAt, v.Fingerprint)
+	if fin == h.lastFin {
+		return ""
+	}
+	h.lastFin = fin
+	msg := ""
+	if n := len(s.v.inputs); n > 0 {
+		in := s.v.inputs[n-1]
+		for _, d := range in.Destinations {
+			if d.RequireHealthy || d.VerifiedWeight == nil || d.Weight == 0 || d.Weight > *d.VerifiedWeight {
+				continue
+			}
+			if m, ok := h.minSince[d.Service]; ok && m < d.Weight {
+				msg = fmt.Sprintf("pass %d: %s verified held at %d (verified %d) after the ALB had it at %d since the last verified state (%s)", s.passes, d.Service, d.Weight, *d.VerifiedWeight, m, v.Kind)
+			}
+		}
+	}
+	h.minSince = map[string]int32{}
+	for k, v := range s.albWeights {
+		h.minSince[k] = v
+	}
+	return msg
+}
+
+// The held rule as an invariant, under crashes: the pass that makes the
+// k-th write of an update dies there (every third k up to 24), three
+// passes later the canary breaks and a user aborts. No check may be
+// recorded Verified with a destination held on its verified weight when
+// the model ALB gave that Service less since the last Verified state: the
+// group gains there, and must be read after the change. On the code before
+// the per-Service desired baseline, the abort during the first step failed
+// ("web-stable verified held at 100 (verified 100) after the ALB had it at
+// 75"); the later ones abort from a verified step, where stable gains
+// above its verified weight anyway.
+func TestRedTeam8HeldNeverRegainsUnverifiedTrafficCrashSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a sweep of crashes")
+	}
+	for k := 1; k <= 24; k += 3 {
+		for _, delay := range []int{3} {
+			t.Run(fmt.Sprintf("%d-%d", k, delay), func(t *testing.T) {
+				s := newSim(t)
+				s.lenient = true
+				s.canaryRollout(4, weightStep(25), pauseStep(""), weightStep(50), pauseStep(""))
+				s.run(50, "healthy on v1", isHealthy)
+				h := newRT8Held(s)
+				s.failWriteAt = s.writes + k
+				setImage(s, "v2")
+				for i := 0; i < 200 && s.writes < s.failWriteAt; i++ {
+					if m := h.step(); m != "" {
+						t.Fatal(m)
+					}
+					if paused(s.rollout()) {
+						promoteCLI(s)
+					}
+				}
+				for i := 0; i < delay; i++ {
+					if m := h.step(); m != "" {
+						t.Fatal(m)
+					}
+				}
+				s.unhealthyIn["web-canary"] = "v2"
+				s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+				for i := 0; i < 100; i++ {
+					if m := h.step(); m != "" {
+						t.Fatal(m)
+					}
+				}
+			})
+		}
 	}
 }
