@@ -465,6 +465,14 @@ type VerificationStatus struct {
 	// change.
 	// +optional
 	VerifiedBefore *DestinationWeights `json:"verifiedBefore,omitempty"`
+	// Desired are the weights this verification expects, per Service, set
+	// when it starts (for a check of target health only, the weights in
+	// place). Until it is Verified they may be on the ALB unverified: a
+	// verification that starts after it takes, per Service, the lower of
+	// verifiedBefore and these as its baseline (a group they lowered that
+	// goes back up gains traffic on the ALB).
+	// +optional
+	Desired *DestinationWeights `json:"desired,omitempty"`
 }
 
 // DestinationWeights are weights per Service, out of Total, as written to

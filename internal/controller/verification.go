@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,10 +166,29 @@ func (c *rolloutContext) expected(s *verifySpec) *v1alpha1.DestinationWeights {
 	if s.healthOnly || len(s.dests) == 0 {
 		return nil
 	}
+	w := c.desired(s)
+	for i := range w.Destinations {
+		for _, d := range s.dests {
+			if d.svc != nil && d.svc.Name == w.Destinations[i].Service {
+				w.Destinations[i].Targets = c.selectedDigest(s, d)
+				break
+			}
+		}
+	}
+	return w
+}
+
+// desired are the weights a spec expects per Service (for a check of
+// health only, the weights in place), without targets; nil without
+// destinations.
+func (c *rolloutContext) desired(s *verifySpec) *v1alpha1.DestinationWeights {
+	if len(s.dests) == 0 {
+		return nil
+	}
 	w := &v1alpha1.DestinationWeights{Total: c.weightTotal(s), Scope: s.scope()}
 	for _, d := range s.dests {
 		if d.svc != nil {
-			w.Destinations = append(w.Destinations, v1alpha1.DestinationWeight{Service: d.svc.Name, Targets: c.selectedDigest(s, d), Weight: d.weight})
+			w.Destinations = append(w.Destinations, v1alpha1.DestinationWeight{Service: d.svc.Name, Weight: d.weight})
 		}
 	}
 	return w
@@ -192,18 +212,46 @@ func (c *rolloutContext) weightTotal(s *verifySpec) int32 {
 // verifiedBefore is the baseline of a verification that starts after prev:
 // the weights prev expected if it verified them, else what prev had as its
 // own baseline (nothing verified since), kept only for the same scope.
+//
+// A prev that verified no weights (a step written and never verified, that
+// timed out; a health-only check of the weights in place) may have left
+// its desired weights on the ALB: a group they lowered, that the next state
+// raises back, gains traffic there though not above its verified weight
+// (the abort of a first step, 25/75 back to 0/100, moves stable from 75 to
+// 100). So each Service keeps the lower of its verified weight and prev's
+// desired one, and one prev did not name (or a prev that recorded none)
+// has no baseline: it is read healthy after the change.
 func verifiedBefore(prev *v1alpha1.VerificationStatus, scope string) *v1alpha1.DestinationWeights {
 	if prev == nil {
 		return nil
 	}
 	base := prev.VerifiedBefore
-	if prev.Phase == v1alpha1.VerificationVerified && prev.Expected != nil {
+	verified := prev.Phase == v1alpha1.VerificationVerified && prev.Expected != nil
+	if verified {
 		base = prev.Expected
 	}
 	if base == nil || base.Scope != scope {
 		return nil
 	}
-	return base.DeepCopy()
+	base = base.DeepCopy()
+	if verified || (prev.Desired == nil && prev.DesiredWeights == nil) {
+		return base // verified, or nothing desired (no destination)
+	}
+	d := prev.Desired
+	if d == nil || d.Scope != base.Scope || d.Total != base.Total {
+		return nil // what prev may have written is not known
+	}
+	var kept []v1alpha1.DestinationWeight
+	for _, w := range base.Destinations {
+		i := slices.IndexFunc(d.Destinations, func(x v1alpha1.DestinationWeight) bool { return x.Service == w.Service })
+		if i < 0 {
+			continue
+		}
+		w.Weight = min(w.Weight, d.Destinations[i].Weight)
+		kept = append(kept, w)
+	}
+	base.Destinations = kept
+	return base
 }
 
 // verifiedWeight is the weight the baseline verified for a destination's
@@ -377,6 +425,7 @@ func (c *rolloutContext) startVerification(kind v1alpha1.VerificationKind, s *ve
 		StartedAt:       &now,
 		DesiredAt:       &desiredAt,
 		VerifiedBefore:  verifiedBefore(c.status.Verification, s.scope()),
+		Desired:         c.desired(s),
 	}
 	if c.ro.Spec.Strategy.Canary != nil && c.status.CurrentStepIndex != nil {
 		v.StepIndex = ptr.To(*c.status.CurrentStepIndex)
