@@ -487,6 +487,22 @@ func (c *rolloutContext) checkAnalysisTemplates(ctx context.Context) {
 	}
 }
 
+// recordedGates are the gates whose runs the status may record now: the
+// current step's analysis, blue-green's pre- and post-promotion analysis.
+func (c *rolloutContext) recordedGates() []analysisGate {
+	var gates []analysisGate
+	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
+		if i := int(ptr.Deref(c.status.CurrentStepIndex, 0)); i >= 0 && i < len(cs.Steps) && cs.Steps[i].Analysis != nil {
+			gates = append(gates, analysisGate{kind: analysis.KindStep, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
+		}
+	}
+	if c.ro.Spec.Strategy.BlueGreen != nil {
+		gates = append(gates, analysisGate{kind: analysis.KindPrePromotion, rec: &c.status.BlueGreen.PrePromotionAnalysisRunStatus},
+			analysisGate{kind: analysis.KindPostPromotion, rec: &c.status.BlueGreen.PostPromotionAnalysisRunStatus})
+	}
+	return gates
+}
+
 // abortOnFailedRuns acts, at the start of a pass, on a failed or errored
 // run of the current step's analysis or of a blue-green promotion analysis:
 // the rollout aborts before anything that holds it this pass (spec.paused,
@@ -500,17 +516,7 @@ func (c *rolloutContext) abortOnFailedRuns(ctx context.Context) error {
 	if c.mode != modeProgress || c.status.PromoteFull {
 		return nil
 	}
-	var gates []analysisGate
-	if cs := c.ro.Spec.Strategy.Canary; cs != nil {
-		if i := int(ptr.Deref(c.status.CurrentStepIndex, 0)); i >= 0 && i < len(cs.Steps) && cs.Steps[i].Analysis != nil {
-			gates = append(gates, analysisGate{kind: analysis.KindStep, rec: &c.status.Canary.CurrentStepAnalysisRunStatus, step: int32(i)})
-		}
-	}
-	if c.ro.Spec.Strategy.BlueGreen != nil {
-		gates = append(gates, analysisGate{kind: analysis.KindPrePromotion, rec: &c.status.BlueGreen.PrePromotionAnalysisRunStatus},
-			analysisGate{kind: analysis.KindPostPromotion, rec: &c.status.BlueGreen.PostPromotionAnalysisRunStatus})
-	}
-	for _, g := range gates {
+	for _, g := range c.recordedGates() {
 		rec := *g.rec
 		if rec == nil || rec.Name == "" {
 			continue

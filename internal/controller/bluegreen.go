@@ -219,19 +219,8 @@ func (c *rolloutContext) blueGreenPromotion(ctx context.Context, t *bgTraffic) (
 	bg := c.ro.Spec.Strategy.BlueGreen
 	replicas := c.replicas()
 	if c.status.PromoteFull || c.switchStarted(t) {
-		// promote --full, or a switch already under way (a restart, a
-		// retry mid-switch): no pause, full size. A switch under way goes
-		// on only past the pre-promotion gate: a restart finds its run
-		// Successful, but a retry's gate starts again (Argo creates new
-		// runs on a retry), and went on without any run of the retried
-		// update; until its run passes, the switch goes back to stable.
-		c.removeBlueGreenPause()
-		if !c.status.PromoteFull {
-			if pass, err := c.promotionAnalysis(ctx, analysis.KindPrePromotion); !pass || err != nil {
-				return false, replicas, err
-			}
-		}
-		return true, replicas, nil
+		ahead, err := c.switchUnderWay(ctx)
+		return ahead, replicas, err
 	}
 	desired := replicas
 	checkpoint := c.status.BlueGreen.ScaleUpPreviewCheckPoint
@@ -257,6 +246,20 @@ func (c *rolloutContext) blueGreenPromotion(ctx context.Context, t *bgTraffic) (
 		return false, replicas, nil
 	}
 	return true, replicas, nil
+}
+
+// switchUnderWay: promote --full, or a switch already under way (a
+// restart, a retry mid-switch): no pause, full size. A switch under way goes
+// on only past the pre-promotion gate: a restart finds its run Successful,
+// but a retry's gate starts again (Argo creates new runs on a retry), and
+// went on without any run of the retried update; until its run passes, the
+// switch goes back to stable.
+func (c *rolloutContext) switchUnderWay(ctx context.Context) (bool, error) {
+	c.removeBlueGreenPause()
+	if c.status.PromoteFull {
+		return true, nil
+	}
+	return c.promotionAnalysis(ctx, analysis.KindPrePromotion)
 }
 
 // blueGreenPauseDone runs the BlueGreenPause and reports whether it is over:

@@ -78,7 +78,7 @@ func TestRedTeam8HeldSweep(t *testing.T) {
 					s.run(60, "healthy on v1", isHealthy)
 					if sname == "pingpong" {
 						setImage(s, "v2")
-						for i := 0; i < 200 && !(isHealthy(s.rollout()) && s.rollout().Status.CurrentPodHash != ""); i++ {
+						for i := 0; i < 200 && (!isHealthy(s.rollout()) || s.rollout().Status.CurrentPodHash == ""); i++ {
 							s.step()
 							if paused(s.rollout()) {
 								promoteCLI(s)
