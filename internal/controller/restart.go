@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
 )
@@ -186,8 +187,43 @@ func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose strin
 	if res.Outcome == verify.Verified {
 		return true, nil
 	}
+	if failingEverywhere(res) {
+		// No target of the groups checked is healthy, and none is still
+		// registering: they all fail their health check (the version
+		// broke in place). Waiting would protect no healthy target and
+		// never end; a restart may heal them, one pod at a time, each
+		// group keeping a ready pod.
+		c.warning(v1alpha1.ReasonRestartingPod, "Restarting pods although every target checked fails its health check: %s", res.Message)
+		return true, nil
+	}
 	c.wait(max(res.NextCheck, time.Second), "%s: waiting for %s", purpose, res.Message)
 	return false, nil
+}
+
+// failingEverywhere reports whether a check found targets not healthy only
+// because every one of them fails its health check: no group checked has a
+// healthy target, and each target not healthy is registered and unhealthy
+// (not initial, draining or missing), the rules matching.
+func failingEverywhere(res verify.Result) bool {
+	if res.Outcome != verify.Pending || res.Reason != verify.ReasonTargetsNotHealthy {
+		return false
+	}
+	checked := 0
+	for _, g := range res.TargetGroups {
+		if !g.HealthChecked {
+			continue
+		}
+		checked++
+		if g.Healthy > 0 || len(g.NotHealthy) == 0 {
+			return false
+		}
+		for _, t := range g.NotHealthy {
+			if t.State != elbv2.StateUnhealthy {
+				return false
+			}
+		}
+	}
+	return checked > 0
 }
 
 // maxUnavailable is the strategy's maxUnavailable.
