@@ -179,39 +179,39 @@ func simSeeds(t *testing.T) ([]uint64, bool) {
 // simRegressionSeeds found bugs that are fixed now (see the test named with
 // each); the default run replays them.
 var simRegressionSeeds = []uint64{
-	5,    // TestBlueGreenManualPauseStopsScaling
-	48,   // TestActionWrittenOverAnUnverifiedOneSettlesFirst
-	53,   // TestBlueGreenUpdateAtZeroReplicasCompletes
-	1122, // TestCorrectionOfAHandEditedActionChecksTheGroupItRaises
-	137,  // the same: a correction refused by the guard forever before
-	152,  // replicas 0 with a hand-widened stable Service: it was never narrowed back, and a retired version served through it
-	2034, // TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes
-	12,   // TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay; a hand-widened Service narrowed before its new pods were all up
-	248,  // a canary update at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
-	175,  // finishInterruptedPromotion: a template update between the stable Service move and the stable record deadlocked
-	239,  // a hand edit pointed the active Service at a retired version: the guard refused the widening that moves it off
-	282,  // blue-green at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
-	140,  // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
-	225,  // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
-	261,  // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
-	358,  // correcting a hand-edited action while the stable Service is on the new pods: all to the canary group, not to a stable group they fail
-	85,   // a header-route step (no setCanaryScale) with a path naming the canary Service directly: the new version runs one pod so the Service can move onto healthy targets
-	1062, // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
-	1212, // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
-	3020, // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
-	4085, // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
-	4277, // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass (the restart gate now probes without recording)
-	8033, // the same for a canary whose stable group keeps its traffic while unhealthy (judged on its last health read): the traffic's check verified, the restart gate's did not
-	4394, // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
-	8280, // a restart waited for ever on an active group whose every target fails its health check (the version broke in place): it now restarts them, one pod at a time
+	5,     // TestBlueGreenManualPauseStopsScaling
+	48,    // TestActionWrittenOverAnUnverifiedOneSettlesFirst
+	53,    // TestBlueGreenUpdateAtZeroReplicasCompletes
+	1122,  // TestCorrectionOfAHandEditedActionChecksTheGroupItRaises
+	137,   // the same: a correction refused by the guard forever before
+	152,   // replicas 0 with a hand-widened stable Service: it was never narrowed back, and a retired version served through it
+	2034,  // TestRedTeamLivenessBlueGreenRestartWithOneReplicaCompletes
+	12,    // TestAReplicaSetSelectedAgainGetsAFreshScaleDownDelay; a hand-widened Service narrowed before its new pods were all up
+	248,   // a canary update at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
+	175,   // finishInterruptedPromotion: a template update between the stable Service move and the stable record deadlocked
+	239,   // a hand edit pointed the active Service at a retired version: the guard refused the widening that moves it off
+	282,   // blue-green at spec.replicas 0 waited forever for a ReplicaSet of 0 pods to be available
+	140,   // narrowStable: an abort judged the stable group on the pods of other versions a hand-widened stable Service selected
+	225,   // an abort during the promotion recorded its intermediate check as the abort verified while the new version served
+	261,   // unsettled: a blue-green abort written over an unapplied switch was recorded verified before the switch could land
+	358,   // correcting a hand-edited action while the stable Service is on the new pods: all to the canary group, not to a stable group they fail
+	85,    // a header-route step (no setCanaryScale) with a path naming the canary Service directly: the new version runs one pod so the Service can move onto healthy targets
+	1062,  // a stable Service hand-pointed at a third ReplicaSet under traffic, the step giving the canary no pods: widened with the stable pods (the guard lets only stable pods join a weighted group), then narrowed
+	1212,  // blue-green: an active Service hand-pointed at a third version widens on its way with the stable pods among those it may select
+	3020,  // the simulation counted a header route's requests as all of production, asking for every replica in the canary group
+	4085,  // an abort with the stable Service hand-pointed at the aborted pods and a direct path on an older canary: each Service's widening waited for the pods the other one serves
+	4277,  // blue-green paused with a preview Ingress and a restart due while the active group is unhealthy: the preview check and the restart gate took the one verification record in turns, a status write every pass (the restart gate now probes without recording)
+	8033,  // the same for a canary whose stable group keeps its traffic while unhealthy (judged on its last health read): the traffic's check verified, the restart gate's did not
+	4394,  // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
+	8280,  // a restart waited for ever on an active group whose every target fails its health check (the version broke in place): it now restarts them, one pod at a time
 	10098, // the same on a canary's stable group
-	8215, // an aborted canary whose Service a hand edit widened kept all traffic on the aborted pods: they were scaled down (the hash label no longer named them)
-	8151, // a restart evicted a pod every pass within one tick: the ReplicaSet's status still counted the evicted pods available
-	7495, // blue-green ALB, abort while the active Service was on the new pods: the preview's move back to stable recorded the abort verified while the new version still had all traffic (checks on the way now use interim kinds)
-	7492, // the simulation: a hand edit of the action that a stalled load balancer controller applied late was blamed on the controller
-	7516, // the simulation: a scale-down of pods a verified narrowing had moved the Service off was counted as taken from its group
-	7255, // after an undo to stable, a hand-edited action giving the canary nothing was corrected back to the canary weight last verified, onto broken pods the guard refused to raise: for ever
-	4389, // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
+	8215,  // an aborted canary whose Service a hand edit widened kept all traffic on the aborted pods: they were scaled down (the hash label no longer named them)
+	8151,  // a restart evicted a pod every pass within one tick: the ReplicaSet's status still counted the evicted pods available
+	7495,  // blue-green ALB, abort while the active Service was on the new pods: the preview's move back to stable recorded the abort verified while the new version still had all traffic (checks on the way now use interim kinds)
+	7492,  // the simulation: a hand edit of the action that a stalled load balancer controller applied late was blamed on the controller
+	7516,  // the simulation: a scale-down of pods a verified narrowing had moved the Service off was counted as taken from its group
+	7255,  // after an undo to stable, a hand-edited action giving the canary nothing was corrected back to the canary weight last verified, onto broken pods the guard refused to raise: for ever
+	4389,  // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
 // simList reads a comma-separated knob: the flag, else the environment
