@@ -40,10 +40,15 @@ func (e *env) startBackground(rate float64) *background {
 		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 		defer tick.Stop()
 		for i := 0; ; i++ {
-			select {
-			case <-b.stopc:
-				return
-			case <-tick.C:
+			// The first call goes at once, as the other client is already
+			// running when a phase starts (a fast phase still shares the
+			// account's limit with it); then one per tick.
+			if i > 0 {
+				select {
+				case <-b.stopc:
+					return
+				case <-tick.C:
+				}
 			}
 			// Not cancelled by stop: every call that was sent is counted.
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
