@@ -1331,7 +1331,10 @@ func (e evBreak) apply(w *simWorld) {
 	} else {
 		w.s.unhealthyIn[e.service] = e.version
 	}
-	w.excuseUntil = w.s.passes + w.s.lbLag + 3 + w.s.listenerLag[443]
+	// A change written (checked) before the break may still land, once the
+	// load balancer controller sees Ingress changes again (it may be
+	// stalled) and applies them.
+	w.excuseUntil = max(w.s.passes, w.s.lbStalledUntil) + w.s.lbLag + 3 + w.s.listenerLag[443]
 }
 
 func (e evBreak) String() string {
