@@ -201,20 +201,20 @@ func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose strin
 }
 
 // failingEverywhere reports whether a check found targets not healthy only
-// because every one of them fails its health check: no group checked has a
-// healthy target, and each target not healthy is registered and unhealthy
-// (not initial, draining or missing), the rules matching.
+// in groups where every target fails its health check: each group checked
+// is either all healthy, or has no healthy target and every target
+// registered and unhealthy (not initial, draining or missing), the rules
+// matching.
 func failingEverywhere(res verify.Result) bool {
 	if res.Outcome != verify.Pending || res.Reason != verify.ReasonTargetsNotHealthy {
 		return false
 	}
-	checked := 0
+	failing := 0
 	for _, g := range res.TargetGroups {
-		if !g.HealthChecked {
+		if !g.HealthChecked || len(g.NotHealthy) == 0 {
 			continue
 		}
-		checked++
-		if g.Healthy > 0 || len(g.NotHealthy) == 0 {
+		if g.Healthy > 0 {
 			return false
 		}
 		for _, t := range g.NotHealthy {
@@ -222,8 +222,9 @@ func failingEverywhere(res verify.Result) bool {
 				return false
 			}
 		}
+		failing++
 	}
-	return checked > 0
+	return failing > 0
 }
 
 // maxUnavailable is the strategy's maxUnavailable.

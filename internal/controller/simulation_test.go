@@ -205,6 +205,7 @@ var simRegressionSeeds = []uint64{
 	4394,  // a ping-pong stable Service hand-pointed at a third version under traffic: widened it would select the canary's pods, which the guard refuses; the canary waits without pods
 	8280,  // a restart waited for ever on an active group whose every target fails its health check (the version broke in place): it now restarts them, one pod at a time
 	10098, // the same on a canary's stable group
+	10591, // the same while the canary group beside it is healthy
 	8215,  // an aborted canary whose Service a hand edit widened kept all traffic on the aborted pods: they were scaled down (the hash label no longer named them)
 	8151,  // a restart evicted a pod every pass within one tick: the ReplicaSet's status still counted the evicted pods available
 	7495,  // blue-green ALB, abort while the active Service was on the new pods: the preview's move back to stable recorded the abort verified while the new version still had all traffic (checks on the way now use interim kinds)
