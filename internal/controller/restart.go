@@ -170,7 +170,7 @@ func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose strin
 		return true, nil
 	}
 	if c.r.verifier == nil {
-		return false, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
+		return false, c.errNoVerifier()
 	}
 	in, err := c.input(s, c.now, nil)
 	if err != nil {
@@ -181,9 +181,7 @@ func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose strin
 		c.wait(time.Second, "%s: %s", purpose, why)
 		return false, nil
 	}
-	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
-	res := c.r.verifier.Verify(vctx, in)
-	cancel()
+	res := c.callVerifier(ctx, in)
 	if res.Outcome == verify.Verified {
 		return true, nil
 	}

@@ -322,6 +322,7 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time, base *v1alpha
 		}
 		in.Ingresses = append(in.Ingresses, verify.Ingress{Name: ing.Name, Hostname: host})
 	}
+	total := c.weightTotal(s)
 	for _, d := range s.dests {
 		if d.svc == nil {
 			return in, fmt.Errorf("a service of the verification does not exist")
@@ -331,7 +332,7 @@ func (c *rolloutContext) input(s *verifySpec, desiredAt time.Time, base *v1alpha
 			return in, err
 		}
 		in.Destinations = append(in.Destinations, verify.Destination{Role: d.role, Service: d.svc.Name, Weight: d.weight, Targets: ts, RequireHealthy: d.requireHealthy,
-			VerifiedWeight: c.verifiedWeight(base, s, d, c.weightTotal(s))})
+			VerifiedWeight: c.verifiedWeight(base, s, d, total)})
 	}
 	for _, r := range s.routes {
 		headers, err := parseHeaders(r.conditions)
@@ -488,7 +489,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		v = c.startVerification(kind, s)
 	}
 	if c.r.verifier == nil {
-		return outcomePending, fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
+		return outcomePending, c.errNoVerifier()
 	}
 	in, err := c.input(s, freshnessBound(v), v.VerifiedBefore)
 	if err != nil {
@@ -506,10 +507,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		c.wait(200*time.Millisecond, "%s", why)
 		return outcomePending, nil
 	}
-	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
-	res := c.r.verifier.Verify(vctx, in)
-	cancel()
-	return c.record(v, s, res), nil
+	return c.record(v, s, c.callVerifier(ctx, in)), nil
 }
 
 // record stores a check's result in status.verification, sets the
@@ -735,9 +733,20 @@ func (c *rolloutContext) lookupALBStatus(ctx context.Context, s *verifySpec) {
 	if err != nil {
 		return
 	}
+	c.recordALBStatus(c.callVerifier(ctx, in))
+}
+
+// callVerifier runs one check of in, bounded by the per-call timeout.
+func (c *rolloutContext) callVerifier(ctx context.Context, in verify.Input) verify.Result {
 	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
 	defer cancel()
-	c.recordALBStatus(c.r.verifier.Verify(vctx, in))
+	return c.r.verifier.Verify(vctx, in)
+}
+
+// errNoVerifier is the error of a rollout that verifies on a controller
+// built without an ELBv2 verifier.
+func (c *rolloutContext) errNoVerifier() error {
+	return fmt.Errorf("verification is on for rollout %s/%s but the controller has no ELBv2 verifier", c.ro.Namespace, c.ro.Name)
 }
 
 // onTimedOut handles a verification that timed out: during an update it
