@@ -302,6 +302,13 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 	if t.canarySel != goal.canaryHash {
 		narrowing := t.canarySel == "" && c.subsetOf(t.canarySvc, goal.canaryHash)
 		if t.canaryW != 0 && !narrowing {
+			if c.mode == modeAbort && c.stableStrayedUnderTraffic(t, goal) && c.replicas() > 0 {
+				// Going back with the stable Service pointed at other pods
+				// by hand: its group gets the stable pods first. Moving the
+				// canary's weight onto the pods it selects now would wait
+				// for ever when they fail its health check.
+				return false, c.widenStrayedStable(ctx, t, goal)
+			}
 			return false, c.moveWeight(ctx, t, 0, goal)
 		}
 		if t.routed && !narrowing {
@@ -335,28 +342,10 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		// widened stable Service goes back to the stable hash even though
 		// pods of another version it selected are still up.
 		idle := c.replicas() == 0
-		if strayed := c.mode == modeProgress && goal.stableHash == c.status.StableRS && t.stableSel != "" && t.stableW != 0; strayed && !idle {
-			// Not a promotion: the stable Service was pointed at other
-			// pods by hand while its group has traffic. It is widened (the
-			// pods it selects stay while the stable ones join) and then
-			// narrowed to the stable pods once they are healthy in its
-			// group (narrowStable); moving all traffic off it first would
-			// wait on a canary the current step may give no pods.
-			if !c.fullyAvailable(goal.stableHash, "widening service "+t.stableSvc.Name+" to it") ||
-				c.waitForOtherVersions(t.stableSvc, "stable", t.stableSel, goal.stableHash, c.newHash) {
-				return false, nil
-			}
-			// The weights as written are verified first: until they are,
-			// the canary keeps its pods (scaleCanaryALB), and widened, the
-			// stable Service would select them too.
-			if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, ""); !ok || err != nil {
-				return false, err
-			}
-			if c.strayedStable(t) && len(c.obs.podsOf(c.newHash)) > 0 && c.newHash != c.status.StableRS {
-				c.wait(time.Second, "waiting for the canary's pods to go before widening stable service %s back to the stable pods: it was pointed at ReplicaSet %s-%s by hand, and widened it would select them too", t.stableSvc.Name, c.ro.Name, t.stableSel)
-				return false, nil
-			}
-			return false, c.widenService(ctx, t.stableSvc, goal.stableHash, "stable")
+		// (Going back, the canary Service is on the stable pods by now:
+		// all weight goes to it, below, and this Service moves idle.)
+		if c.mode == modeProgress && c.stableStrayedUnderTraffic(t, goal) && !idle {
+			return false, c.widenStrayedStable(ctx, t, goal)
 		}
 		if !narrowing && !idle && t.canaryW != max {
 			return false, c.moveWeight(ctx, t, max, goal)
@@ -376,6 +365,15 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 		if c.ro.Spec.Strategy.Canary.PingPong != nil && !narrowing {
 			// Ping-pong: no Service moves; the two swap roles.
 			c.flipPingPong()
+			if c.mode == modeProgress && goal.stableHash == c.newHash && c.newHash != c.status.StableRS {
+				// At promotion the swap and the stable record are one
+				// status write, as in Argo Rollouts: all traffic is on the
+				// new version's Service, verified just above. Apart, an
+				// abort or a new template between the two found the
+				// stable Service on a version that status does not call
+				// stable, and moved traffic onto it.
+				c.promote("Completed all %d canary steps", len(c.ro.Spec.Strategy.Canary.Steps))
+			}
 			return false, nil
 		}
 		return false, c.switchService(ctx, t.stableSvc, goal.stableHash, "stable")
@@ -1157,4 +1155,40 @@ func (c *rolloutContext) routeConditions(route string) []string {
 		}
 	}
 	return out
+}
+
+// stableStrayedUnderTraffic: not a promotion, yet the stable Service was
+// pointed at other pods (by hand) while its group has traffic, during an
+// update or an abort.
+func (c *rolloutContext) stableStrayedUnderTraffic(t *trafficState, goal trafficGoal) bool {
+	return (c.mode == modeProgress || c.mode == modeAbort) && goal.stableHash == c.status.StableRS &&
+		t.stableSel != "" && t.stableSel != goal.stableHash && t.stableW != 0
+}
+
+// widenStrayedStable takes a stable Service that strayed under traffic back
+// to the stable pods: widened first (the pods it selects stay while the
+// stable ones join), then narrowed to the stable pods once they are healthy
+// in its group (narrowStable). Moving all traffic off it first would wait on
+// a canary the current step may give no pods, or, going back, on pods that
+// fail the stable group's health check.
+func (c *rolloutContext) widenStrayedStable(ctx context.Context, t *trafficState, goal trafficGoal) error {
+	if !c.fullyAvailable(goal.stableHash, "widening service "+t.stableSvc.Name+" to it") ||
+		c.waitForOtherVersions(t.stableSvc, "stable", t.stableSel, goal.stableHash, c.newHash) {
+		return nil
+	}
+	// The weights as written are verified first: until they are, the
+	// canary keeps its pods (scaleCanaryALB), and widened, the stable
+	// Service would select them too. When it was pointed at the canary's
+	// pods, it selects them already: widening only adds the stable pods,
+	// and the check would wait on the very pods that fail there.
+	if t.stableSel != c.newHash {
+		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), "", false, ""); !ok || err != nil {
+			return err
+		}
+	}
+	if c.strayedStable(t) && len(c.obs.podsOf(c.newHash)) > 0 && c.newHash != c.status.StableRS {
+		c.wait(time.Second, "waiting for the canary's pods to go before widening stable service %s back to the stable pods: it was pointed at ReplicaSet %s-%s by hand, and widened it would select them too", t.stableSvc.Name, c.ro.Name, t.stableSel)
+		return nil
+	}
+	return c.widenService(ctx, t.stableSvc, goal.stableHash, "stable")
 }

@@ -119,7 +119,7 @@ func TestSimulation(t *testing.T) {
 		report("seed %d (%s): %d violation(s); first at tick %d: [%s] %s\nreplay: go test ./internal/controller -run 'TestSimulation$' -sim.seed=%d -v%s\nviolations:\n%s",
 			seed, w.scenario, len(w.violations), first.tick, first.invariant, first.detail, seed, knobArgs(exclude, ignore), w.violationText())
 		if replay {
-			t.Logf("events:\n%s\nhistory up to the first violation (30 ticks):\n%s\nhistory (last 80 ticks):\n%s\ncontroller events (last 40):\n%s", strings.Join(w.events, "\n"), w.firstHistory, w.historyTail(80), w.recordedTail(40))
+			t.Logf("events:\n%s\nhistory up to the first violation (30 ticks):\n%s\nhistory (last %d ticks):\n%s\ncontroller events (last %d):\n%s", strings.Join(w.events, "\n"), w.firstHistory, simHistoryTicks(), w.historyTail(simHistoryTicks()), simHistoryEvents(), w.recordedTail(simHistoryEvents()))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(found)) {
@@ -212,6 +212,9 @@ var simRegressionSeeds = []uint64{
 	7492,  // the simulation: a hand edit of the action that a stalled load balancer controller applied late was blamed on the controller
 	7516,  // the simulation: a scale-down of pods a verified narrowing had moved the Service off was counted as taken from its group
 	7255,  // after an undo to stable, a hand-edited action giving the canary nothing was corrected back to the canary weight last verified, onto broken pods the guard refused to raise: for ever
+	10563, // ping-pong: an abort between the roles' swap at promotion and the stable record left the stable Service on a version status did not call stable; the next update moved all traffic onto it (the swap and the record are now one write)
+	10214, // an abort with the stable Service hand-pointed at the canary's pods, which fail the stable group's check: the abort waited for ever to move the canary's weight onto them (the stable Service is now widened with the stable pods first)
+	10099, // the simulation: an abort whose check timed out while the stable version was broken looks again a timeout later; the run called it settled before that
 	4389,  // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
@@ -933,11 +936,27 @@ func (w *simWorld) allSettled() bool {
 				return false
 			}
 		case v1alpha1.RolloutPhasePaused, v1alpha1.RolloutPhaseDegraded:
+			if name == "web" && w.retryDue(&ro) {
+				return false
+			}
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+// retryDue: the rollout's last verification timed out while the stable
+// version failed its health checks, which it passes now, and the controller
+// looks again once a timeout has passed since (retryAfterTimeout): until
+// then it is quiet, not settled.
+func (w *simWorld) retryDue(ro *v1alpha1.Rollout) bool {
+	v := ro.Status.Verification
+	if v == nil || v.Phase != v1alpha1.VerificationTimedOut || v.FinishedAt == nil {
+		return false
+	}
+	timeout := time.Duration(max(v.TimeoutSeconds, 30)) * time.Second
+	return w.versionHealthy(w.imageOf(ro.Status.StableRS)) && w.s.now.Before(v.FinishedAt.Add(timeout+time.Second))
 }
 
 // checkSettled: a settled rollout serves what its state says: aborted,
@@ -1537,3 +1556,14 @@ func (e evSecondRollout) apply(w *simWorld) {
 func (e evSecondRollout) String() string {
 	return "a second rollout web2 names " + e.service + " as its canary service"
 }
+
+// simHistoryTicks and simHistoryEvents size a failing seed's report: the
+// last SIM_HISTORY ticks (80 unless set) and SIM_HISTORY/2 controller events.
+func simHistoryTicks() int {
+	if n, err := strconv.Atoi(os.Getenv("SIM_HISTORY")); err == nil && n > 0 {
+		return n
+	}
+	return 80
+}
+
+func simHistoryEvents() int { return simHistoryTicks() / 2 }
