@@ -144,6 +144,9 @@ func run(m *testing.M) int {
 		HealthPollInterval: 200 * time.Millisecond,
 		PodCIDR:            podCIDR,
 		Out:                out,
+		// A real Prometheus server scraping the ALB's data plane, for the
+		// prometheus provider's analysis tests.
+		WithPrometheus: true,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: start local environment: %v (logs in %s)\n", err, dir)
