@@ -256,3 +256,33 @@ func TestArgoPluginBlueGreen(t *testing.T) {
 	assertNoFailures(t, "blue-green driven by the kubectl plugin", rep)
 	t.Logf("plugin blue-green scenario took %s", time.Since(start).Round(100*time.Millisecond))
 }
+
+// Argo Rollouts' kubectl plugin shows our AnalysisRuns as it shows Argo's:
+// `get rollout` lists a step's run under its revision, with its phase and
+// its count of successful measurements.
+func TestArgoPluginShowsAnalysisRuns(t *testing.T) {
+	needEnv(t)
+	loopbackPassOnly(t)
+	t.Parallel()
+	ns := namespace(t, "plugin-analysis")
+	startController(t, ns)
+	score := newScoreServer(t, 1)
+	webTemplate(t, ns, "score", score, 3)
+	app := canaryApp{name: "web", replicas: 2, version: "v1", steps: []v1alpha1.CanaryStep{
+		setWeight(25), {Analysis: webAnalysis(t, "score")}, {Pause: &v1alpha1.RolloutPause{}}}}
+	app.create(t, ns)
+	waitRollout(t, ns, "web", "healthy on v1", rolloutTimeout, healthy)
+
+	argoPlugin(t, ns, "set", "image", "web", demoImage("v2"))
+	waitRollout(t, ns, "web", "paused at step 2 (after the analysis) on v2", rolloutTimeout, pausedAtStep(2, ""))
+	run := onlyRun(t, ns, "Step")
+	if run.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Fatalf("the step's run %s is %s, want Successful", run.Name, run.Status.Phase)
+	}
+	out := argoPlugin(t, ns, "get", "rollout", "web", "--no-color")
+	// Argo's tree: "└──α web-<hash>-2-1  AnalysisRun  ✔ Successful  <age>  ✔ 3".
+	for _, want := range []string{run.Name, "AnalysisRun", "Successful", "✔ 3"} {
+		mustContain(t, out, want, "get rollout: the step's AnalysisRun")
+	}
+	mustContain(t, out, "Paused", "get rollout")
+}
