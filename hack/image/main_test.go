@@ -23,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"sigs.k8s.io/yaml"
 
 	"github.com/albrollouts/albrollouts/internal/version"
@@ -66,6 +67,10 @@ func TestImageArchive(t *testing.T) {
 	idx := readArchive(t, o.out, "v9.9.9-test", version.Image+":v9.9.9-test")
 	if got, err := idx.Digest(); err != nil || got != digest {
 		t.Errorf("index digest %v (%v), want %v", got, err, digest)
+	}
+	// Every digest, size, diff ID and platform as the manifests and configs say.
+	if err := validate.Index(idx); err != nil {
+		t.Errorf("validate.Index: %v", err)
 	}
 	checkLabels(t, "index", mustManifest(t, idx.IndexManifest).Annotations)
 	im := mustManifest(t, idx.IndexManifest)
