@@ -414,6 +414,9 @@ func writeArchive(o options, idx v1.ImageIndex) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp's is 0600
+		return err
+	}
 	return os.Rename(tmp.Name(), o.out)
 }
 

@@ -61,6 +61,9 @@ func TestImageArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("archive mode %s, want 0644", st.Mode())
+	}
 	t.Logf("compiled in %s, archive written in %s: %.1f MB, index %s", compiled.Sub(start).Round(time.Millisecond),
 		time.Since(compiled).Round(time.Millisecond), float64(st.Size())/1e6, digest)
 
