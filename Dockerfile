@@ -8,6 +8,11 @@
 #   docker build -t ghcr.io/albrollouts/albrollouts:dev --build-arg VERSION=$(git describe --tags --always) .
 #
 # Multi-platform: docker buildx build --platform linux/amd64,linux/arm64 ...
+#
+# Without a Docker engine, `make image` builds the equivalent image from scratch
+# (hack/image: the same binary, user 65532, a CA bundle) as an OCI archive for
+# linux/amd64 and linux/arm64; that is the build the tests check (docs/install.md,
+# The image).
 
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 ARG TARGETOS=linux

@@ -16,6 +16,16 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/albrollouts/albrollouts/internal/version.Version=$(VERSION) \
            -X github.com/albrollouts/albrollouts/internal/version.Commit=$(COMMIT)
 
+# `make image`: the controller's image, an OCI image-layout archive of linux/amd64 and
+# linux/arm64 built by hack/image without a Docker daemon (docs/install.md, The image).
+# IMAGE is the release image's repository, internal/version.Image (hack/image's test
+# checks that they, the chart and config/ agree); the tag is VERSION. File times are
+# SOURCE_DATE_EPOCH, the last commit's time by default.
+IMAGE             ?= ghcr.io/albrollouts/albrollouts
+IMAGE_ARCHIVE     ?= bin/albrollouts-image.tar
+IMAGE_PLATFORMS   ?= linux/amd64,linux/arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
 # Where hack/build-k8s-bins.sh puts etcd, kube-apiserver and kube-controller-manager.
 ALBROLLOUTS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/albrollouts
 K8S_BINS ?= $(ALBROLLOUTS_CACHE)/k8s-v1.37.2-etcd-v3.6.16
@@ -36,7 +46,7 @@ SEEDS        ?= 200
 FIRST        ?= 1
 SIM_FLAGS    ?=
 
-.PHONY: all build k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate chart-files helm chart verify-generated clean help
+.PHONY: all build image k8s-bins test-deps conformance argo-crd-paths test test-unit test-race fuzz sim bench lint vulncheck linkcheck generate chart-files helm chart verify-generated clean help
 
 all: build
 
@@ -46,6 +56,13 @@ help: ## List the targets.
 build: ## Build bin/albrollouts (the CLI, local environment and demo) and bin/albrollouts-controller (the image's binary).
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts ./cmd/albrollouts
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/albrollouts-controller ./cmd/albrollouts-controller
+
+# Built before `make test` too: the test of hack/image builds the same binaries, which
+# then come from the Go build cache instead of minutes of cross-compiling beside the
+# timing-sensitive tests.
+image: ## Build bin/albrollouts-image.tar, the controller image for linux/amd64 and linux/arm64 (an OCI archive; no Docker daemon).
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./hack/image -out $(IMAGE_ARCHIVE) -image $(IMAGE) \
+	  -version $(VERSION) -commit $(COMMIT) -platforms $(IMAGE_PLATFORMS)
 
 .PHONY: demo
 demo: ## The demo: a verified canary, a broken version aborted, a bad one caught by its step analysis, a blue-green switch, under real traffic (DEMO_FLAGS="--speed 2").
@@ -62,7 +79,7 @@ test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian
 conformance: k8s-bins build ## Argo Rollouts' own e2e suites against albrollouts, compared with hack/conformance/expectations.txt (docs/argo-conformance.md).
 	hack/conformance.sh
 
-test: linkcheck test-deps build helm ## Link check, unit, integration and end-to-end tests (the Helm chart's included), plus a short fuzz run.
+test: linkcheck test-deps build helm image ## Link check, unit, integration and end-to-end tests (the Helm chart's and the image's included), plus a short fuzz run.
 	$(GO) test -count=1 -timeout 25m $(GOTEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/albrollouts/albrollouts/internal/controllercmd"
+	"github.com/albrollouts/albrollouts/internal/version"
 )
 
 // Exit codes, as `albrollouts controller` has them.
@@ -34,6 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := controllercmd.NewCommand()
 	cmd.Use = "albrollouts-controller"
+	// --version (and -v): the build's version, as `albrollouts version` prints it;
+	// hack/image's test runs it from the image's layer.
+	cmd.Version = version.String()
+	cmd.SetVersionTemplate("{{.Version}}\n")
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)

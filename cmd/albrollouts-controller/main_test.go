@@ -16,6 +16,8 @@ func TestRunCommandLine(t *testing.T) {
 	}{
 		{[]string{"--help"}, exitOK, "--aws-verify-target-group"},
 		{[]string{"controller", "--help"}, exitOK, "--leader-elect"},
+		{[]string{"--version"}, exitOK, "albrollouts dev (commit unknown, "},
+		{[]string{"controller", "-v"}, exitOK, "albrollouts dev (commit unknown, "},
 		{[]string{"--no-such-flag"}, exitUsage, "unknown flag"},
 		{[]string{"extra"}, exitUsage, "unknown command"},
 		{[]string{"controller", "controller"}, exitUsage, "unknown command"},

@@ -21,10 +21,10 @@ import (
 )
 
 // What the embedded manifests (config/rbac, config/manager) name, and what install
-// changes.
+// changes. The default image is version.ImageRef(): the release image of this
+// binary's version.
 const (
 	installDefaultNamespace = "albrollouts-system"
-	installDefaultImage     = "ghcr.io/albrollouts/albrollouts:latest"
 	installContainer        = "controller"
 	installPlaceholder      = "<set me>"
 	roleARNAnnotation       = "eks.amazonaws.com/role-arn"
@@ -83,7 +83,7 @@ installs its own.`,
 		}
 		f := cmd.Flags()
 		f.StringVar(&o.namespace, "namespace", installDefaultNamespace, "namespace of the controller, its ServiceAccount and leader-election Lease")
-		f.StringVar(&o.image, "image", installDefaultImage, "controller image")
+		f.StringVar(&o.image, "image", version.ImageRef(), "controller image")
 		f.StringVar(&o.region, "aws-region", "", `AWS region of the ALBs (the controller's AWS_REGION); "" leaves it to the environment`)
 		f.StringVar(&o.roleARN, "role-arn", "", `IAM role for IRSA (ServiceAccount annotation `+roleARNAnnotation+`); "" removes the annotation, e.g. for EKS Pod Identity`)
 		f.StringVar(&o.instanceID, "instance-id", "", "controller instance ID: the controller only handles Rollouts labelled argo-rollouts.argoproj.io/controller-instance-id=<id>")
@@ -109,7 +109,7 @@ func (o installOptions) validate() error {
 		return fmt.Errorf("--namespace %q is not a valid namespace name: %s", o.namespace, strings.Join(errs, "; "))
 	}
 	if o.image == "" || strings.ContainsAny(o.image, " \t\r\n") {
-		return fmt.Errorf("--image %q: want an image reference such as %s", o.image, installDefaultImage)
+		return fmt.Errorf("--image %q: want an image reference such as %s", o.image, version.ImageRef())
 	}
 	if o.region != "" && !regionPattern.MatchString(o.region) {
 		return fmt.Errorf("--aws-region %q is not an AWS region name such as eu-west-1", o.region)

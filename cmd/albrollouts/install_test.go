@@ -19,6 +19,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/config/kustomize"
 	"github.com/albrollouts/albrollouts/internal/sim/localcluster"
+	"github.com/albrollouts/albrollouts/internal/version"
 )
 
 // runInstall runs `albrollouts install args...` and parses what it prints on stdout.
@@ -86,6 +87,21 @@ func controllerContainer(t *testing.T, objs []*unstructured.Unstructured) map[st
 	}
 	t.Fatal("no controller container")
 	return nil
+}
+
+// A release binary installs the release image of its own version (version.ImageRef),
+// whose repository the chart and `make image` name too; a development build,
+// config/manager's placeholder, :latest.
+func TestInstallDefaultImage(t *testing.T) {
+	saved := version.Version
+	t.Cleanup(func() { version.Version = saved })
+	for v, want := range map[string]string{"v9.8.7": version.Image + ":v9.8.7", "v9.8.7-2-gabcdef0": version.Image + ":latest"} {
+		version.Version = v
+		objs, _ := runInstall(t)
+		if c := controllerContainer(t, objs); c["image"] != want {
+			t.Errorf("version %s: image %v, want %s", v, c["image"], want)
+		}
+	}
 }
 
 // Without flags, install prints exactly the objects `kustomize build config/default`
