@@ -49,7 +49,7 @@ func rollouts() []client.Object {
 				TrafficRouting: &v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{}}}}},
 			Status: v1alpha1.RolloutStatus{Replicas: 5, AvailableReplicas: 4, UpdatedReplicas: 1, Conditions: progressing(v1alpha1.ReasonRolloutPaused)}},
 		&v1alpha1.Rollout{ObjectMeta: meta("api", nil),
-			Spec: v1alpha1.RolloutSpec{Replicas: ptr.To[int32](2), Strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}}},
+			Spec:   v1alpha1.RolloutSpec{Replicas: ptr.To[int32](2), Strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}}},
 			Status: v1alpha1.RolloutStatus{Replicas: 2, AvailableReplicas: 2, UpdatedReplicas: 2, Conditions: progressing(v1alpha1.ReasonNewReplicaSetAvailable)}},
 		&v1alpha1.Rollout{ObjectMeta: meta("bad", nil),
 			Spec: v1alpha1.RolloutSpec{Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{}}},
