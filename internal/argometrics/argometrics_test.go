@@ -319,3 +319,16 @@ argo_rollouts_controller_info{version="` + version.Version + `"} 1
 		t.Error(err)
 	}
 }
+
+// A replica that does not lead reports no rollout: the leader does.
+func TestGaugesOnlyOnTheLeader(t *testing.T) {
+	elected := make(chan struct{})
+	m := Register(nil, Source{Reader: newClient(t, rollouts()...), Elected: elected})
+	if n := testutil.CollectAndCount(m.cache); n != 0 {
+		t.Errorf("%d series before the election", n)
+	}
+	close(elected)
+	if n := testutil.CollectAndCount(m.cache, RolloutInfo); n != 3 {
+		t.Errorf("%d rollout_info series once elected, want 3", n)
+	}
+}

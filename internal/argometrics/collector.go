@@ -23,8 +23,25 @@ type Source struct {
 	// InstanceID selects the objects of this controller instance, as the
 	// controllers shard them (--instance-id; empty: those without the label).
 	InstanceID string
+	// Elected, if set, closes once this replica leads (the manager's
+	// Elected()): until then the gauges are empty, so that with several
+	// replicas only the leader reports each rollout, as in Argo Rollouts.
+	Elected <-chan struct{}
 	// Log reports a failed list; default: discard.
 	Log logr.Logger
+}
+
+// leading reports whether s's replica leads (or elects no leader).
+func (s Source) leading() bool {
+	if s.Elected == nil {
+		return true
+	}
+	select {
+	case <-s.Elected:
+		return true
+	default:
+		return false
+	}
 }
 
 // listTimeout bounds one scrape's reads of the cache.
@@ -65,7 +82,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 // Rollouts and AnalysisRuns and sends their gauges.
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	src := c.source()
-	if src.Reader == nil {
+	if src.Reader == nil || !src.leading() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), listTimeout)

@@ -166,7 +166,8 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 	}
 	// Argo Rollouts' metrics beside ours: gauges read from the cache at
 	// scrape time, the reconcilers and the recorder instrumented.
-	argo := argometrics.Register(o.Registerer, argometrics.Source{Reader: mgr.GetCache(), InstanceID: o.InstanceID, Log: logger.WithName("metrics")})
+	argo := argometrics.Register(o.Registerer, argometrics.Source{Reader: mgr.GetCache(), InstanceID: o.InstanceID,
+		Elected: mgr.Elected(), Log: logger.WithName("metrics")})
 	o.Instrument = argo.InstrumentRollouts
 	recorder := argo.CountEvents(mgr.GetEventRecorder(ComponentName))
 	r := New(mgr.GetClient(), verifier, recorder, o.Options).WithLiveReader(mgr.GetAPIReader())
