@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/analysis/cloudwatch"
@@ -58,6 +59,9 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Logger; default: the manager's, named analysis.
 	Logger logr.Logger
+	// Instrument, if set, wraps the reconciler (Argo Rollouts'
+	// analysis_run_reconcile metrics).
+	Instrument func(reconcile.Reconciler) reconcile.Reconciler
 }
 
 // NewProviders builds the providers of a controller: web and Prometheus
@@ -103,7 +107,10 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
-	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(ControllerName), *providers, o.Clock, log)
+	var r reconcile.Reconciler = NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(ControllerName), *providers, o.Clock, log)
+	if o.Instrument != nil {
+		r = o.Instrument(r)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("analysisrun").
 		For(&v1alpha1.AnalysisRun{}, builder.WithPredicates(instancePredicate(o.InstanceID), notOwnWrites())).

@@ -99,6 +99,9 @@ type Options struct {
 	Now func() time.Time
 	// Registerer receives the per-rollout metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// Instrument, if set, wraps the reconciler the manager runs (Argo
+	// Rollouts' rollout_reconcile metrics).
+	Instrument func(reconcile.Reconciler) reconcile.Reconciler
 }
 
 func (o *Options) setDefaults() {
@@ -243,6 +246,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("index rollouts by workloadRef: %w", err)
 	}
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.ours(o.GetLabels()) })
+	var rec reconcile.Reconciler = r
+	if r.opts.Instrument != nil {
+		rec = r.opts.Instrument(r)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("rollout").
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.notOwnWrite())).
@@ -254,7 +261,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsByIndex(indexWorkloadRefs)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.opts.Workers}).
-		Complete(r)
+		Complete(rec)
 }
 
 const (

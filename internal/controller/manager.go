@@ -23,6 +23,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/analysis"
+	"github.com/albrollouts/albrollouts/internal/argometrics"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
 	"github.com/albrollouts/albrollouts/internal/replicaset"
 	"github.com/albrollouts/albrollouts/internal/verify"
@@ -163,7 +164,13 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		}
 		verifier = verify.New(p, verify.Options{DefaultTimeout: o.VerifyTimeout, Registerer: o.Registerer})
 	}
-	r := New(mgr.GetClient(), verifier, mgr.GetEventRecorder(ComponentName), o.Options).WithLiveReader(mgr.GetAPIReader())
+	// Argo Rollouts' metrics beside ours: gauges read from the cache at
+	// scrape time, the reconcilers and the recorder instrumented.
+	argo := argometrics.Register(o.Registerer, argometrics.Source{Reader: mgr.GetCache(), InstanceID: o.InstanceID,
+		Elected: mgr.Elected(), Log: logger.WithName("metrics")})
+	o.Instrument = argo.InstrumentRollouts
+	recorder := argo.CountEvents(mgr.GetEventRecorder(ComponentName))
+	r := New(mgr.GetClient(), verifier, recorder, o.Options).WithLiveReader(mgr.GetAPIReader())
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
@@ -172,7 +179,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		// the same process, sharded by the same instance id.
 		if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{InstanceID: o.InstanceID, Workers: o.Workers,
 			AWSRegion: o.AWSRegion, AWSCredentials: o.ELBV2.Credentials, CloudWatchEndpointURL: o.CloudWatchEndpointURL,
-			Logger: logger.WithName("analysis")}); err != nil {
+			Logger: logger.WithName("analysis"), Instrument: argo.InstrumentAnalysisRuns}); err != nil {
 			return nil, fmt.Errorf("the analysis controller: %w", err)
 		}
 	}

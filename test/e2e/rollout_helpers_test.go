@@ -78,7 +78,13 @@ func startController(t *testing.T, ns string, mutate ...func(*controller.Manager
 			dumpNamespace(t, ns)
 		}
 	})
-	c := &testController{t: t, ns: ns, opts: o, reg: prometheus.NewRegistry()}
+	// A mutate may give the controller a registry of its own choosing
+	// (controller-runtime's, which its /metrics serves).
+	reg, ok := o.Registerer.(*prometheus.Registry)
+	if !ok {
+		reg = prometheus.NewRegistry()
+	}
+	c := &testController{t: t, ns: ns, opts: o, reg: reg}
 	c.opts.Registerer = c.reg
 	c.start()
 	t.Cleanup(c.stop)
