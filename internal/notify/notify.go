@@ -393,3 +393,19 @@ func toMap(ro *v1alpha1.Rollout) (map[string]any, error) {
 	m["apiVersion"], m["kind"] = v1alpha1.GroupVersion.String(), "Rollout"
 	return m, nil
 }
+
+// Hook is the controller manager's Notifications option: a Notifier set up
+// with o for the manager (its registerer unless o has one), whose Wrap wraps
+// the controllers' recorders.
+func Hook(o Options) func(ctrl.Manager, prometheus.Registerer) (func(events.EventRecorder) events.EventRecorder, error) {
+	return func(mgr ctrl.Manager, reg prometheus.Registerer) (func(events.EventRecorder) events.EventRecorder, error) {
+		if o.Registerer == nil {
+			o.Registerer = reg
+		}
+		n, err := Setup(mgr, o)
+		if err != nil {
+			return nil, err
+		}
+		return n.Wrap, nil
+	}
+}
