@@ -23,10 +23,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
-	"github.com/albrollouts/albrollouts/internal/sim/poll"
 )
 
 const ns = "albrollouts-system"
+
+// eventually polls cond every 20 ms until it holds, failing the test with
+// its last message after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %s", what, timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // receiver is a webhook endpoint that keeps what it receives.
 type receiver struct {
@@ -56,7 +72,7 @@ func (r *receiver) received() []string {
 // waitFor waits until a request containing want has arrived.
 func (r *receiver) waitFor(t *testing.T, want string) {
 	t.Helper()
-	poll.Eventually(t, 10*time.Second, "a notification containing "+want, func() (bool, string) {
+	eventually(t, 10*time.Second, "a notification containing "+want, func() (bool, string) {
 		got := r.received()
 		for _, s := range got {
 			if strings.Contains(s, want) {
@@ -172,7 +188,7 @@ func TestWebhookNotification(t *testing.T) {
 	if e := inner.find("RolloutCompleted"); e == "" {
 		t.Errorf("the event was not recorded by the wrapped recorder: %q", inner.all())
 	}
-	poll.Eventually(t, 5*time.Second, "notification_send_success counted", func() (bool, string) {
+	eventually(t, 5*time.Second, "notification_send_success counted", func() (bool, string) {
 		v := testutil.ToFloat64(n.metrics.success.WithLabelValues("apps", "web", corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted))
 		return v == 1, fmt.Sprint(v)
 	})
@@ -182,7 +198,7 @@ func TestWebhookNotification(t *testing.T) {
 	rec.Eventf(ro, nil, corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused, "Pause", "paused")
 	rec.Eventf(ro, nil, corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Complete", "again")
 	rcv.waitFor(t, "POST /done/web")
-	poll.Eventually(t, 5*time.Second, "the second completion", func() (bool, string) {
+	eventually(t, 5*time.Second, "the second completion", func() (bool, string) {
 		return len(rcv.received()) == 2, fmt.Sprintf("%q", rcv.received())
 	})
 	for _, r := range rcv.received() {
@@ -203,7 +219,7 @@ func TestInvalidConfigThenFixed(t *testing.T) {
 	rec := n.Wrap(&eventLog{})
 	ro := rollout("web", "on-rollout-completed.hook")
 	rec.Eventf(ro, nil, corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Complete", "done")
-	poll.Eventually(t, 5*time.Second, "a Warning event on the ConfigMap", func() (bool, string) {
+	eventually(t, 5*time.Second, "a Warning event on the ConfigMap", func() (bool, string) {
 		e := evs.find(ReasonInvalidConfig)
 		return e != "", fmt.Sprintf("events %q", evs.all())
 	})
@@ -216,7 +232,7 @@ func TestInvalidConfigThenFixed(t *testing.T) {
 	if _, err := kube.CoreV1().ConfigMaps(ns).Update(context.Background(), configMap(webhookConfig(rcv.srv.URL)), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll.Eventually(t, 10*time.Second, "a notification once the ConfigMap is fixed", func() (bool, string) {
+	eventually(t, 10*time.Second, "a notification once the ConfigMap is fixed", func() (bool, string) {
 		rec.Eventf(ro, nil, corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Complete", "done")
 		return len(rcv.received()) > 0, "none yet"
 	})
@@ -232,7 +248,7 @@ func TestFailedSend(t *testing.T) {
 	n, evs, _ := start(t, kube, nil, Options{})
 	rec := n.Wrap(&eventLog{})
 	rec.Eventf(rollout("web", "on-rollout-completed.hook"), nil, corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted, "Complete", "done")
-	poll.Eventually(t, 10*time.Second, "notification_send_error counted", func() (bool, string) {
+	eventually(t, 10*time.Second, "notification_send_error counted", func() (bool, string) {
 		v := testutil.ToFloat64(n.metrics.errors.WithLabelValues("apps", "web", corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted))
 		return v == 1, fmt.Sprint(v)
 	})
