@@ -142,7 +142,7 @@ chart-files: ## Copy config/'s CRDs, RBAC rules and ClusterAnalysisTemplates int
 	rm -rf $(CHART_FILES)
 	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/analysis
 	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
-	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml $(CHART_FILES)/rbac/
+	cp config/rbac/role.yaml config/rbac/leader_election_role.yaml config/rbac/notifications_role.yaml $(CHART_FILES)/rbac/
 	cp config/analysis/alb-canary-health.yaml $(CHART_FILES)/analysis/
 
 # `make test` runs the same through go test ./charts (lint, template with default and

@@ -42,7 +42,7 @@ var chartCopies = map[string]struct {
 	files     []string // nil: every manifest of configDir
 }{
 	"crds":     {configDir: "crd/bases"},
-	"rbac":     {configDir: "rbac", files: []string{"leader_election_role.yaml", "role.yaml"}},
+	"rbac":     {configDir: "rbac", files: []string{"leader_election_role.yaml", "notifications_role.yaml", "role.yaml"}},
 	"analysis": {configDir: "analysis"},
 }
 
@@ -435,7 +435,8 @@ func TestTemplateValues(t *testing.T) {
 		"ClusterRole rollouts-b", "ClusterRoleBinding rollouts-b",
 		"Deployment " + namespace + "/rollouts-b-controller",
 		"PodDisruptionBudget " + namespace + "/rollouts-b-controller",
-		"Role " + namespace + "/rollouts-b-leader-election", "RoleBinding " + namespace + "/rollouts-b-leader-election",
+		"Role " + namespace + "/rollouts-b-leader-election", "Role " + namespace + "/rollouts-b-notifications",
+		"RoleBinding " + namespace + "/rollouts-b-leader-election", "RoleBinding " + namespace + "/rollouts-b-notifications",
 		"Service " + namespace + "/rollouts-b-controller-metrics",
 		"ServiceAccount " + namespace + "/albrollouts-b",
 		"ServiceMonitor " + namespace + "/rollouts-b-controller",
@@ -445,11 +446,13 @@ func TestTemplateValues(t *testing.T) {
 	assertEqual(t, "ServiceAccount annotations", sa.GetAnnotations(),
 		map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/albrollouts-b"})
 	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
-		assertEqual(t, kind+" subjects", field(t, one(t, objs, kind), "subjects"),
-			[]any{map[string]any{"kind": "ServiceAccount", "name": "albrollouts-b", "namespace": namespace}})
+		for _, b := range byKind(t, objs, kind) {
+			assertEqual(t, key(b)+" subjects", field(t, b, "subjects"),
+				[]any{map[string]any{"kind": "ServiceAccount", "name": "albrollouts-b", "namespace": namespace}})
+			// Each binding grants its own role (of the same name).
+			assertEqual(t, key(b)+" roleRef", field(t, b, "roleRef", "name"), b.GetName())
+		}
 	}
-	assertEqual(t, "ClusterRoleBinding roleRef", field(t, one(t, objs, "ClusterRoleBinding"), "roleRef", "name"), "rollouts-b")
-	assertEqual(t, "RoleBinding roleRef", field(t, one(t, objs, "RoleBinding"), "roleRef", "name"), "rollouts-b-leader-election")
 
 	d := one(t, objs, "Deployment")
 	assertEqual(t, "replicas", field(t, d, "spec", "replicas"), int64(3))

@@ -8,7 +8,7 @@
 //	               experiments yet; Argo's kubectl plugin lists them)
 //	crd/external/  the TargetGroupBinding CRD, for clusters without the AWS Load
 //	               Balancer Controller (the local environment)
-//	rbac/          Namespace, ServiceAccount, ClusterRole, leader-election Role, bindings
+//	rbac/          Namespace, ServiceAccount, ClusterRole, leader-election and notifications Roles, bindings
 //	manager/       the controller Deployment and its metrics Service
 //	analysis/      the ClusterAnalysisTemplates albrollouts ships (alb-canary-health)
 //	default/       the kustomization that joins crd, rbac, manager and analysis

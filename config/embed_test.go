@@ -75,7 +75,8 @@ func TestAccessorsReturnObjects(t *testing.T) {
 		{"ExternalCRDs", ExternalCRDs(), []string{"CustomResourceDefinition/targetgroupbindings.elbv2.k8s.aws"}},
 		{"RBAC", RBAC(), []string{
 			"ClusterRole/albrollouts", "ClusterRoleBinding/albrollouts", "Namespace/albrollouts-system",
-			"Role/albrollouts-leader-election", "RoleBinding/albrollouts-leader-election", "ServiceAccount/albrollouts",
+			"Role/albrollouts-leader-election", "Role/albrollouts-notifications", "RoleBinding/albrollouts-leader-election",
+			"RoleBinding/albrollouts-notifications", "ServiceAccount/albrollouts",
 		}},
 		{"Manager", Manager(), []string{"Deployment/albrollouts-controller", "Service/albrollouts-controller-metrics"}},
 		{"AnalysisTemplates", AnalysisTemplates(), []string{"ClusterAnalysisTemplate/alb-canary-health"}},

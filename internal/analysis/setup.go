@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -62,6 +63,9 @@ type Options struct {
 	// Instrument, if set, wraps the reconciler (Argo Rollouts'
 	// analysis_run_reconcile metrics).
 	Instrument func(reconcile.Reconciler) reconcile.Reconciler
+	// WrapRecorder, when set, wraps the controller's event recorder
+	// (notifications).
+	WrapRecorder func(events.EventRecorder) events.EventRecorder
 }
 
 // NewProviders builds the providers of a controller: web and Prometheus
@@ -107,7 +111,11 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
-	var r reconcile.Reconciler = NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(ControllerName), *providers, o.Clock, log)
+	var rec events.EventRecorder = mgr.GetEventRecorder(ControllerName)
+	if o.WrapRecorder != nil {
+		rec = o.WrapRecorder(rec)
+	}
+	var r reconcile.Reconciler = NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), rec, *providers, o.Clock, log)
 	if o.Instrument != nil {
 		r = o.Instrument(r)
 	}

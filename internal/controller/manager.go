@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -68,6 +70,11 @@ type ManagerOptions struct {
 	// NoAnalysis runs no analysis controller in the manager (AnalysisRuns
 	// are then measured elsewhere, or not at all).
 	NoAnalysis bool
+	// Notifications, when set, is called once with the manager and the
+	// metrics registerer before the controllers are set up; the function it
+	// returns wraps the event recorders of the rollout and analysis
+	// controllers (internal/notify: Argo Rollouts' notifications).
+	Notifications func(ctrl.Manager, prometheus.Registerer) (func(events.EventRecorder) events.EventRecorder, error)
 }
 
 // Defaults of ManagerOptions.KubeQPS and KubeBurst, as Argo Rollouts'.
@@ -169,7 +176,11 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 	argo := argometrics.Register(o.Registerer, argometrics.Source{Reader: mgr.GetCache(), InstanceID: o.InstanceID,
 		Elected: mgr.Elected(), Log: logger.WithName("metrics")})
 	o.Instrument = argo.InstrumentRollouts
-	recorder := argo.CountEvents(mgr.GetEventRecorder(ComponentName))
+	wrap, err := recorderWrapper(mgr, o)
+	if err != nil {
+		return nil, err
+	}
+	recorder := argo.CountEvents(wrap(mgr.GetEventRecorder(ComponentName)))
 	r := New(mgr.GetClient(), verifier, recorder, o.Options).WithLiveReader(mgr.GetAPIReader())
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
@@ -179,11 +190,28 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		// the same process, sharded by the same instance id.
 		if err := analysis.SetupWithManager(ctx, mgr, analysis.Options{InstanceID: o.InstanceID, Workers: o.Workers,
 			AWSRegion: o.AWSRegion, AWSCredentials: o.ELBV2.Credentials, CloudWatchEndpointURL: o.CloudWatchEndpointURL,
-			Logger: logger.WithName("analysis"), Instrument: argo.InstrumentAnalysisRuns}); err != nil {
+			Logger: logger.WithName("analysis"), Instrument: argo.InstrumentAnalysisRuns, WrapRecorder: wrap}); err != nil {
 			return nil, fmt.Errorf("the analysis controller: %w", err)
 		}
 	}
 	return mgr, nil
+}
+
+// recorderWrapper is what wraps the controllers' event recorders: o's
+// Notifications, or nothing.
+func recorderWrapper(mgr ctrl.Manager, o ManagerOptions) (func(events.EventRecorder) events.EventRecorder, error) {
+	none := func(r events.EventRecorder) events.EventRecorder { return r }
+	if o.Notifications == nil {
+		return none, nil
+	}
+	wrap, err := o.Notifications(mgr, o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	if wrap == nil {
+		return none, nil
+	}
+	return wrap, nil
 }
 
 // kubeClientConfig is a copy of cfg with the request limits of o

@@ -22,6 +22,7 @@ import (
 
 	"github.com/albrollouts/albrollouts/internal/controller"
 	"github.com/albrollouts/albrollouts/internal/elbv2"
+	"github.com/albrollouts/albrollouts/internal/notify"
 	"github.com/albrollouts/albrollouts/internal/version"
 )
 
@@ -32,6 +33,9 @@ type flags struct {
 	cloudWatchEndpoint string
 	logLevel           string
 	logFormat          string
+	// notifications and notificationsNamespace: Argo Rollouts' notifications.
+	notifications          bool
+	notificationsNamespace string
 }
 
 func (f *flags) register(cmd *cobra.Command) {
@@ -53,6 +57,8 @@ func (f *flags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.opts.KubeBurst, "burst", controller.DefaultKubeBurst, "maximum burst of requests to the Kubernetes API")
 	fs.Float64Var(&f.opts.ELBV2.RateLimit, "aws-api-qps", elbv2.DefaultRateLimit, "ELBv2 calls per second the controller makes at most (client-side budget, shared by every rollout's verification); lower it when other tools share the account's Describe* limit")
 	fs.IntVar(&f.opts.ELBV2.Burst, "aws-api-burst", elbv2.DefaultBurst, "ELBv2 calls the controller may make at once above --aws-api-qps")
+	fs.BoolVar(&f.notifications, "notifications", true, "send Argo Rollouts' notifications: the rollouts' notifications.argoproj.io/subscribe.<trigger>.<service> annotations, the services, templates and triggers of the ConfigMap "+notify.ConfigMapName+" and Secret "+notify.SecretName+" (false: none, and neither is read)")
+	fs.StringVar(&f.notificationsNamespace, "notifications-namespace", "", "namespace of the notification ConfigMap and Secret (default: the controller's: $POD_NAMESPACE, else the pod's, else "+notify.DefaultNamespace+")")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
@@ -137,11 +143,17 @@ func (f *flags) run(cmd *cobra.Command) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	f.opts.CloudWatchEndpointURL = f.cloudWatchEndpoint
+	notificationsNS := ""
+	if f.notifications {
+		notificationsNS = notify.ControllerNamespace(f.notificationsNamespace)
+		notify.RouteEngineLogs(logger)
+		f.opts.Notifications = notify.Hook(notify.Options{Namespace: notificationsNS, Logger: logger.WithName("notifications")})
+	}
 	mgr, err := controller.NewManager(ctx, cfg, f.opts)
 	if err != nil {
 		return err
 	}
 	logger.Info("starting the rollout controller", "version", version.Version, "namespace", f.opts.Namespace, "instanceID", f.opts.InstanceID,
-		"verifyByDefault", f.opts.VerifyByDefault, "verifyTimeout", f.opts.VerifyTimeout.String())
+		"verifyByDefault", f.opts.VerifyByDefault, "verifyTimeout", f.opts.VerifyTimeout.String(), "notificationsNamespace", notificationsNS)
 	return mgr.Start(ctx)
 }

@@ -32,7 +32,7 @@ func TestNewCommandFlags(t *testing.T) {
 		"verify-timeout": "", "aws-region": "", "aws-endpoint-url": "", "leader-elect": "false",
 		"leader-election-namespace": "", "metrics-bind-address": ":8080", "health-probe-bind-address": ":8081",
 		"workers": "", "qps": "", "burst": "", "log-level": "info", "log-format": "text",
-		"aws-api-qps": "8", "aws-api-burst": "30",
+		"aws-api-qps": "8", "aws-api-burst": "30", "notifications": "true", "notifications-namespace": "",
 	} {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {
