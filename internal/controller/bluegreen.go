@@ -71,6 +71,7 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.resetGates()
 	}
 	c.status.CurrentPodHash = c.newHash
+	c.promoteFullOverAbort()
 	c.mode = c.canaryMode() // the same rule: steady, abort or progress
 	switch c.mode {
 	case modeSteady:
