@@ -140,6 +140,9 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		}
 	case modeAbort:
 		goal.kind = v1alpha1.VerificationAbort
+		if c.previewStaysOnAbort(t) {
+			goal.preview = c.newHash
+		}
 	}
 	var done bool
 	var err error
@@ -173,6 +176,17 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// previewStaysOnAbort reports whether an aborted update leaves the preview
+// Service on the new ReplicaSet, as Argo Rollouts does (only the active
+// Service goes back to stable): in selector mode, where the preview gets no
+// production traffic unless an action the rollout does not write forwards
+// to it. In ALB mode the preview's target group is one of the action's two,
+// and the abort ends with the preview back on stable too, verified: a
+// difference by design (docs/argo-conformance.md).
+func (c *rolloutContext) previewStaysOnAbort(t *bgTraffic) bool {
+	return t != nil && !t.alb && t.previewSvc != nil && !c.forwardedTo(t.previewSvc.Name)
 }
 
 // blueGreenServed lists, for restartPods, the pods of each Service that
@@ -341,7 +355,13 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 			return err
 		}
 	case modeAbort:
-		if !t.references(c.newRS) {
+		held := t.references(c.newRS)
+		if c.previewStaysOnAbort(t) {
+			// The preview Service stays on the new pods (it gets no
+			// production traffic): they scale down all the same.
+			held = selects(t.activeSvc, c.newRS)
+		}
+		if !held {
 			delay := time.Duration(ptr.Deref(bg.AbortScaleDownDelaySeconds, 30)) * time.Second
 			if bg.AbortScaleDownDelaySeconds != nil && *bg.AbortScaleDownDelaySeconds == 0 {
 				delay = -1 // 0 keeps the preview running, as in Argo Rollouts
