@@ -69,6 +69,13 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 		c.resetGates()
+		if c.fastRollback() {
+			// Recorded as a full promotion, which it amounts to (no
+			// pause, no analysis, full size), so that the next passes
+			// go on with it once the deadline is gone.
+			c.status.PromoteFull = true
+			c.progressed = true
+		}
 	}
 	c.status.CurrentPodHash = c.newHash
 	c.promoteFullOverAbort()
@@ -176,6 +183,20 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// fastRollback reports whether a new update is Argo Rollouts' blue-green
+// fast rollback: back to an older ReplicaSet than the stable one, still
+// within its scale-down delay (its pods still up). It skips the pause and the
+// pre-promotion analysis; the switch itself is made and verified as any
+// other.
+func (c *rolloutContext) fastRollback() bool {
+	if c.stableRS == nil || c.newRS == nil || c.newRS == c.stableRS || replicaset.Replicas(c.newRS) == 0 ||
+		!c.newRS.CreationTimestamp.Before(&c.stableRS.CreationTimestamp) {
+		return false
+	}
+	deadline, ok := replicaset.ScaleDownDeadline(c.newRS)
+	return ok && c.now.Before(deadline)
 }
 
 // previewStaysOnAbort reports whether an aborted update leaves the preview
