@@ -2,9 +2,12 @@ package controller
 
 import (
 	"context"
-	corev1 "k8s.io/api/core/v1"
+	"strconv"
+	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -192,11 +195,28 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 // other.
 func (c *rolloutContext) fastRollback() bool {
 	if c.stableRS == nil || c.newRS == nil || c.newRS == c.stableRS || replicaset.Replicas(c.newRS) == 0 ||
-		!c.newRS.CreationTimestamp.Before(&c.stableRS.CreationTimestamp) {
+		!createdBefore(c.newRS, c.stableRS) {
 		return false
 	}
 	deadline, ok := replicaset.ScaleDownDeadline(c.newRS)
 	return ok && c.now.Before(deadline)
+}
+
+// createdBefore reports whether ReplicaSet a was created before b. Creation
+// times have a resolution of a second; within the same second the revisions
+// decide (a's before this update renumbered it: the last of its revision
+// history).
+func createdBefore(a, b *appsv1.ReplicaSet) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	prev := replicaset.Revision(a)
+	if h := a.Annotations[replicaset.RevisionHistoryAnnotation]; h != "" {
+		if v, err := strconv.ParseInt(h[strings.LastIndex(h, ",")+1:], 10, 64); err == nil {
+			prev = v
+		}
+	}
+	return prev > 0 && prev < replicaset.Revision(b)
 }
 
 // previewStaysOnAbort reports whether an aborted update leaves the preview

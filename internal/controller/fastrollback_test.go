@@ -2,8 +2,10 @@ package controller
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
@@ -63,5 +65,36 @@ func TestBlueGreenFastRollbackWithinTheScaleDownDelay(t *testing.T) {
 		s.run(200, "v2 scaled down", func(*v1alpha1.Rollout) bool { return s.replicasOf(v2) == 0 })
 		setImage(s, "v2")
 		s.run(100, "paused on v2", isPausedBlueGreen)
+	}
+}
+
+// Argo's e2e TestBlueGreenAnalysis updates its rollout the second it is
+// Healthy: both ReplicaSets have the same creation time (a second's
+// resolution), and the revisions tell which came first.
+func TestCreatedBeforeWithinTheSameSecond(t *testing.T) {
+	at := func(sec int, rev string, hist string) *appsv1.ReplicaSet {
+		rs := &appsv1.ReplicaSet{}
+		rs.CreationTimestamp = metav1.NewTime(time.Date(2026, 12, 1, 10, 0, sec, 0, time.UTC))
+		rs.Annotations = map[string]string{replicaset.RevisionAnnotation: rev}
+		if hist != "" {
+			rs.Annotations[replicaset.RevisionHistoryAnnotation] = hist
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		name string
+		a, b *appsv1.ReplicaSet
+		want bool
+	}{
+		{"earlier second", at(1, "3", "1"), at(2, "2", ""), true},
+		{"later second", at(2, "3", "2"), at(1, "1", ""), false},
+		{"same second, renumbered from 1, stable 2", at(1, "3", "1"), at(1, "2", ""), true},
+		{"same second, renumbered from 1,4, stable 2", at(1, "5", "1,4"), at(1, "2", ""), false},
+		{"same second, not renumbered", at(1, "1", ""), at(1, "2", ""), true},
+		{"same second, no revisions", at(1, "", ""), at(1, "", ""), false},
+	} {
+		if got := createdBefore(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: createdBefore %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
