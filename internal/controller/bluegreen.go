@@ -2,9 +2,12 @@ package controller
 
 import (
 	"context"
-	corev1 "k8s.io/api/core/v1"
+	"strconv"
+	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -69,8 +72,16 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		c.status.Abort, c.status.AbortedAt, c.status.PromoteFull = false, nil, false
 		c.status.BlueGreen.ScaleUpPreviewCheckPoint = false
 		c.resetGates()
+		if c.fastRollback() {
+			// Recorded as a full promotion, which it amounts to (no
+			// pause, no analysis, full size), so that the next passes
+			// go on with it once the deadline is gone.
+			c.status.PromoteFull = true
+			c.progressed = true
+		}
 	}
 	c.status.CurrentPodHash = c.newHash
+	c.promoteFullOverAbort()
 	c.mode = c.canaryMode() // the same rule: steady, abort or progress
 	switch c.mode {
 	case modeSteady:
@@ -139,6 +150,9 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		}
 	case modeAbort:
 		goal.kind = v1alpha1.VerificationAbort
+		if c.previewStaysOnAbort(t) {
+			goal.preview = c.newHash
+		}
 	}
 	var done bool
 	var err error
@@ -172,6 +186,48 @@ func (c *rolloutContext) reconcileBlueGreen(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// fastRollback reports whether a new update is Argo Rollouts' blue-green
+// fast rollback: back to an older ReplicaSet than the stable one, still
+// within its scale-down delay (its pods still up). It skips the pause and the
+// pre-promotion analysis; the switch itself is made and verified as any
+// other.
+func (c *rolloutContext) fastRollback() bool {
+	if c.stableRS == nil || c.newRS == nil || c.newRS == c.stableRS || replicaset.Replicas(c.newRS) == 0 ||
+		!createdBefore(c.newRS, c.stableRS) {
+		return false
+	}
+	deadline, ok := replicaset.ScaleDownDeadline(c.newRS)
+	return ok && c.now.Before(deadline)
+}
+
+// createdBefore reports whether ReplicaSet a was created before b. Creation
+// times have a resolution of a second; within the same second the revisions
+// decide (a's before this update renumbered it: the last of its revision
+// history).
+func createdBefore(a, b *appsv1.ReplicaSet) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	prev := replicaset.Revision(a)
+	if h := a.Annotations[replicaset.RevisionHistoryAnnotation]; h != "" {
+		if v, err := strconv.ParseInt(h[strings.LastIndex(h, ",")+1:], 10, 64); err == nil {
+			prev = v
+		}
+	}
+	return prev > 0 && prev < replicaset.Revision(b)
+}
+
+// previewStaysOnAbort reports whether an aborted update leaves the preview
+// Service on the new ReplicaSet, as Argo Rollouts does (only the active
+// Service goes back to stable): in selector mode, where the preview gets no
+// production traffic unless an action the rollout does not write forwards
+// to it. In ALB mode the preview's target group is one of the action's two,
+// and the abort ends with the preview back on stable too, verified: a
+// difference by design (docs/argo-conformance.md).
+func (c *rolloutContext) previewStaysOnAbort(t *bgTraffic) bool {
+	return t != nil && !t.alb && t.previewSvc != nil && !c.forwardedTo(t.previewSvc.Name)
 }
 
 // blueGreenServed lists, for restartPods, the pods of each Service that
@@ -340,7 +396,13 @@ func (c *rolloutContext) scaleBlueGreen(ctx context.Context, t *bgTraffic, desir
 			return err
 		}
 	case modeAbort:
-		if !t.references(c.newRS) {
+		held := t.references(c.newRS)
+		if c.previewStaysOnAbort(t) {
+			// The preview Service stays on the new pods (it gets no
+			// production traffic): they scale down all the same.
+			held = selects(t.activeSvc, c.newRS)
+		}
+		if !held {
 			delay := time.Duration(ptr.Deref(bg.AbortScaleDownDelaySeconds, 30)) * time.Second
 			if bg.AbortScaleDownDelaySeconds != nil && *bg.AbortScaleDownDelaySeconds == 0 {
 				delay = -1 // 0 keeps the preview running, as in Argo Rollouts

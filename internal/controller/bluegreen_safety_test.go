@@ -118,7 +118,7 @@ func TestBlueGreenSelectorSwitchNeverSelectsAnAbortedVersion(t *testing.T) {
 	v2 := s.run(80, "paused", isPausedBlueGreen).Status.CurrentPodHash
 	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
 	s.run(40, "aborted", func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.selectorOf("web-preview") == v1
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.selectorOf("web-active") == v1
 	})
 	if s.replicasOf(v2) == 0 {
 		t.Fatal("v2 scaled down at once; the test needs it kept for abortScaleDownDelaySeconds")

@@ -251,8 +251,10 @@ func TestBlueGreenSelectorBadVersionIsSwitchedBack(t *testing.T) {
 		}
 		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && s.replicasOf(v2) == 0
 	})
-	if ro.Status.StableRS != v1 || s.selectorOf("web-active") != v1 || s.selectorOf("web-preview") != v1 {
-		t.Fatalf("after the abort: stable %s, active %s, preview %s, want %s", ro.Status.StableRS, s.selectorOf("web-active"), s.selectorOf("web-preview"), v1)
+	// The preview stays on v2, as in Argo Rollouts (selector mode: it gets
+	// no production traffic).
+	if ro.Status.StableRS != v1 || s.selectorOf("web-active") != v1 || s.selectorOf("web-preview") != v2 {
+		t.Fatalf("after the abort: stable %s, active %s, preview %s, want %s (preview %s)", ro.Status.StableRS, s.selectorOf("web-active"), s.selectorOf("web-preview"), v1, v2)
 	}
 	for _, want := range []string{"VerificationTimedOut", "targets 0/2 healthy"} {
 		if !strings.Contains(ro.Status.Message, want) {

@@ -58,6 +58,7 @@ func (c *rolloutContext) reconcileCanary(ctx context.Context) error {
 		}
 		c.status.CurrentStepHash = h
 	}
+	c.promoteFullOverAbort()
 	c.mode = c.canaryMode()
 	switch c.mode {
 	case modeSteady:
@@ -110,6 +111,22 @@ func (c *rolloutContext) canaryMode() mode {
 	return modeProgress
 }
 
+// promoteFullOverAbort: `promote --full` of an aborted update
+// (status.promoteFull set after the abort was taken: abortedAt is set) clears
+// the abort, as Argo Rollouts does: the update goes on as a full promotion,
+// through the same verified steps as any promotion, with no step, pause or
+// gate left. An abort taken after a promote --full cancels it (abort clears
+// status.promoteFull), so the later of the two wins, and a full promotion
+// that fails its verification and is aborted stays aborted.
+func (c *rolloutContext) promoteFullOverAbort() {
+	if !c.status.Abort || c.status.AbortedAt == nil || !c.status.PromoteFull || c.newHash == c.status.StableRS {
+		return
+	}
+	c.status.Abort, c.status.AbortedAt = false, nil
+	c.status.PauseConditions, c.status.ControllerPause = nil, false
+	c.progressed = true
+}
+
 // abort marks the update aborted (traffic goes back to stable; the canary
 // scales down only once that is verified). reason/msg say why when the
 // controller aborts; empty for a user's abort.
@@ -117,6 +134,7 @@ func (c *rolloutContext) abort(reason, msg string) {
 	now := metav1.NewTime(c.now)
 	c.status.Abort = true
 	c.status.AbortedAt = &now
+	c.status.PromoteFull = false // the abort cancels a promote --full before it
 	c.status.PauseConditions, c.status.ControllerPause = nil, false
 	if c.ro.Spec.Strategy.Canary != nil {
 		c.status.CurrentStepIndex = ptr.To(int32(0))

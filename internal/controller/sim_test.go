@@ -169,8 +169,14 @@ func newSim(t *testing.T) *sim {
 					uidSeq++
 					obj.SetUID(types.UID(fmt.Sprintf("uid-%d", uidSeq)))
 				}
-				// and a creation time (the run history limits order runs by it).
-				if _, ok := obj.(*v1alpha1.AnalysisRun); ok && obj.GetCreationTimestamp().Time.IsZero() {
+				// and a creation time (the run history limits order runs by
+				// it; a blue-green fast rollback goes to an older ReplicaSet).
+				switch obj.(type) {
+				case *v1alpha1.AnalysisRun, *appsv1.ReplicaSet:
+				default:
+					return c.Create(ctx, obj, opts...)
+				}
+				if obj.GetCreationTimestamp().Time.IsZero() {
 					obj.SetCreationTimestamp(metav1.NewTime(sp.now))
 				}
 				return c.Create(ctx, obj, opts...)
