@@ -756,13 +756,21 @@ func (c *rolloutContext) correctWeights(ctx context.Context, t *trafficState, go
 	if rs := replicaset.FindByHash(c.obs.rss, t.canarySel); w > 0 && (rs == nil || replicaset.Replicas(rs) == 0 || replicaset.Available(rs) < replicaset.Replicas(rs)) {
 		w = 0
 	}
-	if cur, ok := c.foreignCanaryShare(t); ok && w > max(goal.weight, cur) {
+	// What the goal asks counts only for the pods the goal names: with the
+	// canary Service still on other pods (a new template came), the goal's
+	// weight is for pods it does not select yet.
+	goalW := goal.weight
+	if t.canarySel != goal.canaryHash {
+		goalW = 0
+	}
+	if cur, ok := c.foreignCanaryShare(t); ok && w > max(goalW, cur) {
 		// The correction gives the canary no more than it has now or the
-		// goal asks: after an undo or an abort (goal 0), a hand edit that
-		// left the canary nothing is not undone by raising it back to the
-		// weight last verified, onto pods the rollout is leaving (which
-		// the write guard refuses while they are unhealthy, for ever).
-		w = max(goal.weight, cur)
+		// goal asks: after an undo or an abort (goal 0), or a new
+		// template, a hand edit that left the canary nothing is not undone
+		// by raising it back to the weight last verified, onto pods the
+		// rollout is leaving (which the write guard refuses while they are
+		// unhealthy, for ever).
+		w = max(goalW, cur)
 	}
 	before := c.status.Canary.Weights
 	if err := c.moveWeight(ctx, t, w, goal); err != nil || c.status.Canary.Weights == before {

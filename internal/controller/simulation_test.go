@@ -215,6 +215,7 @@ var simRegressionSeeds = []uint64{
 	10563, // ping-pong: an abort between the roles' swap at promotion and the stable record left the stable Service on a version status did not call stable; the next update moved all traffic onto it (the swap and the record are now one write)
 	10214, // an abort with the stable Service hand-pointed at the canary's pods, which fail the stable group's check: the abort waited for ever to move the canary's weight onto them (the stable Service is now widened with the stable pods first)
 	10099, // the simulation: an abort whose check timed out while the stable version was broken looks again a timeout later; the run called it settled before that
+	30035, // a hand-edited action corrected after a new template: the goal's weight was given to the old canary pods the canary Service still selected, which the guard refused for ever (the goal counts only for the pods it names)
 	4389,  // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
