@@ -102,12 +102,14 @@ func startArgoController(t *testing.T, ns string) (logPath string) {
 	t.Logf("Argo Rollouts' controller running (pid %d) for namespace %s, log %s", cmd.Process.Pid, ns, logPath)
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-done:
+		case err = <-done:
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			err = <-done
 		}
+		t.Logf("Argo Rollouts' controller stopped: %v", err)
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
 				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -271,7 +273,7 @@ func (wl *writeLog) add(kind string, o client.Object) {
 		}
 		var raw []byte
 		if e.FieldsV1 != nil {
-			raw = e.FieldsV1.Raw
+			raw = e.FieldsV1.GetRawBytes()
 		}
 		entries[key] = managedEntry{time: fmt.Sprint(e.Time), fields: fieldPaths(raw)}
 	}
@@ -451,7 +453,7 @@ func TestMigrationFromArgoRollouts(t *testing.T) {
 		}
 		resets := grepLines(lines, "unable to reset annotation")
 		t.Logf("while ours had it, Argo's Ingress controller found the action of a rollout it no longer runs in "+
-			"rollouts.argoproj.io/managed-alb-actions %d times and left the annotation alone (the action, web-root, names no target group of its own)", len(resets))
+			"rollouts.argoproj.io/managed-alb-annotations %d times and left the annotation alone (the action, web-root, names no target group of its own)", len(resets))
 	}
 
 	// Argo runs v2 to its first pause, 20 % to the canary.
