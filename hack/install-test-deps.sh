@@ -28,5 +28,5 @@ fi
 # Argo Rollouts' kubectl plugin, for test/e2e's plugin scenarios, and its
 # controller, for the migration test (test/e2e/migration_test.go): built once
 # from the Go module proxy at the pinned version and cached outside the
-# repository (a cold build of the controller: see docs/migrating-from-argo-rollouts.md).
+# repository (build times: docs/argo-conformance.md).
 "$(dirname "$0")/argo-rollouts-build.sh" plugin controller >/dev/null

@@ -206,8 +206,6 @@ type canaryApp struct {
 	// unlabelled creates the rollout without the instance-id label (for a
 	// controller started without --instance-id, e.g. Argo Rollouts').
 	unlabelled bool
-	// minReadySeconds is spec.minReadySeconds.
-	minReadySeconds int32
 }
 
 func (a canaryApp) ingressNames() []string {
@@ -305,11 +303,10 @@ func (a canaryApp) create(t *testing.T, ns string) *v1alpha1.Rollout {
 	ro := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: a.name, Labels: map[string]string{replicaset.InstanceIDLabel: ns}},
 		Spec: v1alpha1.RolloutSpec{
-			Replicas:        ptr.To(a.replicas),
-			MinReadySeconds: a.minReadySeconds,
-			Selector:        &metav1.LabelSelector{MatchLabels: map[string]string{"app": a.name}},
-			Template:        podTemplate(a.name, a.version, a.env, a.readinessPath),
-			Strategy:        v1alpha1.RolloutStrategy{Canary: cs},
+			Replicas: ptr.To(a.replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": a.name}},
+			Template: podTemplate(a.name, a.version, a.env, a.readinessPath),
+			Strategy: v1alpha1.RolloutStrategy{Canary: cs},
 		},
 	}
 	if a.unlabelled {
