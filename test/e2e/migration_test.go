@@ -391,7 +391,7 @@ func waitServing(t *testing.T, url string) {
 }
 
 // A live canary moves from Argo Rollouts' real controller to ours mid-way
-// through its steps, under traffic, by one label, and back, twice. Argo's
+// through its steps, under traffic, by one label; then back, and to ours again. Argo's
 // controller (no instance id) runs the rollout, created without the label,
 // to Healthy on v1, then to step 1 of v2 (20 %, paused). The label
 // argo-rollouts.argoproj.io/controller-instance-id=<ours> moves it: our
