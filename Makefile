@@ -73,7 +73,7 @@ demo: ## The demo: a verified canary, a broken version aborted, a bad one caught
 k8s-bins: ## Build etcd, kube-apiserver, kube-controller-manager into the cache (once).
 	hack/build-k8s-bins.sh
 
-test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian's AWS CLI, Argo's kubectl plugin.
+test-deps: k8s-bins ## Everything the tests need: control-plane binaries, Debian's AWS CLI, Argo's kubectl plugin and controller.
 	hack/install-test-deps.sh
 
 conformance: k8s-bins build ## Argo Rollouts' own e2e suites against albrollouts, compared with hack/conformance/expectations.txt (docs/argo-conformance.md).

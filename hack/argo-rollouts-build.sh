@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# Builds Argo Rollouts' kubectl plugin (kubectl-argo-rollouts) and, with `e2e`,
-# its e2e test binary (argo-e2e.test), at a pinned version fetched through the Go
-# module proxy, into a cache folder outside the repository:
+# Builds Argo Rollouts' kubectl plugin (kubectl-argo-rollouts), with `controller`
+# its controller (rollouts-controller, for test/e2e's migration test) and, with
+# `e2e`, its e2e test binary (argo-e2e.test), at a pinned version fetched through
+# the Go module proxy, into a cache folder outside the repository:
 #   $ALBROLLOUTS_CACHE/argo-rollouts-<version>/src   Argo's source (a writable copy)
 #   $ALBROLLOUTS_CACHE/argo-rollouts-<version>/bin   the binaries
 # A binary that is already there is not rebuilt.
 #
-# Usage: hack/argo-rollouts-build.sh [plugin|e2e|all]   (default: all)
+# Usage: hack/argo-rollouts-build.sh [plugin|controller|e2e|all]...   (default: all)
 # Prints the bin folder on stdout as its last line.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 # The pinned version is in hack/argo-rollouts-version (test/e2e reads it too).
 ARGO_ROLLOUTS_VERSION="${ARGO_ROLLOUTS_VERSION:-$(cat "$here/argo-rollouts-version")}"
-what="${1:-all}"
-case "$what" in plugin|e2e|all) ;; *) echo "usage: $0 [plugin|e2e|all]" >&2; exit 2 ;; esac
+targets=("${@:-all}")
+for what in "${targets[@]}"; do
+  case "$what" in plugin|controller|e2e|all) ;; *) echo "usage: $0 [plugin|controller|e2e|all]..." >&2; exit 2 ;; esac
+done
+wanted() { # target: asked for by name or by `all`
+  local t
+  for t in "${targets[@]}"; do [[ "$t" == "$1" || "$t" == all ]] && return 0; done
+  return 1
+}
 
 cache="${ALBROLLOUTS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/albrollouts}"
 root="$cache/argo-rollouts-${ARGO_ROLLOUTS_VERSION}"
@@ -56,11 +64,15 @@ build() { # name package go-command...
   echo "argo-rollouts: built $name in $((SECONDS - start))s" >&2
 }
 
-if [[ "$what" == plugin || "$what" == all ]]; then
+if wanted plugin; then
   build kubectl-argo-rollouts ./cmd/kubectl-argo-rollouts go build -trimpath \
     -ldflags "-X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}"
 fi
-if [[ "$what" == e2e || "$what" == all ]]; then
+if wanted controller; then
+  build rollouts-controller ./cmd/rollouts-controller go build -trimpath \
+    -ldflags "-X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}"
+fi
+if wanted e2e; then
   # Argo's e2e tests carry the `e2e` build tag.
   build argo-e2e.test ./test/e2e go test -c -tags e2e
 fi

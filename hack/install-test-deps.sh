@@ -4,8 +4,8 @@
 # suite's second pass runs in a private network namespace) and Prometheus (the
 # local environment's --with-prometheus and its tests run Debian's server; the
 # package's service is not needed and, where policy-rc.d forbids it, not
-# started), then builds Argo Rollouts' kubectl plugin into the cache
-# (hack/argo-rollouts-build.sh plugin).
+# started), then builds Argo Rollouts' kubectl plugin and controller into the
+# cache (hack/argo-rollouts-build.sh plugin controller).
 # kubectl is optional. Idempotent; runs apt-get and the build only when
 # something is missing.
 set -euo pipefail
@@ -25,6 +25,8 @@ if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Argo Rollouts' kubectl plugin, for test/e2e's plugin scenarios: built once from
-# the Go module proxy at the pinned version and cached outside the repository.
-"$(dirname "$0")/argo-rollouts-build.sh" plugin >/dev/null
+# Argo Rollouts' kubectl plugin, for test/e2e's plugin scenarios, and its
+# controller, for the migration test (test/e2e/migration_test.go): built once
+# from the Go module proxy at the pinned version and cached outside the
+# repository (build times: docs/argo-conformance.md).
+"$(dirname "$0")/argo-rollouts-build.sh" plugin controller >/dev/null

@@ -24,6 +24,13 @@ func argoPluginPath(t *testing.T) string {
 	if p := os.Getenv("ARGO_ROLLOUTS_PLUGIN"); p != "" {
 		return p
 	}
+	return argoCachedBinary(t, "kubectl-argo-rollouts")
+}
+
+// argoCachedBinary is the path of one of Argo Rollouts' binaries in the cache
+// hack/argo-rollouts-build.sh builds them into.
+func argoCachedBinary(t *testing.T, name string) string {
+	t.Helper()
 	v, err := os.ReadFile("../../hack/argo-rollouts-version")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +47,7 @@ func argoPluginPath(t *testing.T) string {
 		}
 		cache = filepath.Join(base, "albrollouts")
 	}
-	return filepath.Join(cache, "argo-rollouts-"+strings.TrimSpace(string(v)), "bin", "kubectl-argo-rollouts")
+	return filepath.Join(cache, "argo-rollouts-"+strings.TrimSpace(string(v)), "bin", name)
 }
 
 // argoPlugin runs `kubectl argo rollouts ARGS -n ns` with Argo's real plugin

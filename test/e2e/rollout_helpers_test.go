@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -52,14 +53,25 @@ type testController struct {
 	ns   string
 	opts controller.ManagerOptions
 	// reg holds this controller's metrics (the ELBv2 calls it made).
-	reg    *prometheus.Registry
-	cancel context.CancelFunc
-	done   chan error
+	reg *prometheus.Registry
+	// userAgent, when set, is the controller's Kubernetes user agent, hence
+	// the field manager its writes show in managedFields (otherwise the
+	// test binary's, shared with the test's own writes).
+	userAgent string
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // startController runs a controller for namespace ns (instance id ns),
 // verifying every rollout by default.
 func startController(t *testing.T, ns string, mutate ...func(*controller.ManagerOptions)) *testController {
+	t.Helper()
+	return startControllerAs(t, ns, "", mutate...)
+}
+
+// startControllerAs is startController with the controller's user agent
+// (field manager) set to userAgent.
+func startControllerAs(t *testing.T, ns, userAgent string, mutate ...func(*controller.ManagerOptions)) *testController {
 	t.Helper()
 	o := controller.ManagerOptions{
 		Options:        controller.Options{InstanceID: ns, VerifyByDefault: true, Workers: 4},
@@ -84,7 +96,7 @@ func startController(t *testing.T, ns string, mutate ...func(*controller.Manager
 	if !ok {
 		reg = prometheus.NewRegistry()
 	}
-	c := &testController{t: t, ns: ns, opts: o, reg: reg}
+	c := &testController{t: t, ns: ns, opts: o, reg: reg, userAgent: userAgent}
 	c.opts.Registerer = c.reg
 	c.start()
 	t.Cleanup(c.stop)
@@ -100,7 +112,12 @@ func (c *testController) start() {
 	o := c.opts
 	o.Logger = logr.FromSlogHandler(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := controller.NewManager(ctx, env.RESTConfig(), o)
+	cfg := env.RESTConfig()
+	if c.userAgent != "" {
+		cfg = rest.CopyConfig(cfg)
+		cfg.UserAgent = c.userAgent
+	}
+	mgr, err := controller.NewManager(ctx, cfg, o)
 	if err != nil {
 		cancel()
 		c.t.Fatalf("start controller: %v", err)
@@ -192,6 +209,9 @@ type canaryApp struct {
 	groupName string
 	// background is spec.strategy.canary.analysis (background analysis).
 	background *runtime.RawExtension
+	// unlabelled creates the rollout without the instance-id label (for a
+	// controller started without --instance-id, e.g. Argo Rollouts').
+	unlabelled bool
 }
 
 func (a canaryApp) ingressNames() []string {
@@ -294,6 +314,9 @@ func (a canaryApp) create(t *testing.T, ns string) *v1alpha1.Rollout {
 			Template: podTemplate(a.name, a.version, a.env, a.readinessPath),
 			Strategy: v1alpha1.RolloutStrategy{Canary: cs},
 		},
+	}
+	if a.unlabelled {
+		ro.Labels = nil
 	}
 	createAll(t, ro)
 	return ro
