@@ -96,8 +96,10 @@ type asyncWatches struct {
 type asyncWatch struct {
 	in verify.Input
 	// recorded sums up the last result recorded from this watch (see
-	// resultSignature): the same result seen again is no news.
-	recorded string
+	// resultSignature), at recordedAt: the same result seen again is no
+	// news.
+	recorded   string
+	recordedAt time.Time
 }
 
 // asyncEventBuffer bounds the callbacks waiting for the work queue; one
@@ -272,10 +274,13 @@ func resultSignature(res verify.Result) string {
 }
 
 // seenBefore reports whether res, of the pass's last watch, was recorded
-// already (a pass that finds the same result again records nothing new: no
-// attempt, no event, no status write), and marks it recorded. Always false
-// without watches: each synchronous call is a read.
-func (c *rolloutContext) seenBefore(res verify.Result) bool {
+// already in v (a pass that finds the same result again records nothing
+// new: no attempt, no event, no status write): the same result as the last
+// one recorded from this watch, whose record v still holds (its
+// lastCheckedAt; a record whose write was lost is made again). Otherwise
+// it notes res as recorded at now. Always false without watches: each
+// synchronous call is a read.
+func (c *rolloutContext) seenBefore(res verify.Result, v *v1alpha1.VerificationStatus, now time.Time) bool {
 	if c.r.async == nil || c.asyncKey == "" {
 		return false
 	}
@@ -283,10 +288,10 @@ func (c *rolloutContext) seenBefore(res verify.Result) bool {
 	sig := resultSignature(res)
 	c.r.watches.mu.Lock()
 	defer c.r.watches.mu.Unlock()
-	if w.recorded == sig {
+	if w.recorded == sig && v.LastCheckedAt != nil && v.LastCheckedAt.Truncate(time.Second).Equal(w.recordedAt.Truncate(time.Second)) {
 		return true
 	}
-	w.recorded = sig
+	w.recorded, w.recordedAt = sig, now
 	return false
 }
 

@@ -79,7 +79,7 @@ func (a *simAsyncVerifier) tick(now time.Time) {
 		if w.final || (!w.due.IsZero() && now.Before(w.due)) {
 			continue
 		}
-		res := a.simVerifier.Verify(context.Background(), w.in)
+		res := a.Verify(context.Background(), w.in)
 		changed := !w.ok || res.Outcome != w.res.Outcome || res.Reason != w.res.Reason || res.Message != w.res.Message
 		w.res, w.ok = res, true
 		switch res.Outcome {

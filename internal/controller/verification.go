@@ -533,8 +533,8 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 	// A background watch's result found again in a later pass is not a
 	// new check: no attempt, no metric, no warning (and no status write
 	// when nothing else changed).
-	repeat := c.seenBefore(res)
-	if !repeat || v.LastCheckedAt == nil {
+	repeat := c.seenBefore(res, v, now.Time)
+	if !repeat {
 		v.LastCheckedAt = &now
 		v.Attempts++
 	}
