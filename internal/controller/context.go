@@ -56,6 +56,11 @@ type rolloutContext struct {
 	// (a write that fails leaves the status as it was; the next pass finds
 	// the change again and emits them then).
 	written []func()
+	// watched are the keys of the background checks this pass used
+	// (async_verify.go): the others are forgotten at its end.
+	watched map[string]bool
+	// asyncKey is the key of the pass's last background check.
+	asyncKey string
 }
 
 func newRolloutContext(r *Reconciler, ro *v1alpha1.Rollout, obs *observed) *rolloutContext {

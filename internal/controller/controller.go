@@ -56,6 +56,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -102,6 +103,11 @@ type Options struct {
 	// Instrument, if set, wraps the reconciler the manager runs (Argo
 	// Rollouts' rollout_reconcile metrics).
 	Instrument func(reconcile.Reconciler) reconcile.Reconciler
+	// SyncVerify calls Verify in the worker even when the verifier can
+	// check in the background (an AsyncVerifier, as the controller's own):
+	// the deterministic tests' mode. Off, no worker waits for an ELBv2
+	// read (see async_verify.go).
+	SyncVerify bool
 }
 
 func (o *Options) setDefaults() {
@@ -139,6 +145,11 @@ type Reconciler struct {
 	// own remembers the controller's own writes to Rollouts, whose watch
 	// events are not a reason for another pass.
 	own ownWrites
+
+	// async checks in the background (nil: Verify in the worker), and
+	// watches are the rollouts' watches in it (async_verify.go).
+	async   AsyncVerifier
+	watches asyncWatches
 }
 
 // ownWrites remembers, per Rollout, the resourceVersions of the controller's
@@ -211,7 +222,11 @@ func (r *Reconciler) notOwnWrite() predicate.Predicate {
 // verifier may be nil only if no rollout ever verifies.
 func New(c client.Client, verifier Verifier, recorder events.EventRecorder, o Options) *Reconciler {
 	o.setDefaults()
-	return &Reconciler{client: c, live: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer), albLookups: map[types.UID]time.Time{}}
+	r := &Reconciler{client: c, live: c, verifier: verifier, recorder: recorder, opts: o, metrics: newMetrics(o.Registerer), albLookups: map[types.UID]time.Time{}}
+	if a, ok := verifier.(AsyncVerifier); ok && !o.SyncVerify {
+		r.async = a
+	}
+	return r
 }
 
 // WithLiveReader makes the reconciler read Rollouts through r (the manager's
@@ -250,7 +265,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.opts.Instrument != nil {
 		rec = r.opts.Instrument(r)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.async != nil {
+		// A watch's changed result brings its rollout back (async_verify.go).
+		r.watches.events = make(chan event.GenericEvent, asyncEventBuffer)
+		b = b.WatchesRawSource(source.Channel(r.watches.events, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		Named("rollout").
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(mine, r.notOwnWrite())).
 		Owns(&appsv1.ReplicaSet{}).
@@ -392,11 +413,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.live.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.metrics.forget(req.Namespace, req.Name)
+			r.forgetWatches(req.NamespacedName, nil)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
 	}
 	if !r.ours(ro.Labels) || ro.DeletionTimestamp != nil {
+		r.forgetWatches(req.NamespacedName, nil)
 		return reconcile.Result{}, nil
 	}
 	obs, err := r.observe(ctx, &ro)
@@ -414,6 +437,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	r.metrics.record(&ro, c.status)
+	if runErr == nil {
+		c.endPass()
+	}
 	if runErr != nil {
 		if errors.Is(runErr, errUnsafeWrite) {
 			// The guard refused a write (an event says which and why):

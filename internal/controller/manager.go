@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -82,6 +83,9 @@ const (
 	DefaultKubeQPS   = 40
 	DefaultKubeBurst = 80
 )
+
+// The controller's verifier checks in the background.
+var _ AsyncVerifier = (*verify.Verifier)(nil)
 
 // NewScheme returns the scheme the controller reads and writes.
 func NewScheme() (*runtime.Scheme, error) {
@@ -169,7 +173,17 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (ctrl.M
 		if err != nil {
 			return nil, fmt.Errorf("ELBv2 client: %w (set --aws-region, or run with verification off everywhere)", err)
 		}
-		verifier = verify.New(p, verify.Options{DefaultTimeout: o.VerifyTimeout, Registerer: o.Registerer})
+		v := verify.New(p, verify.Options{DefaultTimeout: o.VerifyTimeout, Registerer: o.Registerer})
+		verifier = v
+		// The controller checks in the background (unless SyncVerify):
+		// stop every watch when the manager stops.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			v.Close()
+			return nil
+		})); err != nil {
+			return nil, err
+		}
 	}
 	// Argo Rollouts' metrics beside ours: gauges read from the cache at
 	// scrape time, the reconcilers and the recorder instrumented.

@@ -181,7 +181,11 @@ func (c *rolloutContext) probe(ctx context.Context, s *verifySpec, purpose strin
 		c.wait(time.Second, "%s: %s", purpose, why)
 		return false, nil
 	}
-	res := c.callVerifier(ctx, in)
+	res := c.callVerifier(ctx, purposeProbe, in, probeReuse)
+	if checking(res) {
+		c.wait(res.NextCheck, "%s: %s", purpose, res.Message)
+		return false, nil
+	}
 	if res.Outcome == verify.Verified {
 		return true, nil
 	}

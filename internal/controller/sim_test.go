@@ -141,6 +141,9 @@ type sim struct {
 	watchedWrites int
 	inPass        bool
 	history       []string
+	// async, when set, is the background checker the controller uses
+	// (simasync_test.go): it checks at each tick.
+	async *simAsyncVerifier
 }
 
 var uidSeq int
@@ -320,6 +323,9 @@ func (s *sim) step() reconcile.Result {
 		}
 	}
 	s.cluster()
+	if s.async != nil {
+		s.async.tick(s.now)
+	}
 	s.runAnalysis()
 	s.checkInvariants()
 	d := res.RequeueAfter
@@ -525,6 +531,9 @@ func (s *sim) fail(obj client.Object) error {
 		s.watchedWrites++
 	}
 	if s.writes == s.failWriteAt {
+		if s.async != nil {
+			s.async.restart(s.r) // the process that starts again has no watches
+		}
 		return fmt.Errorf("simulated crash before write %d", s.writes)
 	}
 	switch o := obj.(type) {

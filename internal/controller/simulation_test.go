@@ -38,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -347,6 +348,14 @@ func newSimWorld(t *testing.T, seed uint64, exclude map[string]bool) *simWorld {
 	s.lenient = true
 	w := &simWorld{t: t, s: s, seed: seed, exclude: exclude, rng: rand.New(rand.NewPCG(seed, seed*0x9e3779b97f4a7c15+1)),
 		due: map[string]time.Time{}, perTick: map[string]int{}, looping: map[string]bool{}, reported: map[string]bool{}, handPointed: map[string]string{}, stableHealthyAt: map[string]int{}}
+	if *simAsyncFlag {
+		// A changed result brings its rollout back, as the channel source does.
+		s.goAsync(func(nn types.NamespacedName) {
+			if d, ok := w.due[nn.Name]; ok && d.After(s.now.Add(simWatchDelay)) {
+				w.due[nn.Name] = s.now.Add(simWatchDelay)
+			}
+		})
+	}
 	w.setup()
 	return w
 }
@@ -645,6 +654,9 @@ func (w *simWorld) tick() {
 	sig := w.clusterSignature()
 	s.passes++
 	s.cluster()
+	if s.async != nil {
+		s.async.tick(s.now)
+	}
 	if w.clusterSignature() != sig {
 		for name := range w.due {
 			if w.due[name].After(s.now.Add(simWatchDelay)) {

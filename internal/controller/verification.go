@@ -491,6 +491,7 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 	if c.r.verifier == nil {
 		return outcomePending, c.errNoVerifier()
 	}
+	c.asyncKey = "" // record's result is a watch's only through callVerifier
 	in, err := c.input(s, freshnessBound(v), v.VerifiedBefore)
 	if err != nil {
 		c.specError("cannot verify: %v", err)
@@ -507,7 +508,20 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 		c.wait(200*time.Millisecond, "%s", why)
 		return outcomePending, nil
 	}
-	return c.record(v, s, c.callVerifier(ctx, in)), nil
+	res := c.callVerifier(ctx, purposeTraffic, in, 0)
+	if checking(res) {
+		// Submitted: the watch's callback (or this fallback) brings the
+		// rollout back with a result. Nothing was read: nothing recorded.
+		c.wait(res.NextCheck, "verifying %s: %s", strings.ToLower(string(v.Kind)), res.Message)
+		return outcomePending, nil
+	}
+	out := c.record(v, s, res)
+	if c.r.async != nil && out == outcomePending && (res.Outcome == verify.Verified || res.Outcome == verify.TimedOut) {
+		// The watch ended on a result the rollout cannot take as it is
+		// (not settled yet, traffic outside the action): read again.
+		c.forgetWatch()
+	}
+	return out, nil
 }
 
 // record stores a check's result in status.verification, sets the
@@ -516,8 +530,14 @@ func (c *rolloutContext) runVerification(ctx context.Context, kind v1alpha1.Veri
 func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, res verify.Result) outcome {
 	now := metav1.NewTime(c.r.opts.Now())
 	c.checked = &res
-	v.LastCheckedAt = &now
-	v.Attempts++
+	// A background watch's result found again in a later pass is not a
+	// new check: no attempt, no metric, no warning (and no status write
+	// when nothing else changed).
+	repeat := c.seenBefore(res, v, now.Time)
+	if !repeat {
+		v.LastCheckedAt = &now
+		v.Attempts++
+	}
 	v.Reason, v.Message = res.Reason, res.Message
 	v.TargetGroups = observations(res)
 	c.recordALBStatus(res)
@@ -533,7 +553,9 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			}
 		}
 	}
-	c.r.metrics.verification(c.ro, string(res.Outcome))
+	if !repeat {
+		c.r.metrics.verification(c.ro, string(res.Outcome))
+	}
 	switch res.Outcome {
 	case verify.Verified:
 		if c.unsettled(s, v) {
@@ -570,6 +592,7 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		v.Phase = v1alpha1.VerificationFailed
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Reason, res.Message)
 		switch {
+		case repeat:
 		case res.Reason == string(elbv2.KindLoadBalancerNotFound):
 			c.warning(v1alpha1.ReasonLoadBalancerNotFound, "Failed to find load balancer: %s", res.Message)
 		case v.Kind == v1alpha1.VerificationCanaryWeight:
@@ -588,7 +611,9 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 			v.Reason = res.Cause
 			reopen(v, now)
 			c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionFalse, res.Cause, res.Message)
-			c.warning(v1alpha1.ReasonTargetGroupVerifyError, "Failed to verify %s: %s", describeSpec(s), res.Message)
+			if !repeat {
+				c.warning(v1alpha1.ReasonTargetGroupVerifyError, "Failed to verify %s: %s", describeSpec(s), res.Message)
+			}
 			c.wait(5*time.Second, "verification failing (%s): %s", res.Cause, res.Message)
 			return outcomePending
 		}
@@ -733,11 +758,33 @@ func (c *rolloutContext) lookupALBStatus(ctx context.Context, s *verifySpec) {
 	if err != nil {
 		return
 	}
-	c.recordALBStatus(c.callVerifier(ctx, in))
+	res := c.callVerifier(ctx, purposeALB, in, albLookupReuse)
+	if checking(res) {
+		// Nothing read yet: the watch's callback brings the rollout back.
+		c.r.albLookupsMu.Lock()
+		if seen {
+			c.r.albLookups[c.ro.UID] = last
+		} else {
+			delete(c.r.albLookups, c.ro.UID)
+		}
+		c.r.albLookupsMu.Unlock()
+		return
+	}
+	// One read is all the lookup wants: no watch keeps reading for it.
+	c.forgetWatch()
+	c.recordALBStatus(res)
 }
 
-// callVerifier runs one check of in, bounded by the per-call timeout.
-func (c *rolloutContext) callVerifier(ctx context.Context, in verify.Input) verify.Result {
+// callVerifier checks in for purpose (purposeTraffic, purposeProbe,
+// purposeALB). Synchronously (Options.SyncVerify, or a verifier that cannot
+// watch), it runs one check bounded by the per-call timeout. Otherwise it
+// never waits: it returns the background watch's result for exactly in, or
+// submits in and returns a Checking result (see async_verify.go); reuse
+// lets a watch whose freshness bound is at most that much earlier answer.
+func (c *rolloutContext) callVerifier(ctx context.Context, purpose string, in verify.Input, reuse time.Duration) verify.Result {
+	if c.r.async != nil {
+		return c.checkAsync(purpose, in, reuse)
+	}
 	vctx, cancel := context.WithTimeout(ctx, c.r.opts.VerifyCallTimeout)
 	defer cancel()
 	return c.r.verifier.Verify(vctx, in)
