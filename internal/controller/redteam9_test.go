@@ -1,0 +1,167 @@
+package controller
+
+// Red-team tests, ninth round: the restart path (probe, failingEverywhere,
+// eviction), blue-green over an ALB and its interim abort checks, the
+// correction of hand-edited actions, strayed stable Services and
+// ping-pong. Each demonstrates a break of a safety rule with the real
+// engine (verify.Decide) judging the model ALBs of the simulator, and
+// fails on the code it was written against.
+
+import (
+	"context"
+	_ "fmt"
+	"strings"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/albrollouts/albrollouts/api/v1alpha1"
+	"github.com/albrollouts/albrollouts/internal/albannotation"
+)
+
+// rt9EditAction replaces the action annotation of Ingress web by hand.
+func rt9EditAction(s *sim, value string) {
+	s.t.Helper()
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] = value
+	s.must(s.c.Update(context.Background(), &ing))
+}
+
+// rt9ControllerDown plays n rounds of the cluster (ReplicaSet controller,
+// kubelet, load balancer controller) while the rollout controller is not
+// running (down, restarting, or simply not yet reconciling the change).
+func rt9ControllerDown(s *sim, n int) {
+	s.t.Helper()
+	for range n {
+		s.passes++
+		s.cluster()
+		s.checkInvariants()
+		s.now = s.now.Add(1e9)
+	}
+}
+
+// rt9Deregistration models the lag between a Service's selector change and
+// the deregistration of the pods it no longer selects from its target
+// group (the EndpointSlice controller, then the load balancer controller's
+// TargetGroupBinding reconcile, then DeregisterTargets: seconds in a
+// healthy cluster, more under load). The simulator removes them at once
+// (sim.cluster); here a pod the Service dropped stays registered, healthy
+// as before, for lag (simulated time), while it is alive.
+type rt9Deregistration struct {
+	s       *sim
+	svc     string
+	lag     time.Duration
+	prev    map[string]bool
+	prevAt  map[string]int
+	goneAt  map[string]time.Time
+	lingers map[string]bool
+}
+
+func newRT9Deregistration(s *sim, svc string, lag time.Duration) *rt9Deregistration {
+	return &rt9Deregistration{s: s, svc: svc, lag: lag, goneAt: map[string]time.Time{}}
+}
+
+// after runs after each pass: it puts back the targets the Service dropped
+// less than lag passes ago.
+func (d *rt9Deregistration) after() {
+	s := d.s
+	alive := map[string]bool{}
+	for _, p := range s.pods() {
+		if p.DeletionTimestamp == nil {
+			alive[p.Status.PodIP] = true
+		}
+	}
+	d.lingers = map[string]bool{}
+	for ip := range d.prev {
+		if s.registered[d.svc][ip] {
+			delete(d.goneAt, ip)
+			continue
+		}
+		if _, ok := d.goneAt[ip]; !ok {
+			d.goneAt[ip] = s.now
+		}
+		if s.now.Sub(d.goneAt[ip]) < d.lag && alive[ip] {
+			s.registered[d.svc][ip] = true
+			s.regAt[d.svc][ip] = d.prevAt[ip]
+			d.lingers[ip] = true
+		}
+	}
+	d.prev, d.prevAt = map[string]bool{}, map[string]int{}
+	for ip := range s.registered[d.svc] {
+		d.prev[ip] = true
+		d.prevAt[ip] = s.regAt[d.svc][ip]
+	}
+}
+
+// RULE "an abort ends with all traffic verified on the stable version" (a
+// rollout never says aborted-safely while traffic is on other targets).
+//
+// Blue-green in Service-selector mode (Argo's manifests: the Ingress path
+// names web-active). During the switch to v2 the active Service is
+// widened (it selects v1 and v2) while the v2 pods pass the health check
+// of the active group; a user aborts then. driveBlueGreenSelector
+// (bluegreen_traffic.go) checks the stable pods healthy in the widened
+// group (interim) and narrows the selector back to v1; the next pass runs
+// the abort's own check, plainSpec(active, the v1 pods), and records it
+// Verified (kind Abort) as soon as the v1 pods are healthy — which they
+// were all along. Nothing checks that the v2 pods left the group: the
+// engine reports healthy targets it did not expect as a note, not a
+// failure (decide.go evalTargets, g.Unexpected), and the abort's check
+// has no outsideCheck for blue-green (verification.go record: only for a
+// canary). The load balancer deregisters the dropped pods only after the
+// EndpointSlice update reaches the load balancer controller, a few
+// seconds later; until then the ALB sends the aborted version its share
+// of production traffic, and the status says the abort is verified.
+//
+// Steps: 2 replicas, v1 healthy; v2 with targets taking 3 passes to pass
+// the health check; abort while the active Service is widened;
+// deregistration 2 s behind the selector.
+// Observed: status.verification kind Abort, phase Verified, while the
+// active group (all production traffic) has healthy v2 targets.
+func TestRedteam9_BlueGreenAbortVerifiedBeforeAbortedTargetsLeave(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{})
+	s.run(60, "healthy on v1", isHealthy)
+	s.healthLag = 3
+	setImage(s, "v2")
+	s.run(100, "active service widened", func(ro *v1alpha1.Rollout) bool { return s.selectorOf("web-active") == "*" })
+	s.updateStatus(func(st *v1alpha1.RolloutStatus) { st.Abort = true })
+	d := newRT9Deregistration(s, "web-active", 2*time.Second)
+	d.after()
+	for i := 0; i < 60; i++ {
+		s.step()
+		d.after()
+		ro := s.rollout()
+		v := ro.Status.Verification
+		if v == nil || v.Kind != v1alpha1.VerificationAbort || v.Phase != v1alpha1.VerificationVerified {
+			continue
+		}
+		var aborted []string
+		for ip := range s.registered["web-active"] {
+			if s.podOfVersion(ip, "v2") && s.healthyIn("web-active", ip) {
+				aborted = append(aborted, ip)
+			}
+		}
+		if len(aborted) > 0 {
+			t.Fatalf("pass %d: the abort is recorded verified (%q) while the active group, with all production traffic, still has healthy targets of the aborted version v2: %v (selector %s)\n%s",
+				s.passes, v.Message, aborted, s.selectorOf("web-active"), strings.Join(s.history[max(0, len(s.history)-15):], "\n"))
+		}
+		return
+	}
+	t.Fatalf("the abort was never verified\n%s", strings.Join(s.history, "\n"))
+}
+
+func drainEvents(s *sim) []string {
+	var out []string
+	for {
+		select {
+		case e := <-s.rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
