@@ -154,6 +154,76 @@ func TestRedteam9_BlueGreenAbortVerifiedBeforeAbortedTargetsLeave(t *testing.T) 
 	t.Fatalf("the abort was never verified\n%s", strings.Join(s.history, "\n"))
 }
 
+// rt9IngressAction is the action annotation of Ingress web as written.
+func rt9IngressAction(s *sim) map[string]int32 {
+	s.t.Helper()
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	w, _ := actionWeights(ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)])
+	return w
+}
+
+// RULE "an error or a timed-out verification leaves traffic where it was
+// last verified (a timeout during an update aborts it, the same safe
+// way)" and "an abort ends with all traffic verified on the stable
+// version".
+//
+// Blue-green over an ALB, the last leg of the switch: the flip to the
+// preview group (on v2) was verified, the active Service moved to the v2
+// pods (checked healthy in the active group), and the weight written back
+// to the active group (active 100 / preview 0). Then v2 breaks (its pods
+// fail every health check) before that write is verified. The check times
+// out and aborts the update. The abort can never move: in
+// driveBlueGreenALB (bluegreen_traffic.go) the active Service, under
+// traffic and not narrowing, needs the preview on the stable pods first,
+// (bluegreen_traffic.go:622) and movePreview (bluegreen_traffic.go:705-716) re-points the preview — a
+// Service with weight 0 — only once verifyBlueGreenCurrent verifies the
+// whole current state, the broken active group included (bgSpec with
+// active 100 judged on its targets' health). That check can never pass,
+// so the preview never moves, the weight never leaves the active group,
+// and a timed-out abort retries the same check forever (retryAfterTimeout).
+// The blue-green ALB abort has no "back" escape for movePreview as
+// moveBlueGreenWeight and the active Service's move have
+// (checkedHealthy, checkedWeightsApplied).
+//
+// Steps: 2 replicas, ALB mode, v1 healthy; v2; once the action written
+// gives the active Service (on v2) 100 %, v2 fails every health check.
+// Observed: minutes after the abort, all traffic still goes to the active
+// group on the broken v2 pods; the stable v1 pods (healthy, still scaled
+// up) get none.
+func TestRedteam9_BlueGreenALBAbortStuckOnBrokenActive(t *testing.T) {
+	s := newSim(t)
+	s.lenient = true // v2 breaking under traffic is the world's doing
+	s.blueGreenRollout(2, bgOptions{alb: true})
+	s.run(60, "healthy on v1", isHealthy)
+	stable := s.rollout().Status.StableRS
+	setImage(s, "v2")
+	s.run(150, "the action written back to the active Service on v2", func(ro *v1alpha1.Rollout) bool {
+		sel := s.selectorOf("web-active")
+		return sel != stable && sel != "*" && rt9IngressAction(s)["web-active"] == 100
+	})
+	s.unhealthyVersion = "v2"
+	aborted := false
+	for i := 0; i < 400; i++ {
+		s.step()
+		ro := s.rollout()
+		if ro.Status.Abort {
+			aborted = true
+		}
+	}
+	ro := s.rollout()
+	if !aborted {
+		t.Fatalf("the update was never aborted: phase %s %q", ro.Status.Phase, ro.Status.Message)
+	}
+	onStable := (s.selectorOf("web-active") == stable && s.albWeights["web-active"] == 100) ||
+		(s.selectorOf("web-preview") == stable && s.albWeights["web-preview"] == 100)
+	if !onStable {
+		t.Fatalf("%s after the abort: all traffic on the broken v2 pods (ALB %v, active selects %s, preview %s; stable %s has %d pods); phase %s %q\n%s",
+			s.now.Sub(ro.Status.AbortedAt.Time).Round(1e9), s.albWeights, s.selectorOf("web-active"), s.selectorOf("web-preview"), stable, s.replicasOf(stable), ro.Status.Phase, ro.Status.Message,
+			strings.Join(s.history[max(0, len(s.history)-8):], "\n"))
+	}
+}
+
 func drainEvents(s *sim) []string {
 	var out []string
 	for {
