@@ -220,7 +220,66 @@ func TestRedteam9_BlueGreenALBAbortStuckOnBrokenActive(t *testing.T) {
 	if !onStable {
 		t.Fatalf("%s after the abort: all traffic on the broken v2 pods (ALB %v, active selects %s, preview %s; stable %s has %d pods); phase %s %q\n%s",
 			s.now.Sub(ro.Status.AbortedAt.Time).Round(1e9), s.albWeights, s.selectorOf("web-active"), s.selectorOf("web-preview"), stable, s.replicasOf(stable), ro.Status.Phase, ro.Status.Message,
-			strings.Join(s.history[max(0, len(s.history)-8):], "\n"))
+			strings.Join(s.history[max(0, len(s.history)-2):], "\n"))
+	}
+}
+
+// RULE "an error or a timed-out verification leaves traffic where it was
+// last verified (a timeout during an update aborts it, the same safe
+// way)" and "an abort ends with all traffic verified on the stable
+// version" — the canary form of TestRedteam9_BlueGreenALBAbortStuckOnBrokenActive.
+//
+// The last leg of a promotion: all traffic on the canary group (v2,
+// verified), the stable Service moved to the v2 pods (no traffic), and
+// the weight written back to the stable group (canary 0 / stable 100).
+// v2 breaks before that write is verified; the check times out and aborts.
+// The abort's goal puts the canary Service back on v1 first (stepGoal,
+// canary.go: canaryHash = stable); driveTraffic moves the canary Service
+// (weight 0) only once verifyCurrent verifies the whole current state
+// (canary_traffic.go:325) — stable 100 on the broken v2 pods, which never
+// verifies. The escape the abort has for the stable Service (stableIdle:
+// the check found the group at weight 0 in every rule, whatever the
+// targets) is not used for the canary Service. Nothing moves; the broken
+// version keeps all traffic (the ALB applied the write), and the timed-out
+// abort retries the same check forever. finishInterruptedPromotion does
+// not apply either: the write-back was never verified.
+//
+// Steps: 2 replicas, steps [setWeight 50], v1 healthy; v2; once the
+// action written gives web-stable (on v2) 100 %, v2 fails every health
+// check. Observed: ~8 min after the abort, ALB web-stable 100 with both
+// Services on v2 (0 healthy targets); v1 (2 pods, healthy) gets nothing.
+func TestRedteam9_CanaryAbortStuckAfterPromotionWriteBack(t *testing.T) {
+	s := newSim(t)
+	s.lenient = true // v2 breaking under traffic is the world's doing
+	s.canaryRollout(2, weightStep(50))
+	s.run(60, "healthy on v1", isHealthy)
+	stable := s.rollout().Status.StableRS
+	setImage(s, "v2")
+	s.run(150, "the action written back to the stable Service on v2", func(ro *v1alpha1.Rollout) bool {
+		sel := s.selectorOf("web-stable")
+		return sel != stable && sel != "*" && rt9IngressAction(s)["web-stable"] == 100
+	})
+	if ro := s.rollout(); ro.Status.StableRS != stable {
+		t.Fatalf("promoted already: %s", ro.Status.StableRS)
+	}
+	s.unhealthyVersion = "v2"
+	aborted := false
+	for i := 0; i < 400; i++ {
+		s.step()
+		if s.rollout().Status.Abort {
+			aborted = true
+		}
+	}
+	ro := s.rollout()
+	if !aborted {
+		t.Fatalf("the update was never aborted: phase %s %q, stable %s", ro.Status.Phase, ro.Status.Message, ro.Status.StableRS)
+	}
+	onStable := (s.selectorOf("web-stable") == stable && s.albWeights["web-stable"] == 100) ||
+		(s.selectorOf("web-canary") == stable && s.albWeights["web-canary"] == 100)
+	if !onStable {
+		t.Fatalf("%s after the abort: all traffic on the broken v2 pods (ALB %v, stable selects %s, canary %s; stable %s has %d pods); phase %s %q\n%s",
+			s.now.Sub(ro.Status.AbortedAt.Time).Round(1e9), s.albWeights, s.selectorOf("web-stable"), s.selectorOf("web-canary"), stable, s.replicasOf(stable), ro.Status.Phase, ro.Status.Message,
+			strings.Join(s.history[max(0, len(s.history)-2):], "\n"))
 	}
 }
 
