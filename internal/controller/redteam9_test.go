@@ -109,12 +109,16 @@ func (d *rt9Deregistration) after() {
 // Verified (kind Abort) as soon as the v1 pods are healthy — which they
 // were all along. Nothing checks that the v2 pods left the group: the
 // engine reports healthy targets it did not expect as a note, not a
-// failure (decide.go evalTargets, g.Unexpected), and the abort's check
-// has no outsideCheck for blue-green (verification.go record: only for a
-// canary). The load balancer deregisters the dropped pods only after the
-// EndpointSlice update reaches the load balancer controller, a few
-// seconds later; until then the ALB sends the aborted version its share
-// of production traffic, and the status says the abort is verified.
+// failure (internal/verify/decide.go:723-724, g.Unexpected), and the
+// abort's check (bluegreen_traffic.go:415-422, kind Abort) is recorded
+// Verified on it 100 ms after the selector write. The load balancer
+// deregisters the dropped pods only after the EndpointSlice update reaches
+// the load balancer controller and it calls DeregisterTargets, seconds
+// later (longer when it is slow or stalled); until then the ALB keeps
+// sending the aborted version its share of all production traffic, and
+// the status says the abort is verified. (The same blind spot is in every
+// narrowing the controller verifies this way: movePlain, narrowStable,
+// the selector-mode switch itself.)
 //
 // Steps: 2 replicas, v1 healthy; v2 with targets taking 3 passes to pass
 // the health check; abort while the active Service is widened;
