@@ -1,15 +1,12 @@
 package controller
 
-// Red-team tests, ninth round: the restart path (probe, failingEverywhere,
-// eviction), blue-green over an ALB and its interim abort checks, the
-// correction of hand-edited actions, strayed stable Services and
-// ping-pong. Each demonstrates a break of a safety rule with the real
-// engine (verify.Decide) judging the model ALBs of the simulator, and
-// fails on the code it was written against.
+// Red-team tests, ninth round: aborts (blue-green in both modes, canary)
+// and what their checks take as verified. Each demonstrates a break of a
+// safety rule with the real engine (verify.Decide) judging the model ALBs
+// of the simulator, and fails on the code it was written against.
 
 import (
 	"context"
-	_ "fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,28 +17,6 @@ import (
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 )
-
-// rt9EditAction replaces the action annotation of Ingress web by hand.
-func rt9EditAction(s *sim, value string) {
-	s.t.Helper()
-	var ing networkingv1.Ingress
-	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
-	ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] = value
-	s.must(s.c.Update(context.Background(), &ing))
-}
-
-// rt9ControllerDown plays n rounds of the cluster (ReplicaSet controller,
-// kubelet, load balancer controller) while the rollout controller is not
-// running (down, restarting, or simply not yet reconciling the change).
-func rt9ControllerDown(s *sim, n int) {
-	s.t.Helper()
-	for range n {
-		s.passes++
-		s.cluster()
-		s.checkInvariants()
-		s.now = s.now.Add(1e9)
-	}
-}
 
 // rt9Deregistration models the lag between a Service's selector change and
 // the deregistration of the pods it no longer selects from its target
@@ -65,7 +40,7 @@ func newRT9Deregistration(s *sim, svc string, lag time.Duration) *rt9Deregistrat
 }
 
 // after runs after each pass: it puts back the targets the Service dropped
-// less than lag passes ago.
+// less than lag ago.
 func (d *rt9Deregistration) after() {
 	s := d.s
 	alive := map[string]bool{}
@@ -284,17 +259,5 @@ func TestRedteam9_CanaryAbortStuckAfterPromotionWriteBack(t *testing.T) {
 		t.Fatalf("%s after the abort: all traffic on the broken v2 pods (ALB %v, stable selects %s, canary %s; stable %s has %d pods); phase %s %q\n%s",
 			s.now.Sub(ro.Status.AbortedAt.Time).Round(1e9), s.albWeights, s.selectorOf("web-stable"), s.selectorOf("web-canary"), stable, s.replicasOf(stable), ro.Status.Phase, ro.Status.Message,
 			strings.Join(s.history[max(0, len(s.history)-2):], "\n"))
-	}
-}
-
-func drainEvents(s *sim) []string {
-	var out []string
-	for {
-		select {
-		case e := <-s.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
 	}
 }
