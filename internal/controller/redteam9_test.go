@@ -14,6 +14,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/albrollouts/albrollouts/api/v1alpha1"
 	"github.com/albrollouts/albrollouts/internal/albannotation"
 )
@@ -260,4 +262,67 @@ func TestRedteam9_CanaryAbortStuckAfterPromotionWriteBack(t *testing.T) {
 			s.now.Sub(ro.Status.AbortedAt.Time).Round(1e9), s.albWeights, s.selectorOf("web-stable"), s.selectorOf("web-canary"), stable, s.replicasOf(stable), ro.Status.Phase, ro.Status.Message,
 			strings.Join(s.history[max(0, len(s.history)-2):], "\n"))
 	}
+}
+
+// rt9ControllerDown plays n rounds of the cluster (ReplicaSet controller,
+// kubelet, load balancer controller) while the rollout controller does not
+// reconcile (restarting, or its queue behind other rollouts).
+func rt9ControllerDown(s *sim, n int) {
+	s.t.Helper()
+	for range n {
+		s.passes++
+		s.cluster()
+		s.checkInvariants()
+		s.now = s.now.Add(time.Second)
+	}
+}
+
+// RULE 1: no target group gets more traffic (weight) before its targets
+// are registered and healthy in it.
+//
+// Blue-green over an ALB, paused before the switch (autoPromotionEnabled
+// false) with the preview Service on v2. Someone edits the action by hand
+// to send everything to the preview group ("to try v2"), in a shape the
+// rollout does not write (a forward to web-preview alone), and the load
+// balancer applies it while the controller is not reconciling: web-active
+// has weight 0. The stable v1 pods then fail the active group's health
+// check (v1 breaks, with no traffic on it). The controller finds no valid
+// action (t.written false) and driveBlueGreenALB calls
+// moveBlueGreenWeight(0), which checks the gaining group's targets only
+// when t.written (bluegreen_traffic.go:738: "if c.verifying() &&
+// t.written"), so it writes active 100 / preview 0 with no health check.
+// The write guard lets it through: for blue-green, vetIngress counts a
+// raise from the most a Service may get (exposure.base, which the
+// recorded traffic bound keeps at 100 for web-active), not from what the
+// load balancer gives it now (guard.go:640-646, "an open limitation").
+// The canary path checks the same case (moveWeight: "Ingresses that
+// disagree, or an action the controller did not write, carry traffic too:
+// moving it is checked like any raise").
+//
+// Observed: checkInvariants fails — the action sends weight 100 to
+// web-active's group, which has no healthy target (it had 0 before the
+// controller's write).
+func TestRedteam9_BlueGreenALBRewriteOfHandEditRaisesActiveUnchecked(t *testing.T) {
+	s := newSim(t)
+	s.blueGreenRollout(2, bgOptions{alb: true, mutate: func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled = ptr.To(false) }})
+	s.run(60, "healthy on v1", isHealthy)
+	setImage(s, "v2")
+	s.run(100, "paused before the switch, preview on v2", func(ro *v1alpha1.Rollout) bool {
+		return isPausedBlueGreen(ro) && s.serviceImage("web-preview") == "demo:v2"
+	})
+	var ing networkingv1.Ingress
+	s.must(s.c.Get(context.Background(), client.ObjectKey{Namespace: s.ns, Name: "web"}, &ing))
+	ing.Annotations[albannotation.ActionKey(s.prefix, s.actionName)] = `{"type":"forward","forwardConfig":{"targetGroups":[{"serviceName":"web-preview","servicePort":"80","weight":100}]}}`
+	s.must(s.c.Update(context.Background(), &ing))
+	rt9ControllerDown(s, 3)
+	if s.albWeights["web-preview"] != 100 || s.albWeights["web-active"] != 0 {
+		t.Fatalf("the hand edit was not applied: ALB %v", s.albWeights)
+	}
+	s.unhealthyVersion = "v1"
+	// checkInvariants fails the test when web-active's group gets weight
+	// with no healthy target.
+	for i := 0; i < 60; i++ {
+		s.step()
+	}
+	t.Logf("ALB %v, phase %s %q", s.albWeights, s.rollout().Status.Phase, s.rollout().Status.Message)
 }
