@@ -80,7 +80,7 @@ func (d *rt9Deregistration) after() {
 // names web-active). During the switch to v2 the active Service is
 // widened (it selects v1 and v2) while the v2 pods pass the health check
 // of the active group; a user aborts then. driveBlueGreenSelector
-// (bluegreen_traffic.go) checks the stable pods healthy in the widened
+// (bluegreen_traffic.go:451-454) checks the stable pods healthy in the widened
 // group (interim) and narrows the selector back to v1; the next pass runs
 // the abort's own check, plainSpec(active, the v1 pods), and records it
 // Verified (kind Abort) as soon as the v1 pods are healthy — which they
@@ -287,14 +287,14 @@ func rt9ControllerDown(s *sim, n int) {
 // balancer applies it while the controller is not reconciling: web-active
 // has weight 0. The stable v1 pods then fail the active group's health
 // check (v1 breaks, with no traffic on it). The controller finds no valid
-// action (t.written false) and driveBlueGreenALB calls
+// action (t.written false) and driveBlueGreenALB (bluegreen_traffic.go:609) calls
 // moveBlueGreenWeight(0), which checks the gaining group's targets only
-// when t.written (bluegreen_traffic.go:738: "if c.verifying() &&
+// when t.written (bluegreen_traffic.go:734: "if c.verifying() &&
 // t.written"), so it writes active 100 / preview 0 with no health check.
 // The write guard lets it through: for blue-green, vetIngress counts a
 // raise from the most a Service may get (exposure.base, which the
 // recorded traffic bound keeps at 100 for web-active), not from what the
-// load balancer gives it now (guard.go:640-646, "an open limitation").
+// load balancer gives it now (guard.go:638-645, "an open limitation").
 // The canary path checks the same case (moveWeight: "Ingresses that
 // disagree, or an action the controller did not write, carry traffic too:
 // moving it is checked like any raise").
