@@ -709,8 +709,18 @@ func (c *rolloutContext) movePreview(ctx context.Context, t *bgTraffic, hash str
 	if !c.canSwitchTo(hash, t.previewSvc, false) {
 		return nil
 	}
-	if ok, err := c.verifyBlueGreenCurrent(ctx, t, kind); !ok || err != nil {
+	ok, err := c.verifyBlueGreenCurrent(ctx, t, kind)
+	if err != nil {
 		return err
+	}
+	// Going back (an abort, a rollback), the preview group at weight 0 moves
+	// once the check found that weight applied on every rule, even when the
+	// active group that has the traffic (the broken new version maybe)
+	// fails its health check: the move takes nothing from anyone, and
+	// waiting for the whole state to verify would keep all traffic on the
+	// broken version for ever.
+	if !ok && (c.mode == modeProgress || !c.checkedWeightsApplied(c.bgSpec(t, t.previewW, t.activeW))) {
+		return nil
 	}
 	return c.switchService(ctx, t.previewSvc, hash, "preview")
 }
@@ -731,6 +741,18 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 		return nil
 	}
 	undo := gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
+	if c.verifying() && !t.written && c.bgActionPresent(t) {
+		// An action the controller did not write (a hand edit, Ingresses
+		// that disagree) carries traffic too: all of it to the active
+		// group raises that group, checked like any raise (a health-only
+		// check judges no weight). With no action at all (the first
+		// deploy) nothing flows through it yet.
+		spec := c.bgSpec(t, 0, 100)
+		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
+		if out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
+			return err
+		}
+	}
 	if c.verifying() && t.written {
 		spec := c.bgSpec(t, t.previewW, t.activeW)
 		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
@@ -873,4 +895,16 @@ func (c *rolloutContext) blueGreenRestartGate(t *bgTraffic) func(context.Context
 		}
 		return c.probe(ctx, spec, "restarting pods")
 	}
+}
+
+// bgActionPresent reports whether any Ingress of t carries the switch's
+// action annotation, written by the controller or not.
+func (c *rolloutContext) bgActionPresent(t *bgTraffic) bool {
+	key := albannotation.ActionKey(c.ro.Spec.Strategy.BlueGreen.ALB.AnnotationPrefix, t.actionName)
+	for _, ing := range t.ingresses {
+		if ing.Annotations[key] != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -329,8 +329,12 @@ func (c *rolloutContext) driveTraffic(ctx context.Context, t *trafficState, goal
 			// it narrows to is up (and then checked healthy in it).
 			return false, nil
 		}
-		if ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, t.canaryW != 0, goal.canaryHash); !ok || err != nil {
+		ok, err := c.verifyCurrent(ctx, t, interim(goal.kind), t.canaryName, t.canaryW != 0, goal.canaryHash)
+		if err != nil {
 			return false, err
+		}
+		if !ok && !c.canaryIdleGoingBack(t, narrowing) {
+			return false, nil
 		}
 		return false, c.switchService(ctx, t.canarySvc, goal.canaryHash, "canary")
 	}
@@ -1199,4 +1203,21 @@ func (c *rolloutContext) widenStrayedStable(ctx context.Context, t *trafficState
 		return nil
 	}
 	return c.widenService(ctx, t.stableSvc, goal.stableHash, "stable")
+}
+
+// canaryIdleGoingBack reports whether, going back (an abort, a rollback),
+// the check of this pass found the canary group's weight 0 applied on every
+// rule although the state is not verified otherwise: the group that has the
+// traffic fails its health check (the broken new version, where a
+// promotion had moved the stable Service). The canary Service then moves
+// back to the stable pods, taking nothing from anyone; waiting for the
+// whole state to verify would keep all traffic on the broken version for
+// ever.
+func (c *rolloutContext) canaryIdleGoingBack(t *trafficState, narrowing bool) bool {
+	if c.mode == modeProgress || t.canaryW != 0 || narrowing || len(t.routes) > 0 {
+		return false
+	}
+	spec := c.canarySpec(t, t.canaryW, t.stableW, t.routes)
+	spec.outsideCheck = c.mode == modeAbort
+	return c.checkedWeightsApplied(spec)
 }

@@ -624,6 +624,15 @@ func (c *rolloutContext) record(v *v1alpha1.VerificationStatus, s *verifySpec, r
 		return outcomeTimedOut
 	default:
 		v.Phase = v1alpha1.VerificationPending
+		if c.mode != modeProgress && res.Reason == verify.ReasonTargetsNotHealthy && !c.unsettled(s, v) {
+			// Going back, a check that found every rule forwarding the
+			// weights of s (read after they were written; only targets
+			// fail) bounds the traffic as a verified one would: the
+			// load balancer applies exactly them. Otherwise a group at
+			// weight 0 behind a broken version could never be re-pointed
+			// (the guard would count the weight it had before).
+			c.boundVerified(s, v)
+		}
 		c.setCondition(v1alpha1.ConditionTrafficVerified, corev1.ConditionUnknown, res.Reason, res.Message)
 		c.wait(max(res.NextCheck, 200*time.Millisecond), "verifying %s: %s", strings.ToLower(string(v.Kind)), res.Message)
 		return outcomePending
