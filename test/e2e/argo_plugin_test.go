@@ -187,8 +187,8 @@ func TestArgoPluginCanary(t *testing.T) {
 
 // A blue-green rollout (switch made in the ALB) driven only through Argo
 // Rollouts' kubectl plugin, under steady traffic: set image, abort, retry,
-// promote, then undo to a revision that is not the stable one and promote
-// --full. The active Service follows each command and no request fails.
+// promote, then undo to a revision that is not the stable one (a fast
+// rollback). The active Service follows each command and no request fails.
 func TestArgoPluginBlueGreen(t *testing.T) {
 	needEnv(t)
 	loopbackPassOnly(t)
@@ -243,16 +243,15 @@ func TestArgoPluginBlueGreen(t *testing.T) {
 	assertActive(green, "promoted")
 
 	// yellow waits for promotion; undo to revision 1 (blue), which is neither
-	// the stable (green) nor the current template.
+	// the stable (green) nor the current template. Blue's ReplicaSet is
+	// still up (within scaleDownDelaySeconds of green's promotion): as in
+	// Argo Rollouts that is a fast rollback, switched (and verified) without
+	// the pause.
 	argoPlugin(t, ns, "set", "image", "web", demoImage("yellow"))
 	waitRollout(t, ns, "web", "paused before the switch to yellow", rolloutTimeout, pausedOn(""))
 	argoPlugin(t, ns, "undo", "web", "--to-revision=1")
-	waitRollout(t, ns, "web", "paused on blue after undo", rolloutTimeout, pausedOn(blue))
-	assertActive(green, "paused on blue after undo")
-
-	argoPlugin(t, ns, "promote", "web", "--full")
-	waitRollout(t, ns, "web", "healthy on blue after promote --full", rolloutTimeout, onHash(blue))
-	assertActive(blue, "promote --full")
+	waitRollout(t, ns, "web", "healthy on blue after undo (fast rollback)", rolloutTimeout, onHash(blue))
+	assertActive(blue, "fast rollback to blue")
 	gen.Window()
 	time.Sleep(time.Second)
 	if w := gen.Window(); w.ByVersion["green"] > 0 || w.ByVersion["yellow"] > 0 {

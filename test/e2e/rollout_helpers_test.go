@@ -383,10 +383,13 @@ func aborted(ro *v1alpha1.Rollout) (bool, string) {
 // verification timed out on targets failing the ALB health check.
 func assertHealthCheckTimeout(t *testing.T, ro *v1alpha1.Rollout) {
 	t.Helper()
-	for _, want := range []string{"VerificationTimedOut", "Target.ResponseCodeMismatch"} {
-		if !strings.Contains(ro.Status.Message, want) {
-			t.Errorf("message %q lacks %s", ro.Status.Message, want)
-		}
+	if !strings.Contains(ro.Status.Message, "VerificationTimedOut") {
+		t.Errorf("message %q lacks VerificationTimedOut", ro.Status.Message)
+	}
+	// The broken version answers /healthz with a 500; on a loaded machine
+	// the health check may time out first, which names the same failure.
+	if !strings.Contains(ro.Status.Message, "Target.ResponseCodeMismatch") && !strings.Contains(ro.Status.Message, "Target.Timeout") {
+		t.Errorf("message %q names no failed health check (Target.ResponseCodeMismatch or Target.Timeout)", ro.Status.Message)
 	}
 }
 
