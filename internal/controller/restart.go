@@ -45,7 +45,9 @@ func (c *rolloutContext) restartPods(ctx context.Context, gate func(context.Cont
 			old = append(old, p)
 		}
 	}
-	if len(old) == 0 {
+	if len(old) == 0 || c.scaledToZero() {
+		// (Scaled to zero, no pod is asked for: the pods still up are on
+		// their way out, and none may be health-checked anywhere.)
 		c.status.RestartedAt = at.DeepCopy()
 		c.normal(v1alpha1.ReasonRolloutRestarted, "Restarted every pod created before %s", at.UTC().Format(time.RFC3339))
 		c.progressed = true

@@ -217,6 +217,7 @@ var simRegressionSeeds = []uint64{
 	10214, // an abort with the stable Service hand-pointed at the canary's pods, which fail the stable group's check: the abort waited for ever to move the canary's weight onto them (the stable Service is now widened with the stable pods first)
 	10099, // the simulation: an abort whose check timed out while the stable version was broken looks again a timeout later; the run called it settled before that
 	30035, // a hand-edited action corrected after a new template: the goal's weight was given to the old canary pods the canary Service still selected, which the guard refused for ever (the goal counts only for the pods it names)
+	40081, // a restart due at spec.replicas 0 waited for ever for healthy targets no pod could give (nothing is asked for: it is done)
 	4389,  // a state verified before a write the load balancer controller then lost kept the traffic bound above it: the guard refused the canary Service's move for ever
 }
 
