@@ -740,18 +740,9 @@ func (c *rolloutContext) moveBlueGreenWeight(ctx context.Context, t *bgTraffic, 
 	if !c.fullyAvailable(hash, "sending traffic to service "+gaining.Name) {
 		return nil
 	}
-	undo := gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
-	if c.verifying() && !t.written && c.bgActionPresent(t) {
-		// An action the controller did not write (a hand edit, Ingresses
-		// that disagree) carries traffic too: all of it to the active
-		// group raises that group, checked like any raise (a health-only
-		// check judges no weight). With no action at all (the first
-		// deploy) nothing flows through it yet.
-		spec := c.bgSpec(t, 0, 100)
-		spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
-		if out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec); out != outcomeVerified {
-			return err
-		}
+	undo := c.undoingFlip(t, gaining)
+	if ok, err := c.foreignActionRaiseChecked(ctx, t, gaining, hash); !ok {
+		return err
 	}
 	if c.verifying() && t.written {
 		spec := c.bgSpec(t, t.previewW, t.activeW)
@@ -907,4 +898,27 @@ func (c *rolloutContext) bgActionPresent(t *bgTraffic) bool {
 		}
 	}
 	return false
+}
+
+// foreignActionRaiseChecked reports whether the active group may take all
+// traffic over an action the controller did not write (a hand edit,
+// Ingresses that disagree): such an action carries traffic too, so all of
+// it to the active group raises that group, checked like any raise (a
+// health-only check judges no weight). With no action at all (the first
+// deploy) nothing flows through it yet, and a written action is checked by
+// the caller.
+func (c *rolloutContext) foreignActionRaiseChecked(ctx context.Context, t *bgTraffic, gaining *corev1.Service, hash string) (bool, error) {
+	if !c.verifying() || t.written || !c.bgActionPresent(t) {
+		return true, nil
+	}
+	spec := c.bgSpec(t, 0, 100)
+	spec.beforeRaise(gaining.Name, c.servedPods(gaining, hash))
+	out, err := c.runFresh(ctx, v1alpha1.VerificationTargetHealth, spec)
+	return out == outcomeVerified, err
+}
+
+// undoingFlip: all traffic goes back to the active group on the stable pods
+// after a flip whose verification timed out (undoingTimedOut).
+func (c *rolloutContext) undoingFlip(t *bgTraffic, gaining *corev1.Service) bool {
+	return gaining == t.activeSvc && t.activePinned && t.activeSel == c.status.StableRS && c.undoingTimedOut(t)
 }
