@@ -57,6 +57,7 @@ func (f *flags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.opts.KubeBurst, "burst", controller.DefaultKubeBurst, "maximum burst of requests to the Kubernetes API")
 	fs.Float64Var(&f.opts.ELBV2.RateLimit, "aws-api-qps", elbv2.DefaultRateLimit, "ELBv2 calls per second the controller makes at most (client-side budget, shared by every rollout's verification); lower it when other tools share the account's Describe* limit")
 	fs.IntVar(&f.opts.ELBV2.Burst, "aws-api-burst", elbv2.DefaultBurst, "ELBv2 calls the controller may make at once above --aws-api-qps")
+	fs.BoolVar(&f.opts.VerifyInBackground, "verify-in-background", false, "run the ELBv2 checks in background watches, so that no reconcile worker waits for an ELBv2 read (experimental)")
 	fs.BoolVar(&f.notifications, "notifications", true, "send Argo Rollouts' notifications: the rollouts' notifications.argoproj.io/subscribe.<trigger>.<service> annotations, the services, templates and triggers of the ConfigMap "+notify.ConfigMapName+" and Secret "+notify.SecretName+" (false: none, and neither is read)")
 	fs.StringVar(&f.notificationsNamespace, "notifications-namespace", "", "namespace of the notification ConfigMap and Secret (default: the controller's: $POD_NAMESPACE, else the pod's, else "+notify.DefaultNamespace+")")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")

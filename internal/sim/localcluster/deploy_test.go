@@ -70,7 +70,9 @@ func TestDefaultKustomizationDryRun(t *testing.T) {
 		"Deployment albrollouts-system/albrollouts-controller",
 		"Namespace albrollouts-system",
 		"Role albrollouts-system/albrollouts-leader-election",
+		"Role albrollouts-system/albrollouts-notifications",
 		"RoleBinding albrollouts-system/albrollouts-leader-election",
+		"RoleBinding albrollouts-system/albrollouts-notifications",
 		"Service albrollouts-system/albrollouts-controller-metrics",
 		"ServiceAccount albrollouts-system/albrollouts",
 	}
