@@ -91,7 +91,7 @@ test-unit: ## Only the tests that need no control plane (fast).
 # -race it starves their health checks on 2 cores.
 test-race: ## The verification engine, ELBv2 provider and rollout controller tests under the race detector.
 	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/verify/... ./internal/elbv2/... ./internal/sim/bench
-	$(GO) test -race -count=1 -timeout 15m $(GOTEST_FLAGS) ./internal/controller/...
+	$(GO) test -race -count=1 -timeout 30m $(GOTEST_FLAGS) ./internal/controller/...
 
 fuzz: ## Fuzz the AWS Query decoder briefly.
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/sim/elbsim/query
